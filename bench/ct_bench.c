@@ -1,0 +1,605 @@
+/* ct_bench.c — the throughput benchmark: node-steps per second and achieved memory bandwidth of the
+ * monodomain time loop, for every available backend, ionic model and mesh size.
+ *
+ *   ct_bench [--backend all|cpu|cuda|opencl] [--models tp06,mitchell_schaeffer] [--sizes 10000,100000,300000]
+ *            [--steps N] [--json FILE] [--diffusion explicit|crank_nicolson|backward_euler]
+ *
+ * Each case is a generated box (dx 0.25 mm) with a stimulus at its x = 0 end, built as a JSON
+ * configuration and run through ct_sim_create / ct_sim_run exactly as the cardiotwin binary does,
+ * writing nothing. A short warm-up run precedes the timed run; the time is ct_sim_run's own
+ * time-loop wall time (backend set-up excluded). See bench/README.md for how to read the numbers.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "../host/ct_config.h"
+#include "../host/ct_sim.h"
+#include "../kernels/backend.h"
+#include "../kernels/ct_real.h"
+#include "../kernels/models/ct_models.h"
+
+#define BENCH_DX_MM 0.25
+#define BENCH_DT_MS 0.01          /* both models */
+#define BENCH_WARMUP_STEPS 5
+#define BENCH_STIM_MS 2.0         /* stimulus duration from t = 0 */
+#define BENCH_STIM_UA_PER_UF 50.0 /* enough to excite both models within BENCH_STIM_MS */
+#define BENCH_MAX_LIST 32
+#define BENCH_MIN_NODES 8L
+#define BENCH_MAX_NODES 2000000000L
+#define BENCH_MAX_STEPS 100000000L
+
+static const char *const all_backends[] = {"cpu", "cuda", "opencl"};
+
+typedef struct bench_options {
+    const char *backend;              /* "all" or one backend name */
+    int models[BENCH_MAX_LIST];       /* enum ct_model_id */
+    int n_models;
+    long sizes[BENCH_MAX_LIST];       /* target node counts */
+    int n_sizes;
+    long steps;
+    const char *json_path;            /* NULL: no JSON */
+    int diffusion;                    /* enum ct_diffusion_method */
+} bench_options;
+
+typedef struct bench_result {
+    char backend[16];
+    const char *model;                /* static */
+    const char *precision;            /* static */
+    int cells[3];                     /* box cells along x, y, z */
+    size_t nodes;
+    double nnz_per_row;
+    long steps;
+    double wall_s;
+    double node_steps_per_s;
+    double cg_iterations_per_step;
+    double bytes_per_node_step;
+    double gb_per_s;
+    size_t activated_nodes;           /* sanity: the stimulus really excited tissue */
+} bench_result;
+
+static const char *model_name(int model)
+{
+    return model == CT_MODEL_TP06 ? "tp06" : "mitchell_schaeffer";
+}
+
+static const char *diffusion_name(int d)
+{
+    return d == CT_DIFFUSION_EXPLICIT ? "explicit" : d == CT_DIFFUSION_CRANK_NICOLSON ? "crank_nicolson"
+                                                                                       : "backward_euler";
+}
+
+static const char *precision_name(void)
+{
+    return sizeof(ct_real) == 4 ? "float" : "double";
+}
+
+static void usage(FILE *f, const char *prog)
+{
+    fprintf(f,
+            "usage: %s [--backend all|cpu|cuda|opencl] [--models tp06,mitchell_schaeffer]\n"
+            "          [--sizes 10000,100000,300000] [--steps N] [--json FILE]\n"
+            "          [--diffusion explicit|crank_nicolson|backward_euler]\n"
+            "Times the monodomain time loop on generated slabs (dx %.2f mm, dt %.2f ms) and reports\n"
+            "node-steps/s and an estimate of achieved memory bandwidth. Defaults: --backend all\n"
+            "--models tp06,mitchell_schaeffer --sizes 10000,100000,300000 --steps 200 --diffusion explicit.\n",
+            prog, BENCH_DX_MM, BENCH_DT_MS);
+}
+
+/* Parses a comma-separated list of positive integers in [lo, hi]; returns 0, or -1 with a message. */
+static int parse_long_list(const char *opt, const char *text, long lo, long hi, long *out, int max, int *n)
+{
+    *n = 0;
+    const char *p = text;
+    for (;;) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno != 0 || (*end != ',' && *end != '\0') || v < lo || v > hi) {
+            fprintf(stderr, "ct_bench: %s \"%s\": expected comma-separated integers in [%ld, %ld]\n", opt, text,
+                    lo, hi);
+            return -1;
+        }
+        if (*n >= max) {
+            fprintf(stderr, "ct_bench: %s: at most %d values\n", opt, max);
+            return -1;
+        }
+        out[(*n)++] = v;
+        if (*end == '\0')
+            return 0;
+        p = end + 1;
+    }
+}
+
+static int parse_models(const char *text, bench_options *o)
+{
+    char buf[512];
+    if (strlen(text) >= sizeof buf) {
+        fprintf(stderr, "ct_bench: --models: list too long\n");
+        return -1;
+    }
+    strcpy(buf, text);
+    o->n_models = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int m;
+        if (strcmp(tok, "tp06") == 0)
+            m = CT_MODEL_TP06;
+        else if (strcmp(tok, "mitchell_schaeffer") == 0 || strcmp(tok, "ms") == 0)
+            m = CT_MODEL_MITCHELL_SCHAEFFER;
+        else {
+            fprintf(stderr, "ct_bench: --models: unknown model \"%s\" (expected tp06 or mitchell_schaeffer)\n", tok);
+            return -1;
+        }
+        if (o->n_models >= BENCH_MAX_LIST) {
+            fprintf(stderr, "ct_bench: --models: at most %d values\n", BENCH_MAX_LIST);
+            return -1;
+        }
+        o->models[o->n_models++] = m;
+    }
+    if (o->n_models == 0) {
+        fprintf(stderr, "ct_bench: --models: empty list\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Returns 0 to run, 1 after --help, -1 on a bad option (message printed). */
+static int parse_args(int argc, char **argv, bench_options *o)
+{
+    o->backend = "all";
+    o->models[0] = CT_MODEL_TP06;
+    o->models[1] = CT_MODEL_MITCHELL_SCHAEFFER;
+    o->n_models = 2;
+    o->sizes[0] = 10000;
+    o->sizes[1] = 100000;
+    o->sizes[2] = 300000;
+    o->n_sizes = 3;
+    o->steps = 200;
+    o->json_path = NULL;
+    o->diffusion = CT_DIFFUSION_EXPLICIT;
+
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            usage(stdout, argv[0]);
+            return 1;
+        }
+        /* Accept both "--opt value" and "--opt=value". */
+        char name[32];
+        const char *val = NULL;
+        const char *eq = strchr(arg, '=');
+        if (strncmp(arg, "--", 2) == 0 && eq && (size_t)(eq - arg) < sizeof name) {
+            memcpy(name, arg, (size_t)(eq - arg));
+            name[eq - arg] = '\0';
+            val = eq + 1;
+        } else if (strlen(arg) < sizeof name) {
+            strcpy(name, arg);
+        } else {
+            fprintf(stderr, "ct_bench: unknown option \"%s\" (try --help)\n", arg);
+            return -1;
+        }
+        int known = strcmp(name, "--backend") == 0 || strcmp(name, "--models") == 0 ||
+                    strcmp(name, "--sizes") == 0 || strcmp(name, "--steps") == 0 || strcmp(name, "--json") == 0 ||
+                    strcmp(name, "--diffusion") == 0;
+        if (!known) {
+            fprintf(stderr, "ct_bench: unknown option \"%s\" (try --help)\n", arg);
+            return -1;
+        }
+        if (!val) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "ct_bench: option %s needs a value\n", name);
+                return -1;
+            }
+            val = argv[++i];
+        }
+        if (strcmp(name, "--backend") == 0) {
+            int ok = strcmp(val, "all") == 0;
+            for (size_t b = 0; b < sizeof all_backends / sizeof *all_backends; b++)
+                ok |= strcmp(val, all_backends[b]) == 0;
+            if (!ok) {
+                fprintf(stderr, "ct_bench: --backend \"%s\": expected all, cpu, cuda or opencl\n", val);
+                return -1;
+            }
+            o->backend = val;
+        } else if (strcmp(name, "--models") == 0) {
+            if (parse_models(val, o) != 0)
+                return -1;
+        } else if (strcmp(name, "--sizes") == 0) {
+            if (parse_long_list("--sizes", val, BENCH_MIN_NODES, BENCH_MAX_NODES, o->sizes, BENCH_MAX_LIST,
+                                &o->n_sizes) != 0)
+                return -1;
+        } else if (strcmp(name, "--steps") == 0) {
+            int n;
+            if (parse_long_list("--steps", val, 1, BENCH_MAX_STEPS, &o->steps, 1, &n) != 0)
+                return -1;
+        } else if (strcmp(name, "--json") == 0) {
+            if (val[0] == '\0') {
+                fprintf(stderr, "ct_bench: --json needs a file name\n");
+                return -1;
+            }
+            o->json_path = val;
+        } else { /* --diffusion */
+            if (strcmp(val, "explicit") == 0)
+                o->diffusion = CT_DIFFUSION_EXPLICIT;
+            else if (strcmp(val, "crank_nicolson") == 0)
+                o->diffusion = CT_DIFFUSION_CRANK_NICOLSON;
+            else if (strcmp(val, "backward_euler") == 0)
+                o->diffusion = CT_DIFFUSION_BACKWARD_EULER;
+            else {
+                fprintf(stderr, "ct_bench: --diffusion \"%s\": expected explicit, crank_nicolson or backward_euler\n",
+                        val);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Box cells for about `target` nodes, (nx+1)(ny+1)(nz+1): a slab with ny = 3 nz and nx about 4 ny,
+ * nx then adjusted so the node count is as close to the target as the cross-section allows. */
+static void box_for_target(long target, int cells[3])
+{
+    int nz = (int)lround(cbrt((double)target / 36.0));
+    if (nz < 1)
+        nz = 1;
+    int ny = 3 * nz;
+    double cross = (double)(ny + 1) * (double)(nz + 1);
+    long nx = lround((double)target / cross) - 1;
+    if (nx < 1)
+        nx = 1;
+    if (nx > 4096) /* the box mesher's limit per axis */
+        nx = 4096;
+    cells[0] = (int)nx;
+    cells[1] = ny;
+    cells[2] = nz;
+}
+
+/* The configuration of one case as JSON text, as a user would write it; returns 0, or -1 if it does not fit. */
+static int build_config_json(int model, const int cells[3], long steps, int diffusion, char *buf, size_t len)
+{
+    double L[3];
+    for (int k = 0; k < 3; k++)
+        L[k] = cells[k] * BENCH_DX_MM;
+    /* Long enough that max_steps, not end_time, stops the run. */
+    double end_time_ms = (double)(steps + BENCH_WARMUP_STEPS + 10) * BENCH_DT_MS;
+    const char *model_json = model == CT_MODEL_TP06 ? "{\"name\": \"tp06\", \"cell_type\": \"epi\"}"
+                                                    : "{\"name\": \"mitchell_schaeffer\"}";
+    int w = snprintf(buf, len,
+                     "{\n"
+                     "  \"description\": \"ct_bench case\",\n"
+                     "  \"mesh\": {\"type\": \"box\", \"size_mm\": [%.17g, %.17g, %.17g], \"dx_mm\": %.17g,\n"
+                     "           \"fibre_direction\": [1, 0, 0]},\n"
+                     "  \"model\": %s,\n"
+                     "  \"conductivity\": {\"sigma_l_S_per_m\": 0.13342, \"sigma_t_S_per_m\": 0.017606},\n"
+                     "  \"chi_per_mm\": 140,\n"
+                     "  \"Cm_uF_per_mm2\": 0.01,\n"
+                     "  \"dt_ms\": %.17g,\n"
+                     "  \"end_time_ms\": %.17g,\n"
+                     "  \"diffusion\": {\"method\": \"%s\", \"mass\": \"lumped\"},\n"
+                     "  \"activation_threshold_mV\": 0,\n"
+                     "  \"stimuli\": [{\"name\": \"S1\", \"box_min_mm\": [0, 0, 0], \"box_max_mm\": [%.17g, %.17g, %.17g],\n"
+                     "                \"amplitude_uA_per_uF\": %.17g, \"start_ms\": 0, \"duration_ms\": %.17g}]\n"
+                     "}\n",
+                     L[0], L[1], L[2], BENCH_DX_MM, model_json, BENCH_DT_MS, end_time_ms, diffusion_name(diffusion),
+                     2.0 * BENCH_DX_MM, L[1], L[2], BENCH_STIM_UA_PER_UF, BENCH_STIM_MS);
+    return (w > 0 && (size_t)w < len) ? 0 : -1;
+}
+
+/* Bytes moved per node-step, a model of the CPU backend's loops (kernels/cpu/backend_cpu.c) counting each
+ * array touched once per pass over it, with perfect cache reuse of the SpMV's x and no write-allocate
+ * traffic (so it is a lower bound; a write that misses costs read + write on most CPUs). R = sizeof(ct_real),
+ * k = nnz per row of K (15 for the Kuhn-split box interior, fewer at the boundary).
+ *   reaction:   Vm read, Vm_prev write, Vm write, ionic state nstate*(read + write), stimulus mask (4 B)
+ *               = 3R + 2 nstate R + 4
+ *   explicit diffusion, one SpMV fused with the update:
+ *               row_ptr (4 B) + k*(value R + column 4 B) + x (Vm) R + 1/mass R + result write R
+ *               = 4 + k(R + 4) + 3R
+ *   activation: Vm_prev read, Vm read, activation time read (8 B; written once per node, ignored)
+ *               = 2R + 8
+ *   implicit diffusion instead (lumped mass, Jacobi-preconditioned CG):
+ *               right-hand side: SpMV with K (4 + k(R+4) + 2R) + b = m/dt Vm - q (4R);
+ *               CG set-up: SpMV with A (4 + k(R+4) + 2R) + r, z, p from b, q, diag (6R) + 3 dots (5R);
+ *               each CG iteration: SpMV (4 + k(R+4) + 2R) + p.q (2R) + x, r updates, z (8R)
+ *               + r.z, r.r (4R) + p update (3R) = 4 + k(R+4) + 19R. */
+static double bytes_per_node_step(int nstate, double k, int diffusion, double cg_iterations_per_step)
+{
+    const double R = (double)sizeof(ct_real);
+    const double idx = 4.0; /* int32 row pointer, column index, uint32 stimulus mask */
+    const double spmv = idx + k * (R + idx) + 2.0 * R;
+    double reaction = 3.0 * R + 2.0 * nstate * R + idx;
+    double activation = 2.0 * R + 8.0;
+    double diffusion_bytes;
+    if (diffusion == CT_DIFFUSION_EXPLICIT)
+        diffusion_bytes = idx + k * (R + idx) + 3.0 * R;
+    else
+        diffusion_bytes = (spmv + 4.0 * R) + (spmv + 11.0 * R) + cg_iterations_per_step * (spmv + 17.0 * R);
+    return reaction + diffusion_bytes + activation;
+}
+
+/* First "model name" line of /proc/cpuinfo, or "unknown". */
+static void cpu_model_name(char *out, size_t len)
+{
+    snprintf(out, len, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "model name", 10) != 0)
+            continue;
+        const char *p = strchr(line, ':');
+        if (!p)
+            continue;
+        p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t n = strcspn(p, "\n");
+        snprintf(out, len, "%.*s", (int)n, p);
+        break;
+    }
+    fclose(f);
+}
+
+/* Times one backend on one built sim; fills *res. The failure message is in ct_error_message(). */
+static ct_status run_case(const ct_sim *sim, const ct_backend_ops *be, int model, const int cells[3], long steps,
+                          int diffusion, bench_result *res)
+{
+    memset(res, 0, sizeof *res);
+    snprintf(res->backend, sizeof res->backend, "%s", be->name);
+    res->model = model_name(model);
+    res->precision = precision_name();
+    memcpy(res->cells, cells, sizeof res->cells);
+    res->nodes = sim->mesh->n_nodes;
+    res->nnz_per_row = (double)sim->stiffness->nnz / (double)sim->stiffness->n;
+
+    ct_run_options opt = {.out_dir = NULL, .quiet = 1, .max_steps = BENCH_WARMUP_STEPS};
+    ct_run_result r;
+    ct_status st = ct_sim_run(sim, be, &opt, &r); /* warm-up: page in, spin up threads and clocks */
+    ct_run_result_free(&r);
+    if (st != CT_OK)
+        return st;
+
+    opt.max_steps = steps;
+    st = ct_sim_run(sim, be, &opt, &r);
+    if (st != CT_OK) {
+        ct_run_result_free(&r);
+        return st;
+    }
+    if (r.steps != steps) {
+        long got = r.steps;
+        ct_run_result_free(&r);
+        return ct_error_set(CT_ERR_INTERNAL, "ran %ld steps, expected %ld", got, steps);
+    }
+    res->steps = r.steps;
+    res->wall_s = r.wall_s;
+    res->node_steps_per_s = r.wall_s > 0 ? (double)res->nodes * (double)r.steps / r.wall_s : 0.0;
+    res->cg_iterations_per_step = (double)r.cg_iterations_total / (double)r.steps;
+    res->bytes_per_node_step =
+        bytes_per_node_step(ct_model_nstate(model), res->nnz_per_row, diffusion, res->cg_iterations_per_step);
+    res->gb_per_s = res->bytes_per_node_step * res->node_steps_per_s * 1e-9;
+    for (size_t i = 0; i < res->nodes; i++)
+        res->activated_nodes += r.activation_ms[i] >= 0.0;
+    ct_run_result_free(&r);
+    return CT_OK;
+}
+
+static void print_header(void)
+{
+    printf("%-8s %-19s %-9s %9s %6s %9s %13s %8s %11s\n", "backend", "model", "precision", "nodes", "steps",
+           "wall s", "node-steps/s", "GB/s", "B/node-step");
+}
+
+static void print_row(const bench_result *r)
+{
+    printf("%-8s %-19s %-9s %9zu %6ld %9.3f %13.4g %8.2f %11.0f\n", r->backend, r->model, r->precision, r->nodes,
+           r->steps, r->wall_s, r->node_steps_per_s, r->gb_per_s, r->bytes_per_node_step);
+    fflush(stdout);
+}
+
+/* Writes the results to `path` via path.tmp and rename(); returns 0, or -1 with a message printed. */
+static int write_json(const char *path, const char *machine, const char *host, int threads, const char *date,
+                      const bench_options *o, const bench_result *res, int n)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *runs = root ? cJSON_AddArrayToObject(root, "runs") : NULL;
+    int ok = runs != NULL;
+    ok = ok && cJSON_AddStringToObject(root, "tool", "ct_bench");
+    ok = ok && cJSON_AddStringToObject(root, "version", CT_VERSION);
+    ok = ok && cJSON_AddStringToObject(root, "machine", machine);
+    ok = ok && cJSON_AddStringToObject(root, "host", host);
+    ok = ok && cJSON_AddNumberToObject(root, "threads", threads);
+    ok = ok && cJSON_AddStringToObject(root, "date", date);
+    ok = ok && cJSON_AddStringToObject(root, "precision", precision_name());
+    ok = ok && cJSON_AddStringToObject(root, "diffusion", diffusion_name(o->diffusion));
+    ok = ok && cJSON_AddNumberToObject(root, "dx_mm", BENCH_DX_MM);
+    ok = ok && cJSON_AddNumberToObject(root, "dt_ms", BENCH_DT_MS);
+    for (int i = 0; ok && i < n; i++) {
+        const bench_result *r = &res[i];
+        cJSON *o_run = cJSON_CreateObject();
+        ok = o_run && cJSON_AddItemToArray(runs, o_run);
+        if (!ok) {
+            cJSON_Delete(o_run);
+            break;
+        }
+        cJSON *cells = cJSON_CreateIntArray(r->cells, 3);
+        ok = cells && cJSON_AddItemToObject(o_run, "box_cells", cells);
+        if (!ok) {
+            cJSON_Delete(cells);
+            break;
+        }
+        ok = ok && cJSON_AddStringToObject(o_run, "backend", r->backend);
+        ok = ok && cJSON_AddStringToObject(o_run, "model", r->model);
+        ok = ok && cJSON_AddStringToObject(o_run, "precision", r->precision);
+        ok = ok && cJSON_AddNumberToObject(o_run, "nodes", (double)r->nodes);
+        ok = ok && cJSON_AddNumberToObject(o_run, "nnz_per_row", r->nnz_per_row);
+        ok = ok && cJSON_AddNumberToObject(o_run, "steps", (double)r->steps);
+        ok = ok && cJSON_AddNumberToObject(o_run, "wall_s", r->wall_s);
+        ok = ok && cJSON_AddNumberToObject(o_run, "node_steps_per_s", r->node_steps_per_s);
+        ok = ok && cJSON_AddNumberToObject(o_run, "cg_iterations_per_step", r->cg_iterations_per_step);
+        ok = ok && cJSON_AddNumberToObject(o_run, "bytes_per_node_step", r->bytes_per_node_step);
+        ok = ok && cJSON_AddNumberToObject(o_run, "GB_per_s", r->gb_per_s);
+        ok = ok && cJSON_AddNumberToObject(o_run, "activated_nodes", (double)r->activated_nodes);
+    }
+    char *text = ok ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    if (!text) {
+        fprintf(stderr, "ct_bench: out of memory building the JSON results\n");
+        return -1;
+    }
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 5);
+    if (!tmp) {
+        free(text);
+        fprintf(stderr, "ct_bench: out of memory\n");
+        return -1;
+    }
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp", 5);
+    int rc = 0;
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "ct_bench: cannot write %s: %s\n", tmp, strerror(errno));
+        rc = -1;
+    } else {
+        size_t len = strlen(text);
+        int werr = fwrite(text, 1, len, f) != len || fputc('\n', f) == EOF;
+        int cerr = fclose(f) != 0;
+        if (werr || cerr) {
+            fprintf(stderr, "ct_bench: writing %s failed: %s\n", tmp, strerror(errno));
+            remove(tmp);
+            rc = -1;
+        } else if (rename(tmp, path) != 0) {
+            fprintf(stderr, "ct_bench: cannot rename %s to %s: %s\n", tmp, path, strerror(errno));
+            remove(tmp);
+            rc = -1;
+        }
+    }
+    free(tmp);
+    free(text);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    bench_options o;
+    int pa = parse_args(argc, argv, &o);
+    if (pa != 0)
+        return pa > 0 ? 0 : 2;
+
+    /* Which backends run: each requested one is selected and probed; under "all" the unavailable are skipped. */
+    const ct_backend_ops *backends[sizeof all_backends / sizeof *all_backends];
+    int n_backends = 0;
+    int want_all = strcmp(o.backend, "all") == 0;
+    for (size_t b = 0; b < sizeof all_backends / sizeof *all_backends; b++) {
+        if (!want_all && strcmp(o.backend, all_backends[b]) != 0)
+            continue;
+        const ct_backend_ops *be = NULL;
+        char why[256];
+        ct_status st = ct_backend_select(all_backends[b], &be, why, sizeof why);
+        if (st == CT_OK && be->probe)
+            st = be->probe();
+        if (st != CT_OK) {
+            if (!want_all) {
+                fprintf(stderr, "ct_bench: backend %s: %s\n", all_backends[b], ct_error_message());
+                return 1;
+            }
+            printf("skipping backend %s: %s\n", all_backends[b], ct_error_message());
+            continue;
+        }
+        backends[n_backends++] = be;
+    }
+    if (n_backends == 0) {
+        fprintf(stderr, "ct_bench: no backend available\n");
+        return 1;
+    }
+
+    char machine[256], host[256] = "unknown", date[64] = "unknown";
+    cpu_model_name(machine, sizeof machine);
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "unknown");
+    host[sizeof host - 1] = '\0';
+    time_t now = time(NULL);
+    struct tm tm_utc;
+    if (gmtime_r(&now, &tm_utc))
+        strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm_utc);
+    int threads = omp_get_max_threads();
+
+    printf("ct_bench %s: machine \"%s\" (host %s), %d OpenMP thread%s, %s\n", CT_VERSION, machine, host, threads,
+           threads == 1 ? "" : "s", date);
+    printf("precision %s, diffusion %s (lumped mass), dx %.2f mm, dt %.2f ms, %ld timed steps after %d warm-up\n",
+           precision_name(), diffusion_name(o.diffusion), BENCH_DX_MM, BENCH_DT_MS, o.steps, BENCH_WARMUP_STEPS);
+    printf("GB/s = modelled bytes per node-step (B/node-step column) x node-steps/s; compare with STREAM triad.\n\n");
+
+    int n_runs = n_backends * o.n_models * o.n_sizes;
+    bench_result *results = calloc((size_t)n_runs, sizeof *results);
+    if (!results) {
+        fprintf(stderr, "ct_bench: out of memory\n");
+        return 1;
+    }
+    int n_done = 0, rc = 0;
+    print_header();
+    for (int mi = 0; mi < o.n_models && rc == 0; mi++) {
+        for (int si = 0; si < o.n_sizes && rc == 0; si++) {
+            int model = o.models[mi];
+            int cells[3];
+            box_for_target(o.sizes[si], cells);
+            char json[4096];
+            if (build_config_json(model, cells, o.steps, o.diffusion, json, sizeof json) != 0) {
+                fprintf(stderr, "ct_bench: internal error: configuration text too long\n");
+                rc = 1;
+                break;
+            }
+            char source[96];
+            snprintf(source, sizeof source, "<ct_bench %s %ld nodes>", model_name(model), o.sizes[si]);
+            ct_config cfg;
+            ct_status st = ct_config_parse(json, source, &cfg);
+            if (st != CT_OK) {
+                fprintf(stderr, "ct_bench: %s: %s\n", source, ct_error_message());
+                rc = 1;
+                break;
+            }
+            ct_sim *sim = NULL;
+            st = ct_sim_create(&cfg, &sim);
+            if (st != CT_OK) {
+                fprintf(stderr, "ct_bench: %s: %s\n", source, ct_error_message());
+                ct_config_free(&cfg);
+                rc = 1;
+                break;
+            }
+            for (int b = 0; b < n_backends; b++) {
+                bench_result *res = &results[n_done];
+                st = run_case(sim, backends[b], model, cells, o.steps, o.diffusion, res);
+                if (st != CT_OK) {
+                    fprintf(stderr, "ct_bench: %s on backend %s failed (%s): %s\n", source, backends[b]->name,
+                            ct_status_name(st), ct_error_message());
+                    rc = 1;
+                    break;
+                }
+                print_row(res);
+                if (res->activated_nodes == 0 && (double)o.steps * BENCH_DT_MS >= BENCH_STIM_MS + 1.0)
+                    printf("  note: no node activated in %g ms (the stimulus did not excite)\n",
+                           (double)o.steps * BENCH_DT_MS);
+                n_done++;
+            }
+            ct_sim_destroy(sim);
+            ct_config_free(&cfg);
+        }
+    }
+    if (rc == 0 && o.json_path) {
+        if (write_json(o.json_path, machine, host, threads, date, &o, results, n_done) != 0)
+            rc = 1;
+        else
+            printf("\nwrote %s\n", o.json_path);
+    }
+    free(results);
+    return rc;
+}

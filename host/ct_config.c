@@ -1,0 +1,347 @@
+/* ct_config.c — JSON configuration: parsing, defaults, range checks. */
+#include "ct_config.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/backend.h"
+#include "../kernels/models/ct_models.h"
+#include "ct_json.h"
+
+/* Names of the TP06 conductance scale factors, in parameter order from CT_TP06_P_GNA. */
+static const char *const tp06_scale_names[] = {"G_Na",  "G_CaL", "G_to", "G_Kr",  "G_Ks",  "G_K1", "k_NaCa",
+                                               "P_NaK", "G_pCa", "G_pK", "G_bNa", "G_bCa", NULL};
+
+static ct_status parse_mesh(const cJSON *root, const char *src, ct_config *c)
+{
+    const cJSON *m;
+    CT_CHECK(ct_json_object(root, "mesh", 1, src, "", &m));
+    static const char *const keys[] = {"type", "size_mm", "dx_mm", "fibre_direction", NULL};
+    CT_CHECK(ct_json_known_keys(m, keys, src, "mesh"));
+    const char *type = NULL;
+    CT_CHECK(ct_json_string(m, "type", 1, src, "mesh", &type));
+    if (strcmp(type, "box") != 0)
+        return ct_error_set(CT_ERR_CONFIG, "%s: mesh.type \"%s\" is not known (expected \"box\")", src, type);
+    CT_CHECK(ct_json_vec(m, "size_mm", 1, 3, src, "mesh", c->box_size_mm));
+    for (int k = 0; k < 3; k++)
+        if (!(c->box_size_mm[k] > 0) || c->box_size_mm[k] > 1e4)
+            return ct_error_set(CT_ERR_CONFIG, "%s: mesh.size_mm[%d] = %g is out of range (0, 1e4]", src, k,
+                                c->box_size_mm[k]);
+    CT_CHECK(ct_json_number(m, "dx_mm", 1, 1e-3, 100.0, src, "mesh", &c->dx_mm));
+    c->fibre_direction[0] = 1.0;
+    c->fibre_direction[1] = c->fibre_direction[2] = 0.0;
+    CT_CHECK(ct_json_vec(m, "fibre_direction", 0, 3, src, "mesh", c->fibre_direction));
+    double n = sqrt(c->fibre_direction[0] * c->fibre_direction[0] + c->fibre_direction[1] * c->fibre_direction[1] +
+                    c->fibre_direction[2] * c->fibre_direction[2]);
+    if (!(n > 0))
+        return ct_error_set(CT_ERR_CONFIG, "%s: mesh.fibre_direction must be a non-zero vector", src);
+    return CT_OK;
+}
+
+static ct_status parse_model(const cJSON *root, const char *src, ct_config *c)
+{
+    const cJSON *m;
+    CT_CHECK(ct_json_object(root, "model", 1, src, "", &m));
+    const char *name = NULL;
+    CT_CHECK(ct_json_string(m, "name", 1, src, "model", &name));
+    ct_real p[CT_MODEL_NPARAM] = {0};
+    snprintf(c->model_name, sizeof c->model_name, "%s", name);
+    if (strcmp(name, "tp06") == 0) {
+        static const char *const keys[] = {"name", "cell_type", "conductance_scales", NULL};
+        CT_CHECK(ct_json_known_keys(m, keys, src, "model"));
+        c->model = CT_MODEL_TP06;
+        const char *ct = "epi";
+        CT_CHECK(ct_json_string(m, "cell_type", 0, src, "model", &ct));
+        int type;
+        if (strcmp(ct, "endo") == 0)
+            type = 0;
+        else if (strcmp(ct, "mid") == 0 || strcmp(ct, "M") == 0)
+            type = 1;
+        else if (strcmp(ct, "epi") == 0)
+            type = 2;
+        else
+            return ct_error_set(CT_ERR_CONFIG, "%s: model.cell_type \"%s\" is not known (expected endo, mid or epi)",
+                                src, ct);
+        snprintf(c->cell_type, sizeof c->cell_type, "%s", type == 0 ? "endo" : type == 1 ? "mid" : "epi");
+        ct_tp06_default_params(p, type);
+        const cJSON *sc;
+        CT_CHECK(ct_json_object(m, "conductance_scales", 0, src, "model", &sc));
+        if (sc) {
+            CT_CHECK(ct_json_known_keys(sc, tp06_scale_names, src, "model.conductance_scales"));
+            for (int k = 0; tp06_scale_names[k]; k++) {
+                double v = (double)p[CT_TP06_P_GNA + k];
+                CT_CHECK(ct_json_number(sc, tp06_scale_names[k], 0, 0.0, 100.0, src, "model.conductance_scales", &v));
+                p[CT_TP06_P_GNA + k] = (ct_real)v;
+            }
+        }
+    } else if (strcmp(name, "mitchell_schaeffer") == 0) {
+        static const char *const keys[] = {"name", "parameters", NULL};
+        CT_CHECK(ct_json_known_keys(m, keys, src, "model"));
+        c->model = CT_MODEL_MITCHELL_SCHAEFFER;
+        ct_ms_default_params(p);
+        const cJSON *pr;
+        CT_CHECK(ct_json_object(m, "parameters", 0, src, "model", &pr));
+        if (pr) {
+            static const char *const pk[] = {"tau_in_ms", "tau_out_ms", "tau_open_ms", "tau_close_ms", "v_gate",
+                                             "V_rest_mV", "V_amplitude_mV", NULL};
+            static const double lo[] = {1e-3, 1e-3, 1e-3, 1e-3, 0.0, -200.0, 1.0};
+            static const double hi[] = {1e4, 1e4, 1e5, 1e5, 1.0, 200.0, 300.0};
+            static const int idx[] = {CT_MS_P_TAU_IN,  CT_MS_P_TAU_OUT, CT_MS_P_TAU_OPEN, CT_MS_P_TAU_CLOSE,
+                                      CT_MS_P_V_GATE, CT_MS_P_V_REST,  CT_MS_P_V_AMP};
+            CT_CHECK(ct_json_known_keys(pr, pk, src, "model.parameters"));
+            for (int k = 0; pk[k]; k++) {
+                double v = (double)p[idx[k]];
+                CT_CHECK(ct_json_number(pr, pk[k], 0, lo[k], hi[k], src, "model.parameters", &v));
+                p[idx[k]] = (ct_real)v;
+            }
+        }
+    } else {
+        return ct_error_set(CT_ERR_CONFIG, "%s: model.name \"%s\" is not known (expected tp06 or mitchell_schaeffer)",
+                            src, name);
+    }
+    for (int k = 0; k < CT_MODEL_NPARAM; k++)
+        c->model_params[k] = (double)p[k];
+    return CT_OK;
+}
+
+static ct_status parse_conductivity(const cJSON *root, const char *src, ct_config *c)
+{
+    const cJSON *s;
+    CT_CHECK(ct_json_object(root, "conductivity", 1, src, "", &s));
+    static const char *const keys[] = {"sigma_l_S_per_m",  "sigma_t_S_per_m",  "sigma_il_S_per_m",
+                                       "sigma_it_S_per_m", "sigma_el_S_per_m", "sigma_et_S_per_m", NULL};
+    CT_CHECK(ct_json_known_keys(s, keys, src, "conductivity"));
+    int bulk = cJSON_HasObjectItem(s, "sigma_l_S_per_m") || cJSON_HasObjectItem(s, "sigma_t_S_per_m");
+    int bidomain = cJSON_HasObjectItem(s, "sigma_il_S_per_m") || cJSON_HasObjectItem(s, "sigma_el_S_per_m") ||
+                   cJSON_HasObjectItem(s, "sigma_it_S_per_m") || cJSON_HasObjectItem(s, "sigma_et_S_per_m");
+    if (bulk == bidomain)
+        return ct_error_set(CT_ERR_CONFIG,
+                            "%s: conductivity: give either sigma_l_S_per_m and sigma_t_S_per_m (monodomain) or "
+                            "the four intra/extracellular sigma_il/it/el/et_S_per_m, not both or neither",
+                            src);
+    if (bulk) {
+        CT_CHECK(ct_json_number(s, "sigma_l_S_per_m", 1, 0.0, 100.0, src, "conductivity", &c->conductivity.sigma_l_S_per_m));
+        CT_CHECK(ct_json_number(s, "sigma_t_S_per_m", 1, 0.0, 100.0, src, "conductivity", &c->conductivity.sigma_t_S_per_m));
+    } else {
+        double il, it, el, et;
+        CT_CHECK(ct_json_number(s, "sigma_il_S_per_m", 1, 1e-9, 100.0, src, "conductivity", &il));
+        CT_CHECK(ct_json_number(s, "sigma_it_S_per_m", 1, 1e-9, 100.0, src, "conductivity", &it));
+        CT_CHECK(ct_json_number(s, "sigma_el_S_per_m", 1, 1e-9, 100.0, src, "conductivity", &el));
+        CT_CHECK(ct_json_number(s, "sigma_et_S_per_m", 1, 1e-9, 100.0, src, "conductivity", &et));
+        /* Monodomain reduction: the harmonic mean sigma_i sigma_e / (sigma_i + sigma_e) per direction. */
+        c->conductivity.sigma_l_S_per_m = il * el / (il + el);
+        c->conductivity.sigma_t_S_per_m = it * et / (it + et);
+    }
+    return CT_OK;
+}
+
+static ct_status parse_region(const cJSON *obj, const char *src, const char *where, ct_stimulus *s)
+{
+    int box = cJSON_HasObjectItem(obj, "box_min_mm") || cJSON_HasObjectItem(obj, "box_max_mm");
+    int sphere = cJSON_HasObjectItem(obj, "center_mm") || cJSON_HasObjectItem(obj, "radius_mm");
+    if (box == sphere)
+        return ct_error_set(CT_ERR_CONFIG,
+                            "%s: %s: give a box (box_min_mm, box_max_mm) or a sphere (center_mm, radius_mm)", src,
+                            where);
+    if (box) {
+        s->shape = CT_REGION_BOX;
+        CT_CHECK(ct_json_vec(obj, "box_min_mm", 1, 3, src, where, s->box_min_mm));
+        CT_CHECK(ct_json_vec(obj, "box_max_mm", 1, 3, src, where, s->box_max_mm));
+        for (int k = 0; k < 3; k++)
+            if (s->box_max_mm[k] < s->box_min_mm[k])
+                return ct_error_set(CT_ERR_CONFIG, "%s: %s: box_max_mm[%d] < box_min_mm[%d]", src, where, k, k);
+    } else {
+        s->shape = CT_REGION_SPHERE;
+        CT_CHECK(ct_json_vec(obj, "center_mm", 1, 3, src, where, s->center_mm));
+        CT_CHECK(ct_json_number(obj, "radius_mm", 1, 1e-6, 1e4, src, where, &s->radius_mm));
+    }
+    return CT_OK;
+}
+
+static ct_status parse_stimuli(const cJSON *root, const char *src, ct_config *c)
+{
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "stimuli");
+    if (!arr)
+        return ct_error_set(CT_ERR_CONFIG, "%s: missing required key \"stimuli\"", src);
+    if (!cJSON_IsArray(arr))
+        return ct_error_set(CT_ERR_CONFIG, "%s: \"stimuli\" must be an array", src);
+    int n = cJSON_GetArraySize(arr);
+    if (n > CT_CONFIG_MAX_STIMULI)
+        return ct_error_set(CT_ERR_CONFIG, "%s: %d stimuli given; at most %d are supported", src, n,
+                            CT_CONFIG_MAX_STIMULI);
+    static const char *const keys[] = {"name",       "box_min_mm", "box_max_mm",  "center_mm", "radius_mm",
+                                       "amplitude_uA_per_uF", "start_ms", "duration_ms", "period_ms", "count", NULL};
+    for (int i = 0; i < n; i++) {
+        const cJSON *o = cJSON_GetArrayItem(arr, i);
+        char where[64];
+        snprintf(where, sizeof where, "stimuli[%d]", i);
+        if (!cJSON_IsObject(o))
+            return ct_error_set(CT_ERR_CONFIG, "%s: %s must be an object", src, where);
+        CT_CHECK(ct_json_known_keys(o, keys, src, where));
+        ct_stimulus *s = &c->stimuli[i];
+        memset(s, 0, sizeof *s);
+        const char *name = NULL;
+        CT_CHECK(ct_json_string(o, "name", 0, src, where, &name));
+        snprintf(s->name, sizeof s->name, "%s", name ? name : where);
+        CT_CHECK(parse_region(o, src, where, s));
+        CT_CHECK(ct_json_number(o, "amplitude_uA_per_uF", 1, -1e4, 1e4, src, where, &s->amplitude_uA_per_uF));
+        CT_CHECK(ct_json_number(o, "start_ms", 0, 0.0, 1e7, src, where, &s->start_ms));
+        CT_CHECK(ct_json_number(o, "duration_ms", 1, 1e-6, 1e7, src, where, &s->duration_ms));
+        CT_CHECK(ct_json_number(o, "period_ms", 0, 0.0, 1e7, src, where, &s->period_ms));
+        s->count = 1;
+        CT_CHECK(ct_json_int(o, "count", 0, 1, 1000000, src, where, &s->count));
+        if (s->count > 1 && s->period_ms < s->duration_ms)
+            return ct_error_set(CT_ERR_CONFIG, "%s: %s: period_ms (%g) must be at least duration_ms (%g) when count > 1",
+                                src, where, s->period_ms, s->duration_ms);
+    }
+    c->n_stimuli = n;
+    return CT_OK;
+}
+
+static ct_status parse_probes(const cJSON *root, const char *src, ct_config *c)
+{
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "probes");
+    if (!arr)
+        return CT_OK;
+    if (!cJSON_IsArray(arr))
+        return ct_error_set(CT_ERR_CONFIG, "%s: \"probes\" must be an array", src);
+    int n = cJSON_GetArraySize(arr);
+    c->probes = calloc((size_t)n + 1, sizeof *c->probes);
+    if (!c->probes)
+        return ct_error_set(CT_ERR_NOMEM, "%s: out of memory for probes", src);
+    static const char *const keys[] = {"name", "position_mm", NULL};
+    for (int i = 0; i < n; i++) {
+        const cJSON *o = cJSON_GetArrayItem(arr, i);
+        char where[64];
+        snprintf(where, sizeof where, "probes[%d]", i);
+        if (!cJSON_IsObject(o))
+            return ct_error_set(CT_ERR_CONFIG, "%s: %s must be an object", src, where);
+        CT_CHECK(ct_json_known_keys(o, keys, src, where));
+        const char *name = NULL;
+        CT_CHECK(ct_json_string(o, "name", 1, src, where, &name));
+        snprintf(c->probes[i].name, sizeof c->probes[i].name, "%s", name);
+        CT_CHECK(ct_json_vec(o, "position_mm", 1, 3, src, where, c->probes[i].position_mm));
+        c->n_probes = i + 1;
+    }
+    return CT_OK;
+}
+
+static ct_status parse_numerics(const cJSON *root, const char *src, ct_config *c)
+{
+    CT_CHECK(ct_json_number(root, "chi_per_mm", 1, 1e-6, 1e5, src, "", &c->conductivity.chi_per_mm));
+    CT_CHECK(ct_json_number(root, "Cm_uF_per_mm2", 1, 1e-9, 1.0, src, "", &c->conductivity.cm_uF_per_mm2));
+    CT_CHECK(ct_json_number(root, "dt_ms", 1, 1e-6, 10.0, src, "", &c->dt_ms));
+    CT_CHECK(ct_json_number(root, "end_time_ms", 1, 1e-6, 1e7, src, "", &c->end_time_ms));
+    c->activation_threshold_mV = 0.0;
+    CT_CHECK(ct_json_number(root, "activation_threshold_mV", 0, -150.0, 150.0, src, "", &c->activation_threshold_mV));
+    c->vm_bound_mV = 200.0;
+    CT_CHECK(ct_json_number(root, "vm_bound_mV", 0, 50.0, 1e4, src, "", &c->vm_bound_mV));
+
+    c->diffusion = CT_DIFFUSION_EXPLICIT;
+    c->cg_rel_tolerance = 1e-8;
+    c->cg_max_iterations = 1000;
+    const cJSON *d;
+    CT_CHECK(ct_json_object(root, "diffusion", 0, src, "", &d));
+    if (d) {
+        static const char *const keys[] = {"method", "mass", "cg_tolerance", "cg_max_iterations", NULL};
+        CT_CHECK(ct_json_known_keys(d, keys, src, "diffusion"));
+        const char *method = "explicit";
+        CT_CHECK(ct_json_string(d, "method", 0, src, "diffusion", &method));
+        if (strcmp(method, "explicit") == 0)
+            c->diffusion = CT_DIFFUSION_EXPLICIT;
+        else if (strcmp(method, "crank_nicolson") == 0)
+            c->diffusion = CT_DIFFUSION_CRANK_NICOLSON;
+        else if (strcmp(method, "backward_euler") == 0)
+            c->diffusion = CT_DIFFUSION_BACKWARD_EULER;
+        else
+            return ct_error_set(CT_ERR_CONFIG,
+                                "%s: diffusion.method \"%s\" is not known (expected explicit, crank_nicolson or "
+                                "backward_euler)",
+                                src, method);
+        const char *mass = "lumped";
+        CT_CHECK(ct_json_string(d, "mass", 0, src, "diffusion", &mass));
+        if (strcmp(mass, "lumped") == 0)
+            c->consistent_mass = 0;
+        else if (strcmp(mass, "consistent") == 0)
+            c->consistent_mass = 1;
+        else
+            return ct_error_set(CT_ERR_CONFIG, "%s: diffusion.mass \"%s\" is not known (expected lumped or consistent)",
+                                src, mass);
+        CT_CHECK(ct_json_number(d, "cg_tolerance", 0, 1e-15, 1e-2, src, "diffusion", &c->cg_rel_tolerance));
+        CT_CHECK(ct_json_int(d, "cg_max_iterations", 0, 1, 100000, src, "diffusion", &c->cg_max_iterations));
+    }
+    const cJSON *o;
+    CT_CHECK(ct_json_object(root, "output", 0, src, "", &o));
+    c->output_interval_ms = 0.0;
+    if (o) {
+        static const char *const keys[] = {"interval_ms", NULL};
+        CT_CHECK(ct_json_known_keys(o, keys, src, "output"));
+        CT_CHECK(ct_json_number(o, "interval_ms", 0, 0.0, 1e7, src, "output", &c->output_interval_ms));
+        if (c->output_interval_ms > 0 && c->output_interval_ms < c->dt_ms)
+            return ct_error_set(CT_ERR_CONFIG, "%s: output.interval_ms (%g) is shorter than dt_ms (%g)", src,
+                                c->output_interval_ms, c->dt_ms);
+    }
+    return CT_OK;
+}
+
+ct_status ct_config_parse(const char *text, const char *source, ct_config *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->source, sizeof c->source, "%s", source);
+    cJSON *root;
+    CT_CHECK(ct_json_parse(text, source, &root));
+    static const char *const keys[] = {"description", "mesh",  "model",       "conductivity",           "chi_per_mm",
+                                       "Cm_uF_per_mm2", "dt_ms", "end_time_ms", "activation_threshold_mV", "vm_bound_mV",
+                                       "diffusion",   "stimuli", "probes",    "output",                 NULL};
+    ct_status st = ct_json_known_keys(root, keys, source, "");
+    if (st == CT_OK)
+        st = parse_mesh(root, source, c);
+    if (st == CT_OK)
+        st = parse_model(root, source, c);
+    if (st == CT_OK)
+        st = parse_conductivity(root, source, c);
+    if (st == CT_OK)
+        st = parse_numerics(root, source, c);
+    if (st == CT_OK)
+        st = parse_stimuli(root, source, c);
+    if (st == CT_OK)
+        st = parse_probes(root, source, c);
+    cJSON_Delete(root);
+    if (st != CT_OK)
+        ct_config_free(c);
+    return st;
+}
+
+ct_status ct_config_load(const char *path, ct_config *out)
+{
+    memset(out, 0, sizeof *out);
+    char *text;
+    CT_CHECK(ct_json_read_file(path, &text));
+    ct_status st = ct_config_parse(text, path, out);
+    free(text);
+    return st;
+}
+
+void ct_config_free(ct_config *cfg)
+{
+    free(cfg->probes);
+    cfg->probes = NULL;
+    cfg->n_probes = 0;
+}
+
+int ct_stimulus_active(const ct_stimulus *s, double t_ms)
+{
+    /* Half a microsecond of slack so that a pulse of duration k*dt covers exactly k steps. */
+    const double eps = 5e-7;
+    if (t_ms + eps < s->start_ms)
+        return 0;
+    double since = t_ms - s->start_ms;
+    long k = s->period_ms > 0 ? (long)floor((since + eps) / s->period_ms) : 0;
+    if (k >= s->count)
+        return 0;
+    double in_pulse = since - (double)k * s->period_ms;
+    return in_pulse + eps < s->duration_ms;
+}

@@ -1,0 +1,72 @@
+/* ct_config.h — the simulation configuration, read from JSON.
+ *
+ * Units everywhere: length mm, time ms, potential mV, conductivity S/m, surface-to-volume ratio 1/mm,
+ * capacitance uF/mm^2, current density uA/uF (= mV/ms, positive depolarises). Every key carries its
+ * unit in its name. The README's configuration reference lists every key.
+ */
+#ifndef CT_CONFIG_H
+#define CT_CONFIG_H
+
+#include "ct_fem.h"
+#include "ct_status.h"
+
+#define CT_NAME_LEN 64
+#define CT_CONFIG_MAX_STIMULI 32
+
+enum ct_region_shape { CT_REGION_BOX = 0, CT_REGION_SPHERE = 1 };
+
+typedef struct ct_stimulus {
+    char name[CT_NAME_LEN];
+    int shape;                       /* enum ct_region_shape */
+    double box_min_mm[3], box_max_mm[3];
+    double center_mm[3], radius_mm;
+    double amplitude_uA_per_uF;      /* positive depolarises */
+    double start_ms, duration_ms;
+    double period_ms;                /* 0: a single pulse */
+    long count;                      /* number of pulses */
+} ct_stimulus;
+
+typedef struct ct_probe {
+    char name[CT_NAME_LEN];
+    double position_mm[3];
+} ct_probe;
+
+typedef struct ct_config {
+    char source[512];                /* the file it was read from, for messages */
+    /* mesh: a generated box (mesh files come with personalisation) */
+    double box_size_mm[3];
+    double dx_mm;
+    double fibre_direction[3];
+    /* ionic model */
+    int model;                       /* enum ct_model_id */
+    char model_name[CT_NAME_LEN];
+    char cell_type[CT_NAME_LEN];     /* tp06: "endo", "mid", "epi" */
+    double model_params[16];         /* CT_MODEL_NPARAM values, see kernels/models/ */
+    /* tissue */
+    ct_conductivity conductivity;
+    /* time */
+    double dt_ms, end_time_ms;
+    int diffusion;                   /* enum ct_diffusion_method */
+    int consistent_mass;             /* 1: consistent mass matrix, 0: lumped (diagonal) */
+    double cg_rel_tolerance;
+    long cg_max_iterations;
+    double activation_threshold_mV;
+    double vm_bound_mV;
+    int n_stimuli;
+    ct_stimulus stimuli[CT_CONFIG_MAX_STIMULI];
+    int n_probes;
+    ct_probe *probes;                /* n_probes, owned; freed by ct_config_free */
+    double output_interval_ms;       /* 0: no Vm time series */
+} ct_config;
+
+/* Reads and validates a configuration file; on failure the message names the file and key.
+ * On success the caller frees the contents with ct_config_free(). */
+ct_status ct_config_load(const char *path, ct_config *out);
+/* The same from a JSON text; `source` names it in messages. */
+ct_status ct_config_parse(const char *json_text, const char *source, ct_config *out);
+void ct_config_free(ct_config *cfg);
+
+/* Whether stimulus s delivers current during the step starting at t_ms. */
+int ct_stimulus_active(const ct_stimulus *s, double t_ms);
+
+#endif /* CT_CONFIG_H */

@@ -1,0 +1,74 @@
+/* ct_files.c — output folders and atomic writes (POSIX). */
+#define _POSIX_C_SOURCE 200809L
+#include "ct_files.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+ct_status ct_mkdir_p(const char *path)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return ct_error_set(CT_ERR_IO, "%s: path too long", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return ct_error_set(CT_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        return ct_error_set(CT_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
+    struct stat sb;
+    if (stat(buf, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return ct_error_set(CT_ERR_IO, "%s: exists and is not a directory", path);
+    return CT_OK;
+}
+
+ct_status ct_write_file_atomic(const char *path, const void *data, size_t len)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return ct_error_set(CT_ERR_IO, "%s: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (fd < 0)
+        return ct_error_set(CT_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return ct_error_set(CT_ERR_IO, "%s: write failed: %s", path, strerror(e));
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return ct_error_set(CT_ERR_IO, "%s: cannot flush to disk: %s", path, strerror(e));
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return ct_error_set(CT_ERR_IO, "%s: cannot rename into place: %s", path, strerror(e));
+    }
+    return CT_OK;
+}
+
+ct_status ct_path_join(char *out, size_t out_len, const char *dir, const char *name)
+{
+    if (snprintf(out, out_len, "%s/%s", dir, name) >= (int)out_len)
+        return ct_error_set(CT_ERR_IO, "%s/%s: path too long", dir, name);
+    return CT_OK;
+}

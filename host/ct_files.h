@@ -1,0 +1,19 @@
+/* ct_files.h — small file-system helpers: output folders and atomic whole-file writes. */
+#ifndef CT_FILES_H
+#define CT_FILES_H
+
+#include <stddef.h>
+
+#include "ct_status.h"
+
+/* Creates a directory and its parents (like mkdir -p); an existing directory is fine. */
+ct_status ct_mkdir_p(const char *path);
+
+/* Writes `len` bytes to PATH.tmp.<pid>, fsyncs, renames over PATH: readers see the old file or the new
+ * one, never half of one; on failure the temporary file is removed and PATH is untouched. */
+ct_status ct_write_file_atomic(const char *path, const void *data, size_t len);
+
+/* path = dir + "/" + name, checked for truncation. */
+ct_status ct_path_join(char *out, size_t out_len, const char *dir, const char *name);
+
+#endif /* CT_FILES_H */

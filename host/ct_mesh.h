@@ -1,0 +1,50 @@
+/* ct_mesh.h — a tetrahedral mesh of the myocardium and the geometric queries on it.
+ *
+ * Lengths are in mm. Nodes are numbered local-then-ghost (a serial mesh has no ghosts), so a
+ * partition of a mesh is itself a ct_mesh. Every array is owned by the mesh and freed by
+ * ct_mesh_destroy().
+ */
+#ifndef CT_MESH_H
+#define CT_MESH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ct_status.h"
+
+typedef struct ct_mesh {
+    size_t n_nodes;
+    size_t n_tets;
+    double *xyz_mm;     /* 3*n_nodes node coordinates (mm), owned */
+    int32_t *tets;      /* 4*n_tets node indices, 0-based, positively oriented, owned */
+    double *fibre;      /* 3*n_tets unit fibre direction per element, owned */
+} ct_mesh;
+
+/* Allocates an empty mesh of the given size (coordinates and tets zeroed, fibres along x).
+ * The caller owns *out and frees it with ct_mesh_destroy(). */
+ct_status ct_mesh_create(size_t n_nodes, size_t n_tets, ct_mesh **out);
+void ct_mesh_destroy(ct_mesh *mesh);
+
+/* A box [0,size_x]x[0,size_y]x[0,size_z] (mm) of hexahedra of edge dx_mm (each side rounded to a
+ * whole number of cells), each hexahedron split into 6 tetrahedra around a main diagonal, the split
+ * mirrored from one cube to the next so that the mesh is conforming and has no preferred diagonal.
+ * All fibres point along fibre_dir (normalised here). */
+ct_status ct_mesh_box(const double size_mm[3], double dx_mm, const double fibre_dir[3], ct_mesh **out);
+
+/* Signed volume (mm^3) of tet e: positive for the orientation the mesh keeps. */
+double ct_mesh_tet_volume(const ct_mesh *mesh, size_t e);
+
+/* Checks node indices in range, every tet of positive volume (relative tolerance), unit fibres.
+ * `source` names the mesh in error messages (a file name or "box"). */
+ct_status ct_mesh_validate(const ct_mesh *mesh, const char *source);
+
+/* Finds the tet containing point p (mm) within a tolerance of `tol_mm`, and the barycentric
+ * coordinates of p in it. Returns CT_ERR_CONFIG (no message set) if p lies outside the mesh. */
+ct_status ct_mesh_locate(const ct_mesh *mesh, const double p_mm[3], double tol_mm, size_t *tet,
+                         double bary[4]);
+
+/* Total volume (mm^3) and axis-aligned bounding box. */
+double ct_mesh_volume(const ct_mesh *mesh);
+void ct_mesh_bounds(const ct_mesh *mesh, double lo_mm[3], double hi_mm[3]);
+
+#endif /* CT_MESH_H */

@@ -1,0 +1,31 @@
+/* ct_output.h — the files a run leaves in its output folder:
+ *   vm.pvd + vm_NNNNNN.vtu   Vm (mV) time series, the .pvd rewritten after each frame (open it mid-run)
+ *   activation.vtu           activation_time_ms per node (-1: never activated)
+ *   metrics.json             probe activation times, run status, wall time, node-steps per second
+ * Every file is written to a temporary name and renamed into place.
+ */
+#ifndef CT_OUTPUT_H
+#define CT_OUTPUT_H
+
+#include "ct_sim.h"
+#include "io/ct_pvd.h"
+
+typedef struct ct_output {
+    char dir[3072];
+    const ct_sim *sim;   /* borrowed */
+    ct_pvd *pvd;         /* owned; NULL until the first frame */
+    int n_frames;
+    double *cell_fibre;  /* borrowed from the mesh */
+} ct_output;
+
+/* Creates the folder (and parents). The caller owns *out (ct_output_close). */
+ct_status ct_output_open(const char *dir, const ct_sim *sim, ct_output **out);
+void ct_output_close(ct_output *o);
+
+ct_status ct_output_frame(ct_output *o, double t_ms, const double *vm_mV);
+ct_status ct_output_activation(ct_output *o, const double *activation_ms);
+
+/* metrics.json; `status` CT_OK for a finished run, else `message` says what went wrong and when. */
+ct_status ct_output_metrics(ct_output *o, const ct_run_result *r, ct_status status, const char *message);
+
+#endif /* CT_OUTPUT_H */

@@ -1,0 +1,179 @@
+/* ct_run.c — the time loop: drive a backend step by step, stream output, report a blow-up. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../kernels/models/ct_models.h"
+#include "ct_output.h"
+#include "ct_sim.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void ct_run_result_free(ct_run_result *r)
+{
+    free(r->activation_ms);
+    free(r->probe_activation_ms);
+    free(r->vm_final_mV);
+    memset(r, 0, sizeof *r);
+}
+
+/* Activation time at a probe: linear interpolation of the nodal times of its element; -1 unless every
+ * node that carries weight has activated. */
+static double probe_value(const ct_sim *sim, int p, const double *act)
+{
+    const int32_t *t = sim->mesh->tets + 4 * sim->probe_tet[p];
+    const double *w = sim->probe_bary + 4 * p;
+    double v = 0.0;
+    for (int a = 0; a < 4; a++) {
+        if (w[a] <= 1e-9)
+            continue;
+        if (act[t[a]] < 0)
+            return -1.0;
+        v += w[a] * act[t[a]];
+    }
+    double wsum = 0.0;
+    for (int a = 0; a < 4; a++)
+        if (w[a] > 1e-9)
+            wsum += w[a];
+    return v / wsum;
+}
+
+static ct_status setup_backend(const ct_sim *sim, const ct_backend_ops *be, ct_backend_ctx **ctx)
+{
+    const ct_config *cfg = sim->cfg;
+    ct_real params[CT_MODEL_NPARAM];
+    for (int k = 0; k < CT_MODEL_NPARAM; k++)
+        params[k] = (ct_real)cfg->model_params[k];
+    ct_backend_problem pb = {
+        .n_nodes = sim->mesh->n_nodes,
+        .model = cfg->model,
+        .n_param_sets = 1,
+        .param_sets = params,
+        .node_param_set = NULL,
+        .stiffness = sim->stiffness,
+        .lumped_mass_mm3 = sim->lumped_mass_mm3,
+        .consistent_mass = sim->consistent_mass,
+        .stim_mask = cfg->n_stimuli ? sim->stim_mask : NULL,
+        .diffusion = cfg->diffusion,
+        .dt_ms = cfg->dt_ms,
+        .cg_rel_tolerance = cfg->cg_rel_tolerance,
+        .cg_max_iterations = (int)cfg->cg_max_iterations,
+        .activation_threshold_mV = cfg->activation_threshold_mV,
+        .vm_bound_mV = cfg->vm_bound_mV,
+    };
+    return be->create(&pb, ctx);
+}
+
+ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_options *opt, ct_run_result *r)
+{
+    const ct_config *cfg = sim->cfg;
+    const ct_mesh *m = sim->mesh;
+    size_t n = m->n_nodes;
+    memset(r, 0, sizeof *r);
+    r->backend = be->name;
+    r->activation_ms = malloc(n * sizeof *r->activation_ms);
+    r->vm_final_mV = malloc(n * sizeof *r->vm_final_mV);
+    r->probe_activation_ms = malloc(((size_t)cfg->n_probes + 1) * sizeof *r->probe_activation_ms);
+    if (!r->activation_ms || !r->vm_final_mV || !r->probe_activation_ms) {
+        ct_run_result_free(r);
+        return ct_error_set(CT_ERR_NOMEM, "out of memory for results");
+    }
+    for (int p = 0; p < cfg->n_probes; p++)
+        r->probe_activation_ms[p] = -1.0;
+
+    ct_output *out = NULL;
+    ct_backend_ctx *ctx = NULL;
+    ct_status st = CT_OK;
+    char msg[2048] = "";
+    if (opt->out_dir && (st = ct_output_open(opt->out_dir, sim, &out)) != CT_OK)
+        goto done;
+    if ((st = setup_backend(sim, be, &ctx)) != CT_OK)
+        goto done;
+
+    long n_steps = (long)ceil(cfg->end_time_ms / cfg->dt_ms - 1e-9);
+    if (opt->max_steps > 0 && opt->max_steps < n_steps)
+        n_steps = opt->max_steps;
+    long every = cfg->output_interval_ms > 0 ? lround(cfg->output_interval_ms / cfg->dt_ms) : 0;
+    if (out && every > 0) {
+        if ((st = be->download(ctx, CT_FIELD_VM, r->vm_final_mV)) != CT_OK ||
+            (st = ct_output_frame(out, 0.0, r->vm_final_mV)) != CT_OK)
+            goto done;
+    }
+    double amp[CT_MAX_STIMULI] = {0};
+    for (int s = 0; s < cfg->n_stimuli; s++)
+        amp[s] = cfg->stimuli[s].amplitude_uA_per_uF;
+    long progress_every = n_steps >= 10 ? n_steps / 10 : 1;
+    double t0 = now_s();
+    long step;
+    for (step = 0; step < n_steps; step++) {
+        double t = (double)step * cfg->dt_ms;
+        uint32_t active = 0;
+        for (int s = 0; s < cfg->n_stimuli; s++)
+            if (ct_stimulus_active(&cfg->stimuli[s], t))
+                active |= 1u << s;
+        ct_step_report rep;
+        st = be->step(ctx, t, active, amp, &rep);
+        r->cg_iterations_total += rep.cg_iterations;
+        if (st != CT_OK) {
+            if (rep.bad_node >= 0) {
+                const double *x = m->xyz_mm + 3 * (size_t)rep.bad_node;
+                snprintf(msg, sizeof msg,
+                         "simulation blew up at t = %.4g ms (step %ld): Vm = %g mV at node %ld, position (%g, %g, "
+                         "%g) mm; past |Vm| <= %g mV",
+                         t + cfg->dt_ms, step + 1, rep.bad_value_mV, rep.bad_node, x[0], x[1], x[2],
+                         cfg->vm_bound_mV);
+            } else {
+                snprintf(msg, sizeof msg, "step %ld at t = %.4g ms failed: %s", step + 1, t, ct_error_message());
+            }
+            ct_error_set(st, "%s", msg);
+            break;
+        }
+        if (out && every > 0 && (step + 1) % every == 0) {
+            if ((st = be->download(ctx, CT_FIELD_VM, r->vm_final_mV)) != CT_OK ||
+                (st = ct_output_frame(out, (double)(step + 1) * cfg->dt_ms, r->vm_final_mV)) != CT_OK)
+                goto done;
+        }
+        if (!opt->quiet && (step + 1) % progress_every == 0)
+            fprintf(stderr, "  t = %8.2f ms  (%3.0f%%)\n", (double)(step + 1) * cfg->dt_ms,
+                    100.0 * (double)(step + 1) / (double)n_steps);
+    }
+    r->wall_s = now_s() - t0;
+    r->steps = step;
+    r->t_end_ms = (double)step * cfg->dt_ms;
+    r->node_steps_per_s = r->wall_s > 0 ? (double)n * (double)step / r->wall_s : 0.0;
+    {
+        ct_status dst = be->download(ctx, CT_FIELD_ACTIVATION_MS, r->activation_ms);
+        if (dst == CT_OK)
+            dst = be->download(ctx, CT_FIELD_VM, r->vm_final_mV);
+        if (dst != CT_OK) {
+            st = dst;
+            goto done;
+        }
+    }
+    for (int p = 0; p < cfg->n_probes; p++)
+        r->probe_activation_ms[p] = probe_value(sim, p, r->activation_ms);
+    if (out) {
+        /* Keep what was computed, even after a blow-up: the activation map so far and the metrics. */
+        ct_status wst = ct_output_activation(out, r->activation_ms);
+        if (wst == CT_OK)
+            wst = ct_output_metrics(out, r, st, msg);
+        if (st == CT_OK)
+            st = wst;
+        else
+            ct_error_set(st, "%s", msg);
+    }
+
+done:
+    if (ctx)
+        be->destroy(ctx);
+    ct_output_close(out);
+    return st;
+}

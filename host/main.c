@@ -1,0 +1,189 @@
+/* main.c — the cardiotwin command line: subcommands over the library. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/backend.h"
+#include "../kernels/models/ct_models.h"
+#include "ct_cell.h"
+#include "ct_config.h"
+#include "ct_sim.h"
+
+#ifndef CT_VERSION
+#define CT_VERSION "unknown"
+#endif
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "cardiotwin %s — cardiac electrophysiology digital twin (monodomain, P1 FEM)\n"
+            "\n"
+            "usage: cardiotwin COMMAND [options]\n"
+            "\n"
+            "commands:\n"
+            "  run CONFIG.json --out DIR [--backend auto|cpu|opencl|cuda] [--quiet]\n"
+            "        simulate the tissue described by CONFIG.json; writes DIR/vm.pvd (time series),\n"
+            "        DIR/activation.vtu and DIR/metrics.json\n"
+            "  cell [--model tp06|mitchell_schaeffer] [--cell-type endo|mid|epi] [--bcl-ms 1000]\n"
+            "       [--beats 20] [--dt-ms 0.01]\n"
+            "        pace a single cell and print rest potential, peak, dV/dt max and APD90 of the last beat\n"
+            "  help      this text\n"
+            "  version   the version\n"
+            "\n"
+            "units: mm, ms, mV, S/m, uA/uF (see README.md, 'Configuration reference')\n",
+            CT_VERSION);
+}
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "cardiotwin: %s\n", what);
+    return 1;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    const char *config = NULL, *out = NULL, *backend_name = "auto";
+    int quiet = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+            out = argv[++i];
+        else if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc)
+            backend_name = argv[++i];
+        else if (strcmp(argv[i], "--quiet") == 0)
+            quiet = 1;
+        else if (argv[i][0] == '-') {
+            fprintf(stderr, "cardiotwin run: unknown or incomplete option \"%s\"\n", argv[i]);
+            return 2;
+        } else if (!config)
+            config = argv[i];
+        else {
+            fprintf(stderr, "cardiotwin run: unexpected argument \"%s\"\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!config || !out) {
+        fprintf(stderr, "usage: cardiotwin run CONFIG.json --out DIR [--backend auto|cpu|opencl|cuda] [--quiet]\n");
+        return 2;
+    }
+    const ct_backend_ops *be;
+    char why[512];
+    if (ct_backend_select(backend_name, &be, why, sizeof why) != CT_OK)
+        return fail(ct_error_message());
+    ct_config cfg;
+    if (ct_config_load(config, &cfg) != CT_OK)
+        return fail(ct_error_message());
+    ct_sim *sim;
+    if (ct_sim_create(&cfg, &sim) != CT_OK) {
+        ct_config_free(&cfg);
+        return fail(ct_error_message());
+    }
+    if (!quiet) {
+        fprintf(stderr, "cardiotwin: %s\n", why);
+        fprintf(stderr, "cardiotwin: %s: %zu nodes, %zu tets, model %s, dt %g ms to %g ms (explicit limit %.3g ms)\n",
+                config, sim->mesh->n_nodes, sim->mesh->n_tets, cfg.model_name, cfg.dt_ms, cfg.end_time_ms,
+                sim->explicit_dt_limit_ms);
+    }
+    ct_run_options opt = {.out_dir = out, .quiet = quiet};
+    ct_run_result res;
+    ct_status st = ct_sim_run(sim, be, &opt, &res);
+    int rc = 0;
+    if (st != CT_OK) {
+        rc = fail(ct_error_message());
+        fprintf(stderr, "cardiotwin: results up to the failure are in %s\n", out);
+    } else {
+        for (int p = 0; p < cfg.n_probes; p++) {
+            if (res.probe_activation_ms[p] >= 0)
+                printf("%-12s activation %9.3f ms\n", cfg.probes[p].name, res.probe_activation_ms[p]);
+            else
+                printf("%-12s not activated\n", cfg.probes[p].name);
+        }
+        printf("%ld steps in %.2f s on %s: %.3g node-steps/s; results in %s\n", res.steps, res.wall_s, res.backend,
+               res.node_steps_per_s, out);
+    }
+    ct_run_result_free(&res);
+    ct_sim_destroy(sim);
+    ct_config_free(&cfg);
+    return rc;
+}
+
+static int cmd_cell(int argc, char **argv)
+{
+    const char *model = "tp06", *cell_type = "epi";
+    ct_cell_protocol proto = {.dt_ms = 0.01, .bcl_ms = 1000, .stim_amp_uA_per_uF = 52, .stim_duration_ms = 1,
+                              .stim_start_ms = 0, .n_beats = 20};
+    for (int i = 0; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            fprintf(stderr, "cardiotwin cell: option \"%s\" needs a value\n", argv[i]);
+            return 2;
+        }
+        char *end = NULL;
+        if (strcmp(argv[i], "--model") == 0)
+            model = v;
+        else if (strcmp(argv[i], "--cell-type") == 0)
+            cell_type = v;
+        else if (strcmp(argv[i], "--bcl-ms") == 0)
+            proto.bcl_ms = strtod(v, &end);
+        else if (strcmp(argv[i], "--beats") == 0)
+            proto.n_beats = (int)strtol(v, &end, 10);
+        else if (strcmp(argv[i], "--dt-ms") == 0)
+            proto.dt_ms = strtod(v, &end);
+        else {
+            fprintf(stderr, "cardiotwin cell: unknown option \"%s\"\n", argv[i]);
+            return 2;
+        }
+        if (end && *end) {
+            fprintf(stderr, "cardiotwin cell: %s: \"%s\" is not a number\n", argv[i], v);
+            return 2;
+        }
+        i++;
+    }
+    ct_real param[CT_MODEL_NPARAM] = {0};
+    int id;
+    if (strcmp(model, "tp06") == 0) {
+        id = CT_MODEL_TP06;
+        int type = strcmp(cell_type, "endo") == 0 ? 0 : strcmp(cell_type, "mid") == 0 ? 1
+                                                     : strcmp(cell_type, "epi") == 0 ? 2 : -1;
+        if (type < 0) {
+            fprintf(stderr, "cardiotwin cell: --cell-type \"%s\" is not endo, mid or epi\n", cell_type);
+            return 2;
+        }
+        ct_tp06_default_params(param, type);
+    } else if (strcmp(model, "mitchell_schaeffer") == 0) {
+        id = CT_MODEL_MITCHELL_SCHAEFFER;
+        ct_ms_default_params(param);
+    } else {
+        fprintf(stderr, "cardiotwin cell: --model \"%s\" is not tp06 or mitchell_schaeffer\n", model);
+        return 2;
+    }
+    ct_cell_result res;
+    if (ct_cell_pace(id, param, &proto, &res, NULL, 0) != CT_OK)
+        return fail(ct_error_message());
+    printf("rest_mV %.3f\npeak_mV %.3f\ndvdt_max_V_per_s %.1f\napd90_ms %.2f\n", res.rest_mV, res.peak_mV,
+           res.dvdt_max_V_per_s, res.apd90_ms);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "cell") == 0)
+        return cmd_cell(argc - 2, argv + 2);
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("cardiotwin %s\n", CT_VERSION);
+        return 0;
+    }
+    fprintf(stderr, "cardiotwin: unknown command \"%s\"\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,81 @@
+/* backend.h — the one interface every compute backend (CPU, CUDA, OpenCL) fills in.
+ *
+ * The solver driver (host/ct_solver.c) sees only this table. A backend owns the whole simulation
+ * state on its device for the length of a run: Vm, the ionic state, the matrices, the activation
+ * times. The host hands it the problem once (ct_backend_problem), then calls step() once per
+ * time step and download() only when it needs a field for output.
+ */
+#ifndef CT_BACKEND_H
+#define CT_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../host/ct_csr.h"
+#include "../host/ct_status.h"
+#include "ct_real.h"
+
+#define CT_MAX_STIMULI 32
+
+enum ct_diffusion_method {
+    CT_DIFFUSION_EXPLICIT = 0,        /* forward Euler, lumped mass */
+    CT_DIFFUSION_CRANK_NICOLSON = 1,  /* theta = 1/2, Jacobi-preconditioned CG */
+    CT_DIFFUSION_BACKWARD_EULER = 2   /* theta = 1 */
+};
+
+/* Everything a backend needs to run; all pointers are borrowed for the duration of create(). */
+typedef struct ct_backend_problem {
+    size_t n_nodes;
+    int model;                       /* enum ct_model_id */
+    int n_param_sets;                /* >= 1 */
+    const ct_real *param_sets;       /* n_param_sets * CT_MODEL_NPARAM */
+    const uint8_t *node_param_set;   /* n_nodes indices into param_sets; NULL: all use set 0 */
+    const ct_csr *stiffness;         /* K (mm^3/ms), see host/ct_fem.h */
+    const double *lumped_mass_mm3;   /* n_nodes */
+    const ct_csr *consistent_mass;   /* NULL: lumped; else M (mm^3) with the pattern of K, solved by CG */
+    const uint32_t *stim_mask;       /* n_nodes bit masks: bit s set if stimulus s covers the node; NULL: none */
+    int diffusion;                   /* enum ct_diffusion_method */
+    double dt_ms;                    /* fixed time step (the implicit matrix is built for it) */
+    double cg_rel_tolerance;         /* implicit only: ||r|| / ||b|| to stop at */
+    int cg_max_iterations;
+    double activation_threshold_mV;  /* upward crossing that defines activation */
+    double vm_bound_mV;              /* |Vm| above this (or NaN) is a blow-up */
+} ct_backend_problem;
+
+typedef struct ct_backend_ctx ct_backend_ctx; /* a backend's private state */
+
+enum ct_field { CT_FIELD_VM = 0, CT_FIELD_ACTIVATION_MS = 1 };
+
+/* What step() found wrong, for the driver to report with a time and position. */
+typedef struct ct_step_report {
+    long bad_node;          /* first node that blew up, -1 if none */
+    double bad_value_mV;
+    int cg_iterations;      /* implicit diffusion: iterations of this step */
+} ct_step_report;
+
+typedef struct ct_backend_ops {
+    const char *name;   /* "cpu", "opencl", "cuda" */
+    /* Returns CT_OK if the backend can run on this machine; otherwise CT_ERR_BACKEND with a message
+     * saying why (no device, driver too old, not compiled in). */
+    ct_status (*probe)(void);
+    /* Allocates device state, uploads the problem, sets the initial ionic state; caller owns *ctx. */
+    ct_status (*create)(const ct_backend_problem *problem, ct_backend_ctx **ctx);
+    void (*destroy)(ct_backend_ctx *ctx);
+    /* One Godunov step from t_ms to t_ms + dt_ms: reaction (Rush-Larsen, with the stimuli whose bit is
+     * set in stim_active carrying stim_amp_uA_per_uF[s]), then diffusion, then activation detection
+     * (first upward crossing of the threshold, linearly interpolated in time) and the blow-up check.
+     * A blow-up returns CT_ERR_NUMERIC with report->bad_node set. */
+    ct_status (*step)(ct_backend_ctx *ctx, double t_ms, uint32_t stim_active,
+                      const double *stim_amp_uA_per_uF, ct_step_report *report);
+    /* Copies a field (n_nodes values) to host memory owned by the caller. */
+    ct_status (*download)(ct_backend_ctx *ctx, enum ct_field field, double *host);
+} ct_backend_ops;
+
+/* The backends compiled into this binary. */
+extern const ct_backend_ops ct_backend_cpu;
+
+/* Picks a backend by name ("auto", "cpu", "opencl", "cuda"). "auto" tries CUDA, then OpenCL, then
+ * the CPU; `why` (caller's buffer) receives one line saying what was chosen and why. */
+ct_status ct_backend_select(const char *name, const ct_backend_ops **out, char *why, size_t why_len);
+
+#endif /* CT_BACKEND_H */

@@ -1,0 +1,319 @@
+/* backend_cpu.c — the plain C / OpenMP backend: the reference every other backend must reproduce.
+ *
+ * State is structure-of-arrays in host memory. Each step: one parallel loop for the ionic model and
+ * stimulus (Rush-Larsen), then diffusion (explicit: one SpMV fused with the activation check;
+ * implicit: Jacobi-preconditioned CG), then activation detection and the blow-up check.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../backend.h"
+#include "../models/ct_models.h"
+
+struct ct_backend_ctx {
+    size_t n;
+    int model, nstate, diffusion;
+    double dt_ms, theta, cg_tol, threshold_mV, bound_mV;
+    int cg_max_it;
+    ct_real *params;          /* n_sets * CT_MODEL_NPARAM, owned */
+    uint8_t *node_set;        /* n or NULL, owned */
+    uint32_t *stim_mask;      /* n or NULL, owned */
+    ct_real *y;               /* nstate * n ionic state, owned */
+    ct_real *vm, *vm_prev, *tmp; /* n each, owned */
+    double *act_ms;           /* n activation times (-1: not yet), owned */
+    /* diffusion operator, owned */
+    int32_t *row_ptr, *col;
+    ct_real *k_val;           /* K */
+    ct_real *a_val;           /* the matrix CG solves with: M/dt + theta K (implicit) or M_C (explicit, consistent) */
+    ct_real *m_val;           /* consistent mass M_C, NULL when lumped */
+    ct_real *inv_mass;        /* 1/m, lumped (explicit) */
+    ct_real *mass_over_dt;    /* m/dt, lumped (implicit rhs) */
+    ct_real *inv_diag;        /* Jacobi preconditioner of a_val */
+    ct_real *r, *z, *p, *q, *b; /* CG work vectors */
+};
+
+static ct_status cpu_probe(void) { return CT_OK; }
+
+static void cpu_destroy(ct_backend_ctx *c)
+{
+    if (!c)
+        return;
+    free(c->params);
+    free(c->node_set);
+    free(c->stim_mask);
+    free(c->y);
+    free(c->vm);
+    free(c->vm_prev);
+    free(c->tmp);
+    free(c->act_ms);
+    free(c->row_ptr);
+    free(c->col);
+    free(c->k_val);
+    free(c->a_val);
+    free(c->m_val);
+    free(c->inv_mass);
+    free(c->mass_over_dt);
+    free(c->inv_diag);
+    free(c->r);
+    free(c->z);
+    free(c->p);
+    free(c->q);
+    free(c->b);
+    free(c);
+}
+
+#define CT_ALLOC(ptr, count) ((ptr) = malloc(((count) + 1) * sizeof *(ptr)))
+
+static ct_status cpu_create(const ct_backend_problem *pb, ct_backend_ctx **out)
+{
+    *out = NULL;
+    if (pb->model < 0 || pb->model >= CT_MODEL_COUNT)
+        return ct_error_set(CT_ERR_BACKEND, "cpu backend: unknown model id %d", pb->model);
+    ct_backend_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return ct_error_set(CT_ERR_NOMEM, "cpu backend: out of memory");
+    size_t n = pb->n_nodes, nnz = pb->stiffness->nnz;
+    c->n = n;
+    c->model = pb->model;
+    c->nstate = ct_model_nstate(pb->model);
+    c->diffusion = pb->diffusion;
+    c->dt_ms = pb->dt_ms;
+    c->theta = pb->diffusion == CT_DIFFUSION_BACKWARD_EULER ? 1.0 : 0.5;
+    c->cg_tol = pb->cg_rel_tolerance;
+    c->cg_max_it = pb->cg_max_iterations;
+    c->threshold_mV = pb->activation_threshold_mV;
+    c->bound_mV = pb->vm_bound_mV;
+    int ok = CT_ALLOC(c->params, (size_t)pb->n_param_sets * CT_MODEL_NPARAM) &&
+             CT_ALLOC(c->y, (size_t)c->nstate * n) && CT_ALLOC(c->vm, n) && CT_ALLOC(c->vm_prev, n) &&
+             CT_ALLOC(c->tmp, n) && CT_ALLOC(c->act_ms, n) && CT_ALLOC(c->row_ptr, n + 1) &&
+             CT_ALLOC(c->col, nnz) && CT_ALLOC(c->k_val, nnz) && CT_ALLOC(c->inv_mass, n);
+    if (ok && pb->node_param_set)
+        ok = CT_ALLOC(c->node_set, n) != NULL;
+    if (ok && pb->stim_mask)
+        ok = CT_ALLOC(c->stim_mask, n) != NULL;
+    int use_cg = pb->diffusion != CT_DIFFUSION_EXPLICIT || pb->consistent_mass;
+    if (ok && pb->consistent_mass)
+        ok = CT_ALLOC(c->m_val, nnz) != NULL;
+    if (ok && use_cg)
+        ok = CT_ALLOC(c->a_val, nnz) && CT_ALLOC(c->mass_over_dt, n) && CT_ALLOC(c->inv_diag, n) &&
+             CT_ALLOC(c->r, n) && CT_ALLOC(c->z, n) && CT_ALLOC(c->p, n) && CT_ALLOC(c->q, n) &&
+             CT_ALLOC(c->b, n);
+    if (!ok) {
+        cpu_destroy(c);
+        return ct_error_set(CT_ERR_NOMEM, "cpu backend: out of memory for %zu nodes", n);
+    }
+    memcpy(c->params, pb->param_sets, (size_t)pb->n_param_sets * CT_MODEL_NPARAM * sizeof *c->params);
+    if (c->node_set)
+        memcpy(c->node_set, pb->node_param_set, n);
+    if (c->stim_mask)
+        memcpy(c->stim_mask, pb->stim_mask, n * sizeof *c->stim_mask);
+    memcpy(c->row_ptr, pb->stiffness->row_ptr, (n + 1) * sizeof *c->row_ptr);
+    memcpy(c->col, pb->stiffness->col, nnz * sizeof *c->col);
+    for (size_t k = 0; k < nnz; k++)
+        c->k_val[k] = (ct_real)pb->stiffness->val[k];
+    for (size_t i = 0; i < n; i++)
+        c->inv_mass[i] = (ct_real)(1.0 / pb->lumped_mass_mm3[i]);
+    if (use_cg) {
+        /* explicit + consistent: A = M_C;  implicit: A = M/dt + theta K (M lumped or consistent) */
+        int expl = pb->diffusion == CT_DIFFUSION_EXPLICIT;
+        const double *mc = pb->consistent_mass ? pb->consistent_mass->val : NULL;
+        for (size_t i = 0; i < n; i++) {
+            c->mass_over_dt[i] = (ct_real)(pb->lumped_mass_mm3[i] / pb->dt_ms);
+            for (int32_t k = c->row_ptr[i]; k < c->row_ptr[i + 1]; k++) {
+                int diag = (size_t)c->col[k] == i;
+                double m = mc ? mc[k] : (diag ? pb->lumped_mass_mm3[i] : 0.0);
+                if (c->m_val)
+                    c->m_val[k] = (ct_real)m;
+                double a = expl ? m : m / pb->dt_ms + c->theta * pb->stiffness->val[k];
+                if (diag)
+                    c->inv_diag[i] = (ct_real)(1.0 / a);
+                c->a_val[k] = (ct_real)a;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const ct_real *prm = c->params + (size_t)(c->node_set ? c->node_set[i] : 0) * CT_MODEL_NPARAM;
+        c->vm[i] = ct_model_init(c->model, c->y + i, n, prm);
+        c->act_ms[i] = -1.0;
+    }
+    *out = c;
+    return CT_OK;
+}
+
+/* y = A x for a CSR matrix sharing the mesh pattern. */
+static void spmv(const ct_backend_ctx *c, const ct_real *val, const ct_real *x, ct_real *y)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < c->n; i++) {
+        ct_real s = 0;
+        for (int32_t k = c->row_ptr[i]; k < c->row_ptr[i + 1]; k++)
+            s += val[k] * x[c->col[k]];
+        y[i] = s;
+    }
+}
+
+static double dot(size_t n, const ct_real *a, const ct_real *b)
+{
+    double s = 0.0;
+#pragma omp parallel for schedule(static) reduction(+ : s)
+    for (size_t i = 0; i < n; i++)
+        s += (double)a[i] * (double)b[i];
+    return s;
+}
+
+/* Solves A x = b (A = c->a_val, b = c->b) by Jacobi-preconditioned CG, starting from x. */
+static ct_status cg_solve(ct_backend_ctx *c, ct_real *x, int *iterations)
+{
+    size_t n = c->n;
+    spmv(c, c->a_val, x, c->q);
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        c->r[i] = c->b[i] - c->q[i];
+        c->z[i] = c->inv_diag[i] * c->r[i];
+        c->p[i] = c->z[i];
+    }
+    double bnorm = sqrt(dot(n, c->b, c->b));
+    double stop = c->cg_tol * (bnorm > 0 ? bnorm : 1.0);
+    double rz = dot(n, c->r, c->z);
+    int it = 0;
+    while (sqrt(dot(n, c->r, c->r)) > stop) {
+        if (it >= c->cg_max_it) {
+            *iterations = it;
+            return ct_error_set(CT_ERR_NUMERIC, "CG did not reach relative residual %g in %d iterations",
+                                c->cg_tol, c->cg_max_it);
+        }
+        spmv(c, c->a_val, c->p, c->q);
+        double alpha = rz / dot(n, c->p, c->q);
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            x[i] += (ct_real)alpha * c->p[i];
+            c->r[i] -= (ct_real)alpha * c->q[i];
+            c->z[i] = c->inv_diag[i] * c->r[i];
+        }
+        double rz_new = dot(n, c->r, c->z);
+        double beta = rz_new / rz;
+        rz = rz_new;
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++)
+            c->p[i] = c->z[i] + (ct_real)beta * c->p[i];
+        it++;
+    }
+    *iterations = it;
+    return CT_OK;
+}
+
+static ct_status cpu_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active, const double *stim_amp,
+                          ct_step_report *rep)
+{
+    size_t n = c->n;
+    ct_real dt = (ct_real)c->dt_ms;
+    ct_real amp[CT_MAX_STIMULI];
+    for (int s = 0; s < CT_MAX_STIMULI; s++)
+        amp[s] = (stim_active >> s & 1u) ? (ct_real)stim_amp[s] : 0;
+    uint32_t active = c->stim_mask ? stim_active : 0;
+    rep->bad_node = -1;
+    rep->cg_iterations = 0;
+
+    /* Reaction: ionic model and stimulus, node by node. */
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        ct_real i_app = 0;
+        uint32_t hit = active ? (c->stim_mask[i] & active) : 0;
+        while (hit) {
+            int s = __builtin_ctz(hit);
+            i_app += amp[s];
+            hit &= hit - 1;
+        }
+        const ct_real *src = c->params + (size_t)(c->node_set ? c->node_set[i] : 0) * CT_MODEL_NPARAM;
+        ct_real prm[CT_MODEL_NPARAM];
+        for (int k = 0; k < CT_MODEL_NPARAM; k++)
+            prm[k] = src[k];
+        ct_real v = c->vm[i];
+        c->vm_prev[i] = v;
+        ct_real i_ion = ct_model_step(c->model, c->y + i, n, v, i_app, dt, prm);
+        c->vm[i] = v + dt * (i_app - i_ion);
+    }
+
+    /* Diffusion. */
+    if (c->diffusion == CT_DIFFUSION_EXPLICIT && c->m_val) {
+        /* M_C dv = -dt K v */
+        spmv(c, c->k_val, c->vm, c->q);
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            c->b[i] = -dt * c->q[i];
+            c->tmp[i] = c->b[i] * c->inv_diag[i];
+        }
+        CT_CHECK(cg_solve(c, c->tmp, &rep->cg_iterations));
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++)
+            c->vm[i] += c->tmp[i];
+    } else if (c->diffusion == CT_DIFFUSION_EXPLICIT) {
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            ct_real s = 0;
+            for (int32_t k = c->row_ptr[i]; k < c->row_ptr[i + 1]; k++)
+                s += c->k_val[k] * c->vm[c->col[k]];
+            c->tmp[i] = c->vm[i] - dt * c->inv_mass[i] * s;
+        }
+        ct_real *swap = c->vm;
+        c->vm = c->tmp;
+        c->tmp = swap;
+    } else {
+        /* (M/dt + theta K) v_new = M/dt v - (1 - theta) K v */
+        spmv(c, c->k_val, c->vm, c->q);
+        ct_real one_minus_theta = (ct_real)(1.0 - c->theta);
+        if (c->m_val) {
+            spmv(c, c->m_val, c->vm, c->tmp);
+#pragma omp parallel for schedule(static)
+            for (size_t i = 0; i < n; i++)
+                c->b[i] = c->tmp[i] / dt - one_minus_theta * c->q[i];
+        } else {
+#pragma omp parallel for schedule(static)
+            for (size_t i = 0; i < n; i++)
+                c->b[i] = c->mass_over_dt[i] * c->vm[i] - one_minus_theta * c->q[i];
+        }
+        CT_CHECK(cg_solve(c, c->vm, &rep->cg_iterations));
+    }
+
+    /* Activation detection and blow-up check. */
+    long bad = -1;
+    double thr = c->threshold_mV, bound = c->bound_mV;
+#pragma omp parallel for schedule(static) reduction(max : bad)
+    for (size_t i = 0; i < n; i++) {
+        double v0 = (double)c->vm_prev[i], v1 = (double)c->vm[i];
+        if (c->act_ms[i] < 0.0 && v0 < thr && v1 >= thr)
+            c->act_ms[i] = t_ms + c->dt_ms * (thr - v0) / (v1 - v0);
+        if (!(fabs(v1) <= bound) && bad < 0)
+            bad = (long)i;
+    }
+    if (bad >= 0) {
+        rep->bad_node = bad;
+        rep->bad_value_mV = (double)c->vm[bad];
+        return ct_error_set(CT_ERR_NUMERIC, "Vm = %g mV at node %ld is past the bound of %g mV",
+                            rep->bad_value_mV, bad, bound);
+    }
+    return CT_OK;
+}
+
+static ct_status cpu_download(ct_backend_ctx *c, enum ct_field field, double *host)
+{
+    if (field == CT_FIELD_VM) {
+        for (size_t i = 0; i < c->n; i++)
+            host[i] = (double)c->vm[i];
+    } else if (field == CT_FIELD_ACTIVATION_MS) {
+        memcpy(host, c->act_ms, c->n * sizeof *host);
+    } else {
+        return ct_error_set(CT_ERR_INTERNAL, "cpu backend: unknown field %d", (int)field);
+    }
+    return CT_OK;
+}
+
+const ct_backend_ops ct_backend_cpu = {
+    .name = "cpu",
+    .probe = cpu_probe,
+    .create = cpu_create,
+    .destroy = cpu_destroy,
+    .step = cpu_step,
+    .download = cpu_download,
+};

@@ -1,0 +1,20 @@
+/* ct_test_util.h — helpers shared by the tests: scratch folders, running the CLI, reading files. */
+#ifndef CT_TEST_UTIL_H
+#define CT_TEST_UTIL_H
+
+#include <stddef.h>
+
+/* A fresh empty folder under /tmp (mkdtemp); returns a static-lifetime copy owned by the caller (free). */
+char *ct_test_tmpdir(const char *tag);
+
+/* Runs `cardiotwin ARGS` (shell words), capturing stderr+stdout into *output (caller frees, may be NULL).
+ * Returns the exit status. */
+int ct_test_cli(const char *args, char **output);
+
+/* Writes text to path; returns 0 on success. */
+int ct_test_write(const char *path, const char *text);
+
+/* Whole file as a string (caller frees), NULL if unreadable. */
+char *ct_test_read(const char *path);
+
+#endif
