@@ -77,11 +77,10 @@ ct_status ct_csr_from_tets(size_t n_nodes, size_t n_tets, const int32_t *tets, c
     }
     free(start);
     a->nnz = nnz;
-    a->col = realloc(cand, nnz * sizeof *a->col + 1);
+    int32_t *shrunk = realloc(cand, nnz * sizeof *shrunk + 1);
+    a->col = shrunk ? shrunk : cand; /* a failed shrink leaves cand valid and large enough */
     a->val = calloc(nnz + 1, sizeof *a->val);
-    if (!a->col || !a->val) {
-        if (!a->col)
-            free(cand);
+    if (!a->val) {
         ct_csr_destroy(a);
         return ct_error_set(CT_ERR_NOMEM, "sparse pattern: out of memory");
     }
