@@ -19,7 +19,7 @@ static ct_status parse_mesh(const cJSON *root, const char *src, ct_config *c)
 {
     const cJSON *m;
     CT_CHECK(ct_json_object(root, "mesh", 1, src, "", &m));
-    static const char *const keys[] = {"type", "size_mm", "dx_mm", "fibre_direction", NULL};
+    static const char *const keys[] = {"type", "size_mm", "dx_mm", "fibre_direction", "renumber", NULL};
     CT_CHECK(ct_json_known_keys(m, keys, src, "mesh"));
     const char *type = NULL;
     CT_CHECK(ct_json_string(m, "type", 1, src, "mesh", &type));
@@ -31,6 +31,15 @@ static ct_status parse_mesh(const cJSON *root, const char *src, ct_config *c)
             return ct_error_set(CT_ERR_CONFIG, "%s: mesh.size_mm[%d] = %g is out of range (0, 1e4]", src, k,
                                 c->box_size_mm[k]);
     CT_CHECK(ct_json_number(m, "dx_mm", 1, 1e-3, 100.0, src, "mesh", &c->dx_mm));
+    const char *renumber = "rcm";
+    CT_CHECK(ct_json_string(m, "renumber", 0, src, "mesh", &renumber));
+    if (strcmp(renumber, "rcm") == 0)
+        c->renumber_rcm = 1;
+    else if (strcmp(renumber, "none") == 0)
+        c->renumber_rcm = 0;
+    else
+        return ct_error_set(CT_ERR_CONFIG, "%s: mesh.renumber \"%s\" is not known (expected rcm or none)", src,
+                            renumber);
     c->fibre_direction[0] = 1.0;
     c->fibre_direction[1] = c->fibre_direction[2] = 0.0;
     CT_CHECK(ct_json_vec(m, "fibre_direction", 0, 3, src, "mesh", c->fibre_direction));

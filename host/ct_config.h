@@ -37,6 +37,7 @@ typedef struct ct_config {
     double box_size_mm[3];
     double dx_mm;
     double fibre_direction[3];
+    int renumber_rcm;                /* 1: reverse Cuthill-McKee node renumbering (default) */
     /* ionic model */
     int model;                       /* enum ct_model_id */
     char model_name[CT_NAME_LEN];

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ct_fem.h"
+#include "ct_reorder.h"
 
 void ct_sim_destroy(ct_sim *sim)
 {
@@ -43,6 +44,8 @@ static ct_status build(const ct_config *cfg, ct_sim *sim)
     if (st != CT_OK)
         return ct_error_set(st, "%s: mesh: %s", src, ct_error_message());
     CT_CHECK(ct_mesh_validate(sim->mesh, "box mesh"));
+    if (cfg->renumber_rcm)
+        CT_CHECK(ct_mesh_reorder_rcm(sim->mesh, NULL));
     const ct_mesh *m = sim->mesh;
     size_t n = m->n_nodes;
 

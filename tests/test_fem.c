@@ -5,6 +5,7 @@
 
 #include "ct_fem.h"
 #include "ct_mesh.h"
+#include "ct_reorder.h"
 
 static const double size_mm[3] = {2.0, 1.5, 1.0};
 
@@ -205,5 +206,42 @@ Test(fem, locate_finds_points_and_rejects_outside)
     cr_assert_eq(ct_mesh_locate(m, corner, 1e-9, &tet, b), CT_OK);
     const double outside[3] = {2.1, 0.5, 0.5};
     cr_assert_eq(ct_mesh_locate(m, outside, 1e-6, &tet, b), CT_ERR_CONFIG);
+    ct_mesh_destroy(m);
+}
+
+/* Reverse Cuthill-McKee: a bijection that undoes a random scrambling of the node numbers. */
+Test(fem, rcm_renumbering_restores_locality)
+{
+    ct_mesh *m = box(0.125, NULL); /* 17 x 13 x 9 nodes */
+    size_t n = m->n_nodes, natural = ct_mesh_bandwidth(m);
+    double vol = ct_mesh_volume(m);
+    int32_t *scramble = malloc(n * sizeof *scramble);
+    for (size_t i = 0; i < n; i++)
+        scramble[i] = (int32_t)i;
+    srand(7);
+    for (size_t i = n - 1; i > 0; i--) {
+        size_t j = (size_t)rand() % (i + 1);
+        int32_t s = scramble[i];
+        scramble[i] = scramble[j];
+        scramble[j] = s;
+    }
+    cr_assert_eq(ct_mesh_permute_nodes(m, scramble), CT_OK);
+    size_t scrambled = ct_mesh_bandwidth(m);
+    int32_t *perm = NULL;
+    cr_assert_eq(ct_mesh_reorder_rcm(m, &perm), CT_OK, "%s", ct_error_message());
+    size_t rcm = ct_mesh_bandwidth(m);
+    cr_assert_gt(scrambled, n / 2, "scrambling should destroy locality (bandwidth %zu)", scrambled);
+    cr_assert_leq(rcm, natural + natural / 4, "RCM bandwidth %zu vs lexicographic %zu", rcm, natural);
+    char *seen = calloc(n, 1);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert(perm[i] >= 0 && (size_t)perm[i] < n);
+        cr_assert_eq(seen[perm[i]], 0, "index %d used twice", perm[i]);
+        seen[perm[i]] = 1;
+    }
+    cr_assert_eq(ct_mesh_validate(m, "rcm"), CT_OK, "%s", ct_error_message());
+    cr_assert_float_eq(ct_mesh_volume(m), vol, 1e-12);
+    free(seen);
+    free(perm);
+    free(scramble);
     ct_mesh_destroy(m);
 }
