@@ -3,15 +3,19 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char ct_error_buf[2048];
 
 ct_status ct_error_set(ct_status code, const char *fmt, ...)
 {
+    /* Format into a scratch buffer first: callers may pass ct_error_message() itself as an argument. */
+    char tmp[sizeof ct_error_buf];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(ct_error_buf, sizeof ct_error_buf, fmt, ap);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
+    memcpy(ct_error_buf, tmp, sizeof tmp);
     return code;
 }
 

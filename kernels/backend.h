@@ -8,6 +8,10 @@
 #ifndef CT_BACKEND_H
 #define CT_BACKEND_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,7 +52,7 @@ enum ct_field { CT_FIELD_VM = 0, CT_FIELD_ACTIVATION_MS = 1 };
 
 /* What step() found wrong, for the driver to report with a time and position. */
 typedef struct ct_step_report {
-    long bad_node;          /* first node that blew up, -1 if none */
+    long bad_node;          /* lowest-numbered node that blew up, -1 if none */
     double bad_value_mV;
     int cg_iterations;      /* implicit diffusion: iterations of this step */
 } ct_step_report;
@@ -58,6 +62,9 @@ typedef struct ct_backend_ops {
     /* Returns CT_OK if the backend can run on this machine; otherwise CT_ERR_BACKEND with a message
      * saying why (no device, driver too old, not compiled in). */
     ct_status (*probe)(void);
+    /* Optional (NULL: no). Whether the device it would use is the host CPU, on which the plain C backend
+     * is faster: "auto" then passes over it (naming it in ct_error_message()); asking by name still works. */
+    int (*runs_on_host_cpu)(void);
     /* Allocates device state, uploads the problem, sets the initial ionic state; caller owns *ctx. */
     ct_status (*create)(const ct_backend_problem *problem, ct_backend_ctx **ctx);
     void (*destroy)(ct_backend_ctx *ctx);
@@ -71,11 +78,21 @@ typedef struct ct_backend_ops {
     ct_status (*download)(ct_backend_ctx *ctx, enum ct_field field, double *host);
 } ct_backend_ops;
 
-/* The backends compiled into this binary. */
+/* The backends compiled into this binary (CT_HAVE_* are set by CMake). */
 extern const ct_backend_ops ct_backend_cpu;
+#ifdef CT_HAVE_OPENCL
+extern const ct_backend_ops ct_backend_opencl;
+#endif
+#ifdef CT_HAVE_CUDA
+extern const ct_backend_ops ct_backend_cuda;
+#endif
 
 /* Picks a backend by name ("auto", "cpu", "opencl", "cuda"). "auto" tries CUDA, then OpenCL, then
  * the CPU; `why` (caller's buffer) receives one line saying what was chosen and why. */
 ct_status ct_backend_select(const char *name, const ct_backend_ops **out, char *why, size_t why_len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* CT_BACKEND_H */

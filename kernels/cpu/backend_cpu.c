@@ -4,6 +4,7 @@
  * stimulus (Rush-Larsen), then diffusion (explicit: one SpMV fused with the activation check;
  * implicit: Jacobi-preconditioned CG), then activation detection and the blow-up check.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,17 +278,17 @@ static ct_status cpu_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active, 
     }
 
     /* Activation detection and blow-up check. */
-    long bad = -1;
+    long bad = LONG_MAX; /* lowest index of a node past the bound */
     double thr = c->threshold_mV, bound = c->bound_mV;
-#pragma omp parallel for schedule(static) reduction(max : bad)
+#pragma omp parallel for schedule(static) reduction(min : bad)
     for (size_t i = 0; i < n; i++) {
         double v0 = (double)c->vm_prev[i], v1 = (double)c->vm[i];
         if (c->act_ms[i] < 0.0 && v0 < thr && v1 >= thr)
             c->act_ms[i] = t_ms + c->dt_ms * (thr - v0) / (v1 - v0);
-        if (!(fabs(v1) <= bound) && bad < 0)
+        if (!(fabs(v1) <= bound) && (long)i < bad)
             bad = (long)i;
     }
-    if (bad >= 0) {
+    if (bad != LONG_MAX) {
         rep->bad_node = bad;
         rep->bad_value_mV = (double)c->vm[bad];
         return ct_error_set(CT_ERR_NUMERIC, "Vm = %g mV at node %ld is past the bound of %g mV",

@@ -1,0 +1,947 @@
+/* backend_cuda.cu — the CUDA backend: the whole simulation state lives on one GPU for the run.
+ *
+ * Reproduces kernels/cpu/backend_cpu.c operation by operation (same formulas, same operand order, same
+ * float/double casts); only summation orders differ (cuSPARSE rows, tree-shaped dot products), so results
+ * agree with the CPU to rounding. Per step:
+ *   1. reaction_kernel: ionic model + stimulus for every node in one fused kernel (vm_prev saved);
+ *   2. diffusion with cuSPARSE's generic SpMV:
+ *        explicit, lumped mass:     q = K v, then v -= dt M^-1 q fused with activation + bound check;
+ *        explicit, consistent mass: M_C dv = -dt K v by Jacobi-PCG, v += dv;
+ *        Crank-Nicolson / backward Euler: (M/dt + theta K) v_new = M/dt v - (1-theta) K v by Jacobi-PCG;
+ *   3. activation detection and the blow-up check (fused into 2 for explicit lumped): a device flag takes
+ *      the lowest bad node index (atomicMin); its 4 bytes come back through pinned memory once per step.
+ * CG keeps its scalars (r.z, alpha, beta, r.r) on the device; only r.r comes back, once per iteration,
+ * for the stopping test. Dot products are accumulated in double, as on the CPU, by a deterministic
+ * two-pass reduction (fixed block partials, then one block), so a run repeats bit for bit.
+ *
+ * Errors: every CUDA and cuSPARSE call is checked (CU_CHECK / SP_CHECK / LAUNCH_CHECK), recording
+ * "file:line: call failed: reason" through ct_error_set and returning CT_ERR_BACKEND.
+ * Device choice: CT_CUDA_DEVICE=<index> in the environment, else device 0.
+ */
+#include <cuda_runtime.h>
+#include <cusparse.h>
+
+/* The C headers below are pulled in before backend.h, whose extern "C" block would otherwise wrap them. */
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../backend.h"
+#include "../models/ct_models.h"
+
+/* The kernels are instantiated per model (reaction_kernel<MODEL>, init_kernel<MODEL>): a new model needs a case
+ * in the two dispatches below (create_inner, cuda_step). */
+static_assert(CT_MODEL_COUNT == 2, "add the new ionic model to the CUDA kernel dispatch");
+
+/* ---------------------------------------------------------------------------------------------------
+ * Configuration
+ * ------------------------------------------------------------------------------------------------- */
+
+#ifdef CT_REAL_FLOAT
+#define CT_CUDA_REAL CUDA_R_32F
+#else
+#define CT_CUDA_REAL CUDA_R_64F
+#endif
+
+/* CSR_ALG2 gives bit-wise reproducible results run to run; ALG1 may be faster (worth a try on the H100). */
+#define CT_SPMV_ALG CUSPARSE_SPMV_CSR_ALG2
+
+enum {
+    REACTION_BLOCK = 128, /* threads per block of the ionic kernel (register-heavy: small blocks) */
+    BLOCK = 256,          /* element-wise kernels */
+    RED_BLOCK = 256,      /* reduction kernels: must be a multiple of 32, at most 1024 */
+    MAX_RED_BLOCKS = 1024 /* partial sums per dot product (grid-stride loops beyond) */
+};
+
+/* CG scalars, kept on the device in double (c->scal) and mirrored in pinned host memory. */
+enum { S_BB = 0, S_RZ, S_RR, S_ALPHA, S_BETA, S_COUNT };
+
+/* Stimulus amplitudes of this step (uA/uF), passed by value as a kernel argument. */
+typedef struct stim_amps {
+    ct_real a[CT_MAX_STIMULI];
+} stim_amps;
+
+/* What the host reads back each step or CG iteration; lives in pinned memory for cheap async copies. */
+typedef struct pinned_mirror {
+    double scal[S_COUNT];
+    unsigned int bad;   /* lowest index of a node past the bound, UINT_MAX if none */
+    ct_real bad_value;  /* Vm at that node */
+} pinned_mirror;
+
+/* ---------------------------------------------------------------------------------------------------
+ * Error checking
+ * ------------------------------------------------------------------------------------------------- */
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+static ct_status cuda_fail(const char *file, int line, const char *call, cudaError_t e)
+{
+    (void)cudaGetLastError(); /* clear a non-sticky error so later calls start clean */
+    return ct_error_set(CT_ERR_BACKEND, "%s:%d: %s failed: %s", base_name(file), line, call, cudaGetErrorString(e));
+}
+
+static ct_status cusparse_fail(const char *file, int line, const char *call, cusparseStatus_t s)
+{
+    return ct_error_set(CT_ERR_BACKEND, "%s:%d: %s failed: %s", base_name(file), line, call,
+                        cusparseGetErrorString(s));
+}
+
+#define CU_CHECK(call)                                                   \
+    do {                                                                 \
+        cudaError_t ct_cu_e_ = (call);                                   \
+        if (ct_cu_e_ != cudaSuccess)                                     \
+            return cuda_fail(__FILE__, __LINE__, #call, ct_cu_e_);       \
+    } while (0)
+
+#define SP_CHECK(call)                                                   \
+    do {                                                                 \
+        cusparseStatus_t ct_sp_s_ = (call);                              \
+        if (ct_sp_s_ != CUSPARSE_STATUS_SUCCESS)                         \
+            return cusparse_fail(__FILE__, __LINE__, #call, ct_sp_s_);   \
+    } while (0)
+
+/* After a <<<...>>> launch: catches bad configurations and earlier asynchronous faults. */
+#define LAUNCH_CHECK(kernel_name)                                        \
+    do {                                                                 \
+        cudaError_t ct_cu_e_ = cudaGetLastError();                       \
+        if (ct_cu_e_ != cudaSuccess)                                     \
+            return cuda_fail(__FILE__, __LINE__, "launch of " kernel_name, ct_cu_e_); \
+    } while (0)
+
+/* ---------------------------------------------------------------------------------------------------
+ * Context
+ * ------------------------------------------------------------------------------------------------- */
+
+struct ct_backend_ctx {
+    int device;
+    size_t n, nnz;
+    int model, nstate, diffusion;
+    int consistent;           /* consistent mass matrix */
+    int use_cg;               /* any path that solves with CG */
+    double dt_ms, theta, cg_tol, threshold_mV, bound_mV;
+    int cg_max_it;
+    unsigned int red_blocks;  /* blocks of the first reduction pass, <= MAX_RED_BLOCKS */
+
+    /* owned CUDA objects */
+    cudaStream_t stream;      /* every kernel, copy and cuSPARSE call of this context runs on it */
+    cusparseHandle_t sparse;
+    cusparseSpMatDescr_t mat_k;   /* K */
+    cusparseSpMatDescr_t mat_a;   /* the CG matrix: M_C (explicit) or M/dt + theta K (implicit); NULL if no CG */
+    cusparseSpMatDescr_t mat_m;   /* M_C for the implicit right-hand side; NULL unless implicit + consistent */
+    cusparseDnVecDescr_t vec_vm, vec_q, vec_tmp, vec_p; /* vec_tmp, vec_p NULL if no CG */
+    void *buf_k, *buf_a, *buf_m;  /* SpMV work buffers, one per matrix (preprocessed with it) */
+
+    /* owned device arrays (NULL when the configuration does not need them) */
+    ct_real *params;          /* n_sets * CT_MODEL_NPARAM */
+    uint8_t *node_set;        /* n, NULL: every node uses set 0 */
+    uint32_t *stim_mask;      /* n, NULL: no stimuli */
+    ct_real *y;               /* nstate * n, state k of node i at y[k*n + i] */
+    ct_real *vm, *vm_prev, *q;/* n each; q = K v or A p */
+    double *act_ms;           /* n activation times, -1: not yet */
+    int32_t *row_ptr, *col;   /* CSR pattern shared by K, A and M */
+    ct_real *k_val;           /* nnz */
+    ct_real *a_val, *m_val;   /* nnz each */
+    ct_real *inv_mass;        /* n, explicit lumped */
+    ct_real *mass_over_dt;    /* n, implicit lumped */
+    ct_real *inv_diag;        /* n, Jacobi preconditioner of A */
+    ct_real *tmp, *r, *z, *p, *b; /* n each, CG work */
+    double *partials;         /* 3 * MAX_RED_BLOCKS first-pass sums */
+    double *scal;             /* S_COUNT CG scalars */
+    unsigned int *bad;        /* blow-up flag */
+
+    /* owned pinned host memory */
+    pinned_mirror *pinned;
+    ct_real *h_stage;         /* n, staging for download() */
+};
+
+/* ---------------------------------------------------------------------------------------------------
+ * Kernels
+ * ------------------------------------------------------------------------------------------------- */
+
+__device__ __forceinline__ size_t global_index(void)
+{
+    return (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+}
+
+__device__ __forceinline__ size_t grid_stride(void)
+{
+    return (size_t)gridDim.x * blockDim.x;
+}
+
+/* Copies a parameter set into registers (indices are compile-time after unrolling and inlining). */
+__device__ __forceinline__ void load_params(ct_real prm[CT_MODEL_NPARAM], const ct_real *__restrict__ params,
+                                            const uint8_t *__restrict__ node_set, size_t i)
+{
+    const ct_real *src = params + (size_t)(node_set ? node_set[i] : 0) * CT_MODEL_NPARAM;
+#pragma unroll
+    for (int k = 0; k < CT_MODEL_NPARAM; k++)
+        prm[k] = src[k];
+}
+
+/* Initial ionic state and Vm of every node; activation times -1. */
+template <int MODEL>
+__global__ void init_kernel(size_t n, ct_real *__restrict__ y, ct_real *__restrict__ vm, double *__restrict__ act_ms,
+                            const ct_real *__restrict__ params, const uint8_t *__restrict__ node_set)
+{
+    size_t i = global_index();
+    if (i >= n)
+        return;
+    ct_real prm[CT_MODEL_NPARAM];
+    load_params(prm, params, node_set, i);
+    vm[i] = ct_model_init(MODEL, y + i, (ct_size)n, prm);
+    act_ms[i] = -1.0;
+}
+
+/* Reaction: ionic model and stimulus for node i (the CPU's first loop). Thread 0 also resets the
+ * blow-up flag for this step: the host read the previous step's value before this launch. */
+template <int MODEL>
+__global__ void __launch_bounds__(REACTION_BLOCK)
+reaction_kernel(size_t n, ct_real *__restrict__ y, ct_real *__restrict__ vm, ct_real *__restrict__ vm_prev,
+                const ct_real *__restrict__ params, const uint8_t *__restrict__ node_set,
+                const uint32_t *__restrict__ stim_mask, uint32_t active, stim_amps amp, ct_real dt,
+                unsigned int *__restrict__ bad)
+{
+    size_t i = global_index();
+    if (i == 0)
+        *bad = UINT_MAX;
+    if (i >= n)
+        return;
+    ct_real i_app = 0;
+    uint32_t hit = active ? (stim_mask[i] & active) : 0u; /* active is 0 when stim_mask is NULL */
+    while (hit) {
+        int s = __ffs((int)hit) - 1; /* lowest set bit, as __builtin_ctz on the CPU */
+        i_app += amp.a[s];
+        hit &= hit - 1u;
+    }
+    ct_real prm[CT_MODEL_NPARAM];
+    load_params(prm, params, node_set, i);
+    ct_real v = vm[i];
+    vm_prev[i] = v;
+    ct_real i_ion = ct_model_step(MODEL, y + i, (ct_size)n, v, i_app, dt, prm);
+    vm[i] = v + dt * (i_app - i_ion);
+}
+
+/* Activation (first upward crossing, interpolated in time) and the bound check of node i.
+ * The crossing test comes before the act_ms load so that most steps never read act_ms. */
+__device__ __forceinline__ void detect_node(size_t i, ct_real v0r, ct_real v1r, double *__restrict__ act_ms,
+                                            double t_ms, double dt_ms, double thr, double bound,
+                                            unsigned int *__restrict__ bad)
+{
+    double v0 = (double)v0r, v1 = (double)v1r;
+    if (v0 < thr && v1 >= thr && act_ms[i] < 0.0)
+        act_ms[i] = t_ms + dt_ms * (thr - v0) / (v1 - v0);
+    if (!(fabs(v1) <= bound)) /* also catches NaN */
+        atomicMin(bad, (unsigned int)i);
+}
+
+/* Explicit lumped diffusion, in place: v -= dt m^-1 (K v), with q = K v from cuSPARSE; then detection. */
+__global__ void explicit_lumped_kernel(size_t n, ct_real *__restrict__ vm, const ct_real *__restrict__ q,
+                                       const ct_real *__restrict__ inv_mass, ct_real dt,
+                                       const ct_real *__restrict__ vm_prev, double *__restrict__ act_ms,
+                                       double t_ms, double dt_ms, double thr, double bound,
+                                       unsigned int *__restrict__ bad)
+{
+    size_t i = global_index();
+    if (i >= n)
+        return;
+    ct_real v1 = vm[i] - dt * inv_mass[i] * q[i];
+    vm[i] = v1;
+    detect_node(i, vm_prev[i], v1, act_ms, t_ms, dt_ms, thr, bound, bad);
+}
+
+__global__ void detect_kernel(size_t n, const ct_real *__restrict__ vm_prev, const ct_real *__restrict__ vm,
+                              double *__restrict__ act_ms, double t_ms, double dt_ms, double thr, double bound,
+                              unsigned int *__restrict__ bad)
+{
+    size_t i = global_index();
+    if (i >= n)
+        return;
+    detect_node(i, vm_prev[i], vm[i], act_ms, t_ms, dt_ms, thr, bound, bad);
+}
+
+/* Explicit consistent: b = -dt K v, initial guess x = D^-1 b. */
+__global__ void consistent_rhs_kernel(size_t n, const ct_real *__restrict__ q, const ct_real *__restrict__ inv_diag,
+                                      ct_real dt, ct_real *__restrict__ b, ct_real *__restrict__ x)
+{
+    size_t i = global_index();
+    if (i >= n)
+        return;
+    ct_real bi = -dt * q[i];
+    b[i] = bi;
+    x[i] = bi * inv_diag[i];
+}
+
+/* Implicit, lumped: b = m/dt v - (1 - theta) K v. */
+__global__ void implicit_rhs_lumped_kernel(size_t n, const ct_real *__restrict__ mass_over_dt,
+                                           const ct_real *__restrict__ vm, const ct_real *__restrict__ q,
+                                           ct_real one_minus_theta, ct_real *__restrict__ b)
+{
+    size_t i = global_index();
+    if (i >= n)
+        return;
+    b[i] = mass_over_dt[i] * vm[i] - one_minus_theta * q[i];
+}
+
+/* Implicit, consistent: b = (M v)/dt - (1 - theta) K v, with mv = M v. */
+__global__ void implicit_rhs_consistent_kernel(size_t n, const ct_real *__restrict__ mv, ct_real dt,
+                                               const ct_real *__restrict__ q, ct_real one_minus_theta,
+                                               ct_real *__restrict__ b)
+{
+    size_t i = global_index();
+    if (i >= n)
+        return;
+    b[i] = mv[i] / dt - one_minus_theta * q[i];
+}
+
+__global__ void add_kernel(size_t n, ct_real *__restrict__ x, const ct_real *__restrict__ dx)
+{
+    size_t i = global_index();
+    if (i >= n)
+        return;
+    x[i] += dx[i];
+}
+
+/* Sums K values over the block; the totals are valid in thread 0 only. Every thread of the block
+ * must call it (it holds __syncthreads). blockDim.x must be RED_BLOCK. */
+template <int K>
+__device__ __forceinline__ void block_sum(double (&v)[K])
+{
+    __shared__ double warp_sums[K][RED_BLOCK / 32];
+    const unsigned int lane = threadIdx.x & 31u, warp = threadIdx.x >> 5;
+#pragma unroll
+    for (int k = 0; k < K; k++)
+        for (int off = 16; off > 0; off >>= 1)
+            v[k] += __shfl_down_sync(0xffffffffu, v[k], off);
+    if (lane == 0)
+#pragma unroll
+        for (int k = 0; k < K; k++)
+            warp_sums[k][warp] = v[k];
+    __syncthreads();
+    if (warp == 0) {
+#pragma unroll
+        for (int k = 0; k < K; k++) {
+            v[k] = lane < RED_BLOCK / 32 ? warp_sums[k][lane] : 0.0;
+            for (int off = 16; off > 0; off >>= 1)
+                v[k] += __shfl_down_sync(0xffffffffu, v[k], off);
+        }
+    }
+}
+
+/* First pass: block b writes its K sums to partials[k * gridDim.x + b]. */
+template <int K>
+__device__ __forceinline__ void store_partials(double (&v)[K], double *__restrict__ partials)
+{
+    block_sum<K>(v);
+    if (threadIdx.x == 0)
+#pragma unroll
+        for (int k = 0; k < K; k++)
+            partials[(size_t)k * gridDim.x + blockIdx.x] = v[k];
+}
+
+/* Second pass (one block): totals of the K partial-sum rows of length nblk; valid in thread 0. */
+template <int K>
+__device__ __forceinline__ void sum_partials(double (&v)[K], const double *__restrict__ partials, unsigned int nblk)
+{
+#pragma unroll
+    for (int k = 0; k < K; k++)
+        v[k] = 0.0;
+    for (unsigned int j = threadIdx.x; j < nblk; j += blockDim.x)
+#pragma unroll
+        for (int k = 0; k < K; k++)
+            v[k] += partials[(size_t)k * nblk + j];
+    block_sum<K>(v);
+}
+
+/* CG start: r = b - A x (q = A x), z = D^-1 r, p = z; partial sums of b.b, r.z, r.r. */
+__global__ void __launch_bounds__(RED_BLOCK)
+cg_init_kernel(size_t n, const ct_real *__restrict__ b, const ct_real *__restrict__ q,
+               const ct_real *__restrict__ inv_diag, ct_real *__restrict__ r, ct_real *__restrict__ z,
+               ct_real *__restrict__ p, double *__restrict__ partials)
+{
+    double s[3] = {0.0, 0.0, 0.0};
+    for (size_t i = global_index(); i < n; i += grid_stride()) {
+        ct_real bi = b[i];
+        ct_real ri = bi - q[i];
+        ct_real zi = inv_diag[i] * ri;
+        r[i] = ri;
+        z[i] = zi;
+        p[i] = zi;
+        s[0] += (double)bi * (double)bi;
+        s[1] += (double)ri * (double)zi;
+        s[2] += (double)ri * (double)ri;
+    }
+    store_partials<3>(s, partials);
+}
+
+__global__ void __launch_bounds__(RED_BLOCK)
+finalize_init_kernel(const double *__restrict__ partials, unsigned int nblk, double *__restrict__ scal)
+{
+    double s[3];
+    sum_partials<3>(s, partials, nblk);
+    if (threadIdx.x == 0) {
+        scal[S_BB] = s[0];
+        scal[S_RZ] = s[1];
+        scal[S_RR] = s[2];
+    }
+}
+
+/* Partial sums of p.q. */
+__global__ void __launch_bounds__(RED_BLOCK)
+dot_kernel(size_t n, const ct_real *__restrict__ a, const ct_real *__restrict__ b, double *__restrict__ partials)
+{
+    double s[1] = {0.0};
+    for (size_t i = global_index(); i < n; i += grid_stride())
+        s[0] += (double)a[i] * (double)b[i];
+    store_partials<1>(s, partials);
+}
+
+/* alpha = r.z / p.q */
+__global__ void __launch_bounds__(RED_BLOCK)
+finalize_alpha_kernel(const double *__restrict__ partials, unsigned int nblk, double *__restrict__ scal)
+{
+    double s[1];
+    sum_partials<1>(s, partials, nblk);
+    if (threadIdx.x == 0)
+        scal[S_ALPHA] = scal[S_RZ] / s[0];
+}
+
+/* x += alpha p, r -= alpha q, z = D^-1 r; partial sums of the new r.z and r.r. */
+__global__ void __launch_bounds__(RED_BLOCK)
+cg_update_kernel(size_t n, const double *__restrict__ scal, ct_real *__restrict__ x, const ct_real *__restrict__ p,
+                 const ct_real *__restrict__ q, ct_real *__restrict__ r, ct_real *__restrict__ z,
+                 const ct_real *__restrict__ inv_diag, double *__restrict__ partials)
+{
+    const ct_real alpha = (ct_real)scal[S_ALPHA];
+    double s[2] = {0.0, 0.0};
+    for (size_t i = global_index(); i < n; i += grid_stride()) {
+        x[i] += alpha * p[i];
+        ct_real ri = r[i] - alpha * q[i];
+        ct_real zi = inv_diag[i] * ri;
+        r[i] = ri;
+        z[i] = zi;
+        s[0] += (double)ri * (double)zi;
+        s[1] += (double)ri * (double)ri;
+    }
+    store_partials<2>(s, partials);
+}
+
+/* beta = r.z_new / r.z_old; r.z <- r.z_new; r.r for the host's stopping test. */
+__global__ void __launch_bounds__(RED_BLOCK)
+finalize_beta_kernel(const double *__restrict__ partials, unsigned int nblk, double *__restrict__ scal)
+{
+    double s[2];
+    sum_partials<2>(s, partials, nblk);
+    if (threadIdx.x == 0) {
+        scal[S_BETA] = s[0] / scal[S_RZ];
+        scal[S_RZ] = s[0];
+        scal[S_RR] = s[1];
+    }
+}
+
+/* p = z + beta p */
+__global__ void cg_direction_kernel(size_t n, const double *__restrict__ scal, const ct_real *__restrict__ z,
+                                    ct_real *__restrict__ p)
+{
+    size_t i = global_index();
+    if (i >= n)
+        return;
+    const ct_real beta = (ct_real)scal[S_BETA];
+    p[i] = z[i] + beta * p[i];
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Host side
+ * ------------------------------------------------------------------------------------------------- */
+
+/* Blocks covering n items (at least one, so a launch is always valid; kernels bound-check). */
+static unsigned int grid_for(size_t n, unsigned int block)
+{
+    size_t g = (n + block - 1) / block;
+    return g ? (unsigned int)g : 1u;
+}
+
+/* The device to use: CT_CUDA_DEVICE, else 0. Fails with the reason when there is none. */
+static ct_status pick_device(int *device)
+{
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        return ct_error_set(CT_ERR_BACKEND, "no CUDA device: %s", cudaGetErrorString(e));
+    }
+    if (count <= 0)
+        return ct_error_set(CT_ERR_BACKEND, "no CUDA device found");
+    *device = 0;
+    const char *env = getenv("CT_CUDA_DEVICE");
+    if (env && *env) {
+        char *end = NULL;
+        long v = strtol(env, &end, 10);
+        if (*end != '\0' || v < 0 || v >= count)
+            return ct_error_set(CT_ERR_BACKEND, "CT_CUDA_DEVICE=\"%s\" is not a device index (this machine has %d CUDA "
+                                "device%s: 0..%d)", env, count, count == 1 ? "" : "s", count - 1);
+        *device = (int)v;
+    }
+    return CT_OK;
+}
+
+static ct_status cuda_probe(void)
+{
+    int dev;
+    CT_CHECK(pick_device(&dev));
+    cudaError_t e = cudaSetDevice(dev);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        return ct_error_set(CT_ERR_BACKEND, "CUDA device %d is not usable: %s", dev, cudaGetErrorString(e));
+    }
+    /* The binary holds code for the architectures CMake named (CMAKE_CUDA_ARCHITECTURES); make sure one fits. */
+    cudaFuncAttributes attr;
+    e = cudaFuncGetAttributes(&attr, reaction_kernel<CT_MODEL_TP06>);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        cudaDeviceProp prop;
+        int have_prop = cudaGetDeviceProperties(&prop, dev) == cudaSuccess;
+        (void)cudaGetLastError();
+        return ct_error_set(CT_ERR_BACKEND, "CUDA device %d (%s, compute capability %d.%d) cannot run this build: %s", dev,
+                            have_prop ? prop.name : "?", have_prop ? prop.major : 0, have_prop ? prop.minor : 0,
+                            cudaGetErrorString(e));
+    }
+    return CT_OK;
+}
+
+/* Releases everything the context owns; tolerates a half-built context and a broken device. */
+static void cuda_destroy(ct_backend_ctx *c)
+{
+    if (!c)
+        return;
+    (void)cudaSetDevice(c->device);
+    if (c->stream)
+        (void)cudaStreamSynchronize(c->stream);
+    if (c->vec_vm)
+        (void)cusparseDestroyDnVec(c->vec_vm);
+    if (c->vec_q)
+        (void)cusparseDestroyDnVec(c->vec_q);
+    if (c->vec_tmp)
+        (void)cusparseDestroyDnVec(c->vec_tmp);
+    if (c->vec_p)
+        (void)cusparseDestroyDnVec(c->vec_p);
+    if (c->mat_k)
+        (void)cusparseDestroySpMat(c->mat_k);
+    if (c->mat_a)
+        (void)cusparseDestroySpMat(c->mat_a);
+    if (c->mat_m)
+        (void)cusparseDestroySpMat(c->mat_m);
+    if (c->sparse)
+        (void)cusparseDestroy(c->sparse);
+    void *dev_ptrs[] = {c->buf_k,   c->buf_a,    c->buf_m,    c->params,   c->node_set,     c->stim_mask,
+                        c->y,       c->vm,       c->vm_prev,  c->q,        c->act_ms,       c->row_ptr,
+                        c->col,     c->k_val,    c->a_val,    c->m_val,    c->inv_mass,     c->mass_over_dt,
+                        c->inv_diag, c->tmp,     c->r,        c->z,        c->p,            c->b,
+                        c->partials, c->scal,    c->bad};
+    for (size_t k = 0; k < sizeof dev_ptrs / sizeof dev_ptrs[0]; k++)
+        if (dev_ptrs[k])
+            (void)cudaFree(dev_ptrs[k]);
+    if (c->pinned)
+        (void)cudaFreeHost(c->pinned);
+    if (c->h_stage)
+        (void)cudaFreeHost(c->h_stage);
+    if (c->stream)
+        (void)cudaStreamDestroy(c->stream);
+    (void)cudaGetLastError();
+    free(c);
+}
+
+/* Host-side arrays built during create() and uploaded; owned by cuda_create, freed once the stream is idle. */
+typedef struct host_scratch {
+    ct_real *k_val, *a_val, *m_val, *inv_mass, *mass_over_dt, *inv_diag;
+} host_scratch;
+
+static void host_scratch_free(host_scratch *h)
+{
+    free(h->k_val);
+    free(h->a_val);
+    free(h->m_val);
+    free(h->inv_mass);
+    free(h->mass_over_dt);
+    free(h->inv_diag);
+}
+
+#define DEV_ALLOC(ptr, count) CU_CHECK(cudaMalloc((void **)&(ptr), ((size_t)(count) + 1) * sizeof *(ptr)))
+#define HOST_ALLOC(ptr, count)                                                                            \
+    do {                                                                                                  \
+        if (!((ptr) = (decltype(ptr))calloc((size_t)(count) + 1, sizeof *(ptr))))                         \
+            return ct_error_set(CT_ERR_NOMEM, "cuda backend: out of host memory for %zu values",         \
+                                (size_t)(count));                                                         \
+    } while (0)
+#define UPLOAD(dst, src, count) \
+    CU_CHECK(cudaMemcpyAsync((dst), (src), (size_t)(count) * sizeof *(dst), cudaMemcpyHostToDevice, c->stream))
+
+/* An SpMV work buffer for matrix `mat` big enough for every (x, y) pair it is used with; preprocessed once
+ * with the first pair. The buffer stays bound to that matrix for the whole run. */
+static ct_status make_spmv_buffer(ct_backend_ctx *c, cusparseSpMatDescr_t mat, cusparseDnVecDescr_t x1,
+                                  cusparseDnVecDescr_t y1, cusparseDnVecDescr_t x2, cusparseDnVecDescr_t y2,
+                                  void **buf)
+{
+    const ct_real one = 1, zero = 0;
+    size_t size1 = 0, size2 = 0;
+    SP_CHECK(cusparseSpMV_bufferSize(c->sparse, CUSPARSE_OPERATION_NON_TRANSPOSE, &one, mat, x1, &zero, y1,
+                                     CT_CUDA_REAL, CT_SPMV_ALG, &size1));
+    if (x2)
+        SP_CHECK(cusparseSpMV_bufferSize(c->sparse, CUSPARSE_OPERATION_NON_TRANSPOSE, &one, mat, x2, &zero, y2,
+                                         CT_CUDA_REAL, CT_SPMV_ALG, &size2));
+    size_t size = size1 > size2 ? size1 : size2;
+    CU_CHECK(cudaMalloc(buf, size > 256 ? size : 256));
+    SP_CHECK(cusparseSpMV_preprocess(c->sparse, CUSPARSE_OPERATION_NON_TRANSPOSE, &one, mat, x1, &zero, y1,
+                                     CT_CUDA_REAL, CT_SPMV_ALG, *buf));
+    return CT_OK;
+}
+
+static ct_status create_inner(ct_backend_ctx *c, const ct_backend_problem *pb, host_scratch *h)
+{
+    const size_t n = pb->n_nodes, nnz = pb->stiffness->nnz;
+    CT_CHECK(pick_device(&c->device));
+    CU_CHECK(cudaSetDevice(c->device));
+    CU_CHECK(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
+
+    /* Device arrays. */
+    DEV_ALLOC(c->params, (size_t)pb->n_param_sets * CT_MODEL_NPARAM);
+    if (pb->node_param_set)
+        DEV_ALLOC(c->node_set, n);
+    if (pb->stim_mask)
+        DEV_ALLOC(c->stim_mask, n);
+    DEV_ALLOC(c->y, (size_t)c->nstate * n);
+    DEV_ALLOC(c->vm, n);
+    DEV_ALLOC(c->vm_prev, n);
+    DEV_ALLOC(c->q, n);
+    DEV_ALLOC(c->act_ms, n);
+    DEV_ALLOC(c->row_ptr, n + 1);
+    DEV_ALLOC(c->col, nnz);
+    DEV_ALLOC(c->k_val, nnz);
+    DEV_ALLOC(c->bad, 1);
+    if (c->use_cg) {
+        DEV_ALLOC(c->a_val, nnz);
+        DEV_ALLOC(c->inv_diag, n);
+        DEV_ALLOC(c->tmp, n);
+        DEV_ALLOC(c->r, n);
+        DEV_ALLOC(c->z, n);
+        DEV_ALLOC(c->p, n);
+        DEV_ALLOC(c->b, n);
+        DEV_ALLOC(c->partials, 3 * MAX_RED_BLOCKS);
+        DEV_ALLOC(c->scal, S_COUNT);
+        if (c->diffusion != CT_DIFFUSION_EXPLICIT) {
+            if (c->consistent)
+                DEV_ALLOC(c->m_val, nnz);
+            else
+                DEV_ALLOC(c->mass_over_dt, n);
+        }
+    } else {
+        DEV_ALLOC(c->inv_mass, n);
+    }
+    CU_CHECK(cudaHostAlloc((void **)&c->pinned, sizeof *c->pinned, cudaHostAllocDefault));
+    CU_CHECK(cudaHostAlloc((void **)&c->h_stage, (n + 1) * sizeof *c->h_stage, cudaHostAllocDefault));
+
+    /* Matrices, exactly as the CPU backend builds them (in double, then rounded to ct_real). */
+    HOST_ALLOC(h->k_val, nnz);
+    for (size_t k = 0; k < nnz; k++)
+        h->k_val[k] = (ct_real)pb->stiffness->val[k];
+    if (c->use_cg) {
+        const int expl = pb->diffusion == CT_DIFFUSION_EXPLICIT;
+        const double *mc = pb->consistent_mass ? pb->consistent_mass->val : NULL;
+        const int32_t *rp = pb->stiffness->row_ptr, *col = pb->stiffness->col;
+        HOST_ALLOC(h->a_val, nnz);
+        HOST_ALLOC(h->inv_diag, n);
+        if (c->m_val)
+            HOST_ALLOC(h->m_val, nnz);
+        if (c->mass_over_dt)
+            HOST_ALLOC(h->mass_over_dt, n);
+        for (size_t i = 0; i < n; i++) {
+            if (h->mass_over_dt)
+                h->mass_over_dt[i] = (ct_real)(pb->lumped_mass_mm3[i] / pb->dt_ms);
+            for (int32_t k = rp[i]; k < rp[i + 1]; k++) {
+                int diag = (size_t)col[k] == i;
+                double m = mc ? mc[k] : (diag ? pb->lumped_mass_mm3[i] : 0.0);
+                if (h->m_val)
+                    h->m_val[k] = (ct_real)m;
+                double a = expl ? m : m / pb->dt_ms + c->theta * pb->stiffness->val[k];
+                if (diag)
+                    h->inv_diag[i] = (ct_real)(1.0 / a);
+                h->a_val[k] = (ct_real)a;
+            }
+        }
+    } else {
+        HOST_ALLOC(h->inv_mass, n);
+        for (size_t i = 0; i < n; i++)
+            h->inv_mass[i] = (ct_real)(1.0 / pb->lumped_mass_mm3[i]);
+    }
+
+    /* Upload (stream-ordered; cuda_create waits for the stream before the host arrays go). */
+    UPLOAD(c->params, pb->param_sets, (size_t)pb->n_param_sets * CT_MODEL_NPARAM);
+    if (c->node_set)
+        UPLOAD(c->node_set, pb->node_param_set, n);
+    if (c->stim_mask)
+        UPLOAD(c->stim_mask, pb->stim_mask, n);
+    UPLOAD(c->row_ptr, pb->stiffness->row_ptr, n + 1);
+    UPLOAD(c->col, pb->stiffness->col, nnz);
+    UPLOAD(c->k_val, h->k_val, nnz);
+    if (c->use_cg) {
+        UPLOAD(c->a_val, h->a_val, nnz);
+        UPLOAD(c->inv_diag, h->inv_diag, n);
+        if (c->m_val)
+            UPLOAD(c->m_val, h->m_val, nnz);
+        if (c->mass_over_dt)
+            UPLOAD(c->mass_over_dt, h->mass_over_dt, n);
+    } else {
+        UPLOAD(c->inv_mass, h->inv_mass, n);
+    }
+
+    /* Initial state. */
+    if (c->model == CT_MODEL_TP06)
+        init_kernel<CT_MODEL_TP06><<<grid_for(n, BLOCK), BLOCK, 0, c->stream>>>(n, c->y, c->vm, c->act_ms, c->params,
+                                                                                 c->node_set);
+    else
+        init_kernel<CT_MODEL_MITCHELL_SCHAEFFER><<<grid_for(n, BLOCK), BLOCK, 0, c->stream>>>(
+            n, c->y, c->vm, c->act_ms, c->params, c->node_set);
+    LAUNCH_CHECK("init_kernel");
+
+    /* cuSPARSE: one handle on our stream; K, A and M share the device CSR pattern. */
+    SP_CHECK(cusparseCreate(&c->sparse));
+    SP_CHECK(cusparseSetStream(c->sparse, c->stream));
+    SP_CHECK(cusparseCreateCsr(&c->mat_k, (int64_t)n, (int64_t)n, (int64_t)nnz, c->row_ptr, c->col, c->k_val,
+                               CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO, CT_CUDA_REAL));
+    SP_CHECK(cusparseCreateDnVec(&c->vec_vm, (int64_t)n, c->vm, CT_CUDA_REAL));
+    SP_CHECK(cusparseCreateDnVec(&c->vec_q, (int64_t)n, c->q, CT_CUDA_REAL));
+    CT_CHECK(make_spmv_buffer(c, c->mat_k, c->vec_vm, c->vec_q, NULL, NULL, &c->buf_k));
+    if (c->use_cg) {
+        SP_CHECK(cusparseCreateCsr(&c->mat_a, (int64_t)n, (int64_t)n, (int64_t)nnz, c->row_ptr, c->col, c->a_val,
+                                   CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO, CT_CUDA_REAL));
+        SP_CHECK(cusparseCreateDnVec(&c->vec_tmp, (int64_t)n, c->tmp, CT_CUDA_REAL));
+        SP_CHECK(cusparseCreateDnVec(&c->vec_p, (int64_t)n, c->p, CT_CUDA_REAL));
+        /* A x with x = tmp (explicit) or vm (implicit) at the start of CG, then A p each iteration */
+        cusparseDnVecDescr_t x0 = c->diffusion == CT_DIFFUSION_EXPLICIT ? c->vec_tmp : c->vec_vm;
+        CT_CHECK(make_spmv_buffer(c, c->mat_a, c->vec_p, c->vec_q, x0, c->vec_q, &c->buf_a));
+        if (c->m_val) {
+            SP_CHECK(cusparseCreateCsr(&c->mat_m, (int64_t)n, (int64_t)n, (int64_t)nnz, c->row_ptr, c->col,
+                                       c->m_val, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO,
+                                       CT_CUDA_REAL));
+            CT_CHECK(make_spmv_buffer(c, c->mat_m, c->vec_vm, c->vec_tmp, NULL, NULL, &c->buf_m));
+        }
+    }
+    CU_CHECK(cudaStreamSynchronize(c->stream));
+    return CT_OK;
+}
+
+static ct_status cuda_create(const ct_backend_problem *pb, ct_backend_ctx **out)
+{
+    *out = NULL;
+    if (pb->model < 0 || pb->model >= CT_MODEL_COUNT)
+        return ct_error_set(CT_ERR_BACKEND, "cuda backend: unknown model id %d", pb->model);
+    if (!pb->stiffness || pb->stiffness->n != pb->n_nodes || pb->n_param_sets < 1 || !pb->param_sets ||
+        !pb->lumped_mass_mm3)
+        return ct_error_set(CT_ERR_INTERNAL, "cuda backend: incomplete problem description");
+    if (pb->n_nodes > (size_t)INT32_MAX || pb->stiffness->nnz > (size_t)INT32_MAX)
+        return ct_error_set(CT_ERR_BACKEND, "cuda backend: %zu nodes / %zu matrix entries exceed the 32-bit indices",
+                            pb->n_nodes, pb->stiffness->nnz);
+    if (pb->consistent_mass && pb->consistent_mass->nnz != pb->stiffness->nnz)
+        return ct_error_set(CT_ERR_INTERNAL, "cuda backend: mass and stiffness matrices differ in pattern");
+
+    ct_backend_ctx *c = (ct_backend_ctx *)calloc(1, sizeof *c);
+    if (!c)
+        return ct_error_set(CT_ERR_NOMEM, "cuda backend: out of memory");
+    size_t n = pb->n_nodes;
+    c->n = n;
+    c->nnz = pb->stiffness->nnz;
+    c->model = pb->model;
+    c->nstate = ct_model_nstate(pb->model);
+    c->diffusion = pb->diffusion;
+    c->consistent = pb->consistent_mass != NULL;
+    c->use_cg = pb->diffusion != CT_DIFFUSION_EXPLICIT || c->consistent;
+    c->dt_ms = pb->dt_ms;
+    c->theta = pb->diffusion == CT_DIFFUSION_BACKWARD_EULER ? 1.0 : 0.5;
+    c->cg_tol = pb->cg_rel_tolerance;
+    c->cg_max_it = pb->cg_max_iterations;
+    c->threshold_mV = pb->activation_threshold_mV;
+    c->bound_mV = pb->vm_bound_mV;
+    unsigned int nb = grid_for(n, RED_BLOCK);
+    c->red_blocks = nb < (unsigned int)MAX_RED_BLOCKS ? nb : (unsigned int)MAX_RED_BLOCKS;
+
+    host_scratch h;
+    memset(&h, 0, sizeof h);
+    ct_status st = create_inner(c, pb, &h);
+    if (st != CT_OK && c->stream)
+        (void)cudaStreamSynchronize(c->stream); /* no copy may still read the host arrays */
+    host_scratch_free(&h);
+    if (st != CT_OK) {
+        cuda_destroy(c);
+        return st;
+    }
+    *out = c;
+    return CT_OK;
+}
+
+/* y = A x with one of the context's matrices and the buffer made for it. */
+static ct_status spmv(ct_backend_ctx *c, cusparseSpMatDescr_t mat, void *buf, cusparseDnVecDescr_t x,
+                      cusparseDnVecDescr_t y)
+{
+    const ct_real one = 1, zero = 0;
+    SP_CHECK(cusparseSpMV(c->sparse, CUSPARSE_OPERATION_NON_TRANSPOSE, &one, mat, x, &zero, y, CT_CUDA_REAL,
+                          CT_SPMV_ALG, buf));
+    return CT_OK;
+}
+
+/* Solves A x = b (A = mat_a, b = c->b) by Jacobi-preconditioned CG from the x given (device array x,
+ * described by vec_x for cuSPARSE); the CPU's cg_solve, iteration for iteration. */
+static ct_status cg_solve(ct_backend_ctx *c, ct_real *x, cusparseDnVecDescr_t vec_x, int *iterations)
+{
+    const size_t n = c->n;
+    const unsigned int nb = c->red_blocks, ng = grid_for(n, BLOCK);
+    *iterations = 0;
+    CT_CHECK(spmv(c, c->mat_a, c->buf_a, vec_x, c->vec_q));
+    cg_init_kernel<<<nb, RED_BLOCK, 0, c->stream>>>(n, c->b, c->q, c->inv_diag, c->r, c->z, c->p, c->partials);
+    LAUNCH_CHECK("cg_init_kernel");
+    finalize_init_kernel<<<1, RED_BLOCK, 0, c->stream>>>(c->partials, nb, c->scal);
+    LAUNCH_CHECK("finalize_init_kernel");
+    CU_CHECK(cudaMemcpyAsync(c->pinned->scal, c->scal, S_COUNT * sizeof(double), cudaMemcpyDeviceToHost, c->stream));
+    CU_CHECK(cudaStreamSynchronize(c->stream));
+    double bnorm = sqrt(c->pinned->scal[S_BB]);
+    double stop = c->cg_tol * (bnorm > 0 ? bnorm : 1.0);
+    int it = 0;
+    while (sqrt(c->pinned->scal[S_RR]) > stop) {
+        if (it >= c->cg_max_it) {
+            *iterations = it;
+            return ct_error_set(CT_ERR_NUMERIC, "CG did not reach relative residual %g in %d iterations", c->cg_tol,
+                                c->cg_max_it);
+        }
+        CT_CHECK(spmv(c, c->mat_a, c->buf_a, c->vec_p, c->vec_q));
+        dot_kernel<<<nb, RED_BLOCK, 0, c->stream>>>(n, c->p, c->q, c->partials);
+        LAUNCH_CHECK("dot_kernel");
+        finalize_alpha_kernel<<<1, RED_BLOCK, 0, c->stream>>>(c->partials, nb, c->scal);
+        LAUNCH_CHECK("finalize_alpha_kernel");
+        cg_update_kernel<<<nb, RED_BLOCK, 0, c->stream>>>(n, c->scal, x, c->p, c->q, c->r, c->z, c->inv_diag,
+                                                          c->partials);
+        LAUNCH_CHECK("cg_update_kernel");
+        finalize_beta_kernel<<<1, RED_BLOCK, 0, c->stream>>>(c->partials, nb, c->scal);
+        LAUNCH_CHECK("finalize_beta_kernel");
+        CU_CHECK(cudaMemcpyAsync(&c->pinned->scal[S_RR], &c->scal[S_RR], sizeof(double), cudaMemcpyDeviceToHost,
+                                 c->stream));
+        /* the CPU updates p in every iteration, also the last; queued before the wait so it overlaps it */
+        cg_direction_kernel<<<ng, BLOCK, 0, c->stream>>>(n, c->scal, c->z, c->p);
+        LAUNCH_CHECK("cg_direction_kernel");
+        CU_CHECK(cudaStreamSynchronize(c->stream));
+        it++;
+    }
+    *iterations = it;
+    return CT_OK;
+}
+
+static ct_status cuda_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active, const double *stim_amp,
+                           ct_step_report *rep)
+{
+    const size_t n = c->n;
+    const unsigned int ng = grid_for(n, BLOCK);
+    const ct_real dt = (ct_real)c->dt_ms;
+    rep->bad_node = -1;
+    rep->bad_value_mV = 0.0;
+    rep->cg_iterations = 0;
+    CU_CHECK(cudaSetDevice(c->device));
+
+    stim_amps amp;
+    for (int s = 0; s < CT_MAX_STIMULI; s++)
+        amp.a[s] = (stim_active >> s & 1u) ? (ct_real)stim_amp[s] : (ct_real)0;
+    uint32_t active = c->stim_mask ? stim_active : 0u;
+
+    /* Reaction. */
+    if (c->model == CT_MODEL_TP06)
+        reaction_kernel<CT_MODEL_TP06><<<grid_for(n, REACTION_BLOCK), REACTION_BLOCK, 0, c->stream>>>(
+            n, c->y, c->vm, c->vm_prev, c->params, c->node_set, c->stim_mask, active, amp, dt, c->bad);
+    else
+        reaction_kernel<CT_MODEL_MITCHELL_SCHAEFFER><<<grid_for(n, REACTION_BLOCK), REACTION_BLOCK, 0, c->stream>>>(
+            n, c->y, c->vm, c->vm_prev, c->params, c->node_set, c->stim_mask, active, amp, dt, c->bad);
+    LAUNCH_CHECK("reaction_kernel");
+
+    /* Diffusion (and, for explicit lumped, detection). */
+    if (c->diffusion == CT_DIFFUSION_EXPLICIT && !c->consistent) {
+        CT_CHECK(spmv(c, c->mat_k, c->buf_k, c->vec_vm, c->vec_q));
+        explicit_lumped_kernel<<<ng, BLOCK, 0, c->stream>>>(n, c->vm, c->q, c->inv_mass, dt, c->vm_prev, c->act_ms,
+                                                            t_ms, c->dt_ms, c->threshold_mV, c->bound_mV, c->bad);
+        LAUNCH_CHECK("explicit_lumped_kernel");
+    } else {
+        if (c->diffusion == CT_DIFFUSION_EXPLICIT) {
+            /* M_C dv = -dt K v */
+            CT_CHECK(spmv(c, c->mat_k, c->buf_k, c->vec_vm, c->vec_q));
+            consistent_rhs_kernel<<<ng, BLOCK, 0, c->stream>>>(n, c->q, c->inv_diag, dt, c->b, c->tmp);
+            LAUNCH_CHECK("consistent_rhs_kernel");
+            CT_CHECK(cg_solve(c, c->tmp, c->vec_tmp, &rep->cg_iterations));
+            add_kernel<<<ng, BLOCK, 0, c->stream>>>(n, c->vm, c->tmp);
+            LAUNCH_CHECK("add_kernel");
+        } else {
+            /* (M/dt + theta K) v_new = M/dt v - (1 - theta) K v */
+            const ct_real one_minus_theta = (ct_real)(1.0 - c->theta);
+            CT_CHECK(spmv(c, c->mat_k, c->buf_k, c->vec_vm, c->vec_q));
+            if (c->consistent) {
+                CT_CHECK(spmv(c, c->mat_m, c->buf_m, c->vec_vm, c->vec_tmp));
+                implicit_rhs_consistent_kernel<<<ng, BLOCK, 0, c->stream>>>(n, c->tmp, dt, c->q, one_minus_theta,
+                                                                            c->b);
+                LAUNCH_CHECK("implicit_rhs_consistent_kernel");
+            } else {
+                implicit_rhs_lumped_kernel<<<ng, BLOCK, 0, c->stream>>>(n, c->mass_over_dt, c->vm, c->q,
+                                                                        one_minus_theta, c->b);
+                LAUNCH_CHECK("implicit_rhs_lumped_kernel");
+            }
+            CT_CHECK(cg_solve(c, c->vm, c->vec_vm, &rep->cg_iterations));
+        }
+        detect_kernel<<<ng, BLOCK, 0, c->stream>>>(n, c->vm_prev, c->vm, c->act_ms, t_ms, c->dt_ms, c->threshold_mV,
+                                                   c->bound_mV, c->bad);
+        LAUNCH_CHECK("detect_kernel");
+    }
+
+    /* The one wait of an explicit step: 4 bytes of blow-up flag. */
+    CU_CHECK(cudaMemcpyAsync(&c->pinned->bad, c->bad, sizeof(unsigned int), cudaMemcpyDeviceToHost, c->stream));
+    CU_CHECK(cudaStreamSynchronize(c->stream));
+    unsigned int bad = c->pinned->bad;
+    if (bad != UINT_MAX) {
+        CU_CHECK(cudaMemcpyAsync(&c->pinned->bad_value, c->vm + bad, sizeof(ct_real), cudaMemcpyDeviceToHost,
+                                 c->stream));
+        CU_CHECK(cudaStreamSynchronize(c->stream));
+        rep->bad_node = (long)bad;
+        rep->bad_value_mV = (double)c->pinned->bad_value;
+        return ct_error_set(CT_ERR_NUMERIC, "Vm = %g mV at node %ld is past the bound of %g mV", rep->bad_value_mV,
+                            rep->bad_node, c->bound_mV);
+    }
+    return CT_OK;
+}
+
+static ct_status cuda_download(ct_backend_ctx *c, enum ct_field field, double *host)
+{
+    CU_CHECK(cudaSetDevice(c->device));
+    if (field == CT_FIELD_VM) {
+        CU_CHECK(cudaMemcpyAsync(c->h_stage, c->vm, c->n * sizeof *c->vm, cudaMemcpyDeviceToHost, c->stream));
+        CU_CHECK(cudaStreamSynchronize(c->stream));
+        for (size_t i = 0; i < c->n; i++)
+            host[i] = (double)c->h_stage[i];
+    } else if (field == CT_FIELD_ACTIVATION_MS) {
+        CU_CHECK(cudaMemcpyAsync(host, c->act_ms, c->n * sizeof *host, cudaMemcpyDeviceToHost, c->stream));
+        CU_CHECK(cudaStreamSynchronize(c->stream));
+    } else {
+        return ct_error_set(CT_ERR_INTERNAL, "cuda backend: unknown field %d", (int)field);
+    }
+    return CT_OK;
+}
+
+/* C linkage: kernels/backend_select.c refers to it as `extern const ct_backend_ops ct_backend_cuda`
+ * (backend.h's extern "C" block covers that declaration, which this definition matches). */
+extern "C" const ct_backend_ops ct_backend_cuda = {
+    "cuda",
+    cuda_probe,
+    NULL, /* runs_on_host_cpu: never */
+    cuda_create,
+    cuda_destroy,
+    cuda_step,
+    cuda_download,
+};

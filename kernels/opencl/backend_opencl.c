@@ -1,0 +1,823 @@
+/* backend_opencl.c — the OpenCL backend: the CPU reference (kernels/cpu/backend_cpu.c) on any
+ * OpenCL 1.2 device, with the whole simulation state kept on the device.
+ *
+ * The kernels are kernels/opencl/monodomain.cl, compiled at create() from ct_opencl_source (the
+ * models and kernels embedded at build time, see tools/embed_source.cmake). step() only enqueues
+ * kernels; it reads back the CG scalars (partial sums, a few kB) when a CG runs and one int per
+ * step: the blow-up flag, which is also the step's synchronisation point.
+ *
+ * Device choice (probe and create agree): CT_OPENCL_DEVICE=k picks device k of the flat list of all
+ * platforms' devices; otherwise the first available GPU that can run this build, else the first
+ * available device of any type. A double-precision build needs cl_khr_fp64.
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef __APPLE__
+#include <OpenCL/cl.h>
+#else
+#include <CL/cl.h>
+#endif
+
+#include "../backend.h"
+#include "../models/ct_models.h"
+
+extern const char ct_opencl_source[]; /* generated: ct_opencl_source.c */
+extern const size_t ct_opencl_source_len;
+
+#define OCL_MAX_DEVICES 64
+#define OCL_WG 256            /* preferred work-group size, clamped per kernel by the device */
+#define OCL_MAX_RED_GROUPS 1024 /* work-groups of a reduction kernel: bounds the partial sums read back */
+#define OCL_MAX_NSUM 3        /* sums per work-group (ct_cg_init) */
+
+/* ---- error reporting -------------------------------------------------------------------------- */
+
+static const char *cl_err_name(cl_int e)
+{
+    switch (e) {
+    case CL_SUCCESS: return "CL_SUCCESS";
+    case CL_DEVICE_NOT_FOUND: return "CL_DEVICE_NOT_FOUND";
+    case CL_DEVICE_NOT_AVAILABLE: return "CL_DEVICE_NOT_AVAILABLE";
+    case CL_COMPILER_NOT_AVAILABLE: return "CL_COMPILER_NOT_AVAILABLE";
+    case CL_MEM_OBJECT_ALLOCATION_FAILURE: return "CL_MEM_OBJECT_ALLOCATION_FAILURE";
+    case CL_OUT_OF_RESOURCES: return "CL_OUT_OF_RESOURCES";
+    case CL_OUT_OF_HOST_MEMORY: return "CL_OUT_OF_HOST_MEMORY";
+    case CL_BUILD_PROGRAM_FAILURE: return "CL_BUILD_PROGRAM_FAILURE";
+    case CL_INVALID_VALUE: return "CL_INVALID_VALUE";
+    case CL_INVALID_DEVICE_TYPE: return "CL_INVALID_DEVICE_TYPE";
+    case CL_INVALID_PLATFORM: return "CL_INVALID_PLATFORM";
+    case CL_INVALID_DEVICE: return "CL_INVALID_DEVICE";
+    case CL_INVALID_CONTEXT: return "CL_INVALID_CONTEXT";
+    case CL_INVALID_COMMAND_QUEUE: return "CL_INVALID_COMMAND_QUEUE";
+    case CL_INVALID_MEM_OBJECT: return "CL_INVALID_MEM_OBJECT";
+    case CL_INVALID_BUILD_OPTIONS: return "CL_INVALID_BUILD_OPTIONS";
+    case CL_INVALID_PROGRAM: return "CL_INVALID_PROGRAM";
+    case CL_INVALID_PROGRAM_EXECUTABLE: return "CL_INVALID_PROGRAM_EXECUTABLE";
+    case CL_INVALID_KERNEL_NAME: return "CL_INVALID_KERNEL_NAME";
+    case CL_INVALID_KERNEL: return "CL_INVALID_KERNEL";
+    case CL_INVALID_ARG_INDEX: return "CL_INVALID_ARG_INDEX";
+    case CL_INVALID_ARG_VALUE: return "CL_INVALID_ARG_VALUE";
+    case CL_INVALID_ARG_SIZE: return "CL_INVALID_ARG_SIZE";
+    case CL_INVALID_KERNEL_ARGS: return "CL_INVALID_KERNEL_ARGS";
+    case CL_INVALID_WORK_DIMENSION: return "CL_INVALID_WORK_DIMENSION";
+    case CL_INVALID_WORK_GROUP_SIZE: return "CL_INVALID_WORK_GROUP_SIZE";
+    case CL_INVALID_WORK_ITEM_SIZE: return "CL_INVALID_WORK_ITEM_SIZE";
+    case CL_INVALID_GLOBAL_OFFSET: return "CL_INVALID_GLOBAL_OFFSET";
+    case CL_INVALID_BUFFER_SIZE: return "CL_INVALID_BUFFER_SIZE";
+    case CL_INVALID_GLOBAL_WORK_SIZE: return "CL_INVALID_GLOBAL_WORK_SIZE";
+    case CL_INVALID_OPERATION: return "CL_INVALID_OPERATION";
+    case CL_INVALID_EVENT_WAIT_LIST: return "CL_INVALID_EVENT_WAIT_LIST";
+    case CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST: return "CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST";
+    case -1001: return "CL_PLATFORM_NOT_FOUND_KHR (no ICD found)";
+    default: return "unknown OpenCL error";
+    }
+}
+
+/* Returns CT_ERR_BACKEND naming the failed call and the OpenCL code, if `err` is not CL_SUCCESS. */
+#define OCL_TRY(err, what)                                                                                 \
+    do {                                                                                                   \
+        cl_int ocl_e_ = (err);                                                                             \
+        if (ocl_e_ != CL_SUCCESS)                                                                          \
+            return ct_error_set(CT_ERR_BACKEND, "opencl backend: %s failed: %s (%d)", (what),              \
+                                cl_err_name(ocl_e_), (int)ocl_e_);                                         \
+    } while (0)
+
+/* ---- device choice ---------------------------------------------------------------------------- */
+
+typedef struct ocl_device_choice {
+    cl_platform_id platform;
+    cl_device_id device;
+    char name[256];
+    int fp64;
+    int is_cpu;     /* CL_DEVICE_TYPE_CPU: the host processor (PoCL's pthread device, for one) */
+} ocl_device_choice;
+
+static int device_has_fp64(cl_device_id d)
+{
+    size_t len = 0;
+    if (clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, 0, NULL, &len) != CL_SUCCESS || len == 0)
+        return 0;
+    char *ext = malloc(len + 1);
+    if (!ext)
+        return 0;
+    int has = clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, len, ext, NULL) == CL_SUCCESS;
+    ext[len] = '\0';
+    has = has && strstr(ext, "cl_khr_fp64") != NULL;
+    free(ext);
+    return has;
+}
+
+/* Why device d cannot run this build, or NULL if it can. */
+static const char *device_unusable(cl_device_id d)
+{
+    cl_bool avail = CL_FALSE;
+    if (clGetDeviceInfo(d, CL_DEVICE_AVAILABLE, sizeof avail, &avail, NULL) != CL_SUCCESS || !avail)
+        return "is not available";
+    cl_bool compiler = CL_FALSE;
+    if (clGetDeviceInfo(d, CL_DEVICE_COMPILER_AVAILABLE, sizeof compiler, &compiler, NULL) != CL_SUCCESS ||
+        !compiler)
+        return "has no OpenCL C compiler";
+#ifndef CT_REAL_FLOAT
+    if (!device_has_fp64(d))
+        return "lacks cl_khr_fp64 (this build is double precision; build with -DCT_REAL_FLOAT=ON to use it)";
+#endif
+    return NULL;
+}
+
+/* Picks the device as the file comment says; on failure the message says why. */
+static ct_status pick_device(ocl_device_choice *out)
+{
+    memset(out, 0, sizeof *out);
+    cl_uint n_platforms = 0;
+    cl_int err = clGetPlatformIDs(0, NULL, &n_platforms);
+    if (err != CL_SUCCESS || n_platforms == 0)
+        return ct_error_set(CT_ERR_BACKEND, "no OpenCL platform: clGetPlatformIDs returned %d%s", (int)err,
+                            err == CL_SUCCESS ? " and 0 platforms" : "");
+    cl_platform_id platforms[16];
+    if (n_platforms > 16)
+        n_platforms = 16;
+    OCL_TRY(clGetPlatformIDs(n_platforms, platforms, NULL), "clGetPlatformIDs");
+
+    cl_device_id devices[OCL_MAX_DEVICES];
+    cl_platform_id owner[OCL_MAX_DEVICES];
+    cl_device_type types[OCL_MAX_DEVICES];
+    cl_uint n_devices = 0;
+    for (cl_uint p = 0; p < n_platforms && n_devices < OCL_MAX_DEVICES; p++) {
+        cl_uint got = 0;
+        err = clGetDeviceIDs(platforms[p], CL_DEVICE_TYPE_ALL, OCL_MAX_DEVICES - n_devices, devices + n_devices, &got);
+        if (err == CL_DEVICE_NOT_FOUND)
+            continue;
+        OCL_TRY(err, "clGetDeviceIDs");
+        if (got > OCL_MAX_DEVICES - n_devices)
+            got = OCL_MAX_DEVICES - n_devices;
+        for (cl_uint k = 0; k < got; k++) {
+            owner[n_devices + k] = platforms[p];
+            if (clGetDeviceInfo(devices[n_devices + k], CL_DEVICE_TYPE, sizeof types[0], &types[n_devices + k], NULL) !=
+                CL_SUCCESS)
+                types[n_devices + k] = CL_DEVICE_TYPE_DEFAULT;
+        }
+        n_devices += got;
+    }
+    if (n_devices == 0)
+        return ct_error_set(CT_ERR_BACKEND, "no OpenCL device: %u platform(s) found but none has a device",
+                            (unsigned)n_platforms);
+
+    long chosen = -1;
+    const char *env = getenv("CT_OPENCL_DEVICE");
+    if (env && *env) {
+        char *end = NULL;
+        long k = strtol(env, &end, 10);
+        if (*end != '\0' || k < 0 || k >= (long)n_devices)
+            return ct_error_set(CT_ERR_BACKEND, "CT_OPENCL_DEVICE=\"%s\": expected a device index 0..%u", env,
+                                (unsigned)n_devices - 1);
+        const char *why = device_unusable(devices[k]);
+        if (why) {
+            char name[256] = "?";
+            clGetDeviceInfo(devices[k], CL_DEVICE_NAME, sizeof name, name, NULL);
+            name[sizeof name - 1] = '\0';
+            return ct_error_set(CT_ERR_BACKEND, "OpenCL device %ld (%s, from CT_OPENCL_DEVICE) %s", k, name, why);
+        }
+        chosen = k;
+    } else {
+        for (int pass = 0; pass < 2 && chosen < 0; pass++) /* GPUs first, then anything */
+            for (cl_uint k = 0; k < n_devices && chosen < 0; k++)
+                if ((pass == 1 || (types[k] & CL_DEVICE_TYPE_GPU)) && !device_unusable(devices[k]))
+                    chosen = (long)k;
+        if (chosen < 0) {
+            char name[256] = "?";
+            clGetDeviceInfo(devices[0], CL_DEVICE_NAME, sizeof name, name, NULL);
+            name[sizeof name - 1] = '\0';
+            return ct_error_set(CT_ERR_BACKEND, "no usable OpenCL device among %u: device 0 (%s) %s%s",
+                                (unsigned)n_devices, name, device_unusable(devices[0]),
+                                n_devices > 1 ? ", and so do the others" : "");
+        }
+    }
+    out->platform = owner[chosen];
+    out->device = devices[chosen];
+    OCL_TRY(clGetDeviceInfo(out->device, CL_DEVICE_NAME, sizeof out->name, out->name, NULL),
+            "clGetDeviceInfo(CL_DEVICE_NAME)");
+    out->name[sizeof out->name - 1] = '\0';
+    out->fp64 = device_has_fp64(out->device);
+    out->is_cpu = (types[chosen] & CL_DEVICE_TYPE_CPU) != 0;
+    return CT_OK;
+}
+
+static ct_status ocl_probe(void)
+{
+    ocl_device_choice choice;
+    return pick_device(&choice);
+}
+
+/* Whether the device probe() would pick is the host CPU; sets a message naming it. */
+static int ocl_runs_on_host_cpu(void)
+{
+    ocl_device_choice choice;
+    if (pick_device(&choice) != CT_OK || !choice.is_cpu)
+        return 0;
+    ct_error_set(CT_ERR_BACKEND, "its only usable device, \"%s\", is the host CPU, where the cpu backend is faster",
+                 choice.name);
+    return 1;
+}
+
+/* ---- context ---------------------------------------------------------------------------------- */
+
+enum ocl_kernel_id {
+    K_INIT,
+    K_REACTION,
+    K_EXPLICIT_LUMPED,
+    K_SPMV,
+    K_SPMV_DOT,
+    K_CG_INIT,
+    K_CG_UPDATE,
+    K_CG_DIRECTION,
+    K_RHS_EXPLICIT_CONSISTENT,
+    K_RHS_IMPLICIT_CONSISTENT,
+    K_RHS_IMPLICIT_LUMPED,
+    K_ADD_DETECT,
+    K_DETECT,
+    K_COUNT
+};
+
+static const char *const kernel_names[K_COUNT] = {
+    "ct_init",
+    "ct_reaction",
+    "ct_explicit_lumped",
+    "ct_spmv",
+    "ct_spmv_dot",
+    "ct_cg_init",
+    "ct_cg_update",
+    "ct_cg_direction",
+    "ct_rhs_explicit_consistent",
+    "ct_rhs_implicit_consistent",
+    "ct_rhs_implicit_lumped",
+    "ct_add_detect",
+    "ct_detect_kernel",
+};
+
+struct ct_backend_ctx {
+    size_t n;
+    int model, nstate, diffusion, use_cg;
+    double dt_ms, theta, cg_tol, threshold_mV, bound_mV;
+    int cg_max_it;
+    int use_node_set, has_stim;
+    size_t acc_size;          /* bytes of the device's ct_acc: 8 with cl_khr_fp64, else 4 */
+    char device_name[256];
+
+    /* OpenCL objects, all owned and released by ocl_destroy */
+    cl_context context;
+    cl_command_queue queue;
+    cl_program program;
+    cl_kernel kernel[K_COUNT];
+    size_t local_size[K_COUNT]; /* work-group size per kernel (a power of two for the reductions) */
+    size_t red_groups;          /* work-groups of the reduction kernels */
+
+    /* device buffers, owned (NULL when the problem does not need them) */
+    cl_mem params;            /* n_sets * CT_MODEL_NPARAM ct_real */
+    cl_mem node_set;          /* n uchar (a 1-byte placeholder when all nodes use set 0) */
+    cl_mem stim_mask;         /* n uint (a placeholder when there are no stimuli) */
+    cl_mem amp;               /* CT_MAX_STIMULI ct_real, rewritten when the amplitudes change */
+    cl_mem y;                 /* nstate * n ionic state */
+    cl_mem vm, vm_prev, tmp;  /* n ct_real each; vm and tmp swap in the explicit lumped step */
+    cl_mem act;               /* n ct_acc activation times, ms (-1: not yet) */
+    cl_mem row_ptr, col;      /* CSR pattern of K */
+    cl_mem k_val, inv_mass;   /* K, 1/m (lumped) */
+    cl_mem a_val, m_val;      /* CG matrix, consistent mass (CG paths only) */
+    cl_mem mass_over_dt, inv_diag, r, z, p, q, b;
+    cl_mem partial;           /* red_groups * OCL_MAX_NSUM ct_acc */
+    cl_mem bad;               /* one int: lowest blown-up node, INT_MAX if none */
+
+    /* host mirrors, owned */
+    ct_real amp_host[CT_MAX_STIMULI];
+    int amp_valid;
+    unsigned char *partial_host; /* red_groups * OCL_MAX_NSUM * acc_size bytes */
+};
+
+static void release_mem(cl_mem *m)
+{
+    if (*m)
+        clReleaseMemObject(*m);
+    *m = NULL;
+}
+
+static void ocl_destroy(ct_backend_ctx *c)
+{
+    if (!c)
+        return;
+    if (c->queue)
+        clFinish(c->queue);
+    cl_mem *mems[] = {&c->params, &c->node_set, &c->stim_mask, &c->amp,  &c->y,     &c->vm,   &c->vm_prev,
+                      &c->tmp,    &c->act,      &c->row_ptr,   &c->col,  &c->k_val, &c->inv_mass, &c->a_val,
+                      &c->m_val,  &c->mass_over_dt, &c->inv_diag, &c->r, &c->z,     &c->p,    &c->q,
+                      &c->b,      &c->partial,  &c->bad};
+    for (size_t k = 0; k < sizeof mems / sizeof mems[0]; k++)
+        release_mem(mems[k]);
+    for (int k = 0; k < K_COUNT; k++)
+        if (c->kernel[k])
+            clReleaseKernel(c->kernel[k]);
+    if (c->program)
+        clReleaseProgram(c->program);
+    if (c->queue)
+        clReleaseCommandQueue(c->queue);
+    if (c->context)
+        clReleaseContext(c->context);
+    free(c->partial_host);
+    free(c);
+}
+
+/* A device buffer of `bytes`, filled from `host` when not NULL. */
+static ct_status make_buffer(ct_backend_ctx *c, cl_mem *out, size_t bytes, const void *host, const char *what)
+{
+    cl_int err = CL_SUCCESS;
+    if (bytes == 0)
+        bytes = 8; /* OpenCL refuses empty buffers; a placeholder keeps kernel arguments valid */
+    *out = clCreateBuffer(c->context, CL_MEM_READ_WRITE | (host ? CL_MEM_COPY_HOST_PTR : 0), bytes, (void *)host,
+                          &err);
+    if (err != CL_SUCCESS) {
+        *out = NULL;
+        return ct_error_set(CT_ERR_BACKEND, "opencl backend: clCreateBuffer(%s, %zu bytes) failed: %s (%d)", what,
+                            bytes, cl_err_name(err), (int)err);
+    }
+    return CT_OK;
+}
+
+/* Sets the arguments of kernel k from a format: 'i' int, 'u' uint32_t, 'r' ct_real (passed as double),
+ * 'a' ct_acc (passed as double), 'm' cl_mem, 'l' local memory of size_t bytes. */
+static ct_status set_args(ct_backend_ctx *c, int k, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cl_int err = CL_SUCCESS;
+    cl_uint idx = 0;
+    for (const char *f = fmt; *f && err == CL_SUCCESS; f++, idx++) {
+        switch (*f) {
+        case 'i': {
+            cl_int v = va_arg(ap, int);
+            err = clSetKernelArg(c->kernel[k], idx, sizeof v, &v);
+            break;
+        }
+        case 'u': {
+            cl_uint v = va_arg(ap, uint32_t);
+            err = clSetKernelArg(c->kernel[k], idx, sizeof v, &v);
+            break;
+        }
+        case 'r': {
+            ct_real v = (ct_real)va_arg(ap, double);
+            err = clSetKernelArg(c->kernel[k], idx, sizeof v, &v);
+            break;
+        }
+        case 'a': {
+            double v = va_arg(ap, double);
+            float vf = (float)v;
+            err = c->acc_size == sizeof v ? clSetKernelArg(c->kernel[k], idx, sizeof v, &v)
+                                          : clSetKernelArg(c->kernel[k], idx, sizeof vf, &vf);
+            break;
+        }
+        case 'm': {
+            cl_mem v = va_arg(ap, cl_mem);
+            err = clSetKernelArg(c->kernel[k], idx, sizeof v, &v);
+            break;
+        }
+        case 'l':
+            err = clSetKernelArg(c->kernel[k], idx, va_arg(ap, size_t), NULL);
+            break;
+        default:
+            va_end(ap);
+            return ct_error_set(CT_ERR_INTERNAL, "opencl backend: bad argument format '%c'", *f);
+        }
+    }
+    va_end(ap);
+    if (err != CL_SUCCESS)
+        return ct_error_set(CT_ERR_BACKEND, "opencl backend: clSetKernelArg(%s, %u) failed: %s (%d)", kernel_names[k],
+                            (unsigned)idx - 1, cl_err_name(err), (int)err);
+    return CT_OK;
+}
+
+/* Enqueues kernel k: one work-item per node, or red_groups work-groups for a reduction kernel. */
+static ct_status launch(ct_backend_ctx *c, int k)
+{
+    size_t local = c->local_size[k];
+    size_t global;
+    if (k == K_SPMV_DOT || k == K_CG_INIT || k == K_CG_UPDATE)
+        global = c->red_groups * local;
+    else
+        global = (c->n + local - 1) / local * local;
+    cl_int err = clEnqueueNDRangeKernel(c->queue, c->kernel[k], 1, NULL, &global, &local, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return ct_error_set(CT_ERR_BACKEND, "opencl backend: clEnqueueNDRangeKernel(%s, %zu x %zu) failed: %s (%d)",
+                            kernel_names[k], global / local, local, cl_err_name(err), (int)err);
+    return CT_OK;
+}
+
+/* Blocking read of the `nsum` partial sums of every work-group of the last reduction; sums[k] gets their total,
+ * added in double in group order. */
+static ct_status read_sums(ct_backend_ctx *c, int nsum, double *sums)
+{
+    size_t count = c->red_groups * (size_t)nsum;
+    OCL_TRY(clEnqueueReadBuffer(c->queue, c->partial, CL_TRUE, 0, count * c->acc_size, c->partial_host, 0, NULL,
+                                NULL),
+            "clEnqueueReadBuffer(CG partial sums)");
+    for (int k = 0; k < nsum; k++)
+        sums[k] = 0.0;
+    for (size_t g = 0; g < c->red_groups; g++)
+        for (int k = 0; k < nsum; k++) {
+            size_t at = g * (size_t)nsum + (size_t)k;
+            sums[k] += c->acc_size == sizeof(double) ? ((const double *)(const void *)c->partial_host)[at]
+                                                     : (double)((const float *)(const void *)c->partial_host)[at];
+        }
+    return CT_OK;
+}
+
+/* Largest power of two <= x (x >= 1). */
+static size_t pow2_floor(size_t x)
+{
+    size_t p = 1;
+    while (p * 2 <= x)
+        p *= 2;
+    return p;
+}
+
+/* Context, queue, program and kernels on the chosen device. */
+static ct_status build_program(ct_backend_ctx *c, const ocl_device_choice *dev)
+{
+    cl_int err = CL_SUCCESS;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)dev->platform, 0};
+    c->context = clCreateContext(props, 1, &dev->device, NULL, NULL, &err);
+    OCL_TRY(err, "clCreateContext");
+    c->queue = clCreateCommandQueue(c->context, dev->device, 0, &err);
+    OCL_TRY(err, "clCreateCommandQueue");
+
+    /* The prelude keeps a*b+c as two roundings, as in the C reference (no fused multiply-add). */
+    static const char prelude[] = "#pragma OPENCL FP_CONTRACT OFF\n";
+    const char *sources[2] = {prelude, ct_opencl_source};
+    size_t lengths[2] = {sizeof prelude - 1, ct_opencl_source_len};
+    c->program = clCreateProgramWithSource(c->context, 2, sources, lengths, &err);
+    OCL_TRY(err, "clCreateProgramWithSource");
+    char options[128];
+    snprintf(options, sizeof options, "%s%s", dev->fp64 ? "-DCT_HAVE_FP64 " : "",
+#ifdef CT_REAL_FLOAT
+             "-DCT_REAL_FLOAT"
+#else
+             ""
+#endif
+    );
+    err = clBuildProgram(c->program, 1, &dev->device, options, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        char log[2048] = "";
+        size_t full = 0;
+        clGetProgramBuildInfo(c->program, dev->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &full);
+        char *whole = full ? malloc(full + 1) : NULL; /* owned here, freed below */
+        if (whole && clGetProgramBuildInfo(c->program, dev->device, CL_PROGRAM_BUILD_LOG, full, whole, NULL) ==
+                         CL_SUCCESS) {
+            whole[full] = '\0';
+            snprintf(log, sizeof log, "%s", whole); /* the first 2047 characters */
+        }
+        free(whole);
+        log[sizeof log - 1] = '\0';
+        return ct_error_set(CT_ERR_BACKEND,
+                            "opencl backend: clBuildProgram(options \"%s\") on %s failed: %s (%d); build log:\n%s",
+                            options, dev->name, cl_err_name(err), (int)err, log);
+    }
+
+    size_t dev_max = 1;
+    OCL_TRY(clGetDeviceInfo(dev->device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof dev_max, &dev_max, NULL),
+            "clGetDeviceInfo(CL_DEVICE_MAX_WORK_GROUP_SIZE)");
+    size_t red_local = OCL_WG;
+    for (int k = 0; k < K_COUNT; k++) {
+        c->kernel[k] = clCreateKernel(c->program, kernel_names[k], &err);
+        if (err != CL_SUCCESS)
+            return ct_error_set(CT_ERR_BACKEND, "opencl backend: clCreateKernel(%s) failed: %s (%d)", kernel_names[k],
+                                cl_err_name(err), (int)err);
+        size_t kmax = dev_max;
+        OCL_TRY(clGetKernelWorkGroupInfo(c->kernel[k], dev->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax,
+                                         NULL),
+                "clGetKernelWorkGroupInfo(CL_KERNEL_WORK_GROUP_SIZE)");
+        size_t local = OCL_WG;
+        if (local > kmax)
+            local = kmax;
+        if (local > dev_max)
+            local = dev_max;
+        c->local_size[k] = local > 0 ? local : 1;
+        if ((k == K_SPMV_DOT || k == K_CG_INIT || k == K_CG_UPDATE) && c->local_size[k] < red_local)
+            red_local = c->local_size[k];
+    }
+    red_local = pow2_floor(red_local);
+    c->local_size[K_SPMV_DOT] = c->local_size[K_CG_INIT] = c->local_size[K_CG_UPDATE] = red_local;
+    size_t groups = (c->n + red_local - 1) / red_local;
+    c->red_groups = groups < OCL_MAX_RED_GROUPS ? groups : OCL_MAX_RED_GROUPS;
+    if (c->red_groups == 0)
+        c->red_groups = 1;
+    return CT_OK;
+}
+
+/* Uploads the problem; the same host-side precomputation as the CPU backend (same casts, same order). */
+static ct_status upload(ct_backend_ctx *c, const ct_backend_problem *pb)
+{
+    size_t n = c->n, nnz = pb->stiffness->nnz, R = sizeof(ct_real);
+    CT_CHECK(make_buffer(c, &c->params, (size_t)pb->n_param_sets * CT_MODEL_NPARAM * R, pb->param_sets, "params"));
+    CT_CHECK(make_buffer(c, &c->node_set, c->use_node_set ? n : 1, c->use_node_set ? pb->node_param_set : NULL,
+                         "node_set"));
+    CT_CHECK(make_buffer(c, &c->stim_mask, c->has_stim ? n * sizeof(uint32_t) : 4, c->has_stim ? pb->stim_mask : NULL,
+                         "stim_mask"));
+    CT_CHECK(make_buffer(c, &c->amp, CT_MAX_STIMULI * R, NULL, "amp"));
+    CT_CHECK(make_buffer(c, &c->y, (size_t)c->nstate * n * R, NULL, "y"));
+    CT_CHECK(make_buffer(c, &c->vm, n * R, NULL, "vm"));
+    CT_CHECK(make_buffer(c, &c->vm_prev, n * R, NULL, "vm_prev"));
+    CT_CHECK(make_buffer(c, &c->tmp, n * R, NULL, "tmp"));
+    CT_CHECK(make_buffer(c, &c->act, n * c->acc_size, NULL, "activation"));
+    CT_CHECK(make_buffer(c, &c->row_ptr, (n + 1) * sizeof(int32_t), pb->stiffness->row_ptr, "row_ptr"));
+    CT_CHECK(make_buffer(c, &c->col, nnz * sizeof(int32_t), pb->stiffness->col, "col"));
+    int bad_init = INT_MAX;
+    CT_CHECK(make_buffer(c, &c->bad, sizeof bad_init, &bad_init, "bad"));
+    c->partial_host = malloc(c->red_groups * OCL_MAX_NSUM * c->acc_size);
+    if (!c->partial_host)
+        return ct_error_set(CT_ERR_NOMEM, "opencl backend: out of memory");
+    CT_CHECK(make_buffer(c, &c->partial, c->red_groups * OCL_MAX_NSUM * c->acc_size, NULL, "partial"));
+
+    /* host staging, freed below */
+    ct_real *k_val = malloc((nnz + 1) * R), *inv_mass = malloc((n + 1) * R);
+    ct_real *a_val = NULL, *m_val = NULL, *mass_over_dt = NULL, *inv_diag = NULL;
+    int ok = k_val && inv_mass;
+    if (ok && c->use_cg) {
+        a_val = malloc((nnz + 1) * R);
+        mass_over_dt = malloc((n + 1) * R);
+        inv_diag = calloc(n + 1, R);
+        ok = a_val && mass_over_dt && inv_diag;
+        if (ok && pb->consistent_mass)
+            ok = (m_val = malloc((nnz + 1) * R)) != NULL;
+    }
+    ct_status st = ok ? CT_OK : ct_error_set(CT_ERR_NOMEM, "opencl backend: out of memory for %zu nodes", n);
+    if (st == CT_OK) {
+        for (size_t k = 0; k < nnz; k++)
+            k_val[k] = (ct_real)pb->stiffness->val[k];
+        for (size_t i = 0; i < n; i++)
+            inv_mass[i] = (ct_real)(1.0 / pb->lumped_mass_mm3[i]);
+        if (c->use_cg) {
+            /* explicit + consistent: A = M_C;  implicit: A = M/dt + theta K (M lumped or consistent) */
+            int expl = pb->diffusion == CT_DIFFUSION_EXPLICIT;
+            const double *mc = pb->consistent_mass ? pb->consistent_mass->val : NULL;
+            const int32_t *rp = pb->stiffness->row_ptr, *col = pb->stiffness->col;
+            for (size_t i = 0; i < n; i++) {
+                mass_over_dt[i] = (ct_real)(pb->lumped_mass_mm3[i] / pb->dt_ms);
+                for (int32_t k = rp[i]; k < rp[i + 1]; k++) {
+                    int diag = (size_t)col[k] == i;
+                    double m = mc ? mc[k] : (diag ? pb->lumped_mass_mm3[i] : 0.0);
+                    if (m_val)
+                        m_val[k] = (ct_real)m;
+                    double a = expl ? m : m / pb->dt_ms + c->theta * pb->stiffness->val[k];
+                    if (diag)
+                        inv_diag[i] = (ct_real)(1.0 / a);
+                    a_val[k] = (ct_real)a;
+                }
+            }
+        }
+    }
+    if (st == CT_OK)
+        st = make_buffer(c, &c->k_val, nnz * R, k_val, "k_val");
+    if (st == CT_OK)
+        st = make_buffer(c, &c->inv_mass, n * R, inv_mass, "inv_mass");
+    if (st == CT_OK && c->use_cg) {
+        if (st == CT_OK)
+            st = make_buffer(c, &c->a_val, nnz * R, a_val, "a_val");
+        if (st == CT_OK && m_val)
+            st = make_buffer(c, &c->m_val, nnz * R, m_val, "m_val");
+        if (st == CT_OK)
+            st = make_buffer(c, &c->mass_over_dt, n * R, mass_over_dt, "mass_over_dt");
+        if (st == CT_OK)
+            st = make_buffer(c, &c->inv_diag, n * R, inv_diag, "inv_diag");
+        cl_mem *work[] = {&c->r, &c->z, &c->p, &c->q, &c->b};
+        for (int k = 0; k < 5 && st == CT_OK; k++)
+            st = make_buffer(c, work[k], n * R, NULL, "CG work vector");
+    }
+    free(k_val);
+    free(inv_mass);
+    free(a_val);
+    free(m_val);
+    free(mass_over_dt);
+    free(inv_diag);
+    return st;
+}
+
+static ct_status ocl_create_in(ct_backend_ctx *c, const ct_backend_problem *pb)
+{
+    ocl_device_choice dev;
+    CT_CHECK(pick_device(&dev));
+    snprintf(c->device_name, sizeof c->device_name, "%s", dev.name);
+    c->acc_size = dev.fp64 ? sizeof(double) : sizeof(float);
+    CT_CHECK(build_program(c, &dev));
+    CT_CHECK(upload(c, pb));
+    CT_CHECK(set_args(c, K_INIT, "iimmmmmi", c->model, (int)c->n, c->y, c->vm, c->act, c->params, c->node_set,
+                      c->use_node_set));
+    CT_CHECK(launch(c, K_INIT));
+    OCL_TRY(clFinish(c->queue), "clFinish(ct_init)");
+    return CT_OK;
+}
+
+static ct_status ocl_create(const ct_backend_problem *pb, ct_backend_ctx **out)
+{
+    *out = NULL;
+    if (pb->model < 0 || pb->model >= CT_MODEL_COUNT)
+        return ct_error_set(CT_ERR_BACKEND, "opencl backend: unknown model id %d", pb->model);
+    if (pb->n_nodes == 0 || pb->n_nodes > (size_t)INT_MAX / 2 || pb->stiffness->nnz > (size_t)INT_MAX)
+        return ct_error_set(CT_ERR_BACKEND, "opencl backend: %zu nodes / %zu nonzeros is outside the int32 indexing",
+                            pb->n_nodes, pb->stiffness->nnz);
+    ct_backend_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return ct_error_set(CT_ERR_NOMEM, "opencl backend: out of memory");
+    c->n = pb->n_nodes;
+    c->model = pb->model;
+    c->nstate = ct_model_nstate(pb->model);
+    c->diffusion = pb->diffusion;
+    c->use_cg = pb->diffusion != CT_DIFFUSION_EXPLICIT || pb->consistent_mass;
+    c->dt_ms = pb->dt_ms;
+    c->theta = pb->diffusion == CT_DIFFUSION_BACKWARD_EULER ? 1.0 : 0.5;
+    c->cg_tol = pb->cg_rel_tolerance;
+    c->cg_max_it = pb->cg_max_iterations;
+    c->threshold_mV = pb->activation_threshold_mV;
+    c->bound_mV = pb->vm_bound_mV;
+    c->use_node_set = pb->node_param_set != NULL;
+    c->has_stim = pb->stim_mask != NULL;
+    ct_status st = ocl_create_in(c, pb);
+    if (st != CT_OK) {
+        ocl_destroy(c);
+        return st;
+    }
+    *out = c;
+    return CT_OK;
+}
+
+/* ---- time step -------------------------------------------------------------------------------- */
+
+/* Solves A x = b (A = a_val, b = c->b) by Jacobi-preconditioned CG from x, as the CPU's cg_solve. */
+static ct_status cg_solve(ct_backend_ctx *c, cl_mem x, int *iterations)
+{
+    int n = (int)c->n;
+    size_t red_bytes = c->local_size[K_SPMV_DOT] * OCL_MAX_NSUM * c->acc_size;
+    CT_CHECK(set_args(c, K_SPMV, "immmmm", n, c->row_ptr, c->col, c->a_val, x, c->q));
+    CT_CHECK(launch(c, K_SPMV));
+    CT_CHECK(set_args(c, K_CG_INIT, "immmmmmml", n, c->b, c->q, c->inv_diag, c->r, c->z, c->p, c->partial, red_bytes));
+    CT_CHECK(launch(c, K_CG_INIT));
+    double s3[3] = {0};
+    CT_CHECK(read_sums(c, 3, s3));
+    double bnorm = sqrt(s3[0]);
+    double stop = c->cg_tol * (bnorm > 0 ? bnorm : 1.0);
+    double rz = s3[1], rr = s3[2];
+    int it = 0;
+    /* arguments that do not change over the iterations */
+    CT_CHECK(set_args(c, K_SPMV_DOT, "immmmmml", n, c->row_ptr, c->col, c->a_val, c->p, c->q, c->partial, red_bytes));
+    while (sqrt(rr) > stop) {
+        if (it >= c->cg_max_it) {
+            *iterations = it;
+            return ct_error_set(CT_ERR_NUMERIC, "CG did not reach relative residual %g in %d iterations", c->cg_tol,
+                                c->cg_max_it);
+        }
+        CT_CHECK(launch(c, K_SPMV_DOT));
+        double pq = 0;
+        CT_CHECK(read_sums(c, 1, &pq));
+        double alpha = rz / pq;
+        CT_CHECK(set_args(c, K_CG_UPDATE, "irmmmmmmml", n, alpha, x, c->p, c->q, c->inv_diag, c->r, c->z, c->partial,
+                          red_bytes));
+        CT_CHECK(launch(c, K_CG_UPDATE));
+        double s2[2] = {0};
+        CT_CHECK(read_sums(c, 2, s2));
+        double rz_new = s2[0];
+        rr = s2[1];
+        double beta = rz_new / rz;
+        rz = rz_new;
+        CT_CHECK(set_args(c, K_CG_DIRECTION, "irmm", n, beta, c->z, c->p));
+        CT_CHECK(launch(c, K_CG_DIRECTION));
+        it++;
+    }
+    *iterations = it;
+    return CT_OK;
+}
+
+static ct_status ocl_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active, const double *stim_amp,
+                          ct_step_report *rep)
+{
+    int n = (int)c->n;
+    double dt = (double)(ct_real)c->dt_ms; /* the CPU steps with (ct_real)dt_ms */
+    rep->bad_node = -1;
+    rep->bad_value_mV = 0.0;
+    rep->cg_iterations = 0;
+    uint32_t active = c->has_stim ? stim_active : 0;
+
+    /* Stimulus amplitudes: rewritten only when they change (usually once per run). */
+    if (active) {
+        ct_real amp[CT_MAX_STIMULI];
+        for (int s = 0; s < CT_MAX_STIMULI; s++)
+            amp[s] = (active >> s & 1u) ? (ct_real)stim_amp[s] : 0;
+        if (!c->amp_valid || memcmp(amp, c->amp_host, sizeof amp) != 0) {
+            memcpy(c->amp_host, amp, sizeof amp);
+            OCL_TRY(clEnqueueWriteBuffer(c->queue, c->amp, CL_TRUE, 0, sizeof amp, c->amp_host, 0, NULL, NULL),
+                    "clEnqueueWriteBuffer(stimulus amplitudes)");
+            c->amp_valid = 1;
+        }
+    }
+
+    /* Reaction. */
+    CT_CHECK(set_args(c, K_REACTION, "iimmmmmimumr", c->model, n, c->y, c->vm, c->vm_prev, c->params, c->node_set,
+                      c->use_node_set, c->stim_mask, active, c->amp, dt));
+    CT_CHECK(launch(c, K_REACTION));
+
+    /* Diffusion, then activation detection and the blow-up test. */
+    double thr = c->threshold_mV, bound = c->bound_mV;
+    if (c->diffusion == CT_DIFFUSION_EXPLICIT && c->m_val) {
+        /* M_C dv = -dt K v */
+        CT_CHECK(set_args(c, K_SPMV, "immmmm", n, c->row_ptr, c->col, c->k_val, c->vm, c->q));
+        CT_CHECK(launch(c, K_SPMV));
+        CT_CHECK(set_args(c, K_RHS_EXPLICIT_CONSISTENT, "irmmmm", n, dt, c->q, c->inv_diag, c->b, c->tmp));
+        CT_CHECK(launch(c, K_RHS_EXPLICIT_CONSISTENT));
+        CT_CHECK(cg_solve(c, c->tmp, &rep->cg_iterations));
+        CT_CHECK(set_args(c, K_ADD_DETECT, "immmmaaaam", n, c->vm, c->tmp, c->vm_prev, c->act, t_ms, c->dt_ms, thr,
+                          bound, c->bad));
+        CT_CHECK(launch(c, K_ADD_DETECT));
+    } else if (c->diffusion == CT_DIFFUSION_EXPLICIT) {
+        CT_CHECK(set_args(c, K_EXPLICIT_LUMPED, "immmmmrmmmaaaam", n, c->row_ptr, c->col, c->k_val, c->vm, c->inv_mass,
+                          dt, c->tmp, c->vm_prev, c->act, t_ms, c->dt_ms, thr, bound, c->bad));
+        CT_CHECK(launch(c, K_EXPLICIT_LUMPED));
+        cl_mem swap = c->vm;
+        c->vm = c->tmp;
+        c->tmp = swap;
+    } else {
+        /* (M/dt + theta K) v_new = M/dt v - (1 - theta) K v */
+        double one_minus_theta = (double)(ct_real)(1.0 - c->theta);
+        CT_CHECK(set_args(c, K_SPMV, "immmmm", n, c->row_ptr, c->col, c->k_val, c->vm, c->q));
+        CT_CHECK(launch(c, K_SPMV));
+        if (c->m_val) {
+            CT_CHECK(set_args(c, K_SPMV, "immmmm", n, c->row_ptr, c->col, c->m_val, c->vm, c->tmp));
+            CT_CHECK(launch(c, K_SPMV));
+            CT_CHECK(set_args(c, K_RHS_IMPLICIT_CONSISTENT, "irrmmm", n, dt, one_minus_theta, c->tmp, c->q, c->b));
+            CT_CHECK(launch(c, K_RHS_IMPLICIT_CONSISTENT));
+        } else {
+            CT_CHECK(set_args(c, K_RHS_IMPLICIT_LUMPED, "irmmmm", n, one_minus_theta, c->mass_over_dt, c->vm, c->q,
+                              c->b));
+            CT_CHECK(launch(c, K_RHS_IMPLICIT_LUMPED));
+        }
+        CT_CHECK(cg_solve(c, c->vm, &rep->cg_iterations));
+        CT_CHECK(set_args(c, K_DETECT, "immmaaaam", n, c->vm, c->vm_prev, c->act, t_ms, c->dt_ms, thr, bound, c->bad));
+        CT_CHECK(launch(c, K_DETECT));
+    }
+
+    /* The one read of every step: the blow-up flag (blocking, so the step is complete on return). */
+    cl_int bad = INT_MAX;
+    OCL_TRY(clEnqueueReadBuffer(c->queue, c->bad, CL_TRUE, 0, sizeof bad, &bad, 0, NULL, NULL),
+            "clEnqueueReadBuffer(blow-up flag)");
+    if (bad != INT_MAX) {
+        ct_real v = 0;
+        OCL_TRY(clEnqueueReadBuffer(c->queue, c->vm, CL_TRUE, (size_t)bad * sizeof v, sizeof v, &v, 0, NULL, NULL),
+                "clEnqueueReadBuffer(blown-up Vm)");
+        cl_int reset = INT_MAX;
+        OCL_TRY(clEnqueueWriteBuffer(c->queue, c->bad, CL_TRUE, 0, sizeof reset, &reset, 0, NULL, NULL),
+                "clEnqueueWriteBuffer(blow-up flag)");
+        rep->bad_node = (long)bad;
+        rep->bad_value_mV = (double)v;
+        return ct_error_set(CT_ERR_NUMERIC, "Vm = %g mV at node %ld is past the bound of %g mV", rep->bad_value_mV,
+                            rep->bad_node, bound);
+    }
+    return CT_OK;
+}
+
+static ct_status ocl_download(ct_backend_ctx *c, enum ct_field field, double *host)
+{
+    size_t n = c->n;
+    size_t elem;
+    cl_mem src;
+    if (field == CT_FIELD_VM) {
+        elem = sizeof(ct_real);
+        src = c->vm;
+    } else if (field == CT_FIELD_ACTIVATION_MS) {
+        elem = c->acc_size;
+        src = c->act;
+    } else {
+        return ct_error_set(CT_ERR_INTERNAL, "opencl backend: unknown field %d", (int)field);
+    }
+    if (elem == sizeof(double)) { /* straight into the caller's array */
+        OCL_TRY(clEnqueueReadBuffer(c->queue, src, CL_TRUE, 0, n * elem, host, 0, NULL, NULL),
+                "clEnqueueReadBuffer(download)");
+        return CT_OK;
+    }
+    float *stage = malloc(n * sizeof *stage); /* owned here, freed below */
+    if (!stage)
+        return ct_error_set(CT_ERR_NOMEM, "opencl backend: out of memory for a download of %zu values", n);
+    cl_int err = clEnqueueReadBuffer(c->queue, src, CL_TRUE, 0, n * elem, stage, 0, NULL, NULL);
+    if (err == CL_SUCCESS)
+        for (size_t i = 0; i < n; i++)
+            host[i] = (double)stage[i];
+    free(stage);
+    OCL_TRY(err, "clEnqueueReadBuffer(download)");
+    return CT_OK;
+}
+
+const ct_backend_ops ct_backend_opencl = {
+    .name = "opencl",
+    .probe = ocl_probe,
+    .runs_on_host_cpu = ocl_runs_on_host_cpu,
+    .create = ocl_create,
+    .destroy = ocl_destroy,
+    .step = ocl_step,
+    .download = ocl_download,
+};

@@ -1,0 +1,265 @@
+/* monodomain.cl - the OpenCL C kernels of the monodomain time step.
+ *
+ * Embedded into the binary after ct_real.h and the ionic models (see CMakeLists.txt and
+ * tools/embed_source.cmake), so ct_real, ct_model_init and ct_model_step are already defined here.
+ * Every kernel reproduces the arithmetic of kernels/cpu/backend_cpu.c, operation for operation;
+ * the host prepends "#pragma OPENCL FP_CONTRACT OFF" so no multiply-add is fused where the CPU
+ * rounds twice. Only the order of the terms of a dot product differs (work-group tree sums).
+ *
+ * Build options set by backend_opencl.c:
+ *   -DCT_REAL_FLOAT  single-precision state (as the host build)
+ *   -DCT_HAVE_FP64   the device has cl_khr_fp64: activation times, the threshold / bound test and the
+ *                    dot-product sums are in double, as on the CPU (float otherwise)
+ *
+ * Layout: structure of arrays; state k of node i is y[k*n + i], so neighbouring work-items touch
+ * neighbouring addresses. Element-wise kernels take one node per work-item (the host pads the
+ * global size, hence the `i >= n` guards); reduction kernels loop with a grid stride and write one
+ * partial sum per work-group, which the host adds in double.
+ */
+
+#ifdef CT_HAVE_FP64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+typedef double ct_acc;
+#else
+typedef float ct_acc;
+#endif
+
+/* ---- helpers ---------------------------------------------------------------------------------- */
+
+/* Activation (first upward crossing of thr, linearly interpolated in time) and the blow-up test of
+ * one node, exactly as the CPU's final loop. */
+static inline void ct_detect(int i, ct_real vm_prev, ct_real vm_new, __global ct_acc *act_ms, ct_acc t_ms,
+                             ct_acc dt_ms, ct_acc thr_mV, ct_acc bound_mV, __global int *bad_node)
+{
+    ct_acc v0 = (ct_acc)vm_prev, v1 = (ct_acc)vm_new;
+    if (act_ms[i] < (ct_acc)0 && v0 < thr_mV && v1 >= thr_mV)
+        act_ms[i] = t_ms + dt_ms * (thr_mV - v0) / (v1 - v0);
+    if (!(fabs(v1) <= bound_mV))
+        atomic_min(bad_node, i); /* the lowest bad node index; the host resets the flag to INT_MAX */
+}
+
+/* Tree sum of the work-group's `nsum` interleaved values in scratch[l*nsum + k]; work-item 0 writes
+ * them to partial[group*nsum + k]. The local size is a power of two (the host guarantees it). */
+static inline void ct_group_sum(__local ct_acc *scratch, int nsum, __global ct_acc *partial)
+{
+    int l = (int)get_local_id(0);
+    for (int width = (int)get_local_size(0) / 2; width > 0; width /= 2) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (l < width)
+            for (int k = 0; k < nsum; k++)
+                scratch[l * nsum + k] += scratch[(l + width) * nsum + k];
+    }
+    if (l == 0)
+        for (int k = 0; k < nsum; k++)
+            partial[get_group_id(0) * nsum + k] = scratch[k];
+}
+
+/* Row i of a CSR product sharing the mesh pattern: sum_k val[k] x[col[k]], accumulated in ct_real. */
+static inline ct_real ct_row_dot(int i, __global const int *row_ptr, __global const int *col,
+                                 __global const ct_real *val, __global const ct_real *x)
+{
+    ct_real s = 0;
+    for (int k = row_ptr[i]; k < row_ptr[i + 1]; k++)
+        s += val[k] * x[col[k]];
+    return s;
+}
+
+/* ---- set-up and reaction ---------------------------------------------------------------------- */
+
+/* Initial ionic state, Vm and activation time (-1: not yet) of every node. */
+__kernel void ct_init(int model, int n, __global ct_real *y, __global ct_real *vm, __global ct_acc *act_ms,
+                      __global const ct_real *param_sets, __global const uchar *node_set, int use_node_set)
+{
+    int i = (int)get_global_id(0);
+    if (i >= n)
+        return;
+    __global const ct_real *src = param_sets + (use_node_set ? (int)node_set[i] : 0) * CT_MODEL_NPARAM;
+    ct_real prm[CT_MODEL_NPARAM];
+    for (int k = 0; k < CT_MODEL_NPARAM; k++)
+        prm[k] = src[k];
+    vm[i] = ct_model_init(model, y + i, (ct_size)n, prm);
+    act_ms[i] = (ct_acc)-1;
+}
+
+/* Ionic model and stimulus of every node (Rush-Larsen inside ct_model_step); saves Vm in vm_prev.
+ * `active` is the set of stimuli on during this step (0 when the problem has no stimulus mask);
+ * amp[s] is stimulus s's amplitude (uA/uF). */
+__kernel void ct_reaction(int model, int n, __global ct_real *y, __global ct_real *vm, __global ct_real *vm_prev,
+                          __global const ct_real *param_sets, __global const uchar *node_set, int use_node_set,
+                          __global const uint *stim_mask, uint active, __global const ct_real *amp, ct_real dt)
+{
+    int i = (int)get_global_id(0);
+    if (i >= n)
+        return;
+    ct_real i_app = 0;
+    uint hit = active ? (stim_mask[i] & active) : 0u;
+    for (int s = 0; hit; s++, hit >>= 1) /* ascending bit order, as the CPU's ctz loop */
+        if (hit & 1u)
+            i_app += amp[s];
+    __global const ct_real *src = param_sets + (use_node_set ? (int)node_set[i] : 0) * CT_MODEL_NPARAM;
+    ct_real prm[CT_MODEL_NPARAM];
+    for (int k = 0; k < CT_MODEL_NPARAM; k++)
+        prm[k] = src[k];
+    ct_real v = vm[i];
+    vm_prev[i] = v;
+    ct_real i_ion = ct_model_step(model, y + i, (ct_size)n, v, i_app, dt, prm);
+    vm[i] = v + dt * (i_app - i_ion);
+}
+
+/* ---- explicit diffusion, lumped mass: one fused SpMV + activation pass ------------------------ */
+
+/* vm_out = vm - dt M_L^-1 K vm, then activation / blow-up test against vm_prev. */
+__kernel void ct_explicit_lumped(int n, __global const int *row_ptr, __global const int *col,
+                                 __global const ct_real *k_val, __global const ct_real *vm,
+                                 __global const ct_real *inv_mass, ct_real dt, __global ct_real *vm_out,
+                                 __global const ct_real *vm_prev, __global ct_acc *act_ms, ct_acc t_ms,
+                                 ct_acc dt_ms, ct_acc thr_mV, ct_acc bound_mV, __global int *bad_node)
+{
+    int i = (int)get_global_id(0);
+    if (i >= n)
+        return;
+    ct_real s = ct_row_dot(i, row_ptr, col, k_val, vm);
+    ct_real v1 = vm[i] - dt * inv_mass[i] * s;
+    vm_out[i] = v1;
+    ct_detect(i, vm_prev[i], v1, act_ms, t_ms, dt_ms, thr_mV, bound_mV, bad_node);
+}
+
+/* ---- sparse products and CG ------------------------------------------------------------------- */
+
+/* y = A x */
+__kernel void ct_spmv(int n, __global const int *row_ptr, __global const int *col, __global const ct_real *val,
+                      __global const ct_real *x, __global ct_real *y)
+{
+    int i = (int)get_global_id(0);
+    if (i >= n)
+        return;
+    y[i] = ct_row_dot(i, row_ptr, col, val, x);
+}
+
+/* q = A p, with the work-group partial sums of p.q (grid-stride loop). */
+__kernel void ct_spmv_dot(int n, __global const int *row_ptr, __global const int *col, __global const ct_real *val,
+                          __global const ct_real *p, __global ct_real *q, __global ct_acc *partial,
+                          __local ct_acc *scratch)
+{
+    ct_acc pq = 0;
+    for (int i = (int)get_global_id(0); i < n; i += (int)get_global_size(0)) {
+        ct_real s = ct_row_dot(i, row_ptr, col, val, p);
+        q[i] = s;
+        pq += (ct_acc)p[i] * (ct_acc)s;
+    }
+    scratch[get_local_id(0)] = pq;
+    ct_group_sum(scratch, 1, partial);
+}
+
+/* r = b - q, z = D^-1 r, p = z; partial sums of b.b, r.z, r.r. */
+__kernel void ct_cg_init(int n, __global const ct_real *b, __global const ct_real *q,
+                         __global const ct_real *inv_diag, __global ct_real *r, __global ct_real *z,
+                         __global ct_real *p, __global ct_acc *partial, __local ct_acc *scratch)
+{
+    ct_acc bb = 0, rz = 0, rr = 0;
+    for (int i = (int)get_global_id(0); i < n; i += (int)get_global_size(0)) {
+        ct_real ri = b[i] - q[i];
+        ct_real zi = inv_diag[i] * ri;
+        r[i] = ri;
+        z[i] = zi;
+        p[i] = zi;
+        bb += (ct_acc)b[i] * (ct_acc)b[i];
+        rz += (ct_acc)ri * (ct_acc)zi;
+        rr += (ct_acc)ri * (ct_acc)ri;
+    }
+    int l = (int)get_local_id(0);
+    scratch[3 * l] = bb;
+    scratch[3 * l + 1] = rz;
+    scratch[3 * l + 2] = rr;
+    ct_group_sum(scratch, 3, partial);
+}
+
+/* x += alpha p, r -= alpha q, z = D^-1 r; partial sums of r.z and r.r. */
+__kernel void ct_cg_update(int n, ct_real alpha, __global ct_real *x, __global const ct_real *p,
+                           __global const ct_real *q, __global const ct_real *inv_diag, __global ct_real *r,
+                           __global ct_real *z, __global ct_acc *partial, __local ct_acc *scratch)
+{
+    ct_acc rz = 0, rr = 0;
+    for (int i = (int)get_global_id(0); i < n; i += (int)get_global_size(0)) {
+        x[i] += alpha * p[i];
+        ct_real ri = r[i] - alpha * q[i];
+        ct_real zi = inv_diag[i] * ri;
+        r[i] = ri;
+        z[i] = zi;
+        rz += (ct_acc)ri * (ct_acc)zi;
+        rr += (ct_acc)ri * (ct_acc)ri;
+    }
+    int l = (int)get_local_id(0);
+    scratch[2 * l] = rz;
+    scratch[2 * l + 1] = rr;
+    ct_group_sum(scratch, 2, partial);
+}
+
+/* p = z + beta p */
+__kernel void ct_cg_direction(int n, ct_real beta, __global const ct_real *z, __global ct_real *p)
+{
+    int i = (int)get_global_id(0);
+    if (i >= n)
+        return;
+    p[i] = z[i] + beta * p[i];
+}
+
+/* ---- right-hand sides ------------------------------------------------------------------------- */
+
+/* Explicit, consistent mass (M_C dv = -dt K v): b = -dt q (q = K v), first guess x = D^-1 b. */
+__kernel void ct_rhs_explicit_consistent(int n, ct_real dt, __global const ct_real *q,
+                                         __global const ct_real *inv_diag, __global ct_real *b, __global ct_real *x)
+{
+    int i = (int)get_global_id(0);
+    if (i >= n)
+        return;
+    ct_real bi = -dt * q[i];
+    b[i] = bi;
+    x[i] = bi * inv_diag[i];
+}
+
+/* Implicit, consistent mass: b = (M v)/dt - (1 - theta) K v  (mv = M v, q = K v). */
+__kernel void ct_rhs_implicit_consistent(int n, ct_real dt, ct_real one_minus_theta, __global const ct_real *mv,
+                                         __global const ct_real *q, __global ct_real *b)
+{
+    int i = (int)get_global_id(0);
+    if (i >= n)
+        return;
+    b[i] = mv[i] / dt - one_minus_theta * q[i];
+}
+
+/* Implicit, lumped mass: b = (m/dt) v - (1 - theta) K v. */
+__kernel void ct_rhs_implicit_lumped(int n, ct_real one_minus_theta, __global const ct_real *mass_over_dt,
+                                     __global const ct_real *vm, __global const ct_real *q, __global ct_real *b)
+{
+    int i = (int)get_global_id(0);
+    if (i >= n)
+        return;
+    b[i] = mass_over_dt[i] * vm[i] - one_minus_theta * q[i];
+}
+
+/* ---- end of step: activation and blow-up ------------------------------------------------------ */
+
+/* vm += delta, then the activation / blow-up test (explicit diffusion with consistent mass). */
+__kernel void ct_add_detect(int n, __global ct_real *vm, __global const ct_real *delta,
+                            __global const ct_real *vm_prev, __global ct_acc *act_ms, ct_acc t_ms, ct_acc dt_ms,
+                            ct_acc thr_mV, ct_acc bound_mV, __global int *bad_node)
+{
+    int i = (int)get_global_id(0);
+    if (i >= n)
+        return;
+    ct_real v1 = vm[i] + delta[i];
+    vm[i] = v1;
+    ct_detect(i, vm_prev[i], v1, act_ms, t_ms, dt_ms, thr_mV, bound_mV, bad_node);
+}
+
+/* The activation / blow-up test alone (implicit diffusion). */
+__kernel void ct_detect_kernel(int n, __global const ct_real *vm, __global const ct_real *vm_prev,
+                               __global ct_acc *act_ms, ct_acc t_ms, ct_acc dt_ms, ct_acc thr_mV,
+                               ct_acc bound_mV, __global int *bad_node)
+{
+    int i = (int)get_global_id(0);
+    if (i >= n)
+        return;
+    ct_detect(i, vm_prev[i], vm[i], act_ms, t_ms, dt_ms, thr_mV, bound_mV, bad_node);
+}
