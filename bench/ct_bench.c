@@ -63,6 +63,8 @@ typedef struct bench_result {
     double cg_iterations_per_step;
     double bytes_per_node_step;
     double gb_per_s;
+    double peak_gb_per_s;             /* the backend's device peak, 0 if unknown */
+    char peak_how[128];               /* where the peak comes from */
     size_t activated_nodes;           /* sanity: the stimulus really excited tissue */
 } bench_result;
 
@@ -394,14 +396,17 @@ static ct_status run_case(const ct_sim *sim, const ct_backend_ops *be, int model
 
 static void print_header(void)
 {
-    printf("%-8s %-19s %-9s %9s %6s %9s %13s %8s %11s\n", "backend", "model", "precision", "nodes", "steps",
-           "wall s", "node-steps/s", "GB/s", "B/node-step");
+    printf("%-8s %-19s %-9s %9s %6s %9s %13s %8s %11s %7s\n", "backend", "model", "precision", "nodes", "steps",
+           "wall s", "node-steps/s", "GB/s", "B/node-step", "% peak");
 }
 
 static void print_row(const bench_result *r)
 {
-    printf("%-8s %-19s %-9s %9zu %6ld %9.3f %13.4g %8.2f %11.0f\n", r->backend, r->model, r->precision, r->nodes,
-           r->steps, r->wall_s, r->node_steps_per_s, r->gb_per_s, r->bytes_per_node_step);
+    char pct[16] = "n/a";
+    if (r->peak_gb_per_s > 0)
+        snprintf(pct, sizeof pct, "%.1f", 100.0 * r->gb_per_s / r->peak_gb_per_s);
+    printf("%-8s %-19s %-9s %9zu %6ld %9.3f %13.4g %8.2f %11.0f %7s\n", r->backend, r->model, r->precision, r->nodes,
+           r->steps, r->wall_s, r->node_steps_per_s, r->gb_per_s, r->bytes_per_node_step, pct);
     fflush(stdout);
 }
 
@@ -446,6 +451,10 @@ static int write_json(const char *path, const char *machine, const char *host, i
         ok = ok && cJSON_AddNumberToObject(o_run, "node_steps_per_s", r->node_steps_per_s);
         ok = ok && cJSON_AddNumberToObject(o_run, "cg_iterations_per_step", r->cg_iterations_per_step);
         ok = ok && cJSON_AddNumberToObject(o_run, "bytes_per_node_step", r->bytes_per_node_step);
+        ok = ok && cJSON_AddNumberToObject(o_run, "peak_GB_per_s", r->peak_gb_per_s);
+        ok = ok && cJSON_AddStringToObject(o_run, "peak_source", r->peak_how);
+        ok = ok && cJSON_AddNumberToObject(o_run, "fraction_of_peak",
+                                           r->peak_gb_per_s > 0 ? r->gb_per_s / r->peak_gb_per_s : 0.0);
         ok = ok && cJSON_AddNumberToObject(o_run, "GB_per_s", r->gb_per_s);
         ok = ok && cJSON_AddNumberToObject(o_run, "activated_nodes", (double)r->activated_nodes);
     }
@@ -539,6 +548,18 @@ int main(int argc, char **argv)
            precision_name(), diffusion_name(o.diffusion), BENCH_DX_MM, BENCH_DT_MS, o.steps, BENCH_WARMUP_STEPS);
     printf("GB/s = modelled bytes per node-step (B/node-step column) x node-steps/s; compare with STREAM triad.\n\n");
 
+    /* Each backend's device peak bandwidth, once: the yardstick of the "% peak" column. */
+    double peak[8] = {0};
+    char peak_how[8][128];
+    for (int b = 0; b < n_backends && b < 8; b++) {
+        snprintf(peak_how[b], sizeof peak_how[b], "unknown");
+        if (backends[b]->peak_bandwidth_GB_per_s)
+            peak[b] = backends[b]->peak_bandwidth_GB_per_s(peak_how[b], sizeof peak_how[b]);
+        printf("peak bandwidth of %s: %s%.1f GB/s (%s)\n", backends[b]->name, peak[b] > 0 ? "" : "unknown, ",
+               peak[b], peak_how[b]);
+    }
+    printf("\n");
+
     int n_runs = n_backends * o.n_models * o.n_sizes;
     bench_result *results = calloc((size_t)n_runs, sizeof *results);
     if (!results) {
@@ -583,6 +604,10 @@ int main(int argc, char **argv)
                             ct_status_name(st), ct_error_message());
                     rc = 1;
                     break;
+                }
+                if (b < 8) {
+                    res->peak_gb_per_s = peak[b];
+                    snprintf(res->peak_how, sizeof res->peak_how, "%s", peak_how[b]);
                 }
                 print_row(res);
                 if (res->activated_nodes == 0 && (double)o.steps * BENCH_DT_MS >= BENCH_STIM_MS + 1.0)

@@ -65,6 +65,9 @@ typedef struct ct_backend_ops {
     /* Optional (NULL: no). Whether the device it would use is the host CPU, on which the plain C backend
      * is faster: "auto" then passes over it (naming it in ct_error_message()); asking by name still works. */
     int (*runs_on_host_cpu)(void);
+    /* Optional (NULL: unknown). The device's peak memory bandwidth in GB/s, for the benchmark's "fraction
+     * of peak"; `how` (caller's buffer) says where the figure comes from (measured triad, spec sheet). */
+    double (*peak_bandwidth_GB_per_s)(char *how, size_t how_len);
     /* Allocates device state, uploads the problem, sets the initial ionic state; caller owns *ctx. */
     ct_status (*create)(const ct_backend_problem *problem, ct_backend_ctx **ctx);
     void (*destroy)(ct_backend_ctx *ctx);

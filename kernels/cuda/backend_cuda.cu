@@ -516,6 +516,21 @@ static ct_status cuda_probe(void)
     return CT_OK;
 }
 
+/* Peak DRAM bandwidth from the device's memory clock and bus width (double data rate): the spec-sheet
+ * figure (for an H100 SXM about 3350 GB/s), 0 if the device cannot be queried. */
+static double cuda_peak_bandwidth(char *how, size_t how_len)
+{
+    int dev, clock_kHz = 0, bus_bits = 0;
+    if (pick_device(&dev) != CT_OK || cudaDeviceGetAttribute(&clock_kHz, cudaDevAttrMemoryClockRate, dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, dev) != cudaSuccess) {
+        (void)cudaGetLastError();
+        snprintf(how, how_len, "unknown: device attributes not available");
+        return 0.0;
+    }
+    snprintf(how, how_len, "memory clock %d MHz x %d-bit bus x 2 (DDR)", clock_kHz / 1000, bus_bits);
+    return 2.0 * (double)clock_kHz * 1e3 * (double)bus_bits / 8.0 * 1e-9;
+}
+
 /* Releases everything the context owns; tolerates a half-built context and a broken device. */
 static void cuda_destroy(ct_backend_ctx *c)
 {
@@ -940,6 +955,7 @@ extern "C" const ct_backend_ops ct_backend_cuda = {
     "cuda",
     cuda_probe,
     NULL, /* runs_on_host_cpu: never */
+    cuda_peak_bandwidth,
     cuda_create,
     cuda_destroy,
     cuda_step,
