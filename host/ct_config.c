@@ -19,18 +19,8 @@ static ct_status parse_mesh(const cJSON *root, const char *src, ct_config *c)
 {
     const cJSON *m;
     CT_CHECK(ct_json_object(root, "mesh", 1, src, "", &m));
-    static const char *const keys[] = {"type", "size_mm", "dx_mm", "fibre_direction", "renumber", NULL};
-    CT_CHECK(ct_json_known_keys(m, keys, src, "mesh"));
     const char *type = NULL;
     CT_CHECK(ct_json_string(m, "type", 1, src, "mesh", &type));
-    if (strcmp(type, "box") != 0)
-        return ct_error_set(CT_ERR_CONFIG, "%s: mesh.type \"%s\" is not known (expected \"box\")", src, type);
-    CT_CHECK(ct_json_vec(m, "size_mm", 1, 3, src, "mesh", c->box_size_mm));
-    for (int k = 0; k < 3; k++)
-        if (!(c->box_size_mm[k] > 0) || c->box_size_mm[k] > 1e4)
-            return ct_error_set(CT_ERR_CONFIG, "%s: mesh.size_mm[%d] = %g is out of range (0, 1e4]", src, k,
-                                c->box_size_mm[k]);
-    CT_CHECK(ct_json_number(m, "dx_mm", 1, 1e-3, 100.0, src, "mesh", &c->dx_mm));
     const char *renumber = "rcm";
     CT_CHECK(ct_json_string(m, "renumber", 0, src, "mesh", &renumber));
     if (strcmp(renumber, "rcm") == 0)
@@ -40,6 +30,49 @@ static ct_status parse_mesh(const cJSON *root, const char *src, ct_config *c)
     else
         return ct_error_set(CT_ERR_CONFIG, "%s: mesh.renumber \"%s\" is not known (expected rcm or none)", src,
                             renumber);
+    if (strcmp(type, "file") == 0) {
+        static const char *const fkeys[] = {"type", "path", "format", "units", "renumber", NULL};
+        CT_CHECK(ct_json_known_keys(m, fkeys, src, "mesh"));
+        const char *path = NULL, *format = "", *units = "mm";
+        CT_CHECK(ct_json_string(m, "path", 1, src, "mesh", &path));
+        CT_CHECK(ct_json_string(m, "format", 0, src, "mesh", &format));
+        CT_CHECK(ct_json_string(m, "units", 0, src, "mesh", &units));
+        if (strcmp(units, "mm") == 0)
+            c->mesh_unit_to_mm = 1.0;
+        else if (strcmp(units, "um") == 0)
+            c->mesh_unit_to_mm = 1e-3;
+        else if (strcmp(units, "cm") == 0)
+            c->mesh_unit_to_mm = 10.0;
+        else
+            return ct_error_set(CT_ERR_CONFIG, "%s: mesh.units \"%s\" is not known (expected mm, um or cm)", src, units);
+        if (*format && strcmp(format, "carp") != 0 && strcmp(format, "vtu") != 0 && strcmp(format, "vtk") != 0 &&
+            strcmp(format, "gmsh") != 0)
+            return ct_error_set(CT_ERR_CONFIG, "%s: mesh.format \"%s\" is not known (expected carp, vtu, vtk or gmsh)",
+                                src, format);
+        snprintf(c->mesh_format, sizeof c->mesh_format, "%s", format);
+        /* a relative path is relative to the configuration's folder */
+        const char *slash = strrchr(src, '/');
+        int n;
+        if (path[0] == '/' || !slash)
+            n = snprintf(c->mesh_path, sizeof c->mesh_path, "%s", path);
+        else
+            n = snprintf(c->mesh_path, sizeof c->mesh_path, "%.*s/%s", (int)(slash - src), src, path);
+        if (n < 0 || n >= (int)sizeof c->mesh_path)
+            return ct_error_set(CT_ERR_CONFIG, "%s: mesh.path is too long", src);
+        c->mesh_from_file = 1;
+        return CT_OK;
+    }
+    static const char *const keys[] = {"type", "size_mm", "dx_mm", "fibre_direction", "renumber", NULL};
+    CT_CHECK(ct_json_known_keys(m, keys, src, "mesh"));
+    if (strcmp(type, "box") != 0)
+        return ct_error_set(CT_ERR_CONFIG, "%s: mesh.type \"%s\" is not known (expected \"box\" or \"file\")", src,
+                            type);
+    CT_CHECK(ct_json_vec(m, "size_mm", 1, 3, src, "mesh", c->box_size_mm));
+    for (int k = 0; k < 3; k++)
+        if (!(c->box_size_mm[k] > 0) || c->box_size_mm[k] > 1e4)
+            return ct_error_set(CT_ERR_CONFIG, "%s: mesh.size_mm[%d] = %g is out of range (0, 1e4]", src, k,
+                                c->box_size_mm[k]);
+    CT_CHECK(ct_json_number(m, "dx_mm", 1, 1e-3, 100.0, src, "mesh", &c->dx_mm));
     c->fibre_direction[0] = 1.0;
     c->fibre_direction[1] = c->fibre_direction[2] = 0.0;
     CT_CHECK(ct_json_vec(m, "fibre_direction", 0, 3, src, "mesh", c->fibre_direction));
@@ -71,10 +104,15 @@ static ct_status parse_model(const cJSON *root, const char *src, ct_config *c)
             type = 1;
         else if (strcmp(ct, "epi") == 0)
             type = 2;
-        else
-            return ct_error_set(CT_ERR_CONFIG, "%s: model.cell_type \"%s\" is not known (expected endo, mid or epi)",
+        else if (strcmp(ct, "from_mesh") == 0) {
+            type = 2; /* the defaults below; per node from the mesh's cell_type point field */
+            c->cell_type_from_mesh = 1;
+        } else
+            return ct_error_set(CT_ERR_CONFIG,
+                                "%s: model.cell_type \"%s\" is not known (expected endo, mid, epi or from_mesh)",
                                 src, ct);
-        snprintf(c->cell_type, sizeof c->cell_type, "%s", type == 0 ? "endo" : type == 1 ? "mid" : "epi");
+        snprintf(c->cell_type, sizeof c->cell_type, "%s",
+                 c->cell_type_from_mesh ? "from_mesh" : type == 0 ? "endo" : type == 1 ? "mid" : "epi");
         ct_tp06_default_params(p, type);
         const cJSON *sc;
         CT_CHECK(ct_json_object(m, "conductance_scales", 0, src, "model", &sc));
@@ -143,6 +181,44 @@ static ct_status parse_conductivity(const cJSON *root, const char *src, ct_confi
         /* Monodomain reduction: the harmonic mean sigma_i sigma_e / (sigma_i + sigma_e) per direction. */
         c->conductivity.sigma_l_S_per_m = il * el / (il + el);
         c->conductivity.sigma_t_S_per_m = it * et / (it + et);
+    }
+    return CT_OK;
+}
+
+static ct_status parse_tissue(const cJSON *root, const char *src, ct_config *c)
+{
+    for (int k = 0; k < 12; k++)
+        c->border_zone_scales[k] = 1.0;
+    c->border_zone_sigma_scale = 1.0;
+    c->scar_sigma_scale = 0.0;
+    const cJSON *t;
+    CT_CHECK(ct_json_object(root, "tissue", 0, src, "", &t));
+    if (!t)
+        return CT_OK;
+    static const char *const keys[] = {"border_zone", "scar", NULL};
+    CT_CHECK(ct_json_known_keys(t, keys, src, "tissue"));
+    const cJSON *bz, *scar;
+    CT_CHECK(ct_json_object(t, "border_zone", 0, src, "tissue", &bz));
+    if (bz) {
+        static const char *const bkeys[] = {"conductance_scales", "sigma_scale", NULL};
+        CT_CHECK(ct_json_known_keys(bz, bkeys, src, "tissue.border_zone"));
+        CT_CHECK(ct_json_number(bz, "sigma_scale", 0, 0.0, 10.0, src, "tissue.border_zone", &c->border_zone_sigma_scale));
+        const cJSON *sc;
+        CT_CHECK(ct_json_object(bz, "conductance_scales", 0, src, "tissue.border_zone", &sc));
+        if (sc) {
+            if (c->model != CT_MODEL_TP06)
+                return ct_error_set(CT_ERR_CONFIG, "%s: tissue.border_zone.conductance_scales needs model tp06", src);
+            CT_CHECK(ct_json_known_keys(sc, tp06_scale_names, src, "tissue.border_zone.conductance_scales"));
+            for (int k = 0; tp06_scale_names[k]; k++)
+                CT_CHECK(ct_json_number(sc, tp06_scale_names[k], 0, 0.0, 100.0, src,
+                                        "tissue.border_zone.conductance_scales", &c->border_zone_scales[k]));
+        }
+    }
+    CT_CHECK(ct_json_object(t, "scar", 0, src, "tissue", &scar));
+    if (scar) {
+        static const char *const skeys[] = {"sigma_scale", NULL};
+        CT_CHECK(ct_json_known_keys(scar, skeys, src, "tissue.scar"));
+        CT_CHECK(ct_json_number(scar, "sigma_scale", 0, 0.0, 10.0, src, "tissue.scar", &c->scar_sigma_scale));
     }
     return CT_OK;
 }
@@ -304,7 +380,7 @@ ct_status ct_config_parse(const char *text, const char *source, ct_config *c)
     CT_CHECK(ct_json_parse(text, source, &root));
     static const char *const keys[] = {"description", "mesh",  "model",       "conductivity",           "chi_per_mm",
                                        "Cm_uF_per_mm2", "dt_ms", "end_time_ms", "activation_threshold_mV", "vm_bound_mV",
-                                       "diffusion",   "stimuli", "probes",    "output",                 NULL};
+                                       "diffusion",   "stimuli", "probes",    "output",  "tissue",     NULL};
     ct_status st = ct_json_known_keys(root, keys, source, "");
     if (st == CT_OK)
         st = parse_mesh(root, source, c);
@@ -312,6 +388,8 @@ ct_status ct_config_parse(const char *text, const char *source, ct_config *c)
         st = parse_model(root, source, c);
     if (st == CT_OK)
         st = parse_conductivity(root, source, c);
+    if (st == CT_OK)
+        st = parse_tissue(root, source, c);
     if (st == CT_OK)
         st = parse_numerics(root, source, c);
     if (st == CT_OK)

@@ -33,7 +33,11 @@ typedef struct ct_probe {
 
 typedef struct ct_config {
     char source[512];                /* the file it was read from, for messages */
-    /* mesh: a generated box (mesh files come with personalisation) */
+    /* mesh: a generated box, or a file (openCARP, VTK, Gmsh) */
+    int mesh_from_file;              /* 0: box, 1: file */
+    char mesh_path[1024];            /* resolved against the configuration's folder */
+    char mesh_format[16];            /* "" (by extension), "carp", "vtu", "gmsh" */
+    double mesh_unit_to_mm;          /* 1 (mm), 1e-3 (um), 10 (cm) */
     double box_size_mm[3];
     double dx_mm;
     double fibre_direction[3];
@@ -41,10 +45,15 @@ typedef struct ct_config {
     /* ionic model */
     int model;                       /* enum ct_model_id */
     char model_name[CT_NAME_LEN];
-    char cell_type[CT_NAME_LEN];     /* tp06: "endo", "mid", "epi" */
+    char cell_type[CT_NAME_LEN];     /* tp06: "endo", "mid", "epi", or "from_mesh" (point field cell_type) */
+    int cell_type_from_mesh;
     double model_params[16];         /* CT_MODEL_NPARAM values, see kernels/models/ */
     /* tissue */
     ct_conductivity conductivity;
+    /* element labels (enum ct_tissue) from the mesh: border zone remodelling and scar */
+    double border_zone_scales[12];   /* multiply the model's conductance scales in border-zone nodes (tp06 order) */
+    double border_zone_sigma_scale;  /* conductivity factor of border-zone elements */
+    double scar_sigma_scale;         /* conductivity factor of scar elements (0: non-conducting) */
     /* time */
     double dt_ms, end_time_ms;
     int diffusion;                   /* enum ct_diffusion_method */

@@ -32,6 +32,9 @@ void ct_mesh_destroy(ct_mesh *mesh)
     free(mesh->xyz_mm);
     free(mesh->tets);
     free(mesh->fibre);
+    free(mesh->tissue);
+    free(mesh->tris);
+    free(mesh->tri_label);
     free(mesh);
 }
 

@@ -18,7 +18,17 @@ typedef struct ct_mesh {
     double *xyz_mm;     /* 3*n_nodes node coordinates (mm), owned */
     int32_t *tets;      /* 4*n_tets node indices, 0-based, positively oriented, owned */
     double *fibre;      /* 3*n_tets unit fibre direction per element, owned */
+    int32_t *tissue;    /* n_tets element labels (enum ct_tissue), owned; NULL: all healthy */
+    size_t n_tris;      /* labelled boundary triangles (from a mesher or a surface file) */
+    int32_t *tris;      /* 3*n_tris node indices, owned; NULL when n_tris == 0 */
+    int32_t *tri_label; /* n_tris surface labels (enum ct_surface), owned */
 } ct_mesh;
+
+/* Surface labels of boundary triangles. */
+enum ct_surface { CT_SURF_NONE = 0, CT_SURF_ENDO_LV = 1, CT_SURF_ENDO_RV = 2, CT_SURF_EPI = 3, CT_SURF_BASE = 4 };
+
+/* Element tissue labels. */
+enum ct_tissue { CT_TISSUE_HEALTHY = 0, CT_TISSUE_BORDER_ZONE = 1, CT_TISSUE_SCAR = 2 };
 
 /* Allocates an empty mesh of the given size (coordinates and tets zeroed, fibres along x).
  * The caller owns *out and frees it with ct_mesh_destroy(). */

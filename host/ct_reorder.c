@@ -32,6 +32,8 @@ ct_status ct_mesh_permute_nodes(ct_mesh *mesh, const int32_t *old_to_new)
     mesh->xyz_mm = xyz;
     for (size_t k = 0; k < 4 * mesh->n_tets; k++)
         mesh->tets[k] = old_to_new[mesh->tets[k]];
+    for (size_t k = 0; k < 3 * mesh->n_tris; k++)
+        mesh->tris[k] = old_to_new[mesh->tris[k]];
     return CT_OK;
 }
 

@@ -49,15 +49,15 @@ static double probe_value(const ct_sim *sim, int p, const double *act)
 static ct_status setup_backend(const ct_sim *sim, const ct_backend_ops *be, ct_backend_ctx **ctx)
 {
     const ct_config *cfg = sim->cfg;
-    ct_real params[CT_MODEL_NPARAM];
-    for (int k = 0; k < CT_MODEL_NPARAM; k++)
-        params[k] = (ct_real)cfg->model_params[k];
+    ct_real params[6 * CT_MODEL_NPARAM];
+    for (int k = 0; k < sim->n_param_sets * CT_MODEL_NPARAM; k++)
+        params[k] = (ct_real)sim->param_sets[k];
     ct_backend_problem pb = {
         .n_nodes = sim->mesh->n_nodes,
         .model = cfg->model,
-        .n_param_sets = 1,
+        .n_param_sets = sim->n_param_sets,
         .param_sets = params,
-        .node_param_set = NULL,
+        .node_param_set = sim->node_param_set,
         .stiffness = sim->stiffness,
         .lumped_mass_mm3 = sim->lumped_mass_mm3,
         .consistent_mass = sim->consistent_mass,

@@ -7,6 +7,9 @@
 
 #include "ct_fem.h"
 #include "ct_reorder.h"
+#include "io/ct_vtk.h"
+#include "mesh_io/ct_mesh_io.h"
+#include "../kernels/models/ct_models.h"
 
 void ct_sim_destroy(ct_sim *sim)
 {
@@ -19,6 +22,7 @@ void ct_sim_destroy(ct_sim *sim)
     free(sim->stim_mask);
     free(sim->probe_tet);
     free(sim->probe_bary);
+    free(sim->node_param_set);
     free(sim);
 }
 
@@ -37,15 +41,122 @@ static int in_region(const ct_stimulus *s, const double *x)
     return d2 <= (s->radius_mm + tol) * (s->radius_mm + tol);
 }
 
+/* Per-node cell type (0 endo, 1 mid, 2 epi) from the point field "cell_type" of a .vtu mesh file;
+ * caller frees *out. */
+static ct_status read_cell_types(const ct_config *cfg, size_t n_nodes, int8_t **out)
+{
+    *out = NULL;
+    ct_vtk_grid *g = NULL;
+    CT_CHECK(ct_vtk_read_vtu(cfg->mesh_path, &g));
+    const double *v;
+    int nc;
+    ct_status st = ct_vtk_grid_point_field(g, "cell_type", &v, &nc);
+    if (st == CT_OK && (nc != 1 || ct_vtk_grid_n_points(g) != n_nodes))
+        st = ct_error_set(CT_ERR_PARSE, "%s: point field cell_type must have one component per node", cfg->mesh_path);
+    int8_t *t = st == CT_OK ? malloc(n_nodes + 1) : NULL;
+    if (st == CT_OK && !t)
+        st = ct_error_set(CT_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; st == CT_OK && i < n_nodes; i++) {
+        if (!(v[i] == 0.0 || v[i] == 1.0 || v[i] == 2.0))
+            st = ct_error_set(CT_ERR_PARSE, "%s: node %zu: cell_type %g is not 0 (endo), 1 (mid) or 2 (epi)",
+                              cfg->mesh_path, i, v[i]);
+        else
+            t[i] = (int8_t)v[i];
+    }
+    ct_vtk_grid_destroy(g);
+    if (st != CT_OK) {
+        free(t);
+        return st;
+    }
+    *out = t;
+    return CT_OK;
+}
+
+/* Parameter sets (cell type x healthy/border zone) and each node's set. */
+static ct_status build_param_sets(const ct_config *cfg, ct_sim *sim, const int8_t *node_type)
+{
+    const ct_mesh *m = sim->mesh;
+    int tp06 = cfg->model == CT_MODEL_TP06;
+    int base_type = tp06 ? (int)cfg->model_params[CT_TP06_P_CELLTYPE] : 0;
+    sim->n_param_sets = 6;
+    for (int type = 0; type < 3; type++)
+        for (int bz = 0; bz < 2; bz++) {
+            double *p = sim->param_sets + (2 * type + bz) * CT_MODEL_NPARAM;
+            memcpy(p, cfg->model_params, CT_MODEL_NPARAM * sizeof *p);
+            if (tp06) {
+                p[CT_TP06_P_CELLTYPE] = type;
+                for (int k = 0; bz && k < 12; k++)
+                    p[CT_TP06_P_GNA + k] *= cfg->border_zone_scales[k];
+            }
+        }
+    sim->node_param_set = malloc(m->n_nodes + 1);
+    uint8_t *bz = calloc(m->n_nodes + 1, 1);
+    if (!sim->node_param_set || !bz) {
+        free(bz);
+        return ct_error_set(CT_ERR_NOMEM, "out of memory");
+    }
+    if (m->tissue) /* a node touching a border-zone element is remodelled */
+        for (size_t e = 0; e < m->n_tets; e++)
+            if (m->tissue[e] == CT_TISSUE_BORDER_ZONE)
+                for (int a = 0; a < 4; a++)
+                    bz[m->tets[4 * e + a]] = 1;
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        int type = node_type ? node_type[i] : base_type;
+        sim->node_param_set[i] = (uint8_t)(2 * type + bz[i]);
+    }
+    free(bz);
+    return CT_OK;
+}
+
+static ct_status load_mesh(const ct_config *cfg, ct_sim *sim, int8_t **node_type)
+{
+    const char *src = cfg->source;
+    *node_type = NULL;
+    ct_status st;
+    if (cfg->mesh_from_file) {
+        st = ct_mesh_read(cfg->mesh_path, cfg->mesh_format[0] ? cfg->mesh_format : NULL, cfg->mesh_unit_to_mm,
+                          &sim->mesh);
+        if (st != CT_OK)
+            return ct_error_set(st, "%s: mesh: %s", src, ct_error_message());
+        CT_CHECK(ct_mesh_validate(sim->mesh, cfg->mesh_path));
+        if (cfg->cell_type_from_mesh)
+            CT_CHECK(read_cell_types(cfg, sim->mesh->n_nodes, node_type));
+    } else {
+        st = ct_mesh_box(cfg->box_size_mm, cfg->dx_mm, cfg->fibre_direction, &sim->mesh);
+        if (st != CT_OK)
+            return ct_error_set(st, "%s: mesh: %s", src, ct_error_message());
+        CT_CHECK(ct_mesh_validate(sim->mesh, "box mesh"));
+        if (cfg->cell_type_from_mesh)
+            return ct_error_set(CT_ERR_CONFIG, "%s: model.cell_type \"from_mesh\" needs a mesh file", src);
+    }
+    if (cfg->renumber_rcm) {
+        int32_t *perm = NULL;
+        CT_CHECK(ct_mesh_reorder_rcm(sim->mesh, &perm));
+        if (*node_type) {
+            int8_t *t = malloc(sim->mesh->n_nodes + 1);
+            if (!t) {
+                free(perm);
+                return ct_error_set(CT_ERR_NOMEM, "out of memory");
+            }
+            for (size_t i = 0; i < sim->mesh->n_nodes; i++)
+                t[perm[i]] = (*node_type)[i];
+            free(*node_type);
+            *node_type = t;
+        }
+        free(perm);
+    }
+    return CT_OK;
+}
+
 static ct_status build(const ct_config *cfg, ct_sim *sim)
 {
     const char *src = cfg->source;
-    ct_status st = ct_mesh_box(cfg->box_size_mm, cfg->dx_mm, cfg->fibre_direction, &sim->mesh);
-    if (st != CT_OK)
-        return ct_error_set(st, "%s: mesh: %s", src, ct_error_message());
-    CT_CHECK(ct_mesh_validate(sim->mesh, "box mesh"));
-    if (cfg->renumber_rcm)
-        CT_CHECK(ct_mesh_reorder_rcm(sim->mesh, NULL));
+    int8_t *node_type = NULL;
+    ct_status lst = load_mesh(cfg, sim, &node_type);
+    if (lst == CT_OK)
+        lst = build_param_sets(cfg, sim, node_type);
+    free(node_type);
+    CT_CHECK(lst);
     const ct_mesh *m = sim->mesh;
     size_t n = m->n_nodes;
 
@@ -55,8 +166,20 @@ static ct_status build(const ct_config *cfg, ct_sim *sim)
     sim->probe_bary = calloc(4 * (size_t)cfg->n_probes + 1, sizeof *sim->probe_bary);
     if (!sim->lumped_mass_mm3 || !sim->stim_mask || !sim->probe_tet || !sim->probe_bary)
         return ct_error_set(CT_ERR_NOMEM, "%s: out of memory for %zu nodes", src, n);
-    CT_CHECK(ct_fem_assemble(m, &cfg->conductivity, NULL, &sim->stiffness, sim->lumped_mass_mm3,
-                             cfg->consistent_mass ? &sim->consistent_mass : NULL));
+    double *sigma_scale = NULL; /* per element, from the tissue labels */
+    if (m->tissue) {
+        sigma_scale = malloc(m->n_tets * sizeof *sigma_scale + 1);
+        if (!sigma_scale)
+            return ct_error_set(CT_ERR_NOMEM, "%s: out of memory", src);
+        for (size_t e = 0; e < m->n_tets; e++)
+            sigma_scale[e] = m->tissue[e] == CT_TISSUE_SCAR          ? cfg->scar_sigma_scale
+                             : m->tissue[e] == CT_TISSUE_BORDER_ZONE ? cfg->border_zone_sigma_scale
+                                                                     : 1.0;
+    }
+    ct_status ast = ct_fem_assemble(m, &cfg->conductivity, sigma_scale, &sim->stiffness, sim->lumped_mass_mm3,
+                                    cfg->consistent_mass ? &sim->consistent_mass : NULL);
+    free(sigma_scale);
+    CT_CHECK(ast);
 
     double rate = ct_fem_max_rate_bound(sim->stiffness, sim->lumped_mass_mm3);
     if (cfg->consistent_mass)

@@ -23,6 +23,10 @@ typedef struct ct_sim {
     size_t *probe_tet;           /* owned, n_probes */
     double *probe_bary;          /* owned, 4 * n_probes */
     double explicit_dt_limit_ms; /* forward-Euler diffusion is stable below this (Gershgorin bound) */
+    /* ionic parameter sets: cell type (endo, mid, epi) x tissue (healthy, border zone), set = 2*type + bz */
+    int n_param_sets;
+    double param_sets[6 * 16];   /* n_param_sets * CT_MODEL_NPARAM */
+    uint8_t *node_param_set;     /* owned, n_nodes */
 } ct_sim;
 
 /* Builds mesh, matrices, stimulus masks and probe locations; caller owns *out (ct_sim_destroy). */

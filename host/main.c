@@ -8,6 +8,8 @@
 #include "ct_cell.h"
 #include "ct_config.h"
 #include "ct_sim.h"
+#include "personalise/ct_patient.h"
+#include "personalise/ct_tune_cv.h"
 
 #ifndef CT_VERSION
 #define CT_VERSION "unknown"
@@ -27,6 +29,13 @@ static void usage(FILE *f)
             "  cell [--model tp06|mitchell_schaeffer] [--cell-type endo|mid|epi] [--bcl-ms 1000]\n"
             "       [--beats 20] [--dt-ms 0.01]\n"
             "        pace a single cell and print rest potential, peak, dV/dt max and APD90 of the last beat\n"
+            "  personalise PATIENT.json --out DIR [--quiet]\n"
+            "        build the patient's model: DIR/heart.vtu (fibres, coordinates, AHA segments, tissue, cell\n"
+            "        types), DIR/model.json (what run takes), DIR/personalise.json (summary)\n"
+            "  tune-cv [--model tp06|mitchell_schaeffer] [--cell-type endo|mid|epi] --cv-m-per-s V\n"
+            "          [--sigma-S-per-m 0.1334] [--dx-mm 0.25] [--dt-ms 0.01] [--chi-per-mm 140] [--cm-uF-per-mm2 0.01]\n"
+            "          [--mass lumped|consistent] [--tolerance 0.01] [--max-iterations 8]\n"
+            "        tune a conductivity so that a strand with this model and dx conducts at V m/s\n"
             "  help      this text\n"
             "  version   the version\n"
             "\n"
@@ -164,6 +173,96 @@ static int cmd_cell(int argc, char **argv)
     return 0;
 }
 
+static int cmd_personalise(int argc, char **argv)
+{
+    const char *patient = NULL, *out = NULL;
+    int quiet = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+            out = argv[++i];
+        else if (strcmp(argv[i], "--quiet") == 0)
+            quiet = 1;
+        else if (argv[i][0] != '-' && !patient)
+            patient = argv[i];
+        else {
+            fprintf(stderr, "cardiotwin personalise: unexpected argument \"%s\"\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!patient || !out) {
+        fprintf(stderr, "usage: cardiotwin personalise PATIENT.json --out DIR [--quiet]\n");
+        return 2;
+    }
+    if (ct_personalise(patient, out, quiet) != CT_OK)
+        return fail(ct_error_message());
+    return 0;
+}
+
+static int cmd_tune_cv(int argc, char **argv)
+{
+    const char *model = "tp06", *cell_type = "epi", *mass = "lumped";
+    ct_tune_cv_request req = {.dx_mm = 0.25, .dt_ms = 0.01, .chi_per_mm = 140, .cm_uF_per_mm2 = 0.01,
+                              .sigma_initial_S_per_m = 0.13342, .cv_target_m_per_s = 0, .rel_tolerance = 0.01,
+                              .max_iterations = 8};
+    for (int i = 0; i < argc; i += 2) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            fprintf(stderr, "cardiotwin tune-cv: option \"%s\" needs a value\n", argv[i]);
+            return 2;
+        }
+        char *end = NULL;
+        if (strcmp(argv[i], "--model") == 0)
+            model = v;
+        else if (strcmp(argv[i], "--cell-type") == 0)
+            cell_type = v;
+        else if (strcmp(argv[i], "--mass") == 0)
+            mass = v;
+        else if (strcmp(argv[i], "--cv-m-per-s") == 0)
+            req.cv_target_m_per_s = strtod(v, &end);
+        else if (strcmp(argv[i], "--sigma-S-per-m") == 0)
+            req.sigma_initial_S_per_m = strtod(v, &end);
+        else if (strcmp(argv[i], "--dx-mm") == 0)
+            req.dx_mm = strtod(v, &end);
+        else if (strcmp(argv[i], "--dt-ms") == 0)
+            req.dt_ms = strtod(v, &end);
+        else if (strcmp(argv[i], "--chi-per-mm") == 0)
+            req.chi_per_mm = strtod(v, &end);
+        else if (strcmp(argv[i], "--cm-uF-per-mm2") == 0)
+            req.cm_uF_per_mm2 = strtod(v, &end);
+        else if (strcmp(argv[i], "--tolerance") == 0)
+            req.rel_tolerance = strtod(v, &end);
+        else if (strcmp(argv[i], "--max-iterations") == 0)
+            req.max_iterations = (int)strtol(v, &end, 10);
+        else {
+            fprintf(stderr, "cardiotwin tune-cv: unknown option \"%s\"\n", argv[i]);
+            return 2;
+        }
+        if (end && *end) {
+            fprintf(stderr, "cardiotwin tune-cv: %s: \"%s\" is not a number\n", argv[i], v);
+            return 2;
+        }
+    }
+    if (strcmp(mass, "lumped") != 0 && strcmp(mass, "consistent") != 0) {
+        fprintf(stderr, "cardiotwin tune-cv: --mass must be lumped or consistent\n");
+        return 2;
+    }
+    req.consistent_mass = strcmp(mass, "consistent") == 0;
+    char model_json[256];
+    if (strcmp(model, "tp06") == 0)
+        snprintf(model_json, sizeof model_json, "{\"name\": \"tp06\", \"cell_type\": \"%s\"}", cell_type);
+    else
+        snprintf(model_json, sizeof model_json, "{\"name\": \"%s\"}", model);
+    req.model_json = model_json;
+    ct_tune_cv_result res;
+    ct_status st = ct_tune_cv(&req, &res);
+    for (int k = 0; k < res.iterations; k++)
+        printf("iteration %d: sigma %.6f S/m -> CV %.4f m/s\n", k + 1, res.sigma_history[k], res.cv_history[k]);
+    if (st != CT_OK)
+        return fail(ct_error_message());
+    printf("sigma_S_per_m %.6f\ncv_m_per_s %.4f\n", res.sigma_S_per_m, res.cv_m_per_s);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -173,6 +272,10 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "personalise") == 0)
+        return cmd_personalise(argc - 2, argv + 2);
+    if (strcmp(cmd, "tune-cv") == 0)
+        return cmd_tune_cv(argc - 2, argv + 2);
     if (strcmp(cmd, "cell") == 0)
         return cmd_cell(argc - 2, argv + 2);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

@@ -1,0 +1,93 @@
+/* ct_mesh_io.h — reading tetrahedral meshes from files (openCARP, VTK .vtu, Gmsh .msh), writing them
+ * (openCARP, .vtu), and the topology checks a mesh from outside must pass before it is simulated.
+ *
+ * Every function returns a ct_status and, on failure, records a message (ct_error_message()) that
+ * names the file, the line (text formats) or element, and what was expected. Nothing here exits.
+ *
+ * Files: ct_mesh_io.c (dispatch, post-read checks), ct_mesh_carp.c, ct_mesh_vtu.c, ct_mesh_gmsh.c,
+ * ct_mesh_check.c (orientation and topology).
+ */
+#ifndef CT_MESH_IO_H
+#define CT_MESH_IO_H
+
+#include <stddef.h>
+
+#include "../ct_mesh.h"
+#include "../ct_status.h"
+
+/* Reads a tetrahedral mesh into *out (NULL on failure); the caller owns *out and frees it with
+ * ct_mesh_destroy().
+ *
+ * format: "carp"  openCARP PATH.pts / PATH.elem / PATH.lon; PATH may be the base name or any of the
+ *                 three files (see ct_mesh_read_carp for the accepted dialect);
+ *         "vtu"   VTK XML unstructured grid of linear tets (cell fields "fibre" and "tissue" if present);
+ *         "gmsh"  Gmsh .msh, versions 2 and 4, ASCII or binary (see ct_mesh_read_gmsh);
+ *         "vtk"   legacy VTK: NOT supported (the build links VTK's XML reader only) -> CT_ERR_CONFIG;
+ *         NULL    inferred: .vtu -> vtu, .msh -> gmsh, .vtk -> vtk, .pts/.elem/.lon or a base name
+ *                 for which BASE.pts exists -> carp.
+ * unit_to_mm: the file's length unit in mm; every coordinate is multiplied by it
+ *             (1 for mm, 1e-3 for um — openCARP's convention —, 10 for cm). Must be finite and > 0.
+ *
+ * After parsing, the mesh is oriented (ct_mesh_orient: negatively oriented tets are flipped, since
+ * openCARP and Gmsh files may use either orientation), then ct_mesh_validate() (which rejects
+ * degenerate tets, bad fibres) and ct_mesh_check_topology() (unused nodes, disconnected pieces) must
+ * pass, else the mesh is destroyed and the error returned.
+ * Errors: CT_ERR_IO (missing/unreadable file), CT_ERR_PARSE (malformed contents), CT_ERR_MESH
+ * (well-formed but unusable mesh), CT_ERR_CONFIG (unknown or unsupported format, bad unit). */
+ct_status ct_mesh_read(const char *path, const char *format, double unit_to_mm, ct_mesh **out);
+
+/* The format parsers on their own: they parse and range-check node indices but do not orient,
+ * validate or check topology (ct_mesh_read does). Same ownership as ct_mesh_read.
+ *
+ * openCARP dialect accepted by ct_mesh_read_carp:
+ *   .pts   line 1: node count N; then N lines "x y z" (finite numbers).
+ *   .elem  line 1: element count E; then E lines "Tt n0 n1 n2 n3 [region]", 0-based node indices.
+ *          Only Tt is supported: any other type (Tr, Qd, Hx, Py, Pr, Ln, ...) is an error naming the line.
+ *          Region tags become tissue labels (enum ct_tissue) only if EVERY tag lies in 0..2; if any tag
+ *          lies outside 0..2 the file uses another tagging scheme and all tags are ignored (all healthy).
+ *          Beware: a file tagging LV=1, RV=2 therefore reads as border zone / scar.
+ *   .lon   optional. Either old style, E lines of 3 numbers (fibre) or 6 (fibre + sheet, sheet
+ *          ignored), or new style, line 1 is "1" or "2" (directions per element) then E lines of 3 or 6
+ *          numbers. A first line holding one number is taken as that header. Fibres are normalised; a
+ *          zero or non-finite fibre is an error naming the element. Missing .lon: fibres stay along x,
+ *          no error.
+ *   Lines may end in CR LF; blank lines are allowed only at the end of a file; anything else after the
+ *   declared count (or fewer lines than declared) is an error naming the file and line. */
+ct_status ct_mesh_read_carp(const char *path, double unit_to_mm, ct_mesh **out);
+ct_status ct_mesh_read_vtu(const char *path, double unit_to_mm, ct_mesh **out);
+/* Gmsh, through its C API (libgmsh). Linear tetrahedra (type 4) of all volumes are read; any other 3-D
+ * element (second-order tets, hexahedra, prisms, pyramids) is an error. Only nodes used by a tet are
+ * kept (Gmsh files also carry nodes of points and curves), renumbered in Gmsh's node order.
+ * Physical groups, names matched case-insensitively:
+ *   surfaces "endo_lv", "endo_rv", "epi", "base" -> their 3-node triangles become mesh->tris with the
+ *            matching enum ct_surface label; triangles of other or unnamed groups are dropped;
+ *   volumes  "healthy", "border_zone", "scar" -> tissue labels of their tets; other tets are healthy.
+ * An entity in two recognised groups of different labels is an error. Gmsh is global state and not
+ * thread-safe: each call initialises Gmsh, reads and finalises it under a process-wide mutex, so do
+ * not call this while other code in the process holds Gmsh initialised. */
+ct_status ct_mesh_read_gmsh(const char *path, double unit_to_mm, ct_mesh **out);
+
+/* Writes BASE.pts, BASE.elem and BASE.lon, each atomically (ct_write_file_atomic). Coordinates are
+ * multiplied by mm_to_unit (1000 for openCARP's um) and printed with %.17g, so that with mm_to_unit = 1
+ * a round trip is exact; fibres likewise (%.17g). .elem carries the tissue label as region tag (0 when
+ * mesh->tissue is NULL); .lon starts with the header line "1" (one direction per element).
+ * Boundary triangles are not written (openCARP keeps them in separate .surf files). */
+ct_status ct_mesh_write_carp(const char *base_path, const ct_mesh *mesh, double mm_to_unit);
+
+/* Writes the mesh as .vtu (coordinates in mm) with cell fields "fibre" (3 components) and "tissue"
+ * (1 component, enum ct_tissue as a double). Atomic. Boundary triangles are not written. */
+ct_status ct_mesh_write_vtu(const char *path, const ct_mesh *mesh);
+
+/* Flips every tet of negative signed volume (swapping its last two nodes) and returns how many were
+ * flipped. Tets with an out-of-range node index are left alone (ct_mesh_validate reports them). */
+size_t ct_mesh_orient(ct_mesh *mesh);
+
+/* Topology checks beyond ct_mesh_validate (run that first):
+ *   node index of a tet or triangle out of range, tissue or surface label out of its enum -> CT_ERR_MESH;
+ *   nodes used by no tet  -> CT_ERR_MESH naming the first such node and the count;
+ *   more than one piece (tets connected through shared nodes) -> CT_ERR_MESH naming the number of
+ *   pieces and their sizes in elements (largest first, the first 8 listed).
+ * `source` names the mesh in messages (a file name or "box"). */
+ct_status ct_mesh_check_topology(const ct_mesh *mesh, const char *source);
+
+#endif /* CT_MESH_IO_H */

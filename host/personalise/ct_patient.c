@@ -1,0 +1,618 @@
+/* ct_patient.c — the personalisation pipeline: patient file -> personalised mesh + run configuration. */
+#include "ct_patient.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../ct_files.h"
+#include "../ct_json.h"
+#include "../ct_mesh.h"
+#include "../io/ct_vtk.h"
+#include "../mesh_io/ct_mesh_io.h"
+#include "ct_aha.h"
+#include "ct_coords.h"
+#include "ct_fibres.h"
+#include "ct_geometry.h"
+#include "ct_tune_cv.h"
+
+#define MAX_SITES 32
+
+typedef struct pacing_site {
+    char name[64];
+    int aha_segment;          /* 0: use position_mm */
+    double position_mm[3];
+    double radius_mm, amplitude, start_ms, duration_ms, period_ms;
+    long count;
+} pacing_site;
+
+typedef struct patient {
+    const char *src;
+    char description[512];
+    /* geometry */
+    char geometry[32];        /* biventricular, lv_ellipsoid, file */
+    double h_mm;
+    char mesh_path[1024], mesh_format[16];
+    double unit_to_mm;
+    /* model: the "model" object copied through (drug block lives in its conductance_scales) */
+    cJSON *model;             /* owned copy */
+    double endo_until, mid_until;
+    ct_fibre_params fibres;
+    /* infarct */
+    int n_infarct_segments;
+    int infarct_segments[17];
+    double scar_t_from, scar_t_to, border_zone_mm;
+    cJSON *border_zone;       /* owned copy of the "border_zone" object, or NULL */
+    /* conduction */
+    double sigma_l, sigma_t, cv_along, cv_across;
+    double chi_per_mm, cm_uF_per_mm2;
+    /* simulation */
+    double dt_ms, end_time_ms, output_interval_ms;
+    char mass[16];
+    int n_sites;
+    pacing_site sites[MAX_SITES];
+} patient;
+
+static const char *const tp06_drug_keys[] = {"G_Na",  "G_CaL", "G_to", "G_Kr",  "G_Ks",  "G_K1", "k_NaCa",
+                                             "P_NaK", "G_pCa", "G_pK", "G_bNa", "G_bCa", NULL};
+
+static ct_status parse_patient(const cJSON *root, patient *p)
+{
+    const char *src = p->src;
+    static const char *const keys[] = {"description", "geometry",    "model",      "cell_types",    "fibres",
+                                       "infarct",     "border_zone", "conduction", "chi_per_mm",    "Cm_uF_per_mm2",
+                                       "pacing",      "simulation",  NULL};
+    CT_CHECK(ct_json_known_keys(root, keys, src, ""));
+    const char *desc = "";
+    CT_CHECK(ct_json_string(root, "description", 0, src, "", &desc));
+    snprintf(p->description, sizeof p->description, "%s", desc);
+
+    const cJSON *g;
+    CT_CHECK(ct_json_object(root, "geometry", 1, src, "", &g));
+    static const char *const gkeys[] = {"type", "h_mm", "path", "format", "units", NULL};
+    CT_CHECK(ct_json_known_keys(g, gkeys, src, "geometry"));
+    const char *type = NULL;
+    CT_CHECK(ct_json_string(g, "type", 1, src, "geometry", &type));
+    snprintf(p->geometry, sizeof p->geometry, "%s", type);
+    p->h_mm = 1.5;
+    p->unit_to_mm = 1.0;
+    if (strcmp(type, "file") == 0) {
+        const char *path = NULL, *format = "", *units = "mm";
+        CT_CHECK(ct_json_string(g, "path", 1, src, "geometry", &path));
+        CT_CHECK(ct_json_string(g, "format", 0, src, "geometry", &format));
+        CT_CHECK(ct_json_string(g, "units", 0, src, "geometry", &units));
+        p->unit_to_mm = strcmp(units, "um") == 0 ? 1e-3 : strcmp(units, "cm") == 0 ? 10.0 : strcmp(units, "mm") == 0 ? 1.0 : -1;
+        if (p->unit_to_mm < 0)
+            return ct_error_set(CT_ERR_CONFIG, "%s: geometry.units \"%s\" is not known (expected mm, um or cm)", src, units);
+        const char *slash = strrchr(src, '/');
+        if (path[0] == '/' || !slash)
+            snprintf(p->mesh_path, sizeof p->mesh_path, "%s", path);
+        else
+            snprintf(p->mesh_path, sizeof p->mesh_path, "%.*s/%s", (int)(slash - src), src, path);
+        snprintf(p->mesh_format, sizeof p->mesh_format, "%s", format);
+    } else if (strcmp(type, "biventricular") == 0 || strcmp(type, "lv_ellipsoid") == 0) {
+        CT_CHECK(ct_json_number(g, "h_mm", 0, 0.2, 5.0, src, "geometry", &p->h_mm));
+    } else {
+        return ct_error_set(CT_ERR_CONFIG,
+                            "%s: geometry.type \"%s\" is not known (expected biventricular, lv_ellipsoid or file)", src,
+                            type);
+    }
+
+    const cJSON *m;
+    CT_CHECK(ct_json_object(root, "model", 0, src, "", &m));
+    if (m) {
+        static const char *const mkeys[] = {"name", "conductance_scales", NULL};
+        CT_CHECK(ct_json_known_keys(m, mkeys, src, "model"));
+        const char *name = "tp06";
+        CT_CHECK(ct_json_string(m, "name", 0, src, "model", &name));
+        if (strcmp(name, "tp06") != 0)
+            return ct_error_set(CT_ERR_CONFIG, "%s: model.name \"%s\": personalisation supports tp06", src, name);
+        const cJSON *sc;
+        CT_CHECK(ct_json_object(m, "conductance_scales", 0, src, "model", &sc));
+        if (sc) {
+            CT_CHECK(ct_json_known_keys(sc, tp06_drug_keys, src, "model.conductance_scales"));
+            for (int k = 0; tp06_drug_keys[k]; k++) {
+                double v = 1;
+                CT_CHECK(ct_json_number(sc, tp06_drug_keys[k], 0, 0, 100, src, "model.conductance_scales", &v));
+            }
+        }
+    }
+    p->model = m ? cJSON_Duplicate(m, 1) : cJSON_Parse("{\"name\": \"tp06\"}");
+
+    const cJSON *ct;
+    p->endo_until = 0.3;
+    p->mid_until = 0.6;
+    CT_CHECK(ct_json_object(root, "cell_types", 0, src, "", &ct));
+    if (ct) {
+        static const char *const ckeys[] = {"endo_until_transmural", "mid_until_transmural", NULL};
+        CT_CHECK(ct_json_known_keys(ct, ckeys, src, "cell_types"));
+        CT_CHECK(ct_json_number(ct, "endo_until_transmural", 0, 0, 1, src, "cell_types", &p->endo_until));
+        CT_CHECK(ct_json_number(ct, "mid_until_transmural", 0, 0, 1, src, "cell_types", &p->mid_until));
+        if (p->mid_until < p->endo_until)
+            return ct_error_set(CT_ERR_CONFIG, "%s: cell_types: mid_until_transmural < endo_until_transmural", src);
+    }
+
+    p->fibres = ct_fibre_params_default();
+    const cJSON *f;
+    CT_CHECK(ct_json_object(root, "fibres", 0, src, "", &f));
+    if (f) {
+        static const char *const fkeys[] = {"helix_endo_deg", "helix_epi_deg", "sheet_endo_deg", "sheet_epi_deg", NULL};
+        CT_CHECK(ct_json_known_keys(f, fkeys, src, "fibres"));
+        CT_CHECK(ct_json_number(f, "helix_endo_deg", 0, -90, 90, src, "fibres", &p->fibres.alpha_endo_deg));
+        CT_CHECK(ct_json_number(f, "helix_epi_deg", 0, -90, 90, src, "fibres", &p->fibres.alpha_epi_deg));
+        CT_CHECK(ct_json_number(f, "sheet_endo_deg", 0, -90, 90, src, "fibres", &p->fibres.beta_endo_deg));
+        CT_CHECK(ct_json_number(f, "sheet_epi_deg", 0, -90, 90, src, "fibres", &p->fibres.beta_epi_deg));
+    }
+
+    const cJSON *inf;
+    CT_CHECK(ct_json_object(root, "infarct", 0, src, "", &inf));
+    p->scar_t_from = 0.0;
+    p->scar_t_to = 1.0;
+    p->border_zone_mm = 2.0;
+    if (inf) {
+        static const char *const ikeys[] = {"aha_segments", "transmural_from", "transmural_to", "border_zone_mm", NULL};
+        CT_CHECK(ct_json_known_keys(inf, ikeys, src, "infarct"));
+        const cJSON *segs = cJSON_GetObjectItemCaseSensitive(inf, "aha_segments");
+        if (!cJSON_IsArray(segs) || cJSON_GetArraySize(segs) < 1 || cJSON_GetArraySize(segs) > 17)
+            return ct_error_set(CT_ERR_CONFIG, "%s: infarct.aha_segments must be an array of 1 to 17 segment numbers", src);
+        for (int k = 0; k < cJSON_GetArraySize(segs); k++) {
+            const cJSON *s = cJSON_GetArrayItem(segs, k);
+            if (!cJSON_IsNumber(s) || s->valuedouble != floor(s->valuedouble) || s->valuedouble < 1 || s->valuedouble > 17)
+                return ct_error_set(CT_ERR_CONFIG, "%s: infarct.aha_segments[%d] must be a segment number 1..17", src, k);
+            p->infarct_segments[p->n_infarct_segments++] = (int)s->valuedouble;
+        }
+        CT_CHECK(ct_json_number(inf, "transmural_from", 0, 0, 1, src, "infarct", &p->scar_t_from));
+        CT_CHECK(ct_json_number(inf, "transmural_to", 0, 0, 1, src, "infarct", &p->scar_t_to));
+        CT_CHECK(ct_json_number(inf, "border_zone_mm", 0, 0, 50, src, "infarct", &p->border_zone_mm));
+        if (p->scar_t_to <= p->scar_t_from)
+            return ct_error_set(CT_ERR_CONFIG, "%s: infarct.transmural_to must exceed transmural_from", src);
+    }
+    const cJSON *bz = cJSON_GetObjectItemCaseSensitive(root, "border_zone");
+    if (bz && !cJSON_IsObject(bz))
+        return ct_error_set(CT_ERR_CONFIG, "%s: \"border_zone\" must be an object", src);
+    p->border_zone = bz ? cJSON_Duplicate(bz, 1)
+                        : cJSON_Parse("{\"conductance_scales\": {\"G_Na\": 0.38, \"G_CaL\": 0.31, \"G_Kr\": 0.30, "
+                                      "\"G_Ks\": 0.20}}");
+
+    const cJSON *c;
+    p->sigma_l = 0.13342;
+    p->sigma_t = 0.017606;
+    CT_CHECK(ct_json_object(root, "conduction", 0, src, "", &c));
+    if (c) {
+        static const char *const ckeys[] = {"sigma_l_S_per_m", "sigma_t_S_per_m", "cv_along_m_per_s", "cv_across_m_per_s",
+                                            NULL};
+        CT_CHECK(ct_json_known_keys(c, ckeys, src, "conduction"));
+        CT_CHECK(ct_json_number(c, "sigma_l_S_per_m", 0, 1e-6, 100, src, "conduction", &p->sigma_l));
+        CT_CHECK(ct_json_number(c, "sigma_t_S_per_m", 0, 1e-6, 100, src, "conduction", &p->sigma_t));
+        CT_CHECK(ct_json_number(c, "cv_along_m_per_s", 0, 0.05, 5, src, "conduction", &p->cv_along));
+        CT_CHECK(ct_json_number(c, "cv_across_m_per_s", 0, 0.05, 5, src, "conduction", &p->cv_across));
+    }
+    p->chi_per_mm = 140;
+    p->cm_uF_per_mm2 = 0.01;
+    CT_CHECK(ct_json_number(root, "chi_per_mm", 0, 1e-3, 1e5, src, "", &p->chi_per_mm));
+    CT_CHECK(ct_json_number(root, "Cm_uF_per_mm2", 0, 1e-9, 1, src, "", &p->cm_uF_per_mm2));
+
+    const cJSON *sim;
+    p->dt_ms = 0.02;
+    p->end_time_ms = 400;
+    p->output_interval_ms = 5;
+    snprintf(p->mass, sizeof p->mass, "lumped");
+    CT_CHECK(ct_json_object(root, "simulation", 0, src, "", &sim));
+    if (sim) {
+        static const char *const skeys[] = {"dt_ms", "end_time_ms", "output_interval_ms", "mass", NULL};
+        CT_CHECK(ct_json_known_keys(sim, skeys, src, "simulation"));
+        CT_CHECK(ct_json_number(sim, "dt_ms", 0, 1e-4, 1, src, "simulation", &p->dt_ms));
+        CT_CHECK(ct_json_number(sim, "end_time_ms", 0, 1, 1e6, src, "simulation", &p->end_time_ms));
+        CT_CHECK(ct_json_number(sim, "output_interval_ms", 0, 0, 1e6, src, "simulation", &p->output_interval_ms));
+        const char *mass = "lumped";
+        CT_CHECK(ct_json_string(sim, "mass", 0, src, "simulation", &mass));
+        if (strcmp(mass, "lumped") != 0 && strcmp(mass, "consistent") != 0)
+            return ct_error_set(CT_ERR_CONFIG, "%s: simulation.mass \"%s\" (expected lumped or consistent)", src, mass);
+        snprintf(p->mass, sizeof p->mass, "%s", mass);
+    }
+
+    const cJSON *pacing = cJSON_GetObjectItemCaseSensitive(root, "pacing");
+    if (!cJSON_IsArray(pacing) || cJSON_GetArraySize(pacing) < 1 || cJSON_GetArraySize(pacing) > MAX_SITES)
+        return ct_error_set(CT_ERR_CONFIG, "%s: \"pacing\" must be an array of 1 to %d sites", src, MAX_SITES);
+    static const char *const pkeys[] = {"name",     "aha_segment", "position_mm", "radius_mm", "amplitude_uA_per_uF",
+                                        "start_ms", "duration_ms", "period_ms",   "count",     NULL};
+    for (int k = 0; k < cJSON_GetArraySize(pacing); k++) {
+        const cJSON *o = cJSON_GetArrayItem(pacing, k);
+        char where[32];
+        snprintf(where, sizeof where, "pacing[%d]", k);
+        if (!cJSON_IsObject(o))
+            return ct_error_set(CT_ERR_CONFIG, "%s: %s must be an object", src, where);
+        CT_CHECK(ct_json_known_keys(o, pkeys, src, where));
+        pacing_site *s = &p->sites[k];
+        const char *name = where;
+        CT_CHECK(ct_json_string(o, "name", 0, src, where, &name));
+        snprintf(s->name, sizeof s->name, "%s", name);
+        long seg = 0;
+        CT_CHECK(ct_json_int(o, "aha_segment", 0, 1, 17, src, where, &seg));
+        s->aha_segment = (int)seg;
+        int has_pos = cJSON_HasObjectItem(o, "position_mm");
+        if (has_pos == (seg != 0))
+            return ct_error_set(CT_ERR_CONFIG, "%s: %s: give either aha_segment or position_mm", src, where);
+        if (has_pos)
+            CT_CHECK(ct_json_vec(o, "position_mm", 1, 3, src, where, s->position_mm));
+        s->radius_mm = 2.5;
+        s->amplitude = 60;
+        s->duration_ms = 2;
+        s->count = 1;
+        CT_CHECK(ct_json_number(o, "radius_mm", 0, 0.1, 50, src, where, &s->radius_mm));
+        CT_CHECK(ct_json_number(o, "amplitude_uA_per_uF", 0, -1e4, 1e4, src, where, &s->amplitude));
+        CT_CHECK(ct_json_number(o, "start_ms", 0, 0, 1e7, src, where, &s->start_ms));
+        CT_CHECK(ct_json_number(o, "duration_ms", 0, 1e-3, 1e3, src, where, &s->duration_ms));
+        CT_CHECK(ct_json_number(o, "period_ms", 0, 0, 1e7, src, where, &s->period_ms));
+        CT_CHECK(ct_json_int(o, "count", 0, 1, 100000, src, where, &s->count));
+        p->n_sites = k + 1;
+    }
+    return CT_OK;
+}
+
+/* Mean edge length (mm) over the tets' six edges. */
+static double mean_edge_mm(const ct_mesh *m)
+{
+    static const int edges[6][2] = {{0, 1}, {0, 2}, {0, 3}, {1, 2}, {1, 3}, {2, 3}};
+    double sum = 0;
+    for (size_t e = 0; e < m->n_tets; e++)
+        for (int k = 0; k < 6; k++) {
+            const double *a = m->xyz_mm + 3 * (size_t)m->tets[4 * e + edges[k][0]];
+            const double *b = m->xyz_mm + 3 * (size_t)m->tets[4 * e + edges[k][1]];
+            sum += sqrt((a[0] - b[0]) * (a[0] - b[0]) + (a[1] - b[1]) * (a[1] - b[1]) + (a[2] - b[2]) * (a[2] - b[2]));
+        }
+    return sum / (6.0 * (double)m->n_tets);
+}
+
+static void centroid(const ct_mesh *m, size_t e, double c[3])
+{
+    c[0] = c[1] = c[2] = 0;
+    for (int a = 0; a < 4; a++)
+        for (int d = 0; d < 3; d++)
+            c[d] += 0.25 * m->xyz_mm[3 * (size_t)m->tets[4 * e + a] + d];
+}
+
+static double dist2(const double *a, const double *b)
+{
+    return (a[0] - b[0]) * (a[0] - b[0]) + (a[1] - b[1]) * (a[1] - b[1]) + (a[2] - b[2]) * (a[2] - b[2]);
+}
+
+/* Labels scar (AHA segments x transmural range) and border zone (within border_zone_mm of scar). */
+static ct_status label_infarct(const patient *p, ct_mesh *m, const ct_ventricular_coords *co, const int8_t *seg)
+{
+    if (p->n_infarct_segments == 0)
+        return CT_OK;
+    free(m->tissue);
+    m->tissue = calloc(m->n_tets + 1, sizeof *m->tissue);
+    double *cen = malloc(3 * m->n_tets * sizeof *cen + 1);
+    size_t *scar = malloc(m->n_tets * sizeof *scar + 1);
+    if (!m->tissue || !cen || !scar) {
+        free(cen);
+        free(scar);
+        return ct_error_set(CT_ERR_NOMEM, "out of memory labelling the infarct");
+    }
+    size_t n_scar = 0;
+    for (size_t e = 0; e < m->n_tets; e++) {
+        centroid(m, e, cen + 3 * e);
+        double t = 0;
+        for (int a = 0; a < 4; a++)
+            t += 0.25 * co->transmural[m->tets[4 * e + a]];
+        int in = 0;
+        for (int k = 0; k < p->n_infarct_segments; k++)
+            in |= seg[e] == p->infarct_segments[k];
+        if (in && t >= p->scar_t_from && t <= p->scar_t_to) {
+            m->tissue[e] = CT_TISSUE_SCAR;
+            scar[n_scar++] = e;
+        }
+    }
+    double r2 = p->border_zone_mm * p->border_zone_mm;
+    for (size_t e = 0; e < m->n_tets && n_scar; e++) {
+        if (m->tissue[e] == CT_TISSUE_SCAR)
+            continue;
+        for (size_t k = 0; k < n_scar; k++)
+            if (dist2(cen + 3 * e, cen + 3 * scar[k]) <= r2) {
+                m->tissue[e] = CT_TISSUE_BORDER_ZONE;
+                break;
+            }
+    }
+    free(cen);
+    free(scar);
+    if (n_scar == 0)
+        return ct_error_set(CT_ERR_CONFIG, "%s: the infarct (AHA segments and transmural range) contains no element",
+                            p->src);
+    return CT_OK;
+}
+
+/* The node nearest to the volume centroid of segment s (mid-wall when endo_only is 0, else the nearest
+ * endocardial node, transmural < 0.1); -1 if the segment is empty. */
+static long segment_node(const ct_mesh *m, const ct_ventricular_coords *co, const int8_t *seg, int s, int endo_only)
+{
+    double c[3] = {0, 0, 0}, vol = 0;
+    for (size_t e = 0; e < m->n_tets; e++) {
+        if (seg[e] != s)
+            continue;
+        double ce[3], v = ct_mesh_tet_volume(m, e);
+        centroid(m, e, ce);
+        for (int d = 0; d < 3; d++)
+            c[d] += v * ce[d];
+        vol += v;
+    }
+    if (vol <= 0)
+        return -1;
+    for (int d = 0; d < 3; d++)
+        c[d] /= vol;
+    long best = -1;
+    double bd = INFINITY;
+    for (size_t e = 0; e < m->n_tets; e++) {
+        if (seg[e] != s)
+            continue;
+        for (int a = 0; a < 4; a++) {
+            int32_t i = m->tets[4 * e + a];
+            if (endo_only && co->transmural[i] > 0.1)
+                continue;
+            double d = dist2(m->xyz_mm + 3 * (size_t)i, c);
+            if (d < bd) {
+                bd = d;
+                best = i;
+            }
+        }
+    }
+    return best;
+}
+
+static ct_status tune(const patient *p, double dx_mm, double sigma0, double cv, const char *what, double *sigma,
+                      cJSON *summary, int quiet)
+{
+    char model_json[128];
+    snprintf(model_json, sizeof model_json, "{\"name\": \"tp06\", \"cell_type\": \"epi\"}");
+    ct_tune_cv_request req = {.model_json = model_json, .dx_mm = dx_mm, .dt_ms = p->dt_ms, .chi_per_mm = p->chi_per_mm,
+                              .cm_uF_per_mm2 = p->cm_uF_per_mm2, .consistent_mass = strcmp(p->mass, "consistent") == 0,
+                              .sigma_initial_S_per_m = sigma0, .cv_target_m_per_s = cv, .rel_tolerance = 0.02,
+                              .max_iterations = 10};
+    ct_tune_cv_result res;
+    ct_status st = ct_tune_cv(&req, &res);
+    if (st != CT_OK)
+        return ct_error_set(st, "%s: tuning %s: %s", p->src, what, ct_error_message());
+    if (!quiet)
+        fprintf(stderr, "personalise: %s: sigma %.5f S/m gives %.3f m/s (target %.3f) after %d strand runs at dx %.2f mm\n",
+                what, res.sigma_S_per_m, res.cv_m_per_s, cv, res.iterations, dx_mm);
+    cJSON *o = cJSON_AddObjectToObject(summary, what);
+    cJSON_AddNumberToObject(o, "target_m_per_s", cv);
+    cJSON_AddNumberToObject(o, "achieved_m_per_s", res.cv_m_per_s);
+    cJSON_AddNumberToObject(o, "sigma_S_per_m", res.sigma_S_per_m);
+    cJSON_AddNumberToObject(o, "iterations", res.iterations);
+    *sigma = res.sigma_S_per_m;
+    return CT_OK;
+}
+
+static ct_status write_json(const char *dir, const char *name, const cJSON *obj)
+{
+    char path[4096];
+    CT_CHECK(ct_path_join(path, sizeof path, dir, name));
+    char *text = cJSON_Print(obj);
+    if (!text)
+        return ct_error_set(CT_ERR_NOMEM, "out of memory writing %s", path);
+    size_t len = strlen(text);
+    ct_status st = ct_write_file_atomic(path, text, len);
+    cJSON_free(text);
+    return st;
+}
+
+static ct_status run_pipeline(patient *p, const char *out_dir, int quiet, ct_mesh **mesh_out,
+                              ct_ventricular_coords **co_out, int8_t **seg_out, double **sheet_out)
+{
+    const char *src = p->src;
+    ct_mesh *m = NULL;
+    ct_status st;
+    if (strcmp(p->geometry, "file") == 0) {
+        st = ct_mesh_read(p->mesh_path, p->mesh_format[0] ? p->mesh_format : NULL, p->unit_to_mm, &m);
+    } else if (strcmp(p->geometry, "lv_ellipsoid") == 0) {
+        ct_lv_params lp = ct_lv_params_default();
+        st = ct_geometry_lv(&lp, p->h_mm, &m);
+    } else {
+        ct_biv_params bp = ct_biv_params_default();
+        st = ct_geometry_biv(&bp, p->h_mm, &m);
+    }
+    if (st != CT_OK)
+        return ct_error_set(st, "%s: geometry: %s", src, ct_error_message());
+    *mesh_out = m;
+    if (m->n_tris == 0)
+        return ct_error_set(CT_ERR_MESH, "%s: the mesh has no labelled surfaces (endo_lv, epi, base) to compute "
+                                         "ventricular coordinates from", src);
+    if (!quiet)
+        fprintf(stderr, "personalise: mesh %zu nodes, %zu tets\n", m->n_nodes, m->n_tets);
+    CT_CHECK(ct_ventricular_coords_compute(m, NULL, co_out));
+    *seg_out = malloc(m->n_tets + 1);
+    *sheet_out = malloc(3 * m->n_tets * sizeof **sheet_out + 1);
+    if (!*seg_out || !*sheet_out)
+        return ct_error_set(CT_ERR_NOMEM, "out of memory");
+    CT_CHECK(ct_aha_segments(m, *co_out, *seg_out));
+    CT_CHECK(ct_fibres_compute(m, *co_out, &p->fibres, *sheet_out, NULL));
+    CT_CHECK(label_infarct(p, m, *co_out, *seg_out));
+    (void)out_dir;
+    return CT_OK;
+}
+
+static ct_status personalise(patient *p, const char *out_dir, int quiet)
+{
+    const char *src = p->src;
+    ct_mesh *m = NULL;
+    ct_ventricular_coords *co = NULL;
+    int8_t *seg = NULL;
+    double *sheet = NULL, *pf = NULL, *cf = NULL;
+    cJSON *summary = cJSON_CreateObject(), *model = NULL;
+    ct_status st = run_pipeline(p, out_dir, quiet, &m, &co, &seg, &sheet);
+    if (st != CT_OK)
+        goto done;
+    size_t n = m->n_nodes, ne = m->n_tets;
+
+    /* conductivities, tuned on a strand at the mesh's own resolution */
+    double h = mean_edge_mm(m), sigma_l = p->sigma_l, sigma_t = p->sigma_t;
+    if (p->cv_along > 0 && (st = tune(p, h, p->sigma_l, p->cv_along, "along_fibres", &sigma_l, summary, quiet)) != CT_OK)
+        goto done;
+    if (p->cv_across > 0 &&
+        (st = tune(p, h, p->sigma_t, p->cv_across, "across_fibres", &sigma_t, summary, quiet)) != CT_OK)
+        goto done;
+
+    /* heart.vtu: point fields, then cell fields */
+    pf = malloc(5 * n * sizeof *pf + 1);
+    cf = malloc(2 * ne * sizeof *cf + 1);
+    if (!pf || !cf) {
+        st = ct_error_set(CT_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double t = co->transmural[i];
+        pf[i] = co->apicobasal[i];
+        pf[n + i] = t;
+        pf[2 * n + i] = co->rotational_deg[i];
+        pf[3 * n + i] = co->rv[i];
+        pf[4 * n + i] = t < p->endo_until ? 0 : t < p->mid_until ? 1 : 2;
+    }
+    for (size_t e = 0; e < ne; e++) {
+        cf[e] = m->tissue ? m->tissue[e] : 0;
+        cf[ne + e] = seg[e];
+    }
+    ct_vtk_field points[5] = {{"apicobasal", 1, pf}, {"transmural", 1, pf + n}, {"rotational_deg", 1, pf + 2 * n},
+                              {"rv", 1, pf + 3 * n}, {"cell_type", 1, pf + 4 * n}};
+    ct_vtk_field cells[4] = {{"fibre", 3, m->fibre}, {"sheet", 3, sheet}, {"tissue", 1, cf}, {"aha_segment", 1, cf + ne}};
+    if ((st = ct_mkdir_p(out_dir)) != CT_OK)
+        goto done;
+    char path[4096];
+    if ((st = ct_path_join(path, sizeof path, out_dir, "heart.vtu")) != CT_OK ||
+        (st = ct_vtk_write_vtu(path, n, m->xyz_mm, ne, m->tets, points, 5, cells, 4)) != CT_OK)
+        goto done;
+
+    /* model.json: the run configuration */
+    model = cJSON_CreateObject();
+    char desc[700];
+    snprintf(desc, sizeof desc, "personalised from %s: %s", src, p->description);
+    cJSON_AddStringToObject(model, "description", desc);
+    cJSON *jm = cJSON_AddObjectToObject(model, "mesh");
+    cJSON_AddStringToObject(jm, "type", "file");
+    cJSON_AddStringToObject(jm, "path", "heart.vtu");
+    cJSON *jmodel = cJSON_Duplicate(p->model, 1);
+    cJSON_DeleteItemFromObject(jmodel, "name");
+    cJSON_AddStringToObject(jmodel, "name", "tp06");
+    cJSON_AddStringToObject(jmodel, "cell_type", "from_mesh");
+    cJSON_AddItemToObject(model, "model", jmodel);
+    cJSON *jc = cJSON_AddObjectToObject(model, "conductivity");
+    cJSON_AddNumberToObject(jc, "sigma_l_S_per_m", sigma_l);
+    cJSON_AddNumberToObject(jc, "sigma_t_S_per_m", sigma_t);
+    cJSON_AddNumberToObject(model, "chi_per_mm", p->chi_per_mm);
+    cJSON_AddNumberToObject(model, "Cm_uF_per_mm2", p->cm_uF_per_mm2);
+    cJSON_AddNumberToObject(model, "dt_ms", p->dt_ms);
+    cJSON_AddNumberToObject(model, "end_time_ms", p->end_time_ms);
+    cJSON *jd = cJSON_AddObjectToObject(model, "diffusion");
+    /* Crank-Nicolson: irregular patient meshes have small elements that would force a tiny explicit dt */
+    cJSON_AddStringToObject(jd, "method", "crank_nicolson");
+    cJSON_AddStringToObject(jd, "mass", p->mass);
+    cJSON *jt = cJSON_AddObjectToObject(model, "tissue");
+    cJSON_AddItemToObject(jt, "border_zone", cJSON_Duplicate(p->border_zone, 1));
+    cJSON *jscar = cJSON_AddObjectToObject(jt, "scar");
+    cJSON_AddNumberToObject(jscar, "sigma_scale", 0);
+    cJSON *jstim = cJSON_AddArrayToObject(model, "stimuli");
+    for (int k = 0; k < p->n_sites; k++) {
+        const pacing_site *s = &p->sites[k];
+        double pos[3] = {s->position_mm[0], s->position_mm[1], s->position_mm[2]};
+        if (s->aha_segment) {
+            long node = segment_node(m, co, seg, s->aha_segment, 1);
+            if (node < 0)
+                node = segment_node(m, co, seg, s->aha_segment, 0);
+            if (node < 0) {
+                st = ct_error_set(CT_ERR_CONFIG, "%s: pacing[%d]: AHA segment %d has no element in this mesh", src, k,
+                                  s->aha_segment);
+                goto done;
+            }
+            memcpy(pos, m->xyz_mm + 3 * (size_t)node, sizeof pos);
+        }
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", s->name);
+        cJSON_AddItemToObject(o, "center_mm", cJSON_CreateDoubleArray(pos, 3));
+        cJSON_AddNumberToObject(o, "radius_mm", s->radius_mm);
+        cJSON_AddNumberToObject(o, "amplitude_uA_per_uF", s->amplitude);
+        cJSON_AddNumberToObject(o, "start_ms", s->start_ms);
+        cJSON_AddNumberToObject(o, "duration_ms", s->duration_ms);
+        cJSON_AddNumberToObject(o, "period_ms", s->period_ms);
+        cJSON_AddNumberToObject(o, "count", (double)s->count);
+        cJSON_AddItemToArray(jstim, o);
+    }
+    cJSON *jprobes = cJSON_AddArrayToObject(model, "probes");
+    cJSON *jsegs = cJSON_AddArrayToObject(summary, "aha_segments");
+    double vol_tissue[3] = {0, 0, 0};
+    for (size_t e = 0; e < ne; e++)
+        vol_tissue[m->tissue ? m->tissue[e] : 0] += ct_mesh_tet_volume(m, e);
+    for (int s = 1; s <= 17; s++) {
+        double v = 0, vscar = 0;
+        for (size_t e = 0; e < ne; e++)
+            if (seg[e] == s) {
+                double ve = ct_mesh_tet_volume(m, e);
+                v += ve;
+                if (m->tissue && m->tissue[e] == CT_TISSUE_SCAR)
+                    vscar += ve;
+            }
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "segment", s);
+        cJSON_AddNumberToObject(o, "volume_mm3", v);
+        cJSON_AddNumberToObject(o, "scar_volume_mm3", vscar);
+        cJSON_AddItemToArray(jsegs, o);
+        long node = segment_node(m, co, seg, s, 0);
+        if (node >= 0) {
+            char name[16];
+            snprintf(name, sizeof name, "AHA%d", s);
+            cJSON *pr = cJSON_CreateObject();
+            cJSON_AddStringToObject(pr, "name", name);
+            cJSON_AddItemToObject(pr, "position_mm", cJSON_CreateDoubleArray(m->xyz_mm + 3 * (size_t)node, 3));
+            cJSON_AddItemToArray(jprobes, pr);
+        }
+    }
+    cJSON *jo = cJSON_AddObjectToObject(model, "output");
+    cJSON_AddNumberToObject(jo, "interval_ms", p->output_interval_ms);
+
+    cJSON_AddStringToObject(summary, "patient", src);
+    cJSON_AddNumberToObject(summary, "n_nodes", (double)n);
+    cJSON_AddNumberToObject(summary, "n_tets", (double)ne);
+    cJSON_AddNumberToObject(summary, "mean_edge_mm", h);
+    cJSON_AddNumberToObject(summary, "volume_healthy_mm3", vol_tissue[0]);
+    cJSON_AddNumberToObject(summary, "volume_border_zone_mm3", vol_tissue[1]);
+    cJSON_AddNumberToObject(summary, "volume_scar_mm3", vol_tissue[2]);
+    if ((st = write_json(out_dir, "model.json", model)) != CT_OK)
+        goto done;
+    st = write_json(out_dir, "personalise.json", summary);
+    if (st == CT_OK && !quiet)
+        fprintf(stderr, "personalise: scar %.0f mm^3, border zone %.0f mm^3 of %.0f mm^3; wrote %s/heart.vtu, "
+                        "model.json, personalise.json\n",
+                vol_tissue[2], vol_tissue[1], vol_tissue[0] + vol_tissue[1] + vol_tissue[2], out_dir);
+done:
+    cJSON_Delete(model);
+    cJSON_Delete(summary);
+    free(pf);
+    free(cf);
+    free(seg);
+    free(sheet);
+    ct_ventricular_coords_destroy(co);
+    ct_mesh_destroy(m);
+    return st;
+}
+
+ct_status ct_personalise(const char *patient_path, const char *out_dir, int quiet)
+{
+    char *text;
+    CT_CHECK(ct_json_read_file(patient_path, &text));
+    cJSON *root = NULL;
+    ct_status st = ct_json_parse(text, patient_path, &root);
+    free(text);
+    CT_CHECK(st);
+    patient p;
+    memset(&p, 0, sizeof p);
+    p.src = patient_path;
+    st = parse_patient(root, &p);
+    cJSON_Delete(root);
+    if (st == CT_OK)
+        st = personalise(&p, out_dir, quiet);
+    cJSON_Delete(p.model);
+    cJSON_Delete(p.border_zone);
+    return st;
+}

@@ -1,0 +1,22 @@
+/* ct_patient.h — from a patient file (geometry + imaging-derived parameters) to a simulation-ready model.
+ *
+ * `cardiotwin personalise PATIENT.json --out DIR` reads the patient file, builds or reads the mesh,
+ * computes ventricular coordinates, AHA segments, rule-based fibres, transmural cell types, the infarct
+ * (scar core and border zone) and tuned conductivities, and writes:
+ *   DIR/heart.vtu          the personalised mesh: point fields apicobasal, transmural, rotational_deg, rv,
+ *                          cell_type (0 endo, 1 mid, 2 epi); cell fields fibre, sheet, tissue (0 healthy,
+ *                          1 border zone, 2 scar), aha_segment (1-17, 0 outside the LV)
+ *   DIR/model.json         the configuration `cardiotwin run` takes (probes at every AHA segment)
+ *   DIR/personalise.json   a summary: sizes, volumes by tissue and segment, tuned conductivities
+ * The patient file's keys are listed in README.md ("Patient file"). Units as everywhere: mm, ms, mV, S/m.
+ */
+#ifndef CT_PATIENT_H
+#define CT_PATIENT_H
+
+#include "../ct_status.h"
+
+/* Runs the whole personalisation; on failure nothing in DIR is replaced (each file is written atomically,
+ * and all three are written only after every step succeeded). */
+ct_status ct_personalise(const char *patient_path, const char *out_dir, int quiet);
+
+#endif /* CT_PATIENT_H */
