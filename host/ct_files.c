@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -63,6 +64,48 @@ ct_status ct_write_file_atomic(const char *path, const void *data, size_t len)
         unlink(tmp);
         return ct_error_set(CT_ERR_IO, "%s: cannot rename into place: %s", path, strerror(e));
     }
+    return CT_OK;
+}
+
+ct_status ct_read_file(const char *path, char **data, size_t *len_out)
+{
+    *data = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return ct_error_set(CT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        return ct_error_set(CT_ERR_IO, "%s: is not a regular file", path);
+    }
+    size_t cap = sb.st_size > 0 ? (size_t)sb.st_size + 1 : 4096, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t got = fread(buf + len, 1, cap - len - 1, f);
+        len += got;
+        if (len + 1 < cap)
+            break;
+        char *bigger = realloc(buf, 2 * cap);
+        if (!bigger) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = bigger;
+        cap *= 2;
+    }
+    int read_error = ferror(f);
+    fclose(f);
+    if (!buf)
+        return ct_error_set(CT_ERR_NOMEM, "%s: out of memory reading the file", path);
+    if (read_error) {
+        free(buf);
+        return ct_error_set(CT_ERR_IO, "%s: read error", path);
+    }
+    buf[len] = '\0';
+    *data = buf;
+    if (len_out)
+        *len_out = len;
     return CT_OK;
 }
 

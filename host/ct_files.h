@@ -13,6 +13,10 @@ ct_status ct_mkdir_p(const char *path);
  * one, never half of one; on failure the temporary file is removed and PATH is untouched. */
 ct_status ct_write_file_atomic(const char *path, const void *data, size_t len);
 
+/* Reads a whole regular file into a NUL-terminated buffer the caller frees; *len (may be NULL) gets its
+ * size in bytes (the file may itself contain NUL bytes: callers that want text check). */
+ct_status ct_read_file(const char *path, char **data, size_t *len);
+
 /* path = dir + "/" + name, checked for truncation. */
 ct_status ct_path_join(char *out, size_t out_len, const char *dir, const char *name);
 

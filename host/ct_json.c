@@ -1,6 +1,8 @@
 /* ct_json.c — strict JSON field access on top of cJSON. */
 #include "ct_json.h"
 
+#include "ct_files.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,40 +11,13 @@
 
 ct_status ct_json_read_file(const char *path, char **text)
 {
-    *text = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ct_error_set(CT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + len, 1, cap - len - 1, f);
-        len += got;
-        if (len + 1 < cap)
-            break;
-        char *bigger = realloc(buf, cap * 2);
-        if (!bigger) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = bigger;
-        cap *= 2;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (!buf)
-        return ct_error_set(CT_ERR_NOMEM, "%s: out of memory reading the file", path);
-    if (err) {
-        free(buf);
-        return ct_error_set(CT_ERR_IO, "%s: read error", path);
-    }
-    buf[len] = '\0';
-    if (strlen(buf) != len) {
-        free(buf);
+    size_t len;
+    CT_CHECK(ct_read_file(path, text, &len));
+    if (strlen(*text) != len) {
+        free(*text);
+        *text = NULL;
         return ct_error_set(CT_ERR_PARSE, "%s: contains a NUL byte; not a JSON text file", path);
     }
-    *text = buf;
     return CT_OK;
 }
 

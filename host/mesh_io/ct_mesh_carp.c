@@ -29,39 +29,9 @@ static ct_status text_open(text_file *tf, const char *path)
 {
     memset(tf, 0, sizeof *tf);
     tf->path = path;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ct_error_set(CT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || S_ISDIR(sb.st_mode)) {
-        fclose(f);
-        return ct_error_set(CT_ERR_IO, "%s: is not a regular file", path);
-    }
-    size_t cap = sb.st_size > 0 ? (size_t)sb.st_size + 1 : 4096, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + len, 1, cap - len - 1, f);
-        len += got;
-        if (len + 1 < cap)
-            break;
-        char *bigger = realloc(buf, 2 * cap);
-        if (!bigger) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = bigger;
-        cap *= 2;
-    }
-    int read_error = ferror(f);
-    fclose(f);
-    if (!buf)
-        return ct_error_set(CT_ERR_NOMEM, "%s: out of memory reading the file", path);
-    if (read_error) {
-        free(buf);
-        return ct_error_set(CT_ERR_IO, "%s: read error", path);
-    }
-    buf[len] = '\0';
+    char *buf;
+    size_t len;
+    CT_CHECK(ct_read_file(path, &buf, &len));
     if (memchr(buf, '\0', len) != NULL) {
         size_t at = (size_t)((char *)memchr(buf, '\0', len) - buf);
         size_t line = 1;

@@ -1,6 +1,7 @@
 /* ct_coords.c — transmural, apicobasal, LV/RV Laplace fields and the geometric frame (long axis,
  * apex, septal reference) of ventricular coordinates. Conventions in ct_coords.h. */
 #include "ct_coords.h"
+#include "../ct_vec3.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -29,21 +30,10 @@ void ct_ventricular_coords_destroy(ct_ventricular_coords *c)
     free(c);
 }
 
-static double dot3(const double a[3], const double b[3])
-{
-    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
-}
-
-static void cross3(const double a[3], const double b[3], double c[3])
-{
-    c[0] = a[1] * b[2] - a[2] * b[1];
-    c[1] = a[2] * b[0] - a[0] * b[2];
-    c[2] = a[0] * b[1] - a[1] * b[0];
-}
 
 static double normalise3(double v[3])
 {
-    double n = sqrt(dot3(v, v));
+    double n = sqrt(ct_dot3(v, v));
     if (n > 0.0)
         for (int k = 0; k < 3; k++)
             v[k] /= n;
@@ -55,7 +45,7 @@ double ct_coords_rotational_deg(const ct_ventricular_coords *c, const double p_m
     double d[3];
     for (int k = 0; k < 3; k++)
         d[k] = p_mm[k] - c->axis_point_mm[k];
-    double ps = dot3(d, c->septum_dir), pa = dot3(d, c->anterior_dir);
+    double ps = ct_dot3(d, c->septum_dir), pa = ct_dot3(d, c->anterior_dir);
     /* Viewed from the apex: screen up = anterior, screen left = septum. */
     double screen_deg = atan2(pa, -ps) * 180.0 / M_PI;
     double r = fmod(screen_deg - 120.0 + 720.0, 360.0);
@@ -93,7 +83,7 @@ static void tri_normal(const ct_mesh *mesh, size_t i, double n[3], double c[3])
         d2[k] = x2[k] - x0[k];
         c[k] = (x0[k] + x1[k] + x2[k]) / 3.0;
     }
-    cross3(d1, d2, n); /* |n| = 2 area */
+    ct_cross3(d1, d2, n); /* |n| = 2 area */
 }
 
 /* Node -> incident tets (CSR). */
@@ -141,7 +131,7 @@ static int tri_outward_sign(const ct_mesh *mesh, const node_tets *nt, size_t i)
             tri_normal(mesh, i, n, c);
             for (int k = 0; k < 3; k++)
                 d[k] = c[k] - mesh->xyz_mm[3 * (size_t)opp + k];
-            return dot3(n, d) >= 0.0 ? 1 : -1;
+            return ct_dot3(n, d) >= 0.0 ? 1 : -1;
         }
     }
     return 0;
@@ -188,8 +178,8 @@ static ct_status compute(const ct_mesh *mesh, const ct_coords_options *opt, ct_v
             continue;
         double tn[3], tc[3];
         tri_normal(mesh, i, tn, tc);
-        double s = (dot3(tn, nb) < 0.0) ? -1.0 : 1.0; /* align signs: node order may vary */
-        double a = 0.5 * sqrt(dot3(tn, tn));
+        double s = (ct_dot3(tn, nb) < 0.0) ? -1.0 : 1.0; /* align signs: node order may vary */
+        double a = 0.5 * sqrt(ct_dot3(tn, tn));
         for (int k = 0; k < 3; k++) {
             nb[k] += s * tn[k];
             cb[k] += a * tc[k];
@@ -204,7 +194,7 @@ static ct_status compute(const ct_mesh *mesh, const ct_coords_options *opt, ct_v
     for (int k = 0; k < 3; k++)
         cb[k] /= area;
     double to_base[3] = {cb[0] - centroid[0], cb[1] - centroid[1], cb[2] - centroid[2]};
-    if (dot3(to_base, nb) < 0.0)
+    if (ct_dot3(to_base, nb) < 0.0)
         for (int k = 0; k < 3; k++)
             nb[k] = -nb[k];
     memcpy(c->long_axis, nb, sizeof nb);
@@ -215,7 +205,7 @@ static ct_status compute(const ct_mesh *mesh, const ct_coords_options *opt, ct_v
         if (!HAS(w->flags[i], CT_SURF_EPI))
             continue;
         double d[3] = {mesh->xyz_mm[3 * i] - cb[0], mesh->xyz_mm[3 * i + 1] - cb[1], mesh->xyz_mm[3 * i + 2] - cb[2]};
-        double h = dot3(d, nb);
+        double h = ct_dot3(d, nb);
         if (h < h_min) {
             h_min = h;
             c->apex_node = i;
@@ -228,7 +218,7 @@ static ct_status compute(const ct_mesh *mesh, const ct_coords_options *opt, ct_v
     double tip = INFINITY;
     for (size_t i = 0; i < n; i++) {
         double d[3] = {mesh->xyz_mm[3 * i] - apex[0], mesh->xyz_mm[3 * i + 1] - apex[1], mesh->xyz_mm[3 * i + 2] - apex[2]};
-        c->axial[i] = dot3(d, nb) / height;
+        c->axial[i] = ct_dot3(d, nb) / height;
         if (HAS(w->flags[i], CT_SURF_ENDO_LV) && c->axial[i] < tip)
             tip = c->axial[i];
     }
@@ -247,14 +237,14 @@ static ct_status compute(const ct_mesh *mesh, const ct_coords_options *opt, ct_v
     double s[3];
     for (int k = 0; k < 3; k++)
         s[k] = has_rv ? prv[k] - p0[k] : opt->septum_dir[k];
-    double sl = dot3(s, nb);
+    double sl = ct_dot3(s, nb);
     for (int k = 0; k < 3; k++)
         s[k] -= sl * nb[k];
     if (!(normalise3(s) > 1e-9))
         return ct_error_set(CT_ERR_CONFIG, "coords: the septal reference direction is parallel to the long axis "
                             "(%s)", has_rv ? "RV centroid on the LV axis" : "options septum_dir");
     memcpy(c->septum_dir, s, sizeof s);
-    cross3(nb, s, c->anterior_dir);
+    ct_cross3(nb, s, c->anterior_dir);
     for (size_t i = 0; i < n; i++)
         c->rotational_deg[i] = ct_coords_rotational_deg(c, mesh->xyz_mm + 3 * i);
 
@@ -305,10 +295,10 @@ static ct_status compute(const ct_mesh *mesh, const ct_coords_options *opt, ct_v
             tri_normal(mesh, i, tn, tc);
             for (int k = 0; k < 3; k++)
                 r[k] = tc[k] - p0[k];
-            double rl = dot3(r, nb);
+            double rl = ct_dot3(r, nb);
             for (int k = 0; k < 3; k++)
                 r[k] -= rl * nb[k];
-            int septal = sign * dot3(tn, r) > 0.0;
+            int septal = sign * ct_dot3(tn, r) > 0.0;
             for (int a = 0; a < 3; a++)
                 side[mesh->tris[3 * i + a]] |= (uint8_t)(septal ? 1u : 2u);
         }

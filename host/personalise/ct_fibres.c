@@ -1,5 +1,6 @@
 /* ct_fibres.c — simplified LDRB fibres and sheets from the transmural and apicobasal gradients. */
 #include "ct_fibres.h"
+#include "../ct_vec3.h"
 
 #include <math.h>
 
@@ -15,22 +16,11 @@ ct_fibre_params ct_fibre_params_default(void)
                              .beta_epi_deg = 25.0};
 }
 
-static double dot3(const double a[3], const double b[3])
-{
-    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
-}
-
-static void cross3(const double a[3], const double b[3], double c[3])
-{
-    c[0] = a[1] * b[2] - a[2] * b[1];
-    c[1] = a[2] * b[0] - a[0] * b[2];
-    c[2] = a[0] * b[1] - a[1] * b[0];
-}
 
 /* Removes the component along unit u from v. */
 static void reject(double v[3], const double u[3])
 {
-    double d = dot3(v, u);
+    double d = ct_dot3(v, u);
     for (int k = 0; k < 3; k++)
         v[k] -= d * u[k];
 }
@@ -47,7 +37,7 @@ int ct_fibres_frame(const ct_mesh *mesh, const ct_ventricular_coords *coords, si
     double tiny = 1e-9 / fmax(h, 1e-300);
     int fallback = 0;
     ct_laplace_tet_gradient(mesh, e, coords->transmural, e_t);
-    double nt = sqrt(dot3(e_t, e_t));
+    double nt = sqrt(ct_dot3(e_t, e_t));
     if (nt > tiny) {
         for (int k = 0; k < 3; k++)
             e_t[k] /= nt;
@@ -56,29 +46,29 @@ int ct_fibres_frame(const ct_mesh *mesh, const ct_ventricular_coords *coords, si
         for (int k = 0; k < 3; k++)
             e_t[k] = c[k] - coords->axis_point_mm[k];
         reject(e_t, coords->long_axis);
-        nt = sqrt(dot3(e_t, e_t));
+        nt = sqrt(ct_dot3(e_t, e_t));
         for (int k = 0; k < 3; k++)
             e_t[k] = nt > 0.0 ? e_t[k] / nt : coords->septum_dir[k];
     }
     ct_laplace_tet_gradient(mesh, e, coords->apicobasal, e_l);
     reject(e_l, e_t);
-    double nl = sqrt(dot3(e_l, e_l));
+    double nl = sqrt(ct_dot3(e_l, e_l));
     if (!(nl > tiny)) {
         fallback = 1;
         for (int k = 0; k < 3; k++)
             e_l[k] = coords->long_axis[k];
         reject(e_l, e_t);
-        nl = sqrt(dot3(e_l, e_l));
+        nl = sqrt(ct_dot3(e_l, e_l));
         if (!(nl > 1e-12)) { /* e_t along the long axis (apex, base): any tangent will do */
             for (int k = 0; k < 3; k++)
                 e_l[k] = coords->septum_dir[k];
             reject(e_l, e_t);
-            nl = sqrt(dot3(e_l, e_l));
+            nl = sqrt(ct_dot3(e_l, e_l));
         }
     }
     for (int k = 0; k < 3; k++)
         e_l[k] /= nl;
-    cross3(e_l, e_t, e_c);
+    ct_cross3(e_l, e_t, e_c);
     return fallback;
 }
 
@@ -104,15 +94,15 @@ ct_status ct_fibres_compute(ct_mesh *mesh, const ct_ventricular_coords *coords, 
         double *f = mesh->fibre + 3 * e;
         for (int k = 0; k < 3; k++)
             f[k] = cos(alpha) * e_c[k] + sin(alpha) * e_l[k];
-        double nf = sqrt(dot3(f, f));
+        double nf = sqrt(ct_dot3(f, f));
         for (int k = 0; k < 3; k++)
             f[k] /= nf;
         if (sheet) {
             double txf[3], *s = sheet + 3 * e;
-            cross3(e_t, f, txf);
+            ct_cross3(e_t, f, txf);
             for (int k = 0; k < 3; k++)
                 s[k] = cos(beta) * e_t[k] + sin(beta) * txf[k];
-            double ns = sqrt(dot3(s, s));
+            double ns = sqrt(ct_dot3(s, s));
             for (int k = 0; k < 3; k++)
                 s[k] /= ns;
         }
