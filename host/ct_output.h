@@ -15,7 +15,6 @@ typedef struct ct_output {
     const ct_sim *sim;   /* borrowed */
     ct_pvd *pvd;         /* owned; NULL until the first frame */
     int n_frames;
-    double *cell_fibre;  /* borrowed from the mesh */
 } ct_output;
 
 /* Creates the folder (and parents). The caller owns *out (ct_output_close). */

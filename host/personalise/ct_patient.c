@@ -400,7 +400,7 @@ static ct_status write_json(const char *dir, const char *name, const cJSON *obj)
     return st;
 }
 
-static ct_status run_pipeline(patient *p, const char *out_dir, int quiet, ct_mesh **mesh_out,
+static ct_status run_pipeline(patient *p, int quiet, ct_mesh **mesh_out,
                               ct_ventricular_coords **co_out, int8_t **seg_out, double **sheet_out)
 {
     const char *src = p->src;
@@ -430,9 +430,7 @@ static ct_status run_pipeline(patient *p, const char *out_dir, int quiet, ct_mes
         return ct_error_set(CT_ERR_NOMEM, "out of memory");
     CT_CHECK(ct_aha_segments(m, *co_out, *seg_out));
     CT_CHECK(ct_fibres_compute(m, *co_out, &p->fibres, *sheet_out, NULL));
-    CT_CHECK(label_infarct(p, m, *co_out, *seg_out));
-    (void)out_dir;
-    return CT_OK;
+    return label_infarct(p, m, *co_out, *seg_out);
 }
 
 static ct_status personalise(patient *p, const char *out_dir, int quiet)
@@ -443,7 +441,7 @@ static ct_status personalise(patient *p, const char *out_dir, int quiet)
     int8_t *seg = NULL;
     double *sheet = NULL, *pf = NULL, *cf = NULL;
     cJSON *summary = cJSON_CreateObject(), *model = NULL;
-    ct_status st = run_pipeline(p, out_dir, quiet, &m, &co, &seg, &sheet);
+    ct_status st = run_pipeline(p, quiet, &m, &co, &seg, &sheet);
     if (st != CT_OK)
         goto done;
     size_t n = m->n_nodes, ne = m->n_tets;
