@@ -178,6 +178,8 @@ static ct_status parse_conductivity(const cJSON *root, const char *src, ct_confi
         CT_CHECK(ct_json_number(s, "sigma_it_S_per_m", 1, 1e-9, 100.0, src, "conductivity", &it));
         CT_CHECK(ct_json_number(s, "sigma_el_S_per_m", 1, 1e-9, 100.0, src, "conductivity", &el));
         CT_CHECK(ct_json_number(s, "sigma_et_S_per_m", 1, 1e-9, 100.0, src, "conductivity", &et));
+        c->ecg_sigma_il_S_per_m = il;
+        c->ecg_sigma_it_S_per_m = it;
         /* Monodomain reduction: the harmonic mean sigma_i sigma_e / (sigma_i + sigma_e) per direction. */
         c->conductivity.sigma_l_S_per_m = il * el / (il + el);
         c->conductivity.sigma_t_S_per_m = it * et / (it + et);
@@ -220,6 +222,27 @@ static ct_status parse_tissue(const cJSON *root, const char *src, ct_config *c)
         CT_CHECK(ct_json_known_keys(scar, skeys, src, "tissue.scar"));
         CT_CHECK(ct_json_number(scar, "sigma_scale", 0, 0.0, 10.0, src, "tissue.scar", &c->scar_sigma_scale));
     }
+    return CT_OK;
+}
+
+/* "ecg": sampling interval and the conductivities of the pseudo-ECG. The intracellular conductivities
+ * default to the configuration's intracellular ones, else to its monodomain ones (an approximation). */
+static ct_status parse_ecg(const cJSON *root, const char *src, ct_config *c)
+{
+    CT_CHECK(ct_json_int(root, "max_beats", 0, 0, 1000, src, "", &c->max_beats));
+    c->ecg_interval_ms = 0;
+    c->ecg_sigma_bath_S_per_m = 1.0;
+    const cJSON *e;
+    CT_CHECK(ct_json_object(root, "ecg", 0, src, "", &e));
+    if (!e)
+        return CT_OK;
+    static const char *const keys[] = {"interval_ms", "sigma_bath_S_per_m", "sigma_il_S_per_m", "sigma_it_S_per_m", NULL};
+    CT_CHECK(ct_json_known_keys(e, keys, src, "ecg"));
+    c->ecg_interval_ms = 1.0;
+    CT_CHECK(ct_json_number(e, "interval_ms", 0, c->dt_ms, 1e6, src, "ecg", &c->ecg_interval_ms));
+    CT_CHECK(ct_json_number(e, "sigma_bath_S_per_m", 0, 1e-6, 100, src, "ecg", &c->ecg_sigma_bath_S_per_m));
+    CT_CHECK(ct_json_number(e, "sigma_il_S_per_m", 0, 1e-6, 100, src, "ecg", &c->ecg_sigma_il_S_per_m));
+    CT_CHECK(ct_json_number(e, "sigma_it_S_per_m", 0, 1e-6, 100, src, "ecg", &c->ecg_sigma_it_S_per_m));
     return CT_OK;
 }
 
@@ -380,7 +403,8 @@ ct_status ct_config_parse(const char *text, const char *source, ct_config *c)
     CT_CHECK(ct_json_parse(text, source, &root));
     static const char *const keys[] = {"description", "mesh",  "model",       "conductivity",           "chi_per_mm",
                                        "Cm_uF_per_mm2", "dt_ms", "end_time_ms", "activation_threshold_mV", "vm_bound_mV",
-                                       "diffusion",   "stimuli", "probes",    "output",  "tissue",     NULL};
+                                       "diffusion",   "stimuli", "probes",    "output",  "tissue",  "ecg",
+                                       "max_beats",   NULL};
     ct_status st = ct_json_known_keys(root, keys, source, "");
     if (st == CT_OK)
         st = parse_mesh(root, source, c);
@@ -392,6 +416,12 @@ ct_status ct_config_parse(const char *text, const char *source, ct_config *c)
         st = parse_tissue(root, source, c);
     if (st == CT_OK)
         st = parse_numerics(root, source, c);
+    if (st == CT_OK)
+        st = parse_ecg(root, source, c);
+    if (st == CT_OK && c->ecg_sigma_il_S_per_m == 0) {
+        c->ecg_sigma_il_S_per_m = c->conductivity.sigma_l_S_per_m;
+        c->ecg_sigma_it_S_per_m = c->conductivity.sigma_t_S_per_m;
+    }
     if (st == CT_OK)
         st = parse_stimuli(root, source, c);
     if (st == CT_OK)

@@ -67,6 +67,12 @@ typedef struct ct_config {
     int n_probes;
     ct_probe *probes;                /* n_probes, owned; freed by ct_config_free */
     double output_interval_ms;       /* 0: no Vm time series */
+    /* pseudo-ECG (12 leads, infinite homogeneous medium); interval 0: none */
+    double ecg_interval_ms;
+    double ecg_sigma_bath_S_per_m;
+    double ecg_sigma_il_S_per_m, ecg_sigma_it_S_per_m; /* intracellular conductivities */
+    /* per-beat activation / repolarisation tracking: at most this many beats (0: first activation only) */
+    long max_beats;
 } ct_config;
 
 /* Reads and validates a configuration file; on failure the message names the file and key.

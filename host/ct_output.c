@@ -2,12 +2,14 @@
 #include "ct_output.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ct_files.h"
 #include "io/ct_vtk.h"
+#include "metrics/ct_cv_map.h"
 
 #ifndef CT_VERSION
 #define CT_VERSION "unknown"
@@ -37,13 +39,16 @@ void ct_output_close(ct_output *o)
     free(o);
 }
 
-static ct_status write_grid(ct_output *o, const char *name, const ct_vtk_field *pf, int npf)
+static ct_status write_grid(ct_output *o, const char *name, const ct_vtk_field *pf, int npf,
+                            const ct_vtk_field *extra_cells, int n_extra)
 {
     char path[4096];
     CT_CHECK(ct_path_join(path, sizeof path, o->dir, name));
     const ct_mesh *m = o->sim->mesh;
-    ct_vtk_field fibre = {"fibre", 3, m->fibre};
-    return ct_vtk_write_vtu(path, m->n_nodes, m->xyz_mm, m->n_tets, m->tets, pf, npf, &fibre, 1);
+    ct_vtk_field cells[4] = {{"fibre", 3, m->fibre}};
+    for (int k = 0; k < n_extra && k < 3; k++)
+        cells[1 + k] = extra_cells[k];
+    return ct_vtk_write_vtu(path, m->n_nodes, m->xyz_mm, m->n_tets, m->tets, pf, npf, cells, 1 + n_extra);
 }
 
 ct_status ct_output_frame(ct_output *o, double t_ms, const double *vm_mV)
@@ -56,16 +61,82 @@ ct_status ct_output_frame(ct_output *o, double t_ms, const double *vm_mV)
     char name[64];
     snprintf(name, sizeof name, "vm_%06d.vtu", o->n_frames);
     ct_vtk_field f = {"Vm_mV", 1, vm_mV};
-    CT_CHECK(write_grid(o, name, &f, 1));
+    CT_CHECK(write_grid(o, name, &f, 1, NULL, 0));
     CT_CHECK(ct_pvd_add(o->pvd, t_ms, name));
     o->n_frames++;
     return CT_OK;
 }
 
-ct_status ct_output_activation(ct_output *o, const double *activation_ms)
+ct_status ct_output_activation(ct_output *o, const double *activation_ms, const double *cv_speed,
+                               const double *cv_along, const double *cv_across)
 {
     ct_vtk_field f = {"activation_time_ms", 1, activation_ms};
-    return write_grid(o, "activation.vtu", &f, 1);
+    ct_vtk_field cv[3] = {{"cv_m_per_s", 1, cv_speed}, {"cv_along_m_per_s", 1, cv_along},
+                          {"cv_across_m_per_s", 1, cv_across}};
+    return write_grid(o, "activation.vtu", &f, 1, cv, cv_speed ? 3 : 0);
+}
+
+ct_status ct_output_beats(ct_output *o, const ct_run_result *r)
+{
+    size_t n = o->sim->mesh->n_nodes;
+    int nb = r->max_beats;
+    double *apd = malloc((size_t)nb * n * sizeof *apd + 1);
+    ct_vtk_field *f = calloc(3 * (size_t)nb + 1, sizeof *f);
+    char(*names)[48] = calloc(3 * (size_t)nb + 1, sizeof *names);
+    if (!apd || !f || !names) {
+        free(apd);
+        free(f);
+        free(names);
+        return ct_error_set(CT_ERR_NOMEM, "out of memory writing beats.vtu");
+    }
+    for (int b = 0; b < nb; b++) {
+        const double *act = r->beat_activation_ms + (size_t)b * n, *rep = r->beat_repolarisation_ms + (size_t)b * n;
+        for (size_t i = 0; i < n; i++)
+            apd[(size_t)b * n + i] = (act[i] >= 0 && rep[i] >= 0) ? rep[i] - act[i] : -1.0;
+        snprintf(names[3 * b], sizeof names[0], "activation_ms_beat%d", b + 1);
+        snprintf(names[3 * b + 1], sizeof names[0], "repolarisation_ms_beat%d", b + 1);
+        snprintf(names[3 * b + 2], sizeof names[0], "apd90_ms_beat%d", b + 1);
+        f[3 * b] = (ct_vtk_field){names[3 * b], 1, act};
+        f[3 * b + 1] = (ct_vtk_field){names[3 * b + 1], 1, rep};
+        f[3 * b + 2] = (ct_vtk_field){names[3 * b + 2], 1, apd + (size_t)b * n};
+    }
+    ct_status st = write_grid(o, "beats.vtu", f, 3 * nb, NULL, 0);
+    free(apd);
+    free(f);
+    free(names);
+    return st;
+}
+
+/* Mean, standard deviation, min and max of the non-negative entries of x (count in *n_valid). */
+static void stats(const double *x, size_t n, size_t *n_valid, double *mean, double *sd, double *lo, double *hi)
+{
+    double s = 0, s2 = 0;
+    *n_valid = 0;
+    *lo = INFINITY;
+    *hi = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        if (!(x[i] >= 0))
+            continue;
+        (*n_valid)++;
+        s += x[i];
+        s2 += x[i] * x[i];
+        *lo = fmin(*lo, x[i]);
+        *hi = fmax(*hi, x[i]);
+    }
+    *mean = *n_valid ? s / (double)*n_valid : NAN;
+    *sd = *n_valid > 1 ? sqrt(fmax(0, (s2 - s * s / (double)*n_valid) / (double)(*n_valid - 1))) : NAN;
+}
+
+static void add_cv(cJSON *parent, const char *name, const double *v, size_t n)
+{
+    ct_cv_summary s;
+    if (!v || ct_cv_summarise(v, n, &s) != CT_OK || s.n_valid == 0)
+        return;
+    cJSON *o = cJSON_AddObjectToObject(parent, name);
+    cJSON_AddNumberToObject(o, "median_m_per_s", s.median);
+    cJSON_AddNumberToObject(o, "p05_m_per_s", s.p05);
+    cJSON_AddNumberToObject(o, "p95_m_per_s", s.p95);
+    cJSON_AddNumberToObject(o, "elements", (double)s.n_valid);
 }
 
 static cJSON *vec3(const double *x)
@@ -132,6 +203,42 @@ ct_status ct_output_metrics(ct_output *o, const ct_run_result *r, ct_status stat
             cJSON_AddNumberToObject(act, "last_ms", last);
             cJSON_AddNumberToObject(act, "total_activation_time_ms", last - first);
         }
+    }
+    cJSON *cv = cJSON_AddObjectToObject(root, "conduction_velocity");
+    add_cv(cv, "speed", r->cv_speed, m->n_tets);
+    add_cv(cv, "along_fibres", r->cv_along, m->n_tets);
+    add_cv(cv, "across_fibres", r->cv_across, m->n_tets);
+    if (r->max_beats > 0 && r->beat_repolarisation_ms) {
+        /* first beat: APD90 statistics and the dispersion of repolarisation times */
+        size_t n = m->n_nodes, nv, nr;
+        double *apd = malloc(n * sizeof *apd + 1);
+        if (apd) {
+            for (size_t i = 0; i < n; i++)
+                apd[i] = (r->beat_activation_ms[i] >= 0 && r->beat_repolarisation_ms[i] >= 0)
+                             ? r->beat_repolarisation_ms[i] - r->beat_activation_ms[i]
+                             : -1.0;
+            double mean, sd, lo, hi, rmean, rsd, rlo, rhi;
+            stats(apd, n, &nv, &mean, &sd, &lo, &hi);
+            stats(r->beat_repolarisation_ms, n, &nr, &rmean, &rsd, &rlo, &rhi);
+            cJSON *b = cJSON_AddObjectToObject(root, "beat1");
+            cJSON_AddNumberToObject(b, "repolarised_nodes", (double)nv);
+            if (nv > 0) {
+                cJSON_AddNumberToObject(b, "apd90_mean_ms", mean);
+                cJSON_AddNumberToObject(b, "apd90_sd_ms", nv > 1 ? sd : 0);
+                cJSON_AddNumberToObject(b, "apd90_min_ms", lo);
+                cJSON_AddNumberToObject(b, "apd90_max_ms", hi);
+                cJSON_AddNumberToObject(b, "repolarisation_dispersion_ms", rhi - rlo);
+            }
+            free(apd);
+        }
+    }
+    if (r->has_ecg) {
+        cJSON *e = cJSON_AddObjectToObject(root, "ecg");
+        if (isfinite(r->ecg.qrs_ms))
+            cJSON_AddNumberToObject(e, "qrs_ms", r->ecg.qrs_ms);
+        if (isfinite(r->ecg.qt_ms))
+            cJSON_AddNumberToObject(e, "qt_ms", r->ecg.qt_ms);
+        cJSON_AddStringToObject(e, "leads_csv", "ecg.csv");
     }
     char *text = cJSON_Print(root);
     cJSON_Delete(root);

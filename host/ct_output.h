@@ -1,6 +1,6 @@
 /* ct_output.h — the files a run leaves in its output folder:
  *   vm.pvd + vm_NNNNNN.vtu   Vm (mV) time series, the .pvd rewritten after each frame (open it mid-run)
- *   activation.vtu           activation_time_ms per node (-1: never activated)
+ *   activation.vtu           activation_time_ms per node (-1: never activated), conduction velocity per element
  *   metrics.json             probe activation times, run status, wall time, node-steps per second
  * Every file is written to a temporary name and renamed into place.
  */
@@ -22,7 +22,14 @@ ct_status ct_output_open(const char *dir, const ct_sim *sim, ct_output **out);
 void ct_output_close(ct_output *o);
 
 ct_status ct_output_frame(ct_output *o, double t_ms, const double *vm_mV);
-ct_status ct_output_activation(ct_output *o, const double *activation_ms);
+/* activation.vtu: activation_time_ms per node and, when cv_speed is not NULL, the conduction velocity per
+ * element (m/s; NAN where undefined: an unactivated node or a breakthrough faster than 10 m/s). */
+ct_status ct_output_activation(ct_output *o, const double *activation_ms, const double *cv_speed,
+                               const double *cv_along, const double *cv_across);
+
+/* beats.vtu: per beat b (1-based) point fields activation_ms_beat<b>, repolarisation_ms_beat<b> and
+ * apd90_ms_beat<b> (-1 where the beat did not happen or did not repolarise). */
+ct_status ct_output_beats(ct_output *o, const ct_run_result *r);
 
 /* metrics.json; `status` CT_OK for a finished run, else `message` says what went wrong and when. */
 ct_status ct_output_metrics(ct_output *o, const ct_run_result *r, ct_status status, const char *message);

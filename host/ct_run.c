@@ -9,6 +9,8 @@
 #include "../kernels/models/ct_models.h"
 #include "ct_output.h"
 #include "ct_sim.h"
+#include "ct_files.h"
+#include "metrics/ct_cv_map.h"
 
 static double now_s(void)
 {
@@ -22,6 +24,11 @@ void ct_run_result_free(ct_run_result *r)
     free(r->activation_ms);
     free(r->probe_activation_ms);
     free(r->vm_final_mV);
+    free(r->beat_activation_ms);
+    free(r->beat_repolarisation_ms);
+    free(r->cv_speed);
+    free(r->cv_along);
+    free(r->cv_across);
     memset(r, 0, sizeof *r);
 }
 
@@ -46,7 +53,7 @@ static double probe_value(const ct_sim *sim, int p, const double *act)
     return v / wsum;
 }
 
-static ct_status setup_backend(const ct_sim *sim, const ct_backend_ops *be, ct_backend_ctx **ctx)
+static ct_status setup_backend(const ct_sim *sim, const ct_backend_ops *be, int max_beats, ct_backend_ctx **ctx)
 {
     const ct_config *cfg = sim->cfg;
     ct_real params[6 * CT_MODEL_NPARAM];
@@ -68,6 +75,7 @@ static ct_status setup_backend(const ct_sim *sim, const ct_backend_ops *be, ct_b
         .cg_max_iterations = (int)cfg->cg_max_iterations,
         .activation_threshold_mV = cfg->activation_threshold_mV,
         .vm_bound_mV = cfg->vm_bound_mV,
+        .max_beats = max_beats,
     };
     return be->create(&pb, ctx);
 }
@@ -79,10 +87,24 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
     size_t n = m->n_nodes;
     memset(r, 0, sizeof *r);
     r->backend = be->name;
+    ct_run_options o = *opt;
+    if (o.max_beats == 0)
+        o.max_beats = (int)cfg->max_beats;
+    opt = &o;
     r->activation_ms = malloc(n * sizeof *r->activation_ms);
     r->vm_final_mV = malloc(n * sizeof *r->vm_final_mV);
     r->probe_activation_ms = malloc(((size_t)cfg->n_probes + 1) * sizeof *r->probe_activation_ms);
-    if (!r->activation_ms || !r->vm_final_mV || !r->probe_activation_ms) {
+    if (opt->max_beats < 0) {
+        ct_run_result_free(r);
+        return ct_error_set(CT_ERR_CONFIG, "max_beats = %d is negative", opt->max_beats);
+    }
+    if (opt->max_beats > 0) {
+        r->max_beats = opt->max_beats;
+        r->beat_activation_ms = malloc((size_t)opt->max_beats * n * sizeof *r->beat_activation_ms);
+        r->beat_repolarisation_ms = malloc((size_t)opt->max_beats * n * sizeof *r->beat_repolarisation_ms);
+    }
+    if (!r->activation_ms || !r->vm_final_mV || !r->probe_activation_ms ||
+        (opt->max_beats > 0 && (!r->beat_activation_ms || !r->beat_repolarisation_ms))) {
         ct_run_result_free(r);
         return ct_error_set(CT_ERR_NOMEM, "out of memory for results");
     }
@@ -91,13 +113,24 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
 
     ct_output *out = NULL;
     ct_backend_ctx *ctx = NULL;
+    ct_ecg *ecg = NULL;
     ct_status st = CT_OK;
     char msg[2048] = "";
     if (opt->out_dir && (st = ct_output_open(opt->out_dir, sim, &out)) != CT_OK)
         goto done;
-    if ((st = setup_backend(sim, be, &ctx)) != CT_OK)
+    if ((st = setup_backend(sim, be, opt->max_beats, &ctx)) != CT_OK)
         goto done;
 
+    long ecg_every = cfg->ecg_interval_ms > 0 ? lround(cfg->ecg_interval_ms / cfg->dt_ms) : 0;
+    if (ecg_every > 0) {
+        ct_ecg_conductivity ec = {.sigma_il_S_per_m = cfg->ecg_sigma_il_S_per_m,
+                                  .sigma_it_S_per_m = cfg->ecg_sigma_it_S_per_m,
+                                  .sigma_b_S_per_m = cfg->ecg_sigma_bath_S_per_m};
+        if ((st = ct_ecg_create(m, &ec, NULL, &ecg)) != CT_OK ||
+            (st = be->download(ctx, CT_FIELD_VM, r->vm_final_mV)) != CT_OK ||
+            (st = ct_ecg_sample(ecg, r->vm_final_mV, 0.0)) != CT_OK)
+            goto done;
+    }
     long n_steps = (long)ceil(cfg->end_time_ms / cfg->dt_ms - 1e-9);
     if (opt->max_steps > 0 && opt->max_steps < n_steps)
         n_steps = opt->max_steps;
@@ -136,6 +169,11 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
             ct_error_set(st, "%s", msg);
             break;
         }
+        if (ecg && (step + 1) % ecg_every == 0) {
+            if ((st = be->download(ctx, CT_FIELD_VM, r->vm_final_mV)) != CT_OK ||
+                (st = ct_ecg_sample(ecg, r->vm_final_mV, (double)(step + 1) * cfg->dt_ms)) != CT_OK)
+                goto done;
+        }
         if (out && every > 0 && (step + 1) % every == 0) {
             if ((st = be->download(ctx, CT_FIELD_VM, r->vm_final_mV)) != CT_OK ||
                 (st = ct_output_frame(out, (double)(step + 1) * cfg->dt_ms, r->vm_final_mV)) != CT_OK)
@@ -153,6 +191,10 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
         ct_status dst = be->download(ctx, CT_FIELD_ACTIVATION_MS, r->activation_ms);
         if (dst == CT_OK)
             dst = be->download(ctx, CT_FIELD_VM, r->vm_final_mV);
+        if (dst == CT_OK && r->max_beats > 0)
+            dst = be->download(ctx, CT_FIELD_BEAT_ACTIVATION_MS, r->beat_activation_ms);
+        if (dst == CT_OK && r->max_beats > 0)
+            dst = be->download(ctx, CT_FIELD_BEAT_REPOLARISATION_MS, r->beat_repolarisation_ms);
         if (dst != CT_OK) {
             st = dst;
             goto done;
@@ -160,9 +202,38 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
     }
     for (int p = 0; p < cfg->n_probes; p++)
         r->probe_activation_ms[p] = probe_value(sim, p, r->activation_ms);
+    r->cv_speed = malloc(m->n_tets * sizeof *r->cv_speed + 1);
+    r->cv_along = malloc(m->n_tets * sizeof *r->cv_along + 1);
+    r->cv_across = malloc(m->n_tets * sizeof *r->cv_across + 1);
+    if (!r->cv_speed || !r->cv_along || !r->cv_across) {
+        st = ct_error_set(CT_ERR_NOMEM, "out of memory for the conduction-velocity map");
+        goto done;
+    }
+    {
+        ct_status cst = ct_cv_map(m, r->activation_ms, r->cv_speed, r->cv_along, r->cv_across);
+        if (cst != CT_OK && st == CT_OK) {
+            st = cst;
+            goto done;
+        }
+    }
+    if (ecg && ct_ecg_n_samples(ecg) > 2) {
+        r->has_ecg = ct_ecg_intervals_compute(ecg, NULL, &r->ecg) == CT_OK;
+        if (out) {
+            char path[4096];
+            ct_status est = ct_path_join(path, sizeof path, out->dir, "ecg.csv");
+            if (est == CT_OK)
+                est = ct_ecg_write_csv(ecg, path);
+            if (est != CT_OK && st == CT_OK) {
+                st = est;
+                goto done;
+            }
+        }
+    }
     if (out) {
         /* Keep what was computed, even after a blow-up: the activation map so far and the metrics. */
-        ct_status wst = ct_output_activation(out, r->activation_ms);
+        ct_status wst = ct_output_activation(out, r->activation_ms, r->cv_speed, r->cv_along, r->cv_across);
+        if (wst == CT_OK && r->max_beats > 0)
+            wst = ct_output_beats(out, r);
         if (wst == CT_OK)
             wst = ct_output_metrics(out, r, st, msg);
         if (st == CT_OK)
@@ -172,6 +243,7 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
     }
 
 done:
+    ct_ecg_destroy(ecg);
     if (ctx)
         be->destroy(ctx);
     ct_output_close(out);

@@ -12,6 +12,7 @@
 #include "../kernels/backend.h"
 #include "ct_config.h"
 #include "ct_mesh.h"
+#include "metrics/ct_ecg.h"
 
 typedef struct ct_sim {
     const ct_config *cfg;        /* borrowed: must outlive the sim */
@@ -37,12 +38,24 @@ typedef struct ct_run_options {
     const char *out_dir;         /* NULL: write nothing (tests, benchmarks) */
     int quiet;                   /* no progress lines on stderr */
     long max_steps;              /* > 0: stop after this many steps (benchmarks) */
+    int max_beats;               /* > 0: per-beat activation and repolarisation of the first max_beats beats
+                                    of every node (kernels/backend.h); 0: the first activation only */
 } ct_run_options;
 
 typedef struct ct_run_result {
     double *activation_ms;       /* owned, n_nodes, -1 where never activated; free with ct_run_result_free */
     double *probe_activation_ms; /* owned, n_probes, -1 where never activated */
     double *vm_final_mV;         /* owned, n_nodes */
+    /* Per-beat times (ms), owned, NULL unless max_beats > 0: max_beats * n_nodes each, beat b of node i at
+     * [b*n_nodes + i], -1 where the beat did not happen / did not repolarise. APD90 = repolarisation -
+     * activation. */
+    double *beat_activation_ms, *beat_repolarisation_ms;
+    int max_beats;
+    /* Conduction velocity per element (m/s), owned, NAN where undefined (see metrics/ct_cv_map.h). */
+    double *cv_speed, *cv_along, *cv_across;
+    /* Pseudo-ECG intervals (when the configuration asks for an ECG). */
+    int has_ecg;
+    ct_ecg_intervals ecg;
     long steps;
     double t_end_ms;             /* simulated time reached */
     double wall_s;               /* time-loop wall time */

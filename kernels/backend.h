@@ -44,11 +44,29 @@ typedef struct ct_backend_problem {
     int cg_max_iterations;
     double activation_threshold_mV;  /* upward crossing that defines activation */
     double vm_bound_mV;              /* |Vm| above this (or NaN) is a blow-up */
+    int max_beats;                   /* > 0: track beats (see below) and keep the first max_beats of each node;
+                                        0: only the first activation (no extra memory, no extra work) */
 } ct_backend_problem;
 
 typedef struct ct_backend_ctx ct_backend_ctx; /* a backend's private state */
 
-enum ct_field { CT_FIELD_VM = 0, CT_FIELD_ACTIVATION_MS = 1 };
+/* Beats (max_beats > 0), tracked node by node during step(), with no Vm history kept:
+ * - a node starts 'resting'; while resting, v_rest is the lowest Vm since it became resting (from the
+ *   initial state, or from its last repolarisation): its diastolic potential;
+ * - an upward crossing of activation_threshold_mV (linearly interpolated in time, as the first
+ *   activation) starts beat b = the node's beat count: its activation time is recorded if b < max_beats,
+ *   v_rest is frozen (it includes the Vm at the start of that step) and v_peak = max Vm since;
+ * - the first downward crossing, after the peak, of v_rest + 0.1 (v_peak - v_rest) (linearly
+ *   interpolated in time) is its repolarisation: recorded if b < max_beats; the node is resting again
+ *   and its beat count goes up by one.
+ * APD90 of a beat = repolarisation - activation (the host subtracts; nothing stores it). */
+enum ct_field {
+    CT_FIELD_VM = 0,
+    CT_FIELD_ACTIVATION_MS = 1,          /* n: first activation, ms (-1: none) */
+    CT_FIELD_BEAT_ACTIVATION_MS = 2,     /* max_beats * n, beat-major: beat b of node i at [b*n + i]; -1: none */
+    CT_FIELD_BEAT_REPOLARISATION_MS = 3, /* max_beats * n, as above; -1: not (yet) repolarised */
+    CT_FIELD_BEAT_COUNT = 4              /* n: completed (repolarised) beats, including those past max_beats */
+};
 
 /* What step() found wrong, for the driver to report with a time and position. */
 typedef struct ct_step_report {
@@ -73,11 +91,13 @@ typedef struct ct_backend_ops {
     void (*destroy)(ct_backend_ctx *ctx);
     /* One Godunov step from t_ms to t_ms + dt_ms: reaction (Rush-Larsen, with the stimuli whose bit is
      * set in stim_active carrying stim_amp_uA_per_uF[s]), then diffusion, then activation detection
-     * (first upward crossing of the threshold, linearly interpolated in time) and the blow-up check.
+     * (first upward crossing of the threshold, linearly interpolated in time; beats when max_beats > 0)
+     * and the blow-up check.
      * A blow-up returns CT_ERR_NUMERIC with report->bad_node set. */
     ct_status (*step)(ct_backend_ctx *ctx, double t_ms, uint32_t stim_active,
                       const double *stim_amp_uA_per_uF, ct_step_report *report);
-    /* Copies a field (n_nodes values) to host memory owned by the caller. */
+    /* Copies a field (n_nodes values; max_beats * n_nodes for the per-beat times) to host memory owned by
+     * the caller. The beat fields need max_beats > 0 (CT_ERR_INTERNAL otherwise). */
     ct_status (*download)(ct_backend_ctx *ctx, enum ct_field field, double *host);
 } ct_backend_ops;
 

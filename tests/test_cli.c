@@ -191,3 +191,43 @@ Test(cli, blow_up_is_reported_with_time_and_place_and_keeps_output)
     struct stat sb;
     cr_assert_eq(stat(p, &sb), 0, "the initial frame written before the blow-up must remain");
 }
+
+/* A run asking for an ECG and per-beat tracking writes ecg.csv, beats.vtu and their metrics. */
+Test(cli, ecg_beats_and_velocity_outputs)
+{
+    char text[4096], p[512], args[1024], *out = NULL;
+    snprintf(text, sizeof text, good_cfg, "400", "50", "4");
+    char *end = strrchr(text, '}');
+    snprintf(end, 200, ", \"ecg\": {\"interval_ms\": 1}, \"max_beats\": 2}\n");
+    snprintf(p, sizeof p, "%s/e.json", dir);
+    cr_assert_eq(ct_test_write(p, text), 0);
+    snprintf(args, sizeof args, "run %s/e.json --out %s/out --quiet", dir, dir);
+    cr_assert_eq(ct_test_cli(args, &out), 0, "%s", out);
+    free(out);
+    snprintf(p, sizeof p, "%s/out/metrics.json", dir);
+    char *m = ct_test_read(p);
+    cr_assert(m && strstr(m, "\"qrs_ms\"") && strstr(m, "\"apd90_mean_ms\"") && strstr(m, "\"conduction_velocity\""),
+              "%s", m);
+    free(m);
+    snprintf(p, sizeof p, "%s/out/ecg.csv", dir);
+    char *csv = ct_test_read(p);
+    cr_assert(csv && strncmp(csv, "time_ms,I,II,III,aVR,aVL,aVF,V1,V2,V3,V4,V5,V6\n", 47) == 0, "%s", csv);
+    int rows = 0;
+    for (char *c = csv; *c; c++)
+        rows += *c == '\n';
+    cr_assert_eq(rows, 1 + 401, "one row per ms from 0 to 400 ms plus the header, got %d lines", rows);
+    free(csv);
+    /* beats.vtu: the single paced beat repolarised everywhere, beat 2 never happened */
+    snprintf(p, sizeof p, "%s/out/beats.vtu", dir);
+    ct_vtk_grid *g = NULL;
+    cr_assert_eq(ct_vtk_read_vtu(p, &g), CT_OK, "%s", ct_error_message());
+    const double *apd1, *act2;
+    int nc;
+    cr_assert_eq(ct_vtk_grid_point_field(g, "apd90_ms_beat1", &apd1, &nc), CT_OK);
+    cr_assert_eq(ct_vtk_grid_point_field(g, "activation_ms_beat2", &act2, &nc), CT_OK);
+    for (size_t i = 0; i < ct_vtk_grid_n_points(g); i++) {
+        cr_assert(apd1[i] > 200 && apd1[i] < 350, "Mitchell-Schaeffer APD90 %g ms at node %zu", apd1[i], i);
+        cr_assert_eq(act2[i], -1.0);
+    }
+    ct_vtk_grid_destroy(g);
+}

@@ -566,6 +566,10 @@ static ct_status personalise(patient *p, const char *out_dir, int quiet)
             cJSON_AddItemToArray(jprobes, pr);
         }
     }
+    /* a 12-lead pseudo-ECG sampled every ms, and APD90 / repolarisation of the first beats */
+    cJSON *jecg = cJSON_AddObjectToObject(model, "ecg");
+    cJSON_AddNumberToObject(jecg, "interval_ms", 1.0);
+    cJSON_AddNumberToObject(model, "max_beats", 4);
     cJSON *jo = cJSON_AddObjectToObject(model, "output");
     cJSON_AddNumberToObject(jo, "interval_ms", p->output_interval_ms);
 

@@ -26,6 +26,11 @@ struct ct_backend_ctx {
     ct_real *y;               /* nstate * n ionic state, owned */
     ct_real *vm, *vm_prev, *tmp; /* n each, owned */
     double *act_ms;           /* n activation times (-1: not yet), owned */
+    /* beat tracking (backend.h), all owned, NULL when max_beats == 0 */
+    int max_beats;
+    int *beat_count, *beat_phase; /* n each: completed beats; 1 while in a beat, 0 resting */
+    double *v_rest, *v_peak;  /* n each, mV */
+    double *beat_act_ms, *beat_rep_ms; /* max_beats * n each, beat-major, -1: none */
     /* diffusion operator, owned */
     int32_t *row_ptr, *col;
     ct_real *k_val;           /* K */
@@ -85,6 +90,12 @@ static void cpu_destroy(ct_backend_ctx *c)
     free(c->vm_prev);
     free(c->tmp);
     free(c->act_ms);
+    free(c->beat_count);
+    free(c->beat_phase);
+    free(c->v_rest);
+    free(c->v_peak);
+    free(c->beat_act_ms);
+    free(c->beat_rep_ms);
     free(c->row_ptr);
     free(c->col);
     free(c->k_val);
@@ -126,6 +137,15 @@ static ct_status cpu_create(const ct_backend_problem *pb, ct_backend_ctx **out)
              CT_ALLOC(c->y, (size_t)c->nstate * n) && CT_ALLOC(c->vm, n) && CT_ALLOC(c->vm_prev, n) &&
              CT_ALLOC(c->tmp, n) && CT_ALLOC(c->act_ms, n) && CT_ALLOC(c->row_ptr, n + 1) &&
              CT_ALLOC(c->col, nnz) && CT_ALLOC(c->k_val, nnz) && CT_ALLOC(c->inv_mass, n);
+    if (pb->max_beats < 0) {
+        cpu_destroy(c);
+        return ct_error_set(CT_ERR_BACKEND, "cpu backend: max_beats = %d is negative", pb->max_beats);
+    }
+    c->max_beats = pb->max_beats;
+    size_t nb = (size_t)c->max_beats * n;
+    if (ok && c->max_beats > 0)
+        ok = CT_ALLOC(c->beat_count, n) && CT_ALLOC(c->beat_phase, n) && CT_ALLOC(c->v_rest, n) &&
+             CT_ALLOC(c->v_peak, n) && CT_ALLOC(c->beat_act_ms, nb) && CT_ALLOC(c->beat_rep_ms, nb);
     if (ok && pb->node_param_set)
         ok = CT_ALLOC(c->node_set, n) != NULL;
     if (ok && pb->stim_mask)
@@ -174,9 +194,47 @@ static ct_status cpu_create(const ct_backend_problem *pb, ct_backend_ctx **out)
         const ct_real *prm = c->params + (size_t)(c->node_set ? c->node_set[i] : 0) * CT_MODEL_NPARAM;
         c->vm[i] = ct_model_init(c->model, c->y + i, n, prm);
         c->act_ms[i] = -1.0;
+        if (c->max_beats > 0) {
+            c->beat_count[i] = 0;
+            c->beat_phase[i] = 0;
+            c->v_rest[i] = (double)c->vm[i];
+            c->v_peak[i] = (double)c->vm[i];
+        }
     }
+    for (size_t k = 0; k < nb; k++)
+        c->beat_act_ms[k] = c->beat_rep_ms[k] = -1.0;
     *out = c;
     return CT_OK;
+}
+
+/* One step of the beat tracking of node i (backend.h): Vm went from v0 to v1 over [t_ms, t_ms + dt_ms].
+ * The OpenCL (ct_beat) and CUDA (beat_node) backends repeat this operation for operation. */
+static inline void beat_node(ct_backend_ctx *c, size_t i, double v0, double v1, double t_ms)
+{
+    double thr = c->threshold_mV;
+    if (!c->beat_phase[i]) {
+        if (v0 < thr && v1 >= thr) {
+            int b = c->beat_count[i];
+            if (b < c->max_beats)
+                c->beat_act_ms[(size_t)b * c->n + i] = t_ms + c->dt_ms * (thr - v0) / (v1 - v0);
+            c->beat_phase[i] = 1;
+            c->v_peak[i] = v1;
+        } else if (v1 < c->v_rest[i]) {
+            c->v_rest[i] = v1;
+        }
+    } else {
+        if (v1 > c->v_peak[i])
+            c->v_peak[i] = v1;
+        double level = c->v_rest[i] + 0.1 * (c->v_peak[i] - c->v_rest[i]);
+        if (v0 > level && v1 <= level) {
+            int b = c->beat_count[i];
+            if (b < c->max_beats)
+                c->beat_rep_ms[(size_t)b * c->n + i] = t_ms + c->dt_ms * (v0 - level) / (v0 - v1);
+            c->beat_count[i] = b + 1;
+            c->beat_phase[i] = 0;
+            c->v_rest[i] = v1;
+        }
+    }
 }
 
 /* y = A x for a CSR matrix sharing the mesh pattern. */
@@ -322,6 +380,8 @@ static ct_status cpu_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active, 
         double v0 = (double)c->vm_prev[i], v1 = (double)c->vm[i];
         if (c->act_ms[i] < 0.0 && v0 < thr && v1 >= thr)
             c->act_ms[i] = t_ms + c->dt_ms * (thr - v0) / (v1 - v0);
+        if (c->max_beats > 0)
+            beat_node(c, i, v0, v1, t_ms);
         if (!(fabs(v1) <= bound) && (long)i < bad)
             bad = (long)i;
     }
@@ -341,6 +401,16 @@ static ct_status cpu_download(ct_backend_ctx *c, enum ct_field field, double *ho
             host[i] = (double)c->vm[i];
     } else if (field == CT_FIELD_ACTIVATION_MS) {
         memcpy(host, c->act_ms, c->n * sizeof *host);
+    } else if (c->max_beats <= 0 && (field == CT_FIELD_BEAT_ACTIVATION_MS ||
+                                     field == CT_FIELD_BEAT_REPOLARISATION_MS || field == CT_FIELD_BEAT_COUNT)) {
+        return ct_error_set(CT_ERR_INTERNAL, "cpu backend: field %d needs max_beats > 0", (int)field);
+    } else if (field == CT_FIELD_BEAT_ACTIVATION_MS) {
+        memcpy(host, c->beat_act_ms, (size_t)c->max_beats * c->n * sizeof *host);
+    } else if (field == CT_FIELD_BEAT_REPOLARISATION_MS) {
+        memcpy(host, c->beat_rep_ms, (size_t)c->max_beats * c->n * sizeof *host);
+    } else if (field == CT_FIELD_BEAT_COUNT) {
+        for (size_t i = 0; i < c->n; i++)
+            host[i] = (double)c->beat_count[i];
     } else {
         return ct_error_set(CT_ERR_INTERNAL, "cpu backend: unknown field %d", (int)field);
     }

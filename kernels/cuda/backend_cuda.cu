@@ -120,6 +120,15 @@ static ct_status cusparse_fail(const char *file, int line, const char *call, cus
  * Context
  * ------------------------------------------------------------------------------------------------- */
 
+/* Beat tracking (backend.h), passed by value to the detection kernels; the arrays are device memory,
+ * allocated only when max_beats > 0. */
+struct beat_state {
+    int max_beats;
+    int *count, *phase;       /* n each: completed beats; 1 while in a beat, 0 resting */
+    double *v_rest, *v_peak;  /* n each, mV */
+    double *act_ms, *rep_ms;  /* max_beats * n each, beat-major, -1: none */
+};
+
 struct ct_backend_ctx {
     int device;
     size_t n, nnz;
@@ -146,6 +155,7 @@ struct ct_backend_ctx {
     ct_real *y;               /* nstate * n, state k of node i at y[k*n + i] */
     ct_real *vm, *vm_prev, *q;/* n each; q = K v or A p */
     double *act_ms;           /* n activation times, -1: not yet */
+    beat_state beats;         /* beat tracking (backend.h); its arrays owned, NULL when max_beats == 0 */
     int32_t *row_ptr, *col;   /* CSR pattern shared by K, A and M */
     ct_real *k_val;           /* nnz */
     ct_real *a_val, *m_val;   /* nnz each */
@@ -231,15 +241,69 @@ reaction_kernel(size_t n, ct_real *__restrict__ y, ct_real *__restrict__ vm, ct_
 
 /* Activation (first upward crossing, interpolated in time) and the bound check of node i.
  * The crossing test comes before the act_ms load so that most steps never read act_ms. */
-__device__ __forceinline__ void detect_node(size_t i, ct_real v0r, ct_real v1r, double *__restrict__ act_ms,
-                                            double t_ms, double dt_ms, double thr, double bound,
-                                            unsigned int *__restrict__ bad)
+__device__ __forceinline__ void beat_node(size_t n, size_t i, double v0, double v1, double t_ms, double dt_ms,
+                                          double thr, const beat_state &bs);
+
+__device__ __forceinline__ void detect_node(size_t n, size_t i, ct_real v0r, ct_real v1r,
+                                            double *__restrict__ act_ms, double t_ms, double dt_ms, double thr,
+                                            double bound, unsigned int *__restrict__ bad, const beat_state &bs)
 {
     double v0 = (double)v0r, v1 = (double)v1r;
     if (v0 < thr && v1 >= thr && act_ms[i] < 0.0)
         act_ms[i] = t_ms + dt_ms * (thr - v0) / (v1 - v0);
+    if (bs.max_beats > 0)
+        beat_node(n, i, v0, v1, t_ms, dt_ms, thr, bs);
     if (!(fabs(v1) <= bound)) /* also catches NaN */
         atomicMin(bad, (unsigned int)i);
+}
+
+/* Initial beat state (max_beats > 0 only, after init_kernel): resting, no beats, v_rest = v_peak = Vm. */
+__global__ void beat_init_kernel(size_t n, const ct_real *__restrict__ vm, beat_state bs)
+{
+    size_t i = global_index();
+    if (i >= n)
+        return;
+    bs.count[i] = 0;
+    bs.phase[i] = 0;
+    bs.v_rest[i] = (double)vm[i];
+    bs.v_peak[i] = (double)vm[i];
+    for (int b = 0; b < bs.max_beats; b++) {
+        bs.act_ms[(size_t)b * n + i] = -1.0;
+        bs.rep_ms[(size_t)b * n + i] = -1.0;
+    }
+}
+
+/* One step of the beat tracking of node i, exactly as beat_node() of the CPU backend. */
+__device__ __forceinline__ void beat_node(size_t n, size_t i, double v0, double v1, double t_ms, double dt_ms,
+                                          double thr, const beat_state &bs)
+{
+    if (!bs.phase[i]) {
+        if (v0 < thr && v1 >= thr) {
+            int b = bs.count[i];
+            if (b < bs.max_beats)
+                bs.act_ms[(size_t)b * n + i] = t_ms + dt_ms * (thr - v0) / (v1 - v0);
+            bs.phase[i] = 1;
+            bs.v_peak[i] = v1;
+        } else if (v1 < bs.v_rest[i]) {
+            bs.v_rest[i] = v1;
+        }
+    } else {
+        double peak = bs.v_peak[i];
+        if (v1 > peak) {
+            peak = v1;
+            bs.v_peak[i] = v1;
+        }
+        double rest = bs.v_rest[i];
+        double level = __dadd_rn(rest, __dmul_rn(0.1, __dsub_rn(peak, rest))); /* no fused multiply-add */
+        if (v0 > level && v1 <= level) {
+            int b = bs.count[i];
+            if (b < bs.max_beats)
+                bs.rep_ms[(size_t)b * n + i] = t_ms + dt_ms * (v0 - level) / (v0 - v1);
+            bs.count[i] = b + 1;
+            bs.phase[i] = 0;
+            bs.v_rest[i] = v1;
+        }
+    }
 }
 
 /* Explicit lumped diffusion, in place: v -= dt m^-1 (K v), with q = K v from cuSPARSE; then detection. */
@@ -247,24 +311,24 @@ __global__ void explicit_lumped_kernel(size_t n, ct_real *__restrict__ vm, const
                                        const ct_real *__restrict__ inv_mass, ct_real dt,
                                        const ct_real *__restrict__ vm_prev, double *__restrict__ act_ms,
                                        double t_ms, double dt_ms, double thr, double bound,
-                                       unsigned int *__restrict__ bad)
+                                       unsigned int *__restrict__ bad, beat_state bs)
 {
     size_t i = global_index();
     if (i >= n)
         return;
     ct_real v1 = vm[i] - dt * inv_mass[i] * q[i];
     vm[i] = v1;
-    detect_node(i, vm_prev[i], v1, act_ms, t_ms, dt_ms, thr, bound, bad);
+    detect_node(n, i, vm_prev[i], v1, act_ms, t_ms, dt_ms, thr, bound, bad, bs);
 }
 
 __global__ void detect_kernel(size_t n, const ct_real *__restrict__ vm_prev, const ct_real *__restrict__ vm,
                               double *__restrict__ act_ms, double t_ms, double dt_ms, double thr, double bound,
-                              unsigned int *__restrict__ bad)
+                              unsigned int *__restrict__ bad, beat_state bs)
 {
     size_t i = global_index();
     if (i >= n)
         return;
-    detect_node(i, vm_prev[i], vm[i], act_ms, t_ms, dt_ms, thr, bound, bad);
+    detect_node(n, i, vm_prev[i], vm[i], act_ms, t_ms, dt_ms, thr, bound, bad, bs);
 }
 
 /* Explicit consistent: b = -dt K v, initial guess x = D^-1 b. */
@@ -559,7 +623,8 @@ static void cuda_destroy(ct_backend_ctx *c)
                         c->y,       c->vm,       c->vm_prev,  c->q,        c->act_ms,       c->row_ptr,
                         c->col,     c->k_val,    c->a_val,    c->m_val,    c->inv_mass,     c->mass_over_dt,
                         c->inv_diag, c->tmp,     c->r,        c->z,        c->p,            c->b,
-                        c->partials, c->scal,    c->bad};
+                        c->partials, c->scal,    c->bad,      c->beats.count, c->beats.phase, c->beats.v_rest,
+                        c->beats.v_peak, c->beats.act_ms, c->beats.rep_ms};
     for (size_t k = 0; k < sizeof dev_ptrs / sizeof dev_ptrs[0]; k++)
         if (dev_ptrs[k])
             (void)cudaFree(dev_ptrs[k]);
@@ -636,6 +701,15 @@ static ct_status create_inner(ct_backend_ctx *c, const ct_backend_problem *pb, h
     DEV_ALLOC(c->vm_prev, n);
     DEV_ALLOC(c->q, n);
     DEV_ALLOC(c->act_ms, n);
+    if (c->beats.max_beats > 0) {
+        size_t nbeat = (size_t)c->beats.max_beats * n;
+        DEV_ALLOC(c->beats.count, n);
+        DEV_ALLOC(c->beats.phase, n);
+        DEV_ALLOC(c->beats.v_rest, n);
+        DEV_ALLOC(c->beats.v_peak, n);
+        DEV_ALLOC(c->beats.act_ms, nbeat);
+        DEV_ALLOC(c->beats.rep_ms, nbeat);
+    }
     DEV_ALLOC(c->row_ptr, n + 1);
     DEV_ALLOC(c->col, nnz);
     DEV_ALLOC(c->k_val, nnz);
@@ -724,6 +798,10 @@ static ct_status create_inner(ct_backend_ctx *c, const ct_backend_problem *pb, h
         init_kernel<CT_MODEL_MITCHELL_SCHAEFFER><<<grid_for(n, BLOCK), BLOCK, 0, c->stream>>>(
             n, c->y, c->vm, c->act_ms, c->params, c->node_set);
     LAUNCH_CHECK("init_kernel");
+    if (c->beats.max_beats > 0) {
+        beat_init_kernel<<<grid_for(n, BLOCK), BLOCK, 0, c->stream>>>(n, c->vm, c->beats);
+        LAUNCH_CHECK("beat_init_kernel");
+    }
 
     /* cuSPARSE: one handle on our stream; K, A and M share the device CSR pattern. */
     SP_CHECK(cusparseCreate(&c->sparse));
@@ -783,6 +861,11 @@ static ct_status cuda_create(const ct_backend_problem *pb, ct_backend_ctx **out)
     c->cg_max_it = pb->cg_max_iterations;
     c->threshold_mV = pb->activation_threshold_mV;
     c->bound_mV = pb->vm_bound_mV;
+    c->beats.max_beats = pb->max_beats;
+    if (pb->max_beats < 0) {
+        free(c);
+        return ct_error_set(CT_ERR_BACKEND, "cuda backend: max_beats = %d is negative", pb->max_beats);
+    }
     unsigned int nb = grid_for(n, RED_BLOCK);
     c->red_blocks = nb < (unsigned int)MAX_RED_BLOCKS ? nb : (unsigned int)MAX_RED_BLOCKS;
 
@@ -884,7 +967,8 @@ static ct_status cuda_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active,
     if (c->diffusion == CT_DIFFUSION_EXPLICIT && !c->consistent) {
         CT_CHECK(spmv(c, c->mat_k, c->buf_k, c->vec_vm, c->vec_q));
         explicit_lumped_kernel<<<ng, BLOCK, 0, c->stream>>>(n, c->vm, c->q, c->inv_mass, dt, c->vm_prev, c->act_ms,
-                                                            t_ms, c->dt_ms, c->threshold_mV, c->bound_mV, c->bad);
+                                                            t_ms, c->dt_ms, c->threshold_mV, c->bound_mV, c->bad,
+                                                            c->beats);
         LAUNCH_CHECK("explicit_lumped_kernel");
     } else {
         if (c->diffusion == CT_DIFFUSION_EXPLICIT) {
@@ -912,7 +996,7 @@ static ct_status cuda_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active,
             CT_CHECK(cg_solve(c, c->vm, c->vec_vm, &rep->cg_iterations));
         }
         detect_kernel<<<ng, BLOCK, 0, c->stream>>>(n, c->vm_prev, c->vm, c->act_ms, t_ms, c->dt_ms, c->threshold_mV,
-                                                   c->bound_mV, c->bad);
+                                                   c->bound_mV, c->bad, c->beats);
         LAUNCH_CHECK("detect_kernel");
     }
 
@@ -943,6 +1027,27 @@ static ct_status cuda_download(ct_backend_ctx *c, enum ct_field field, double *h
     } else if (field == CT_FIELD_ACTIVATION_MS) {
         CU_CHECK(cudaMemcpyAsync(host, c->act_ms, c->n * sizeof *host, cudaMemcpyDeviceToHost, c->stream));
         CU_CHECK(cudaStreamSynchronize(c->stream));
+    } else if (c->beats.max_beats <= 0 && (field == CT_FIELD_BEAT_ACTIVATION_MS ||
+                                           field == CT_FIELD_BEAT_REPOLARISATION_MS || field == CT_FIELD_BEAT_COUNT)) {
+        return ct_error_set(CT_ERR_INTERNAL, "cuda backend: field %d needs max_beats > 0", (int)field);
+    } else if (field == CT_FIELD_BEAT_ACTIVATION_MS || field == CT_FIELD_BEAT_REPOLARISATION_MS) {
+        const double *src = field == CT_FIELD_BEAT_ACTIVATION_MS ? c->beats.act_ms : c->beats.rep_ms;
+        size_t count = (size_t)c->beats.max_beats * c->n;
+        CU_CHECK(cudaMemcpyAsync(host, src, count * sizeof *host, cudaMemcpyDeviceToHost, c->stream));
+        CU_CHECK(cudaStreamSynchronize(c->stream));
+    } else if (field == CT_FIELD_BEAT_COUNT) {
+        int *counts = (int *)malloc((c->n + 1) * sizeof *counts); /* owned here, freed below */
+        if (!counts)
+            return ct_error_set(CT_ERR_NOMEM, "cuda backend: out of host memory for %zu values", c->n);
+        cudaError_t e = cudaMemcpyAsync(counts, c->beats.count, c->n * sizeof *counts, cudaMemcpyDeviceToHost,
+                                        c->stream);
+        if (e == cudaSuccess)
+            e = cudaStreamSynchronize(c->stream);
+        if (e == cudaSuccess)
+            for (size_t i = 0; i < c->n; i++)
+                host[i] = (double)counts[i];
+        free(counts);
+        CU_CHECK(e);
     } else {
         return ct_error_set(CT_ERR_INTERNAL, "cuda backend: unknown field %d", (int)field);
     }

@@ -239,6 +239,7 @@ enum ocl_kernel_id {
     K_RHS_IMPLICIT_LUMPED,
     K_ADD_DETECT,
     K_DETECT,
+    K_BEAT_INIT,
     K_COUNT
 };
 
@@ -256,6 +257,7 @@ static const char *const kernel_names[K_COUNT] = {
     "ct_rhs_implicit_lumped",
     "ct_add_detect",
     "ct_detect_kernel",
+    "ct_beat_init",
 };
 
 struct ct_backend_ctx {
@@ -289,6 +291,12 @@ struct ct_backend_ctx {
     cl_mem mass_over_dt, inv_diag, r, z, p, q, b;
     cl_mem partial;           /* red_groups * OCL_MAX_NSUM ct_acc */
     cl_mem bad;               /* one int: lowest blown-up node, INT_MAX if none */
+    /* beat tracking (backend.h); with max_beats == 0 all six are one 8-byte placeholder, beat_none */
+    int max_beats;
+    cl_mem beat_none;
+    cl_mem beat_count, beat_phase; /* n int each */
+    cl_mem v_rest, v_peak;    /* n ct_acc each, mV */
+    cl_mem beat_act, beat_rep; /* max_beats * n ct_acc each, beat-major, ms (-1: none) */
 
     /* host mirrors, owned */
     ct_real amp_host[CT_MAX_STIMULI];
@@ -312,7 +320,8 @@ static void ocl_destroy(ct_backend_ctx *c)
     cl_mem *mems[] = {&c->params, &c->node_set, &c->stim_mask, &c->amp,  &c->y,     &c->vm,   &c->vm_prev,
                       &c->tmp,    &c->act,      &c->row_ptr,   &c->col,  &c->k_val, &c->inv_mass, &c->a_val,
                       &c->m_val,  &c->mass_over_dt, &c->inv_diag, &c->r, &c->z,     &c->p,    &c->q,
-                      &c->b,      &c->partial,  &c->bad};
+                      &c->b,      &c->partial,  &c->bad,   &c->beat_none, &c->beat_count, &c->beat_phase,
+                      &c->v_rest, &c->v_peak,   &c->beat_act, &c->beat_rep};
     for (size_t k = 0; k < sizeof mems / sizeof mems[0]; k++)
         release_mem(mems[k]);
     for (int k = 0; k < K_COUNT; k++)
@@ -409,6 +418,19 @@ static ct_status launch(ct_backend_ctx *c, int k)
     if (err != CL_SUCCESS)
         return ct_error_set(CT_ERR_BACKEND, "opencl backend: clEnqueueNDRangeKernel(%s, %zu x %zu) failed: %s (%d)",
                             kernel_names[k], global / local, local, cl_err_name(err), (int)err);
+    return CT_OK;
+}
+
+/* Sets the 7 beat-tracking arguments (CT_BEAT_PARAMS of monodomain.cl) of kernel k from argument index idx. */
+static ct_status set_beat_args(ct_backend_ctx *c, int k, cl_uint idx)
+{
+    cl_int mb = c->max_beats;
+    OCL_TRY(clSetKernelArg(c->kernel[k], idx, sizeof mb, &mb), "clSetKernelArg(max_beats)");
+    cl_mem *mems[] = {&c->beat_count, &c->beat_phase, &c->v_rest, &c->v_peak, &c->beat_act, &c->beat_rep};
+    for (cl_uint a = 0; a < 6; a++) {
+        cl_mem m = c->max_beats > 0 ? *mems[a] : c->beat_none;
+        OCL_TRY(clSetKernelArg(c->kernel[k], idx + 1 + a, sizeof m, &m), "clSetKernelArg(beat buffer)");
+    }
     return CT_OK;
 }
 
@@ -530,6 +552,16 @@ static ct_status upload(ct_backend_ctx *c, const ct_backend_problem *pb)
     CT_CHECK(make_buffer(c, &c->act, n * c->acc_size, NULL, "activation"));
     CT_CHECK(make_buffer(c, &c->row_ptr, (n + 1) * sizeof(int32_t), pb->stiffness->row_ptr, "row_ptr"));
     CT_CHECK(make_buffer(c, &c->col, nnz * sizeof(int32_t), pb->stiffness->col, "col"));
+    CT_CHECK(make_buffer(c, &c->beat_none, 8, NULL, "beat placeholder"));
+    if (c->max_beats > 0) {
+        size_t nb = (size_t)c->max_beats * n;
+        CT_CHECK(make_buffer(c, &c->beat_count, n * sizeof(cl_int), NULL, "beat count"));
+        CT_CHECK(make_buffer(c, &c->beat_phase, n * sizeof(cl_int), NULL, "beat phase"));
+        CT_CHECK(make_buffer(c, &c->v_rest, n * c->acc_size, NULL, "v_rest"));
+        CT_CHECK(make_buffer(c, &c->v_peak, n * c->acc_size, NULL, "v_peak"));
+        CT_CHECK(make_buffer(c, &c->beat_act, nb * c->acc_size, NULL, "beat activation"));
+        CT_CHECK(make_buffer(c, &c->beat_rep, nb * c->acc_size, NULL, "beat repolarisation"));
+    }
     int bad_init = INT_MAX;
     CT_CHECK(make_buffer(c, &c->bad, sizeof bad_init, &bad_init, "bad"));
     c->partial_host = malloc(c->red_groups * OCL_MAX_NSUM * c->acc_size);
@@ -612,6 +644,11 @@ static ct_status ocl_create_in(ct_backend_ctx *c, const ct_backend_problem *pb)
     CT_CHECK(set_args(c, K_INIT, "iimmmmmi", c->model, (int)c->n, c->y, c->vm, c->act, c->params, c->node_set,
                       c->use_node_set));
     CT_CHECK(launch(c, K_INIT));
+    if (c->max_beats > 0) {
+        CT_CHECK(set_args(c, K_BEAT_INIT, "im", (int)c->n, c->vm));
+        CT_CHECK(set_beat_args(c, K_BEAT_INIT, 2));
+        CT_CHECK(launch(c, K_BEAT_INIT));
+    }
     OCL_TRY(clFinish(c->queue), "clFinish(ct_init)");
     return CT_OK;
 }
@@ -640,6 +677,11 @@ static ct_status ocl_create(const ct_backend_problem *pb, ct_backend_ctx **out)
     c->bound_mV = pb->vm_bound_mV;
     c->use_node_set = pb->node_param_set != NULL;
     c->has_stim = pb->stim_mask != NULL;
+    c->max_beats = pb->max_beats;
+    if (c->max_beats < 0) {
+        ocl_destroy(c);
+        return ct_error_set(CT_ERR_BACKEND, "opencl backend: max_beats = %d is negative", pb->max_beats);
+    }
     ct_status st = ocl_create_in(c, pb);
     if (st != CT_OK) {
         ocl_destroy(c);
@@ -734,10 +776,12 @@ static ct_status ocl_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active, 
         CT_CHECK(cg_solve(c, c->tmp, &rep->cg_iterations));
         CT_CHECK(set_args(c, K_ADD_DETECT, "immmmaaaam", n, c->vm, c->tmp, c->vm_prev, c->act, t_ms, c->dt_ms, thr,
                           bound, c->bad));
+        CT_CHECK(set_beat_args(c, K_ADD_DETECT, 10));
         CT_CHECK(launch(c, K_ADD_DETECT));
     } else if (c->diffusion == CT_DIFFUSION_EXPLICIT) {
         CT_CHECK(set_args(c, K_EXPLICIT_LUMPED, "immmmmrmmmaaaam", n, c->row_ptr, c->col, c->k_val, c->vm, c->inv_mass,
                           dt, c->tmp, c->vm_prev, c->act, t_ms, c->dt_ms, thr, bound, c->bad));
+        CT_CHECK(set_beat_args(c, K_EXPLICIT_LUMPED, 15));
         CT_CHECK(launch(c, K_EXPLICIT_LUMPED));
         cl_mem swap = c->vm;
         c->vm = c->tmp;
@@ -759,6 +803,7 @@ static ct_status ocl_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active, 
         }
         CT_CHECK(cg_solve(c, c->vm, &rep->cg_iterations));
         CT_CHECK(set_args(c, K_DETECT, "immmaaaam", n, c->vm, c->vm_prev, c->act, t_ms, c->dt_ms, thr, bound, c->bad));
+        CT_CHECK(set_beat_args(c, K_DETECT, 9));
         CT_CHECK(launch(c, K_DETECT));
     }
 
@@ -786,12 +831,32 @@ static ct_status ocl_download(ct_backend_ctx *c, enum ct_field field, double *ho
     size_t n = c->n;
     size_t elem;
     cl_mem src;
+    if (c->max_beats <= 0 && (field == CT_FIELD_BEAT_ACTIVATION_MS || field == CT_FIELD_BEAT_REPOLARISATION_MS ||
+                              field == CT_FIELD_BEAT_COUNT))
+        return ct_error_set(CT_ERR_INTERNAL, "opencl backend: field %d needs max_beats > 0", (int)field);
+    if (field == CT_FIELD_BEAT_COUNT) {
+        cl_int *counts = malloc(n * sizeof *counts); /* owned here, freed below */
+        if (!counts)
+            return ct_error_set(CT_ERR_NOMEM, "opencl backend: out of memory for a download of %zu values", n);
+        cl_int err = clEnqueueReadBuffer(c->queue, c->beat_count, CL_TRUE, 0, n * sizeof *counts, counts, 0, NULL,
+                                         NULL);
+        if (err == CL_SUCCESS)
+            for (size_t i = 0; i < n; i++)
+                host[i] = (double)counts[i];
+        free(counts);
+        OCL_TRY(err, "clEnqueueReadBuffer(beat count)");
+        return CT_OK;
+    }
     if (field == CT_FIELD_VM) {
         elem = sizeof(ct_real);
         src = c->vm;
     } else if (field == CT_FIELD_ACTIVATION_MS) {
         elem = c->acc_size;
         src = c->act;
+    } else if (field == CT_FIELD_BEAT_ACTIVATION_MS || field == CT_FIELD_BEAT_REPOLARISATION_MS) {
+        elem = c->acc_size;
+        src = field == CT_FIELD_BEAT_ACTIVATION_MS ? c->beat_act : c->beat_rep;
+        n *= (size_t)c->max_beats;
     } else {
         return ct_error_set(CT_ERR_INTERNAL, "opencl backend: unknown field %d", (int)field);
     }

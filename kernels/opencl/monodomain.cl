@@ -26,14 +26,52 @@ typedef float ct_acc;
 
 /* ---- helpers ---------------------------------------------------------------------------------- */
 
-/* Activation (first upward crossing of thr, linearly interpolated in time) and the blow-up test of
- * one node, exactly as the CPU's final loop. */
-static inline void ct_detect(int i, ct_real vm_prev, ct_real vm_new, __global ct_acc *act_ms, ct_acc t_ms,
-                             ct_acc dt_ms, ct_acc thr_mV, ct_acc bound_mV, __global int *bad_node)
+/* The beat-tracking arguments of every kernel that detects activation (backend.h). With max_beats == 0
+ * the host passes placeholders and nothing is read or written. */
+#define CT_BEAT_PARAMS                                                                                     \
+    int max_beats, __global int *beat_count, __global int *beat_phase, __global ct_acc *v_rest,           \
+        __global ct_acc *v_peak, __global ct_acc *beat_act, __global ct_acc *beat_rep
+#define CT_BEAT_ARGS max_beats, beat_count, beat_phase, v_rest, v_peak, beat_act, beat_rep
+
+/* One step of the beat tracking of node i, exactly as beat_node() of the CPU backend. */
+static inline void ct_beat(int i, int n, ct_acc v0, ct_acc v1, ct_acc t_ms, ct_acc dt_ms, ct_acc thr_mV,
+                           CT_BEAT_PARAMS)
+{
+    if (!beat_phase[i]) {
+        if (v0 < thr_mV && v1 >= thr_mV) {
+            int b = beat_count[i];
+            if (b < max_beats)
+                beat_act[(size_t)b * (size_t)n + (size_t)i] = t_ms + dt_ms * (thr_mV - v0) / (v1 - v0);
+            beat_phase[i] = 1;
+            v_peak[i] = v1;
+        } else if (v1 < v_rest[i]) {
+            v_rest[i] = v1;
+        }
+    } else {
+        if (v1 > v_peak[i])
+            v_peak[i] = v1;
+        ct_acc level = v_rest[i] + (ct_acc)0.1 * (v_peak[i] - v_rest[i]);
+        if (v0 > level && v1 <= level) {
+            int b = beat_count[i];
+            if (b < max_beats)
+                beat_rep[(size_t)b * (size_t)n + (size_t)i] = t_ms + dt_ms * (v0 - level) / (v0 - v1);
+            beat_count[i] = b + 1;
+            beat_phase[i] = 0;
+            v_rest[i] = v1;
+        }
+    }
+}
+
+/* Activation (first upward crossing of thr, linearly interpolated in time), the beats (max_beats > 0)
+ * and the blow-up test of one node, exactly as the CPU's final loop. */
+static inline void ct_detect(int i, int n, ct_real vm_prev, ct_real vm_new, __global ct_acc *act_ms, ct_acc t_ms,
+                             ct_acc dt_ms, ct_acc thr_mV, ct_acc bound_mV, __global int *bad_node, CT_BEAT_PARAMS)
 {
     ct_acc v0 = (ct_acc)vm_prev, v1 = (ct_acc)vm_new;
     if (act_ms[i] < (ct_acc)0 && v0 < thr_mV && v1 >= thr_mV)
         act_ms[i] = t_ms + dt_ms * (thr_mV - v0) / (v1 - v0);
+    if (max_beats > 0)
+        ct_beat(i, n, v0, v1, t_ms, dt_ms, thr_mV, CT_BEAT_ARGS);
     if (!(fabs(v1) <= bound_mV))
         atomic_min(bad_node, i); /* the lowest bad node index; the host resets the flag to INT_MAX */
 }
@@ -81,6 +119,22 @@ __kernel void ct_init(int model, int n, __global ct_real *y, __global ct_real *v
     act_ms[i] = (ct_acc)-1;
 }
 
+/* Initial beat state (max_beats > 0 only, after ct_init): resting, no beats, v_rest = v_peak = Vm. */
+__kernel void ct_beat_init(int n, __global const ct_real *vm, CT_BEAT_PARAMS)
+{
+    int i = (int)get_global_id(0);
+    if (i >= n)
+        return;
+    beat_count[i] = 0;
+    beat_phase[i] = 0;
+    v_rest[i] = (ct_acc)vm[i];
+    v_peak[i] = (ct_acc)vm[i];
+    for (int b = 0; b < max_beats; b++) {
+        beat_act[(size_t)b * (size_t)n + (size_t)i] = (ct_acc)-1;
+        beat_rep[(size_t)b * (size_t)n + (size_t)i] = (ct_acc)-1;
+    }
+}
+
 /* Ionic model and stimulus of every node (Rush-Larsen inside ct_model_step); saves Vm in vm_prev.
  * `active` is the set of stimuli on during this step (0 when the problem has no stimulus mask);
  * amp[s] is stimulus s's amplitude (uA/uF). */
@@ -113,7 +167,8 @@ __kernel void ct_explicit_lumped(int n, __global const int *row_ptr, __global co
                                  __global const ct_real *k_val, __global const ct_real *vm,
                                  __global const ct_real *inv_mass, ct_real dt, __global ct_real *vm_out,
                                  __global const ct_real *vm_prev, __global ct_acc *act_ms, ct_acc t_ms,
-                                 ct_acc dt_ms, ct_acc thr_mV, ct_acc bound_mV, __global int *bad_node)
+                                 ct_acc dt_ms, ct_acc thr_mV, ct_acc bound_mV, __global int *bad_node,
+                                 CT_BEAT_PARAMS)
 {
     int i = (int)get_global_id(0);
     if (i >= n)
@@ -121,7 +176,7 @@ __kernel void ct_explicit_lumped(int n, __global const int *row_ptr, __global co
     ct_real s = ct_row_dot(i, row_ptr, col, k_val, vm);
     ct_real v1 = vm[i] - dt * inv_mass[i] * s;
     vm_out[i] = v1;
-    ct_detect(i, vm_prev[i], v1, act_ms, t_ms, dt_ms, thr_mV, bound_mV, bad_node);
+    ct_detect(i, n, vm_prev[i], v1, act_ms, t_ms, dt_ms, thr_mV, bound_mV, bad_node, CT_BEAT_ARGS);
 }
 
 /* ---- sparse products and CG ------------------------------------------------------------------- */
@@ -243,23 +298,23 @@ __kernel void ct_rhs_implicit_lumped(int n, ct_real one_minus_theta, __global co
 /* vm += delta, then the activation / blow-up test (explicit diffusion with consistent mass). */
 __kernel void ct_add_detect(int n, __global ct_real *vm, __global const ct_real *delta,
                             __global const ct_real *vm_prev, __global ct_acc *act_ms, ct_acc t_ms, ct_acc dt_ms,
-                            ct_acc thr_mV, ct_acc bound_mV, __global int *bad_node)
+                            ct_acc thr_mV, ct_acc bound_mV, __global int *bad_node, CT_BEAT_PARAMS)
 {
     int i = (int)get_global_id(0);
     if (i >= n)
         return;
     ct_real v1 = vm[i] + delta[i];
     vm[i] = v1;
-    ct_detect(i, vm_prev[i], v1, act_ms, t_ms, dt_ms, thr_mV, bound_mV, bad_node);
+    ct_detect(i, n, vm_prev[i], v1, act_ms, t_ms, dt_ms, thr_mV, bound_mV, bad_node, CT_BEAT_ARGS);
 }
 
 /* The activation / blow-up test alone (implicit diffusion). */
 __kernel void ct_detect_kernel(int n, __global const ct_real *vm, __global const ct_real *vm_prev,
                                __global ct_acc *act_ms, ct_acc t_ms, ct_acc dt_ms, ct_acc thr_mV,
-                               ct_acc bound_mV, __global int *bad_node)
+                               ct_acc bound_mV, __global int *bad_node, CT_BEAT_PARAMS)
 {
     int i = (int)get_global_id(0);
     if (i >= n)
         return;
-    ct_detect(i, vm_prev[i], vm[i], act_ms, t_ms, dt_ms, thr_mV, bound_mV, bad_node);
+    ct_detect(i, n, vm_prev[i], vm[i], act_ms, t_ms, dt_ms, thr_mV, bound_mV, bad_node, CT_BEAT_ARGS);
 }

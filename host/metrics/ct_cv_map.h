@@ -1,0 +1,51 @@
+/* ct_cv_map.h — conduction velocity per element from an activation-time field.
+ *
+ * Per tet, g = grad(t_act) (ms/mm) is the gradient of the P1 interpolant of the nodal activation times.
+ * The local velocity vector is v = g / |g|^2 (mm/ms = m/s): it points along the propagation and its
+ * length is 1/|g|. With the element's unit fibre f:
+ *   speed  = |v| = 1/|g|
+ *   along  = |v . f|              (component of the velocity along the fibre)
+ *   across = |v - (v . f) f|      (component across it); along^2 + across^2 = speed^2.
+ * (Not 1/|g . f|, which blows up for propagation across the fibre.)
+ *
+ * Invalid elements are set to NAN in all three outputs:
+ *   - any node not activated (activation time < 0 or not finite);
+ *   - speed above the cap (|g| tiny: breakthrough sites, collisions, simultaneously activated regions),
+ *     CT_CV_MAX_SPEED_M_PER_S by default.
+ */
+#ifndef CT_CV_MAP_H
+#define CT_CV_MAP_H
+
+#include <stddef.h>
+
+#include "ct_mesh.h"
+#include "ct_status.h"
+
+/* Default cap above which an element's speed is considered not physiological (m/s). */
+#define CT_CV_MAX_SPEED_M_PER_S 10.0
+
+/* act_ms: n_nodes activation times (ms), negative = not activated. speed_m_per_s (required),
+ * along_m_per_s and across_m_per_s (each may be NULL): caller-owned arrays of n_tets.
+ * Uses the default cap. Fails (CT_ERR_CONFIG) on NULL mesh/act/speed, CT_ERR_MESH on a degenerate tet. */
+ct_status ct_cv_map(const ct_mesh *mesh, const double *act_ms, double *speed_m_per_s, double *along_m_per_s,
+                    double *across_m_per_s);
+
+/* Same with an explicit cap (m/s, > 0; INFINITY disables it). */
+ct_status ct_cv_map_capped(const ct_mesh *mesh, const double *act_ms, double max_speed_m_per_s,
+                           double *speed_m_per_s, double *along_m_per_s, double *across_m_per_s);
+
+/* Summary of the valid (finite) entries of a per-element map. Percentiles by linear interpolation
+ * between order statistics (p-th percentile at rank p/100 * (n_valid - 1)); unweighted by volume. */
+typedef struct ct_cv_summary {
+    size_t n_valid;   /* finite entries */
+    size_t n_invalid; /* NAN (or infinite) entries */
+    double median;    /* NAN when n_valid == 0 */
+    double p05;
+    double p95;
+    double mean;
+} ct_cv_summary;
+
+/* values: n entries (e.g. the speed map). Allocates a scratch copy; CT_ERR_NOMEM on failure. */
+ct_status ct_cv_summarise(const double *values, size_t n, ct_cv_summary *out);
+
+#endif /* CT_CV_MAP_H */
