@@ -1,6 +1,8 @@
 /* ct_fem.c — element stiffness and lumped mass assembly for linear tetrahedra. */
 #include "ct_fem.h"
 
+#include "ct_tet_grad.h"
+
 #include <math.h>
 #include <stdlib.h>
 
@@ -8,35 +10,6 @@ double ct_fem_diffusivity(double sigma_S_per_m, double chi_per_mm, double cm_uF_
 {
     /* sigma [S/m] = 1e-3 S/mm; S/uF = 1e6 1/s = 1e3 1/ms: the two factors cancel. */
     return sigma_S_per_m / (chi_per_mm * cm_uF_per_mm2);
-}
-
-/* Gradients (1/mm) of the four barycentric basis functions of a tet, and its volume. */
-static double tet_gradients(const double *x[4], double g[4][3])
-{
-    double a[3][3];
-    for (int r = 0; r < 3; r++)
-        for (int k = 0; k < 3; k++)
-            a[r][k] = x[r + 1][k] - x[0][k];
-    double det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) -
-                 a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) +
-                 a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
-    /* Rows of A are edge vectors; grad(phi_{r+1}) is column r of A^-1 (cofactors / det). */
-    double inv[3][3];
-    inv[0][0] = (a[1][1] * a[2][2] - a[1][2] * a[2][1]) / det;
-    inv[0][1] = (a[0][2] * a[2][1] - a[0][1] * a[2][2]) / det;
-    inv[0][2] = (a[0][1] * a[1][2] - a[0][2] * a[1][1]) / det;
-    inv[1][0] = (a[1][2] * a[2][0] - a[1][0] * a[2][2]) / det;
-    inv[1][1] = (a[0][0] * a[2][2] - a[0][2] * a[2][0]) / det;
-    inv[1][2] = (a[0][2] * a[1][0] - a[0][0] * a[1][2]) / det;
-    inv[2][0] = (a[1][0] * a[2][1] - a[1][1] * a[2][0]) / det;
-    inv[2][1] = (a[0][1] * a[2][0] - a[0][0] * a[2][1]) / det;
-    inv[2][2] = (a[0][0] * a[1][1] - a[0][1] * a[1][0]) / det;
-    for (int r = 0; r < 3; r++)
-        for (int k = 0; k < 3; k++)
-            g[r + 1][k] = inv[k][r];
-    for (int k = 0; k < 3; k++)
-        g[0][k] = -(g[1][k] + g[2][k] + g[3][k]);
-    return det / 6.0;
 }
 
 ct_status ct_fem_assemble(const ct_mesh *mesh, const ct_conductivity *cond, const double *sigma_scale,
@@ -64,11 +37,8 @@ ct_status ct_fem_assemble(const ct_mesh *mesh, const ct_conductivity *cond, cons
         lumped_mass_mm3[i] = 0.0;
     for (size_t e = 0; e < mesh->n_tets; e++) {
         const int32_t *t = mesh->tets + 4 * e;
-        const double *x[4];
-        for (int a = 0; a < 4; a++)
-            x[a] = mesh->xyz_mm + 3 * (size_t)t[a];
         double g[4][3];
-        double vol = tet_gradients(x, g);
+        double vol = ct_tet_basis_gradients(mesh, e, g);
         double s = sigma_scale ? sigma_scale[e] : 1.0;
         const double *f = mesh->fibre + 3 * e;
         double d[3][3];

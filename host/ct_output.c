@@ -10,6 +10,7 @@
 #include "ct_files.h"
 #include "io/ct_vtk.h"
 #include "metrics/ct_cv_map.h"
+#include "metrics/ct_gradient.h"
 
 #ifndef CT_VERSION
 #define CT_VERSION "unknown"
@@ -228,6 +229,13 @@ ct_status ct_output_metrics(ct_output *o, const ct_run_result *r, ct_status stat
                 cJSON_AddNumberToObject(b, "apd90_min_ms", lo);
                 cJSON_AddNumberToObject(b, "apd90_max_ms", hi);
                 cJSON_AddNumberToObject(b, "repolarisation_dispersion_ms", rhi - rlo);
+                ct_gradient_stats gs;
+                if (ct_gradient_stats_compute(m, r->beat_repolarisation_ms, 10.0, &gs) == CT_OK &&
+                    isfinite(gs.max_ms_per_mm)) {
+                    cJSON_AddNumberToObject(b, "max_repolarisation_gradient_ms_per_mm", gs.max_ms_per_mm);
+                    cJSON_AddNumberToObject(b, "volume_repolarisation_gradient_above_10_ms_per_mm_mm3",
+                                            gs.volume_above_mm3);
+                }
             }
             free(apd);
         }

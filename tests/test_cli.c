@@ -206,7 +206,8 @@ Test(cli, ecg_beats_and_velocity_outputs)
     free(out);
     snprintf(p, sizeof p, "%s/out/metrics.json", dir);
     char *m = ct_test_read(p);
-    cr_assert(m && strstr(m, "\"qrs_ms\"") && strstr(m, "\"apd90_mean_ms\"") && strstr(m, "\"conduction_velocity\""),
+    cr_assert(m && strstr(m, "\"qrs_ms\"") && strstr(m, "\"apd90_mean_ms\"") && strstr(m, "\"conduction_velocity\"") &&
+                  strstr(m, "\"max_repolarisation_gradient_ms_per_mm\""),
               "%s", m);
     free(m);
     snprintf(p, sizeof p, "%s/out/ecg.csv", dir);

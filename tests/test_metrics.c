@@ -11,6 +11,7 @@
 #include "ct_mesh.h"
 #include "metrics/ct_cv_map.h"
 #include "metrics/ct_ecg.h"
+#include "metrics/ct_gradient.h"
 
 #define PI 3.14159265358979323846
 
@@ -303,5 +304,30 @@ Test(ecg, rejects_bad_input)
     ct_ecg_placement par = {.superior = {0, 0, 1}, .anterior = {0, 0, 2}};
     cr_assert_eq(ct_ecg_create(m, &ecg_cond, &par, &g), CT_ERR_CONFIG);
     cr_assert_eq(ct_ecg_create_unipolar(m, &ecg_cond, 0, NULL, &g), CT_ERR_CONFIG);
+    ct_mesh_destroy(m);
+}
+
+/* Repolarisation-time gradients: a linear field has the same gradient everywhere. */
+Test(metrics, repolarisation_gradient_stats)
+{
+    const double size[3] = {4, 2, 1}, fibre[3] = {1, 0, 0};
+    ct_mesh *m = NULL;
+    cr_assert_eq(ct_mesh_box(size, 0.5, fibre, &m), CT_OK);
+    double *t = malloc(m->n_nodes * sizeof *t);
+    for (size_t i = 0; i < m->n_nodes; i++) /* 12 ms/mm along x, 5 along y: |grad| = 13 */
+        t[i] = 300 + 12 * m->xyz_mm[3 * i] + 5 * m->xyz_mm[3 * i + 1];
+    ct_gradient_stats s;
+    cr_assert_eq(ct_gradient_stats_compute(m, t, 10.0, &s), CT_OK);
+    cr_assert_float_eq(s.max_ms_per_mm, 13.0, 1e-9);
+    cr_assert_float_eq(s.volume_above_mm3, 8.0, 1e-9);
+    cr_assert_float_eq(s.volume_valid_mm3, 8.0, 1e-9);
+    for (size_t i = 0; i < m->n_nodes; i++)
+        t[i] = 300 + 3 * m->xyz_mm[3 * i] + (m->xyz_mm[3 * i] == 0 ? -1000 : 0); /* x = 0 face undefined */
+    cr_assert_eq(ct_gradient_stats_compute(m, t, 10.0, &s), CT_OK);
+    cr_assert_float_eq(s.max_ms_per_mm, 3.0, 1e-9);
+    cr_assert_float_eq(s.volume_above_mm3, 0.0, 1e-12);
+    cr_assert_float_eq(s.volume_valid_mm3, 7.0, 1e-9, "the first layer of cells (1 mm^3) is excluded: %g",
+                       s.volume_valid_mm3);
+    free(t);
     ct_mesh_destroy(m);
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "ct_files.h"
-#include "metrics/ct_tet_grad.h"
+#include "ct_tet_grad.h"
 
 #define CT_PI 3.14159265358979323846
 

@@ -2,7 +2,7 @@
  *
  * For tet e with nodes p0..p3 (mm), grad_phi[k] (1/mm) is the constant gradient of the hat function of
  * node k, so the gradient of a nodal field u is sum_k u[tets[4e+k]] * grad_phi[k]. Used by the
- * metrics (conduction velocity, pseudo-ECG); host/ct_fem.c has its own copy for assembly.
+ * FEM assembly (host/ct_fem.c) and the metrics (conduction velocity, pseudo-ECG, repolarisation gradients).
  */
 #ifndef CT_TET_GRAD_H
 #define CT_TET_GRAD_H
