@@ -9,6 +9,7 @@
 
 #include "../kernels/backend.h"
 #include "../kernels/models/ct_models.h"
+#include "ct_files.h"
 #include "ct_json.h"
 
 /* Names of the TP06 conductance scale factors, in parameter order from CT_TP06_P_GNA. */
@@ -51,14 +52,7 @@ static ct_status parse_mesh(const cJSON *root, const char *src, ct_config *c)
                                 src, format);
         snprintf(c->mesh_format, sizeof c->mesh_format, "%s", format);
         /* a relative path is relative to the configuration's folder */
-        const char *slash = strrchr(src, '/');
-        int n;
-        if (path[0] == '/' || !slash)
-            n = snprintf(c->mesh_path, sizeof c->mesh_path, "%s", path);
-        else
-            n = snprintf(c->mesh_path, sizeof c->mesh_path, "%.*s/%s", (int)(slash - src), src, path);
-        if (n < 0 || n >= (int)sizeof c->mesh_path)
-            return ct_error_set(CT_ERR_CONFIG, "%s: mesh.path is too long", src);
+        CT_CHECK(ct_path_relative_to(c->mesh_path, sizeof c->mesh_path, src, path));
         c->mesh_from_file = 1;
         return CT_OK;
     }

@@ -109,6 +109,16 @@ ct_status ct_read_file(const char *path, char **data, size_t *len_out)
     return CT_OK;
 }
 
+ct_status ct_path_relative_to(char *out, size_t out_len, const char *base_file, const char *path)
+{
+    const char *slash = strrchr(base_file, '/');
+    int n = (path[0] == '/' || !slash) ? snprintf(out, out_len, "%s", path)
+                                       : snprintf(out, out_len, "%.*s/%s", (int)(slash - base_file), base_file, path);
+    if (n < 0 || n >= (int)out_len)
+        return ct_error_set(CT_ERR_CONFIG, "%s: the path \"%s\" is too long", base_file, path);
+    return CT_OK;
+}
+
 ct_status ct_path_join(char *out, size_t out_len, const char *dir, const char *name)
 {
     if (snprintf(out, out_len, "%s/%s", dir, name) >= (int)out_len)

@@ -17,6 +17,10 @@ ct_status ct_write_file_atomic(const char *path, const void *data, size_t len);
  * size in bytes (the file may itself contain NUL bytes: callers that want text check). */
 ct_status ct_read_file(const char *path, char **data, size_t *len);
 
+/* A path named inside the file `base_file`: absolute paths stay as they are, relative ones are taken
+ * relative to base_file's folder. CT_ERR_CONFIG if the result does not fit. */
+ct_status ct_path_relative_to(char *out, size_t out_len, const char *base_file, const char *path);
+
 /* path = dir + "/" + name, checked for truncation. */
 ct_status ct_path_join(char *out, size_t out_len, const char *dir, const char *name);
 

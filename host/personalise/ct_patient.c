@@ -86,11 +86,7 @@ static ct_status parse_patient(const cJSON *root, patient *p)
         p->unit_to_mm = strcmp(units, "um") == 0 ? 1e-3 : strcmp(units, "cm") == 0 ? 10.0 : strcmp(units, "mm") == 0 ? 1.0 : -1;
         if (p->unit_to_mm < 0)
             return ct_error_set(CT_ERR_CONFIG, "%s: geometry.units \"%s\" is not known (expected mm, um or cm)", src, units);
-        const char *slash = strrchr(src, '/');
-        if (path[0] == '/' || !slash)
-            snprintf(p->mesh_path, sizeof p->mesh_path, "%s", path);
-        else
-            snprintf(p->mesh_path, sizeof p->mesh_path, "%.*s/%s", (int)(slash - src), src, path);
+        CT_CHECK(ct_path_relative_to(p->mesh_path, sizeof p->mesh_path, src, path));
         snprintf(p->mesh_format, sizeof p->mesh_format, "%s", format);
     } else if (strcmp(type, "biventricular") == 0 || strcmp(type, "lv_ellipsoid") == 0) {
         CT_CHECK(ct_json_number(g, "h_mm", 0, 0.2, 5.0, src, "geometry", &p->h_mm));
