@@ -53,13 +53,12 @@ static double probe_value(const ct_sim *sim, int p, const double *act)
     return v / wsum;
 }
 
-static ct_status setup_backend(const ct_sim *sim, const ct_backend_ops *be, int max_beats, ct_backend_ctx **ctx)
+void ct_sim_backend_problem(const ct_sim *sim, int max_beats, ct_real *params, ct_backend_problem *pb)
 {
     const ct_config *cfg = sim->cfg;
-    ct_real params[6 * CT_MODEL_NPARAM];
     for (int k = 0; k < sim->n_param_sets * CT_MODEL_NPARAM; k++)
         params[k] = (ct_real)sim->param_sets[k];
-    ct_backend_problem pb = {
+    *pb = (ct_backend_problem){
         .n_nodes = sim->mesh->n_nodes,
         .model = cfg->model,
         .n_param_sets = sim->n_param_sets,
@@ -77,6 +76,13 @@ static ct_status setup_backend(const ct_sim *sim, const ct_backend_ops *be, int 
         .vm_bound_mV = cfg->vm_bound_mV,
         .max_beats = max_beats,
     };
+}
+
+static ct_status setup_backend(const ct_sim *sim, const ct_backend_ops *be, int max_beats, ct_backend_ctx **ctx)
+{
+    ct_real params[6 * CT_MODEL_NPARAM];
+    ct_backend_problem pb;
+    ct_sim_backend_problem(sim, max_beats, params, &pb);
     return be->create(&pb, ctx);
 }
 

@@ -64,6 +64,10 @@ typedef struct ct_run_result {
     const char *backend;         /* static name */
 } ct_run_result;
 
+/* The problem a backend is created from, for this sim: `params` is the caller's buffer of
+ * 6 * CT_MODEL_NPARAM reals that pb->param_sets points into; every other pointer borrows from sim. */
+void ct_sim_backend_problem(const ct_sim *sim, int max_beats, ct_real *params, ct_backend_problem *pb);
+
 /* Runs the whole simulation on `backend`. On a blow-up returns CT_ERR_NUMERIC with a message naming the
  * time and node position; files written so far stay, and metrics.json records the failure. */
 ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *backend, const ct_run_options *opt,

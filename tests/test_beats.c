@@ -107,25 +107,8 @@ static void run_backend(const ct_config *cfg, const ct_sim *sim, const ct_backen
                         double *rep, double *count)
 {
     ct_real params[6 * CT_MODEL_NPARAM];
-    for (int k = 0; k < sim->n_param_sets * CT_MODEL_NPARAM; k++)
-        params[k] = (ct_real)sim->param_sets[k];
-    ct_backend_problem pb = {
-        .n_nodes = sim->mesh->n_nodes,
-        .model = cfg->model,
-        .n_param_sets = sim->n_param_sets,
-        .param_sets = params,
-        .node_param_set = sim->node_param_set,
-        .stiffness = sim->stiffness,
-        .lumped_mass_mm3 = sim->lumped_mass_mm3,
-        .stim_mask = sim->stim_mask,
-        .diffusion = cfg->diffusion,
-        .dt_ms = cfg->dt_ms,
-        .cg_rel_tolerance = cfg->cg_rel_tolerance,
-        .cg_max_iterations = (int)cfg->cg_max_iterations,
-        .activation_threshold_mV = cfg->activation_threshold_mV,
-        .vm_bound_mV = cfg->vm_bound_mV,
-        .max_beats = max_beats,
-    };
+    ct_backend_problem pb;
+    ct_sim_backend_problem(sim, max_beats, params, &pb);
     ct_backend_ctx *ctx = NULL;
     cr_assert_eq(be->create(&pb, &ctx), CT_OK, "%s: %s", be->name, ct_error_message());
     double amp[CT_MAX_STIMULI] = {0};
