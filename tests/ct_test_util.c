@@ -15,6 +15,16 @@ char *ct_test_tmpdir(const char *tag)
     return d ? strdup(d) : NULL;
 }
 
+void ct_test_rmtree(const char *dir)
+{
+    if (!dir || strncmp(dir, "/tmp/ct_test_", 13) != 0) /* only ever our own scratch folders */
+        return;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "warning: could not remove %s\n", dir);
+}
+
 int ct_test_cli(const char *args, char **output)
 {
     char cmd[8192];

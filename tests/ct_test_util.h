@@ -7,6 +7,9 @@
 /* A fresh empty folder under /tmp (mkdtemp); returns a static-lifetime copy owned by the caller (free). */
 char *ct_test_tmpdir(const char *tag);
 
+/* Removes a scratch folder made by ct_test_tmpdir and everything in it (warns, does not fail, if it cannot). */
+void ct_test_rmtree(const char *dir);
+
 /* Runs `cardiotwin ARGS` (shell words), capturing stderr+stdout into *output (caller frees, may be NULL).
  * Returns the exit status. */
 int ct_test_cli(const char *args, char **output);

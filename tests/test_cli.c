@@ -58,7 +58,13 @@ static void expect_refusal(const char *cfg_name, const char *needle)
     free(out);
 }
 
-TestSuite(cli, .init = setup);
+static void teardown(void)
+{
+    ct_test_rmtree(dir);
+    free(dir);
+}
+
+TestSuite(cli, .init = setup, .fini = teardown);
 
 Test(cli, help_lists_the_subcommands)
 {

@@ -15,6 +15,7 @@
 
 #include "../host/ct_mesh.h"
 #include "../host/ct_status.h"
+#include "ct_test_util.h"
 #include "../host/mesh_io/ct_mesh_io.h"
 
 /* ---- fixture: a fresh temp directory per test ------------------------------------------------- */
@@ -23,17 +24,13 @@ static char dir[256];
 
 static void make_dir(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/ct_mesh_io_test_XXXXXX");
-    cr_assert_not_null(mkdtemp(dir), "mkdtemp failed");
+    char *d = ct_test_tmpdir("mesh_io");
+    cr_assert_not_null(d, "mkdtemp failed");
+    snprintf(dir, sizeof dir, "%s", d);
+    free(d);
 }
 
-static void remove_dir(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "warning: could not remove %s\n", dir);
-}
+static void remove_dir(void) { ct_test_rmtree(dir); }
 
 TestSuite(mesh_io, .init = make_dir, .fini = remove_dir);
 

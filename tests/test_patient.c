@@ -20,7 +20,12 @@ static const char *patient_fmt =
 
 static char *dir;
 static void setup(void) { dir = ct_test_tmpdir("patient"); }
-TestSuite(patient, .init = setup);
+static void teardown(void)
+{
+    ct_test_rmtree(dir);
+    free(dir);
+}
+TestSuite(patient, .init = setup, .fini = teardown);
 
 Test(patient, personalise_then_run_scar_blocks, .timeout = 600)
 {

@@ -15,7 +15,12 @@
 
 static char *dir;
 static void setup(void) { dir = ct_test_tmpdir("labels"); }
-TestSuite(labels, .init = setup);
+static void teardown(void)
+{
+    ct_test_rmtree(dir);
+    free(dir);
+}
+TestSuite(labels, .init = setup, .fini = teardown);
 
 /* A 10 x 4 x 0.5 mm sheet; elements whose centroid satisfies `label_of` get that tissue label. */
 static void write_sheet(const char *name, int (*label_of)(const double *c))

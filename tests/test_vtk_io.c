@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../host/ct_status.h"
+#include "ct_test_util.h"
 #include "../host/io/ct_pvd.h"
 #include "../host/io/ct_vtk.h"
 
@@ -22,17 +23,13 @@ static char dir[256];
 
 static void make_dir(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/ct_vtk_test_XXXXXX");
-    cr_assert_not_null(mkdtemp(dir), "mkdtemp failed");
+    char *d = ct_test_tmpdir("vtk");
+    cr_assert_not_null(d, "mkdtemp failed");
+    snprintf(dir, sizeof dir, "%s", d);
+    free(d);
 }
 
-static void remove_dir(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "warning: could not remove %s\n", dir);
-}
+static void remove_dir(void) { ct_test_rmtree(dir); }
 
 TestSuite(vtk_io, .init = make_dir, .fini = remove_dir);
 
