@@ -16,6 +16,14 @@
 static const char *const tp06_scale_names[] = {"G_Na",  "G_CaL", "G_to", "G_Kr",  "G_Ks",  "G_K1", "k_NaCa",
                                                "P_NaK", "G_pCa", "G_pK", "G_bNa", "G_bCa", NULL};
 
+/* Mitchell-Schaeffer parameters by name (model.parameters, tissue.border_zone.parameters), with ranges. */
+static const char *const ms_param_names[] = {"tau_in_ms", "tau_out_ms", "tau_open_ms", "tau_close_ms", "v_gate",
+                                             "V_rest_mV", "V_amplitude_mV", NULL};
+static const double ms_param_lo[] = {1e-3, 1e-3, 1e-3, 1e-3, 0.0, -200.0, 1.0};
+static const double ms_param_hi[] = {1e4, 1e4, 1e5, 1e5, 1.0, 200.0, 300.0};
+static const int ms_param_index[] = {CT_MS_P_TAU_IN, CT_MS_P_TAU_OUT, CT_MS_P_TAU_OPEN, CT_MS_P_TAU_CLOSE,
+                                     CT_MS_P_V_GATE, CT_MS_P_V_REST,  CT_MS_P_V_AMP};
+
 static ct_status parse_mesh(const cJSON *root, const char *src, ct_config *c)
 {
     const cJSON *m;
@@ -126,17 +134,12 @@ static ct_status parse_model(const cJSON *root, const char *src, ct_config *c)
         const cJSON *pr;
         CT_CHECK(ct_json_object(m, "parameters", 0, src, "model", &pr));
         if (pr) {
-            static const char *const pk[] = {"tau_in_ms", "tau_out_ms", "tau_open_ms", "tau_close_ms", "v_gate",
-                                             "V_rest_mV", "V_amplitude_mV", NULL};
-            static const double lo[] = {1e-3, 1e-3, 1e-3, 1e-3, 0.0, -200.0, 1.0};
-            static const double hi[] = {1e4, 1e4, 1e5, 1e5, 1.0, 200.0, 300.0};
-            static const int idx[] = {CT_MS_P_TAU_IN,  CT_MS_P_TAU_OUT, CT_MS_P_TAU_OPEN, CT_MS_P_TAU_CLOSE,
-                                      CT_MS_P_V_GATE, CT_MS_P_V_REST,  CT_MS_P_V_AMP};
-            CT_CHECK(ct_json_known_keys(pr, pk, src, "model.parameters"));
-            for (int k = 0; pk[k]; k++) {
-                double v = (double)p[idx[k]];
-                CT_CHECK(ct_json_number(pr, pk[k], 0, lo[k], hi[k], src, "model.parameters", &v));
-                p[idx[k]] = (ct_real)v;
+            CT_CHECK(ct_json_known_keys(pr, ms_param_names, src, "model.parameters"));
+            for (int k = 0; ms_param_names[k]; k++) {
+                double v = (double)p[ms_param_index[k]];
+                CT_CHECK(ct_json_number(pr, ms_param_names[k], 0, ms_param_lo[k], ms_param_hi[k], src,
+                                        "model.parameters", &v));
+                p[ms_param_index[k]] = (ct_real)v;
             }
         }
     } else {
@@ -185,6 +188,8 @@ static ct_status parse_tissue(const cJSON *root, const char *src, ct_config *c)
 {
     for (int k = 0; k < 12; k++)
         c->border_zone_scales[k] = 1.0;
+    for (int k = 0; k < 16; k++)
+        c->border_zone_params[k] = NAN;
     c->border_zone_sigma_scale = 1.0;
     c->scar_sigma_scale = 0.0;
     const cJSON *t;
@@ -196,7 +201,7 @@ static ct_status parse_tissue(const cJSON *root, const char *src, ct_config *c)
     const cJSON *bz, *scar;
     CT_CHECK(ct_json_object(t, "border_zone", 0, src, "tissue", &bz));
     if (bz) {
-        static const char *const bkeys[] = {"conductance_scales", "sigma_scale", NULL};
+        static const char *const bkeys[] = {"conductance_scales", "parameters", "sigma_scale", NULL};
         CT_CHECK(ct_json_known_keys(bz, bkeys, src, "tissue.border_zone"));
         CT_CHECK(ct_json_number(bz, "sigma_scale", 0, 0.0, 10.0, src, "tissue.border_zone", &c->border_zone_sigma_scale));
         const cJSON *sc;
@@ -208,6 +213,19 @@ static ct_status parse_tissue(const cJSON *root, const char *src, ct_config *c)
             for (int k = 0; tp06_scale_names[k]; k++)
                 CT_CHECK(ct_json_number(sc, tp06_scale_names[k], 0, 0.0, 100.0, src,
                                         "tissue.border_zone.conductance_scales", &c->border_zone_scales[k]));
+        }
+        const cJSON *pr;
+        CT_CHECK(ct_json_object(bz, "parameters", 0, src, "tissue.border_zone", &pr));
+        if (pr) {
+            if (c->model != CT_MODEL_MITCHELL_SCHAEFFER)
+                return ct_error_set(CT_ERR_CONFIG,
+                                    "%s: tissue.border_zone.parameters needs model mitchell_schaeffer (tp06 takes "
+                                    "conductance_scales)",
+                                    src);
+            CT_CHECK(ct_json_known_keys(pr, ms_param_names, src, "tissue.border_zone.parameters"));
+            for (int k = 0; ms_param_names[k]; k++)
+                CT_CHECK(ct_json_number(pr, ms_param_names[k], 0, ms_param_lo[k], ms_param_hi[k], src,
+                                        "tissue.border_zone.parameters", &c->border_zone_params[ms_param_index[k]]));
         }
     }
     CT_CHECK(ct_json_object(t, "scar", 0, src, "tissue", &scar));
@@ -300,6 +318,92 @@ static ct_status parse_stimuli(const cJSON *root, const char *src, ct_config *c)
                                 src, where, s->period_ms, s->duration_ms);
     }
     c->n_stimuli = n;
+    return CT_OK;
+}
+
+/* "lesions" (ablation) and "tissue_regions" (labels painted on the mesh): arrays of shapes (ct_lesion.h);
+ * a tissue region also names its "tissue": "healthy", "border_zone" or "scar" (tissue_out[i]). */
+static ct_status parse_shapes(const cJSON *root, const char *key, const char *src, ct_lesion *out, int *tissue_out,
+                              int *n_out)
+{
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!arr)
+        return CT_OK;
+    if (!cJSON_IsArray(arr))
+        return ct_error_set(CT_ERR_CONFIG, "%s: \"%s\" must be an array", src, key);
+    int n = cJSON_GetArraySize(arr);
+    if (n > CT_CONFIG_MAX_LESIONS)
+        return ct_error_set(CT_ERR_CONFIG, "%s: %d %s given; at most %d are supported", src, n, key,
+                            CT_CONFIG_MAX_LESIONS);
+    static const char *const lesion_keys[] = {"name",  "shape",      "center_mm",  "radius_mm", "from_mm",
+                                              "to_mm", "box_min_mm", "box_max_mm", NULL};
+    static const char *const region_keys[] = {"name",  "shape",      "center_mm",  "radius_mm", "from_mm",
+                                              "to_mm", "box_min_mm", "box_max_mm", "tissue",    NULL};
+    const char *const *keys = tissue_out ? region_keys : lesion_keys;
+    for (int i = 0; i < n; i++) {
+        const cJSON *o = cJSON_GetArrayItem(arr, i);
+        char where[64];
+        snprintf(where, sizeof where, "%s[%d]", key, i);
+        if (!cJSON_IsObject(o))
+            return ct_error_set(CT_ERR_CONFIG, "%s: %s must be an object", src, where);
+        CT_CHECK(ct_json_known_keys(o, keys, src, where));
+        if (tissue_out) {
+            const char *tissue = NULL;
+            CT_CHECK(ct_json_string(o, "tissue", 1, src, where, &tissue));
+            if (strcmp(tissue, "healthy") == 0)
+                tissue_out[i] = CT_TISSUE_HEALTHY;
+            else if (strcmp(tissue, "border_zone") == 0)
+                tissue_out[i] = CT_TISSUE_BORDER_ZONE;
+            else if (strcmp(tissue, "scar") == 0)
+                tissue_out[i] = CT_TISSUE_SCAR;
+            else
+                return ct_error_set(CT_ERR_CONFIG,
+                                    "%s: %s.tissue: \"%s\" is not \"healthy\", \"border_zone\" or \"scar\"", src,
+                                    where, tissue);
+        }
+        ct_lesion *l = &out[i];
+        memset(l, 0, sizeof *l);
+        const char *name = NULL, *shape = NULL;
+        CT_CHECK(ct_json_string(o, "name", 0, src, where, &name));
+        snprintf(l->name, sizeof l->name, "%s", name ? name : where);
+        CT_CHECK(ct_json_string(o, "shape", 1, src, where, &shape));
+        const char *const *need;
+        static const char *const sphere_keys[] = {"center_mm", "radius_mm", NULL};
+        static const char *const line_keys[] = {"from_mm", "to_mm", "radius_mm", NULL};
+        static const char *const box_keys[] = {"box_min_mm", "box_max_mm", NULL};
+        if (strcmp(shape, "sphere") == 0)
+            l->shape = CT_LESION_SPHERE, need = sphere_keys;
+        else if (strcmp(shape, "line") == 0)
+            l->shape = CT_LESION_LINE, need = line_keys;
+        else if (strcmp(shape, "box") == 0)
+            l->shape = CT_LESION_BOX, need = box_keys;
+        else
+            return ct_error_set(CT_ERR_CONFIG, "%s: %s.shape: \"%s\" is not \"sphere\", \"line\" or \"box\"", src,
+                                where, shape);
+        for (int k = 0; keys[k]; k++) { /* keys of another shape are mistakes, not ignored */
+            int wanted = strcmp(keys[k], "name") == 0 || strcmp(keys[k], "shape") == 0 || strcmp(keys[k], "tissue") == 0;
+            for (int j = 0; need[j]; j++)
+                wanted |= strcmp(keys[k], need[j]) == 0;
+            if (!wanted && cJSON_HasObjectItem(o, keys[k]))
+                return ct_error_set(CT_ERR_CONFIG, "%s: %s: key \"%s\" does not apply to a %s lesion", src, where,
+                                    keys[k], shape);
+        }
+        if (l->shape == CT_LESION_SPHERE) {
+            CT_CHECK(ct_json_vec(o, "center_mm", 1, 3, src, where, l->a_mm));
+        } else if (l->shape == CT_LESION_LINE) {
+            CT_CHECK(ct_json_vec(o, "from_mm", 1, 3, src, where, l->a_mm));
+            CT_CHECK(ct_json_vec(o, "to_mm", 1, 3, src, where, l->b_mm));
+        } else {
+            CT_CHECK(ct_json_vec(o, "box_min_mm", 1, 3, src, where, l->a_mm));
+            CT_CHECK(ct_json_vec(o, "box_max_mm", 1, 3, src, where, l->b_mm));
+            for (int k = 0; k < 3; k++)
+                if (l->b_mm[k] < l->a_mm[k])
+                    return ct_error_set(CT_ERR_CONFIG, "%s: %s: box_max_mm[%d] < box_min_mm[%d]", src, where, k, k);
+        }
+        if (l->shape != CT_LESION_BOX)
+            CT_CHECK(ct_json_number(o, "radius_mm", 1, 1e-6, 1e4, src, where, &l->radius_mm));
+        *n_out = i + 1;
+    }
     return CT_OK;
 }
 
@@ -398,7 +502,7 @@ ct_status ct_config_parse(const char *text, const char *source, ct_config *c)
     static const char *const keys[] = {"description", "mesh",  "model",       "conductivity",           "chi_per_mm",
                                        "Cm_uF_per_mm2", "dt_ms", "end_time_ms", "activation_threshold_mV", "vm_bound_mV",
                                        "diffusion",   "stimuli", "probes",    "output",  "tissue",  "ecg",
-                                       "max_beats",   NULL};
+                                       "max_beats",   "lesions", "tissue_regions", NULL};
     ct_status st = ct_json_known_keys(root, keys, source, "");
     if (st == CT_OK)
         st = parse_mesh(root, source, c);
@@ -420,6 +524,11 @@ ct_status ct_config_parse(const char *text, const char *source, ct_config *c)
         st = parse_stimuli(root, source, c);
     if (st == CT_OK)
         st = parse_probes(root, source, c);
+    if (st == CT_OK)
+        st = parse_shapes(root, "lesions", source, c->lesions, NULL, &c->n_lesions);
+    if (st == CT_OK)
+        st = parse_shapes(root, "tissue_regions", source, c->tissue_regions, c->tissue_region_label,
+                          &c->n_tissue_regions);
     cJSON_Delete(root);
     if (st != CT_OK)
         ct_config_free(c);

@@ -8,10 +8,12 @@
 #define CT_CONFIG_H
 
 #include "ct_fem.h"
+#include "ct_lesion.h"
 #include "ct_status.h"
 
 #define CT_NAME_LEN 64
 #define CT_CONFIG_MAX_STIMULI 32
+#define CT_CONFIG_MAX_LESIONS 64
 
 enum ct_region_shape { CT_REGION_BOX = 0, CT_REGION_SPHERE = 1 };
 
@@ -52,8 +54,17 @@ typedef struct ct_config {
     ct_conductivity conductivity;
     /* element labels (enum ct_tissue) from the mesh: border zone remodelling and scar */
     double border_zone_scales[12];   /* multiply the model's conductance scales in border-zone nodes (tp06 order) */
+    double border_zone_params[16];   /* mitchell_schaeffer: border-zone parameter values (NaN: as elsewhere) */
     double border_zone_sigma_scale;  /* conductivity factor of border-zone elements */
     double scar_sigma_scale;         /* conductivity factor of scar elements (0: non-conducting) */
+    /* tissue labels painted over the mesh's (elements whose centroid lies inside, in order; ct_lesion.h
+     * shapes), e.g. a border zone or a scar on a generated box */
+    int n_tissue_regions;
+    ct_lesion tissue_regions[CT_CONFIG_MAX_LESIONS];
+    int tissue_region_label[CT_CONFIG_MAX_LESIONS]; /* enum ct_tissue */
+    /* ablation lesions (ct_lesion.h): elements inside become non-conducting scar */
+    int n_lesions;
+    ct_lesion lesions[CT_CONFIG_MAX_LESIONS];
     /* time */
     double dt_ms, end_time_ms;
     int diffusion;                   /* enum ct_diffusion_method */

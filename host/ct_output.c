@@ -68,6 +68,24 @@ ct_status ct_output_frame(ct_output *o, double t_ms, const double *vm_mV)
     return CT_OK;
 }
 
+ct_status ct_output_resume_frames(ct_output *o, int n_frames, const double *times_ms)
+{
+    if (o->n_frames != 0)
+        return ct_error_set(CT_ERR_INTERNAL, "ct_output_resume_frames: frames were already written");
+    if (n_frames == 0)
+        return CT_OK;
+    char path[4096];
+    CT_CHECK(ct_path_join(path, sizeof path, o->dir, "vm.pvd"));
+    CT_CHECK(ct_pvd_open(path, &o->pvd));
+    for (int k = 0; k < n_frames; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "vm_%06d.vtu", k);
+        CT_CHECK(ct_pvd_add(o->pvd, times_ms[k], name));
+        o->n_frames++;
+    }
+    return CT_OK;
+}
+
 ct_status ct_output_activation(ct_output *o, const double *activation_ms, const double *cv_speed,
                                const double *cv_along, const double *cv_across)
 {

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "../kernels/models/ct_models.h"
+#include "ct_checkpoint.h"
 #include "ct_output.h"
 #include "ct_sim.h"
 #include "ct_files.h"
@@ -86,6 +87,43 @@ static ct_status setup_backend(const ct_sim *sim, const ct_backend_ops *be, int 
     return be->create(&pb, ctx);
 }
 
+/* The whole state after `step` steps, into path (atomically). */
+static ct_status write_checkpoint(const char *path, const ct_checkpoint_id *id, const ct_backend_ops *be,
+                                  ct_backend_ctx *ctx, long step, const ct_run_result *r, const ct_output *out,
+                                  long every, double dt_ms, const ct_ecg *ecg)
+{
+    ct_checkpoint c;
+    memset(&c, 0, sizeof c);
+    c.id = *id;
+    c.step = step;
+    c.state_bytes = be->state_size(ctx);
+    c.cg_iterations_total = r->cg_iterations_total;
+    c.n_frames = out && every > 0 ? (uint64_t)out->n_frames : 0;
+    size_t ns = ecg ? ct_ecg_n_samples(ecg) : 0, nl = ecg ? ct_ecg_n_leads(ecg) : 0;
+    c.n_ecg_samples = ns;
+    c.n_ecg_leads = nl;
+    c.state = malloc(c.state_bytes + 1);
+    c.frame_times_ms = malloc((c.n_frames + 1) * sizeof *c.frame_times_ms);
+    c.ecg_times_ms = malloc((ns + 1) * sizeof *c.ecg_times_ms);
+    c.ecg_values = malloc((ns * nl + 1) * sizeof *c.ecg_values);
+    ct_status st = CT_OK;
+    if (!c.state || !c.frame_times_ms || !c.ecg_times_ms || !c.ecg_values)
+        st = ct_error_set(CT_ERR_NOMEM, "out of memory for a checkpoint");
+    if (st == CT_OK)
+        st = be->save_state(ctx, c.state);
+    for (uint64_t k = 0; k < c.n_frames; k++) /* frame k was written at step k * every */
+        c.frame_times_ms[k] = (double)((long)k * every) * dt_ms;
+    for (size_t s = 0; s < ns; s++) {
+        c.ecg_times_ms[s] = ct_ecg_time(ecg, s);
+        for (size_t l = 0; l < nl; l++)
+            c.ecg_values[s * nl + l] = ct_ecg_value(ecg, s, l);
+    }
+    if (st == CT_OK)
+        st = ct_checkpoint_write(path, &c);
+    ct_checkpoint_free(&c);
+    return st;
+}
+
 ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_options *opt, ct_run_result *r)
 {
     const ct_config *cfg = sim->cfg;
@@ -141,7 +179,59 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
     if (opt->max_steps > 0 && opt->max_steps < n_steps)
         n_steps = opt->max_steps;
     long every = cfg->output_interval_ms > 0 ? lround(cfg->output_interval_ms / cfg->dt_ms) : 0;
-    if (out && every > 0) {
+    long step0 = 0; /* > 0 when restarted from a checkpoint */
+    long ckpt_every = opt->checkpoint_every_ms > 0 ? lround(opt->checkpoint_every_ms / cfg->dt_ms) : 0;
+    if (ckpt_every < 1 && opt->checkpoint_every_ms > 0)
+        ckpt_every = 1;
+    char ckpt_path[4096] = "";
+    ct_checkpoint_id ckpt_id;
+    memset(&ckpt_id, 0, sizeof ckpt_id);
+    if (opt->restart_path || ckpt_every > 0) {
+        snprintf(ckpt_id.backend, sizeof ckpt_id.backend, "%s", be->name);
+        ckpt_id.n_nodes = n;
+        ckpt_id.model = (uint32_t)cfg->model;
+        ckpt_id.dt_ms = cfg->dt_ms;
+        ckpt_id.ranks = 1;
+        if ((st = ct_checkpoint_hash_file(cfg->source, &ckpt_id.config_hash)) != CT_OK)
+            goto done;
+        if (!be->state_size || !be->save_state || !be->load_state) {
+            st = ct_error_set(CT_ERR_BACKEND, "the %s backend cannot save its state for checkpoints", be->name);
+            goto done;
+        }
+        if (opt->checkpoint_path)
+            snprintf(ckpt_path, sizeof ckpt_path, "%s", opt->checkpoint_path);
+        else if (ckpt_every > 0 && (!opt->out_dir ||
+                                    (st = ct_path_join(ckpt_path, sizeof ckpt_path, opt->out_dir, "checkpoint.ctck")) !=
+                                        CT_OK)) {
+            if (st == CT_OK)
+                st = ct_error_set(CT_ERR_CONFIG, "checkpoints need an output folder or a checkpoint path");
+            goto done;
+        }
+    }
+    if (opt->restart_path) {
+        ct_checkpoint ck;
+        if ((st = ct_checkpoint_read(opt->restart_path, &ckpt_id, &ck)) != CT_OK)
+            goto done;
+        if (ck.state_bytes != be->state_size(ctx) || ck.step < 0 || ck.step > n_steps ||
+            (ecg && ck.n_ecg_leads != ct_ecg_n_leads(ecg))) {
+            ct_checkpoint_free(&ck);
+            st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint does not fit this run (state size, step or ECG leads)",
+                              opt->restart_path);
+            goto done;
+        }
+        st = be->load_state(ctx, ck.state);
+        if (st == CT_OK && ecg)
+            st = ct_ecg_set_samples(ecg, ck.n_ecg_samples, ck.ecg_times_ms, ck.ecg_values);
+        if (st == CT_OK && out && every > 0)
+            st = ct_output_resume_frames(out, (int)ck.n_frames, ck.frame_times_ms);
+        step0 = ck.step;
+        r->cg_iterations_total = ck.cg_iterations_total;
+        ct_checkpoint_free(&ck);
+        if (st != CT_OK)
+            goto done;
+        if (!opt->quiet)
+            fprintf(stderr, "  restarted from %s at t = %g ms\n", opt->restart_path, (double)step0 * cfg->dt_ms);
+    } else if (out && every > 0) {
         if ((st = be->download(ctx, CT_FIELD_VM, r->vm_final_mV)) != CT_OK ||
             (st = ct_output_frame(out, 0.0, r->vm_final_mV)) != CT_OK)
             goto done;
@@ -152,7 +242,7 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
     long progress_every = n_steps >= 10 ? n_steps / 10 : 1;
     double t0 = now_s();
     long step;
-    for (step = 0; step < n_steps; step++) {
+    for (step = step0; step < n_steps; step++) {
         double t = (double)step * cfg->dt_ms;
         uint32_t active = 0;
         for (int s = 0; s < cfg->n_stimuli; s++)
@@ -185,6 +275,9 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
                 (st = ct_output_frame(out, (double)(step + 1) * cfg->dt_ms, r->vm_final_mV)) != CT_OK)
                 goto done;
         }
+        if (ckpt_every > 0 && (step + 1) % ckpt_every == 0 && (st = write_checkpoint(ckpt_path, &ckpt_id, be, ctx, step + 1, r,
+                                                                                   out, every, cfg->dt_ms, ecg)) != CT_OK)
+            goto done;
         if (!opt->quiet && (step + 1) % progress_every == 0)
             fprintf(stderr, "  t = %8.2f ms  (%3.0f%%)\n", (double)(step + 1) * cfg->dt_ms,
                     100.0 * (double)(step + 1) / (double)n_steps);
@@ -192,7 +285,7 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
     r->wall_s = now_s() - t0;
     r->steps = step;
     r->t_end_ms = (double)step * cfg->dt_ms;
-    r->node_steps_per_s = r->wall_s > 0 ? (double)n * (double)step / r->wall_s : 0.0;
+    r->node_steps_per_s = r->wall_s > 0 ? (double)n * (double)(step - step0) / r->wall_s : 0.0;
     {
         ct_status dst = be->download(ctx, CT_FIELD_ACTIVATION_MS, r->activation_ms);
         if (dst == CT_OK)

@@ -88,6 +88,9 @@ static ct_status build_param_sets(const ct_config *cfg, ct_sim *sim, const int8_
                 for (int k = 0; bz && k < 12; k++)
                     p[CT_TP06_P_GNA + k] *= cfg->border_zone_scales[k];
             }
+            for (int k = 0; bz && k < CT_MODEL_NPARAM; k++)
+                if (!isnan(cfg->border_zone_params[k]))
+                    p[k] = cfg->border_zone_params[k];
         }
     sim->node_param_set = malloc(m->n_nodes + 1);
     uint8_t *bz = calloc(m->n_nodes + 1, 1);
@@ -148,11 +151,41 @@ static ct_status load_mesh(const ct_config *cfg, ct_sim *sim, int8_t **node_type
     return CT_OK;
 }
 
+/* Paints the configuration's tissue regions over the mesh's labels (in order). */
+static ct_status paint_tissue_regions(const ct_config *cfg, ct_sim *sim)
+{
+    const char *src = cfg->source;
+    ct_mesh *m = sim->mesh;
+    if (cfg->n_tissue_regions == 0)
+        return CT_OK;
+    if (!m->tissue && !(m->tissue = calloc(m->n_tets + 1, sizeof *m->tissue)))
+        return ct_error_set(CT_ERR_NOMEM, "%s: out of memory", src);
+    for (int r = 0; r < cfg->n_tissue_regions; r++) {
+        size_t hits = 0;
+        for (size_t e = 0; e < m->n_tets; e++) {
+            double c[3] = {0, 0, 0};
+            for (int a = 0; a < 4; a++)
+                for (int k = 0; k < 3; k++)
+                    c[k] += 0.25 * m->xyz_mm[3 * (size_t)m->tets[4 * e + a] + k];
+            if (ct_lesion_contains(&cfg->tissue_regions[r], c)) {
+                m->tissue[e] = cfg->tissue_region_label[r];
+                hits++;
+            }
+        }
+        if (hits == 0)
+            return ct_error_set(CT_ERR_CONFIG, "%s: tissue_regions[%d] (\"%s\") contains no element of the mesh",
+                                src, r, cfg->tissue_regions[r].name);
+    }
+    return CT_OK;
+}
+
 static ct_status build(const ct_config *cfg, ct_sim *sim)
 {
     const char *src = cfg->source;
     int8_t *node_type = NULL;
     ct_status lst = load_mesh(cfg, sim, &node_type);
+    if (lst == CT_OK)
+        lst = paint_tissue_regions(cfg, sim);
     if (lst == CT_OK)
         lst = build_param_sets(cfg, sim, node_type);
     free(node_type);
@@ -166,16 +199,38 @@ static ct_status build(const ct_config *cfg, ct_sim *sim)
     sim->probe_bary = calloc(4 * (size_t)cfg->n_probes + 1, sizeof *sim->probe_bary);
     if (!sim->lumped_mass_mm3 || !sim->stim_mask || !sim->probe_tet || !sim->probe_bary)
         return ct_error_set(CT_ERR_NOMEM, "%s: out of memory for %zu nodes", src, n);
+    uint8_t *in_lesion = NULL; /* per element, owned here */
+    if (cfg->n_lesions > 0) {
+        in_lesion = calloc(m->n_tets + 1, 1);
+        if (!in_lesion)
+            return ct_error_set(CT_ERR_NOMEM, "%s: out of memory", src);
+        ct_status lst2 = ct_lesions_mark(m, cfg->lesions, cfg->n_lesions, in_lesion, sim->lesion_effect);
+        if (lst2 == CT_OK && !m->tissue && !(sim->mesh->tissue = calloc(m->n_tets + 1, sizeof *m->tissue)))
+            lst2 = ct_error_set(CT_ERR_NOMEM, "%s: out of memory", src);
+        if (lst2 != CT_OK) {
+            free(in_lesion);
+            return ct_error_set(lst2, "%s: %s", src, ct_error_message());
+        }
+        for (size_t e = 0; e < m->n_tets; e++)
+            if (in_lesion[e])
+                sim->mesh->tissue[e] = CT_TISSUE_SCAR;
+    }
     double *sigma_scale = NULL; /* per element, from the tissue labels */
     if (m->tissue) {
         sigma_scale = malloc(m->n_tets * sizeof *sigma_scale + 1);
-        if (!sigma_scale)
+        if (!sigma_scale) {
+            free(in_lesion);
             return ct_error_set(CT_ERR_NOMEM, "%s: out of memory", src);
+        }
         for (size_t e = 0; e < m->n_tets; e++)
             sigma_scale[e] = m->tissue[e] == CT_TISSUE_SCAR          ? cfg->scar_sigma_scale
                              : m->tissue[e] == CT_TISSUE_BORDER_ZONE ? cfg->border_zone_sigma_scale
                                                                      : 1.0;
+        for (size_t e = 0; in_lesion && e < m->n_tets; e++)
+            if (in_lesion[e])
+                sigma_scale[e] = 0.0; /* a lesion does not conduct, whatever scar does */
     }
+    free(in_lesion);
     ct_status ast = ct_fem_assemble(m, &cfg->conductivity, sigma_scale, &sim->stiffness, sim->lumped_mass_mm3,
                                     cfg->consistent_mass ? &sim->consistent_mass : NULL);
     free(sigma_scale);

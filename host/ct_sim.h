@@ -28,6 +28,8 @@ typedef struct ct_sim {
     int n_param_sets;
     double param_sets[6 * 16];   /* n_param_sets * CT_MODEL_NPARAM */
     uint8_t *node_param_set;     /* owned, n_nodes */
+    /* ablation lesions of the configuration (their elements are scar with zero conductivity) */
+    ct_lesion_effect lesion_effect[CT_CONFIG_MAX_LESIONS];
 } ct_sim;
 
 /* Builds mesh, matrices, stimulus masks and probe locations; caller owns *out (ct_sim_destroy). */
@@ -40,6 +42,10 @@ typedef struct ct_run_options {
     long max_steps;              /* > 0: stop after this many steps (benchmarks) */
     int max_beats;               /* > 0: per-beat activation and repolarisation of the first max_beats beats
                                     of every node (kernels/backend.h); 0: the first activation only */
+    double checkpoint_every_ms;  /* > 0: write the whole state (ct_checkpoint.h) every this many ms */
+    const char *checkpoint_path; /* where; NULL: <out_dir>/checkpoint.ctck */
+    const char *restart_path;    /* NULL: start from rest; else go on from this checkpoint (same
+                                    configuration file, backend and mesh, or it is refused) */
 } ct_run_options;
 
 typedef struct ct_run_result {

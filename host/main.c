@@ -10,6 +10,7 @@
 #include "ct_sim.h"
 #include "personalise/ct_patient.h"
 #include "personalise/ct_tune_cv.h"
+#include "ct_study.h"
 
 #ifndef CT_VERSION
 #define CT_VERSION "unknown"
@@ -24,8 +25,10 @@ static void usage(FILE *f)
             "\n"
             "commands:\n"
             "  run CONFIG.json --out DIR [--backend auto|cpu|opencl|cuda] [--quiet]\n"
+            "      [--checkpoint-every MS] [--checkpoint FILE] [--restart FILE]\n"
             "        simulate the tissue described by CONFIG.json; writes DIR/vm.pvd (time series),\n"
-            "        DIR/activation.vtu and DIR/metrics.json\n"
+            "        DIR/activation.vtu and DIR/metrics.json; with --checkpoint-every the whole state goes to\n"
+            "        DIR/checkpoint.ctck (or FILE) every MS ms of simulated time, and --restart goes on from one\n"
             "  cell [--model tp06|mitchell_schaeffer] [--cell-type endo|mid|epi] [--bcl-ms 1000]\n"
             "       [--beats 20] [--dt-ms 0.01]\n"
             "        pace a single cell and print rest potential, peak, dV/dt max and APD90 of the last beat\n"
@@ -36,6 +39,18 @@ static void usage(FILE *f)
             "          [--sigma-S-per-m 0.1334] [--dx-mm 0.25] [--dt-ms 0.01] [--chi-per-mm 140] [--cm-uF-per-mm2 0.01]\n"
             "          [--mass lumped|consistent] [--tolerance 0.01] [--max-iterations 8]\n"
             "        tune a conductivity so that a strand with this model and dx conducts at V m/s\n"
+            "  induce INPUT.json --out DIR [--site NAME:x,y,z]... [--sites FILE] [--only NAME,NAME]\n"
+            "         [--s1-count 6] [--s1-bcl-ms 600] [--extra 2] [--ci-start-ms 400] [--ci-step-ms 20]\n"
+            "         [--ci-min-ms 180] [--observe-ms 1000] [--stim-radius-mm 3] [--stim-amplitude 60]\n"
+            "         [--dt-ms DT] [--jobs N] [--no-baseline] [--backend B] [--quiet]\n"
+            "        programmed electrical stimulation (S1 drive train, then S2, S3 at shortening coupling\n"
+            "        intervals) from each site: is re-entry inducible? INPUT is a patient file (personalised\n"
+            "        into DIR/model, sites: one per LV AHA segment and the RV apex) or a configuration.\n"
+            "        Writes DIR/report.html, DIR/report.json, per-site results in DIR/induction/\n"
+            "  ablate INPUT.json --lesion SPEC [--lesion SPEC]... --out DIR [the options of induce]\n"
+            "        induction before and after lesions: SPEC is sphere:x,y,z,r  line:x1,y1,z1,x2,y2,z2,r\n"
+            "        or box:x1,y1,z1,x2,y2,z2 (mm; non-conducting); the report says site by site whether\n"
+            "        re-entry is still inducible\n"
             "  help      this text\n"
             "  version   the version\n"
             "\n"
@@ -51,11 +66,24 @@ static int fail(const char *what)
 
 static int cmd_run(int argc, char **argv)
 {
-    const char *config = NULL, *out = NULL, *backend_name = "auto";
+    const char *config = NULL, *out = NULL, *backend_name = "auto", *ckpt_path = NULL, *restart = NULL;
+    double ckpt_every_ms = 0;
     int quiet = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
             out = argv[++i];
+        else if (strcmp(argv[i], "--checkpoint-every") == 0 && i + 1 < argc) {
+            char *end;
+            ckpt_every_ms = strtod(argv[++i], &end);
+            if (*end || !(ckpt_every_ms > 0) || ckpt_every_ms > 1e9) {
+                fprintf(stderr, "cardiotwin run: --checkpoint-every needs a positive number of ms, not \"%s\"\n",
+                        argv[i]);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--checkpoint") == 0 && i + 1 < argc)
+            ckpt_path = argv[++i];
+        else if (strcmp(argv[i], "--restart") == 0 && i + 1 < argc)
+            restart = argv[++i];
         else if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc)
             backend_name = argv[++i];
         else if (strcmp(argv[i], "--quiet") == 0)
@@ -71,7 +99,8 @@ static int cmd_run(int argc, char **argv)
         }
     }
     if (!config || !out) {
-        fprintf(stderr, "usage: cardiotwin run CONFIG.json --out DIR [--backend auto|cpu|opencl|cuda] [--quiet]\n");
+        fprintf(stderr, "usage: cardiotwin run CONFIG.json --out DIR [--backend auto|cpu|opencl|cuda] "
+                        "[--checkpoint-every MS] [--checkpoint FILE] [--restart FILE] [--quiet]\n");
         return 2;
     }
     const ct_backend_ops *be;
@@ -92,7 +121,11 @@ static int cmd_run(int argc, char **argv)
                 config, sim->mesh->n_nodes, sim->mesh->n_tets, cfg.model_name, cfg.dt_ms, cfg.end_time_ms,
                 sim->explicit_dt_limit_ms);
     }
-    ct_run_options opt = {.out_dir = out, .quiet = quiet};
+    ct_run_options opt = {.out_dir = out,
+                          .quiet = quiet,
+                          .checkpoint_every_ms = ckpt_every_ms,
+                          .checkpoint_path = ckpt_path,
+                          .restart_path = restart};
     ct_run_result res;
     ct_status st = ct_sim_run(sim, be, &opt, &res);
     int rc = 0;
@@ -108,10 +141,112 @@ static int cmd_run(int argc, char **argv)
         }
         printf("%ld steps in %.2f s on %s: %.3g node-steps/s; results in %s\n", res.steps, res.wall_s, res.backend,
                res.node_steps_per_s, out);
+        char csv[4096], png[4096];
+        snprintf(csv, sizeof csv, "%s/ecg.csv", out);
+        snprintf(png, sizeof png, "%s/ecg.png", out);
+        FILE *f = cfg.ecg_interval_ms > 0 ? fopen(csv, "r") : NULL;
+        if (f) { /* the 12 leads as a picture too; a missing matplotlib costs only the picture */
+            fclose(f);
+            if (ct_study_plot_ecg(csv, png) != CT_OK)
+                fprintf(stderr, "cardiotwin: warning: %s not drawn: %s\n", png, ct_error_message());
+        }
     }
     ct_run_result_free(&res);
     ct_sim_destroy(sim);
     ct_config_free(&cfg);
+    return rc;
+}
+
+/* induce and ablate: the same options (ablate needs at least one --lesion). */
+static int cmd_study(int argc, char **argv, int ablate)
+{
+    const char *cmd = ablate ? "ablate" : "induce";
+    ct_study_options *o = malloc(sizeof *o);
+    if (!o)
+        return fail("out of memory");
+    ct_study_options_defaults(o);
+    ct_induce_protocol *p = &o->protocol;
+    int rc = 0;
+    for (int i = 0; i < argc && rc == 0; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        struct {
+            const char *opt;
+            double *d;
+            int *n;
+        } num[] = {{"--s1-count", NULL, &p->s1_count},
+                   {"--s1-bcl-ms", &p->s1_bcl_ms, NULL},
+                   {"--extra", NULL, &p->extra_stimuli},
+                   {"--ci-start-ms", &p->ci_start_ms, NULL},
+                   {"--ci-step-ms", &p->ci_step_ms, NULL},
+                   {"--ci-min-ms", &p->ci_min_ms, NULL},
+                   {"--observe-ms", &p->observe_ms, NULL},
+                   {"--stim-radius-mm", &p->stim_radius_mm, NULL},
+                   {"--stim-amplitude", &p->stim_amplitude_uA_per_uF, NULL},
+                   {"--dt-ms", &p->dt_ms, NULL},
+                   {"--jobs", NULL, &o->jobs}};
+        int matched = 0;
+        for (size_t k = 0; k < sizeof num / sizeof num[0] && !matched; k++) {
+            if (strcmp(a, num[k].opt) != 0)
+                continue;
+            matched = 1;
+            char *end;
+            double x = v ? strtod(v, &end) : 0;
+            if (!v || end == v || *end || !(x == x)) {
+                fprintf(stderr, "cardiotwin %s: %s needs a number\n", cmd, a);
+                rc = 2;
+            } else if (num[k].d) {
+                *num[k].d = x;
+            } else if (x != (double)(int)x) {
+                fprintf(stderr, "cardiotwin %s: %s needs a whole number\n", cmd, a);
+                rc = 2;
+            } else {
+                *num[k].n = (int)x;
+            }
+            i++;
+        }
+        if (matched)
+            continue;
+        if (strcmp(a, "--out") == 0 && v) {
+            o->out_dir = argv[++i];
+        } else if (strcmp(a, "--backend") == 0 && v) {
+            o->backend = argv[++i];
+        } else if (strcmp(a, "--sites") == 0 && v) {
+            o->sites_file = argv[++i];
+        } else if (strcmp(a, "--only") == 0 && v) {
+            o->only = argv[++i];
+        } else if (strcmp(a, "--site") == 0 && v) {
+            if (o->n_sites >= CT_STUDY_MAX_SITES || ct_study_parse_site(argv[++i], &o->sites[o->n_sites++]) != CT_OK)
+                rc = fail(o->n_sites > CT_STUDY_MAX_SITES ? "too many --site options" : ct_error_message());
+        } else if (strcmp(a, "--lesion") == 0 && v) {
+            if (o->n_lesions >= CT_CONFIG_MAX_LESIONS ||
+                ct_lesion_parse_spec(argv[++i], &o->lesions[o->n_lesions++]) != CT_OK)
+                rc = fail(o->n_lesions > CT_CONFIG_MAX_LESIONS ? "too many --lesion options" : ct_error_message());
+        } else if (strcmp(a, "--no-baseline") == 0) {
+            o->baseline = 0;
+        } else if (strcmp(a, "--quiet") == 0) {
+            o->quiet = 1;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "cardiotwin %s: unknown or incomplete option \"%s\"\n", cmd, a);
+            rc = 2;
+        } else if (!o->input) {
+            o->input = a;
+        } else {
+            fprintf(stderr, "cardiotwin %s: unexpected argument \"%s\"\n", cmd, a);
+            rc = 2;
+        }
+    }
+    if (rc == 0 && (!o->input || !o->out_dir || (ablate && o->n_lesions == 0))) {
+        fprintf(stderr, "usage: cardiotwin %s INPUT.json %s--out DIR [options]   (cardiotwin help)\n", cmd,
+                ablate ? "--lesion SPEC " : "");
+        rc = 2;
+    }
+    if (rc == 0 && !ablate && o->n_lesions > 0) {
+        fprintf(stderr, "cardiotwin induce: --lesion belongs to cardiotwin ablate\n");
+        rc = 2;
+    }
+    if (rc == 0 && ct_study_run(o) != CT_OK)
+        rc = fail(ct_error_message());
+    free(o);
     return rc;
 }
 
@@ -272,6 +407,10 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 2, argv + 2);
+    if (strcmp(argv[1], "induce") == 0)
+        return cmd_study(argc - 2, argv + 2, 0);
+    if (strcmp(argv[1], "ablate") == 0)
+        return cmd_study(argc - 2, argv + 2, 1);
     if (strcmp(cmd, "personalise") == 0)
         return cmd_personalise(argc - 2, argv + 2);
     if (strcmp(cmd, "tune-cv") == 0)

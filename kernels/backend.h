@@ -99,6 +99,15 @@ typedef struct ct_backend_ops {
     /* Copies a field (n_nodes values; max_beats * n_nodes for the per-beat times) to host memory owned by
      * the caller. The beat fields need max_beats > 0 (CT_ERR_INTERNAL otherwise). */
     ct_status (*download)(ct_backend_ctx *ctx, enum ct_field field, double *host);
+    /* The whole dynamic state (Vm, the ionic state, activation and beat tracking: everything step()
+     * changes) as an opaque blob, for snapshots (programmed stimulation restarts from the end of the drive
+     * train) and checkpoints. state_size() gives its size in bytes; save_state() copies it into the
+     * caller's buffer, load_state() back. A blob is only meaningful to the same backend, built from the
+     * same problem (and, for OpenCL, the same device); after load_state() the run continues bit for bit
+     * as it would have from the moment of save_state(). */
+    size_t (*state_size)(ct_backend_ctx *ctx);
+    ct_status (*save_state)(ct_backend_ctx *ctx, void *buf);
+    ct_status (*load_state)(ct_backend_ctx *ctx, const void *buf);
 } ct_backend_ops;
 
 /* The backends compiled into this binary (CT_HAVE_* are set by CMake). */

@@ -20,4 +20,10 @@ int ct_test_write(const char *path, const char *text);
 /* Whole file as a string (caller frees), NULL if unreadable. */
 char *ct_test_read(const char *path);
 
+struct ct_backend_ops;
+/* Saves a backend's state mid-run (a TP06 slab with a stimulus and beat tracking), runs on, restores it
+ * and runs the same steps again: returns 0 if every field (Vm, activation, beat times and counts) is the
+ * same bit for bit, else 1 with a message in why (caller's buffer). */
+int ct_test_state_roundtrip(const struct ct_backend_ops *be, char *why, size_t why_len);
+
 #endif

@@ -15,6 +15,7 @@
 
 #include "ct_config.h"
 #include "ct_sim.h"
+#include "ct_test_util.h"
 
 #ifdef CT_HAVE_OPENCL
 
@@ -196,6 +197,13 @@ Test(opencl, blow_up_is_reported_like_cpu, .timeout = 300)
 }
 
 /* (e) Selection: "opencl" by name, and "auto" picks some backend and says why. */
+Test(opencl, state_save_and_restore_is_bit_for_bit, .timeout = 300)
+{
+    require_opencl();
+    char why[512];
+    cr_assert_eq(ct_test_state_roundtrip(&ct_backend_opencl, why, sizeof why), 0, "%s", why);
+}
+
 Test(opencl, backend_select)
 {
     require_opencl();

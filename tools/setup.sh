@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(cmake make gcc g++ pkg-config libvtk9-dev libcjson-dev libcriterion-dev
-          ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd libgmsh-dev)
+          ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd libgmsh-dev zlib1g-dev
+          python3 python3-numpy python3-matplotlib fonts-dejavu-core
+          chromium)  # chromium: only the report test opens report.html in it
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

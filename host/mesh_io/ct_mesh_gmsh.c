@@ -364,10 +364,22 @@ ct_status ct_mesh_read_gmsh(const char *path, double unit_to_mm, ct_mesh **out)
         return ct_error_set(CT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     if (!S_ISREG(sb.st_mode))
         return ct_error_set(CT_ERR_IO, "%s: is not a regular file", path);
+    /* gmshOpen picks its reader by the file's extension, then by its first line, and reads anything else
+     * as a .geo script, a language that runs shell commands (SystemCall) and writes files: only a file
+     * named *.msh whose first line is $MeshFormat (MSH 2 and 4) may reach it. */
+    size_t path_len = strlen(path);
+    if (path_len < 4 || strcasecmp(path + path_len - 4, ".msh") != 0)
+        return ct_error_set(CT_ERR_CONFIG, "%s: Gmsh meshes are read from files named *.msh (Gmsh chooses how to "
+                            "read a file by its extension, and runs .geo and other scripts)", path);
     FILE *probe = fopen(path, "rb");
     if (!probe)
         return ct_error_set(CT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    char header[12] = "";
+    size_t got = fread(header, 1, 11, probe);
     fclose(probe);
+    if (got != 11 || memcmp(header, "$MeshFormat", 11) != 0)
+        return ct_error_set(CT_ERR_PARSE, "%s:1: not a Gmsh mesh: the file must begin with $MeshFormat "
+                            "(MSH 2 or 4)", path);
 
     pthread_mutex_lock(&gmsh_lock);
     int ierr = 0;

@@ -55,7 +55,9 @@ ct_status ct_mesh_read(const char *path, const char *format, double unit_to_mm, 
  *   declared count (or fewer lines than declared) is an error naming the file and line. */
 ct_status ct_mesh_read_carp(const char *path, double unit_to_mm, ct_mesh **out);
 ct_status ct_mesh_read_vtu(const char *path, double unit_to_mm, ct_mesh **out);
-/* Gmsh, through its C API (libgmsh). Linear tetrahedra (type 4) of all volumes are read; any other 3-D
+/* Gmsh, through its C API (libgmsh). The file must be named *.msh and begin with $MeshFormat, else
+ * CT_ERR_CONFIG / CT_ERR_PARSE: Gmsh would read it by its extension or as a .geo script, which can run
+ * shell commands. Linear tetrahedra (type 4) of all volumes are read; any other 3-D
  * element (second-order tets, hexahedra, prisms, pyramids) is an error. Only nodes used by a tet are
  * kept (Gmsh files also carry nodes of points and curves), renumbered in Gmsh's node order.
  * Physical groups, names matched case-insensitively:

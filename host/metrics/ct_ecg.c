@@ -226,6 +226,28 @@ ct_status ct_ecg_create(const ct_mesh *mesh, const ct_ecg_conductivity *cond, co
     return CT_OK;
 }
 
+ct_status ct_ecg_set_samples(ct_ecg *g, size_t n, const double *times_ms, const double *values)
+{
+    if (!g || (n > 0 && (!times_ms || !values)))
+        return ct_error_set(CT_ERR_CONFIG, "ct_ecg_set_samples: NULL argument");
+    double *t = malloc((n + 1) * sizeof *t), *v = malloc((n * g->n_leads + 1) * sizeof *v);
+    if (!t || !v) {
+        free(t);
+        free(v);
+        return ct_error_set(CT_ERR_NOMEM, "ct_ecg_set_samples: out of memory (%zu samples)", n);
+    }
+    if (n > 0) {
+        memcpy(t, times_ms, n * sizeof *t);
+        memcpy(v, values, n * g->n_leads * sizeof *v);
+    }
+    free(g->times_ms);
+    free(g->values);
+    g->times_ms = t;
+    g->values = v;
+    g->n_samples = g->cap_samples = n;
+    return CT_OK;
+}
+
 ct_status ct_ecg_sample(ct_ecg *g, const double *vm_mV, double t_ms)
 {
     if (!g || !vm_mV)

@@ -75,6 +75,9 @@ ct_status ct_ecg_sample(ct_ecg *ecg, const double *vm_mV, double t_ms);
 size_t ct_ecg_n_leads(const ct_ecg *ecg);
 size_t ct_ecg_n_electrodes(const ct_ecg *ecg);
 size_t ct_ecg_n_samples(const ct_ecg *ecg);
+/* Replaces the samples taken so far with n given ones (times_ms[n]; values n * n_leads, sample-major): a
+ * run restarted from a checkpoint carries on the trace it had. */
+ct_status ct_ecg_set_samples(ct_ecg *ecg, size_t n, const double *times_ms, const double *values);
 const char *ct_ecg_lead_name(const ct_ecg *ecg, size_t lead); /* static or owned by ecg */
 /* Value (mV) of lead `lead` at sample `s`; time (ms) of sample s. */
 double ct_ecg_value(const ct_ecg *ecg, size_t s, size_t lead);

@@ -436,7 +436,7 @@ static ct_status personalise(patient *p, const char *out_dir, int quiet)
     ct_ventricular_coords *co = NULL;
     int8_t *seg = NULL;
     double *sheet = NULL, *pf = NULL, *cf = NULL;
-    cJSON *summary = cJSON_CreateObject(), *model = NULL;
+    cJSON *summary = cJSON_CreateObject(), *model = NULL, *sites = NULL;
     ct_status st = run_pipeline(p, quiet, &m, &co, &seg, &sheet);
     if (st != CT_OK)
         goto done;
@@ -562,6 +562,33 @@ static ct_status personalise(patient *p, const char *out_dir, int quiet)
             cJSON_AddItemToArray(jprobes, pr);
         }
     }
+    /* sites.json: the default sites of programmed stimulation (`cardiotwin induce`): the endocardial node
+     * nearest the centroid of each LV AHA segment, and the RV apex (the most apical RV endocardial node) */
+    sites = cJSON_CreateObject();
+    cJSON *jsites = cJSON_AddArrayToObject(sites, "sites");
+    for (int s = 1; s <= 17; s++) {
+        long node = segment_node(m, co, seg, s, 1);
+        if (node < 0)
+            continue;
+        char name[16];
+        snprintf(name, sizeof name, "AHA %d", s);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", name);
+        cJSON_AddItemToObject(o, "position_mm", cJSON_CreateDoubleArray(m->xyz_mm + 3 * (size_t)node, 3));
+        cJSON_AddItemToArray(jsites, o);
+    }
+    {
+        long apex = -1;
+        for (size_t i = 0; i < n; i++)
+            if (co->rv[i] && co->transmural[i] <= 0.1 && (apex < 0 || co->axial[i] < co->axial[apex]))
+                apex = (long)i;
+        if (apex >= 0) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", "RV apex");
+            cJSON_AddItemToObject(o, "position_mm", cJSON_CreateDoubleArray(m->xyz_mm + 3 * (size_t)apex, 3));
+            cJSON_AddItemToArray(jsites, o);
+        }
+    }
     /* a 12-lead pseudo-ECG sampled every ms, and APD90 / repolarisation of the first beats */
     cJSON *jecg = cJSON_AddObjectToObject(model, "ecg");
     cJSON_AddNumberToObject(jecg, "interval_ms", 1.0);
@@ -578,13 +605,16 @@ static ct_status personalise(patient *p, const char *out_dir, int quiet)
     cJSON_AddNumberToObject(summary, "volume_scar_mm3", vol_tissue[2]);
     if ((st = write_json(out_dir, "model.json", model)) != CT_OK)
         goto done;
+    if ((st = write_json(out_dir, "sites.json", sites)) != CT_OK)
+        goto done;
     st = write_json(out_dir, "personalise.json", summary);
     if (st == CT_OK && !quiet)
         fprintf(stderr, "personalise: scar %.0f mm^3, border zone %.0f mm^3 of %.0f mm^3; wrote %s/heart.vtu, "
-                        "model.json, personalise.json\n",
+                        "model.json, sites.json, personalise.json\n",
                 vol_tissue[2], vol_tissue[1], vol_tissue[0] + vol_tissue[1] + vol_tissue[2], out_dir);
 done:
     cJSON_Delete(model);
+    cJSON_Delete(sites);
     cJSON_Delete(summary);
     free(pf);
     free(cf);
@@ -595,22 +625,41 @@ done:
     return st;
 }
 
+/* Parses the patient file's text into *p; the caller frees it with patient_free, whatever the result. */
+static ct_status patient_load(const char *text, const char *source, patient *p)
+{
+    memset(p, 0, sizeof *p);
+    p->src = source;
+    cJSON *root = NULL;
+    CT_CHECK(ct_json_parse(text, source, &root));
+    ct_status st = parse_patient(root, p);
+    cJSON_Delete(root);
+    return st;
+}
+
+static void patient_free(patient *p)
+{
+    cJSON_Delete(p->model);
+    cJSON_Delete(p->border_zone);
+}
+
+ct_status ct_patient_check(const char *json_text, const char *source)
+{
+    patient p;
+    ct_status st = patient_load(json_text, source, &p);
+    patient_free(&p);
+    return st;
+}
+
 ct_status ct_personalise(const char *patient_path, const char *out_dir, int quiet)
 {
     char *text;
     CT_CHECK(ct_json_read_file(patient_path, &text));
-    cJSON *root = NULL;
-    ct_status st = ct_json_parse(text, patient_path, &root);
-    free(text);
-    CT_CHECK(st);
     patient p;
-    memset(&p, 0, sizeof p);
-    p.src = patient_path;
-    st = parse_patient(root, &p);
-    cJSON_Delete(root);
+    ct_status st = patient_load(text, patient_path, &p);
+    free(text);
     if (st == CT_OK)
         st = personalise(&p, out_dir, quiet);
-    cJSON_Delete(p.model);
-    cJSON_Delete(p.border_zone);
+    patient_free(&p);
     return st;
 }

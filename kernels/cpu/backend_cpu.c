@@ -417,6 +417,56 @@ static ct_status cpu_download(ct_backend_ctx *c, enum ct_field field, double *ho
     return CT_OK;
 }
 
+/* The dynamic state as (pointer, bytes) segments, in the order of the state blob (backend.h). */
+static int cpu_state_segments(ct_backend_ctx *c, void **ptr, size_t *bytes)
+{
+    size_t n = c->n, nb = (size_t)c->max_beats * n;
+    int k = 0;
+    ptr[k] = c->y, bytes[k++] = (size_t)c->nstate * n * sizeof *c->y;
+    ptr[k] = c->vm, bytes[k++] = n * sizeof *c->vm;
+    ptr[k] = c->vm_prev, bytes[k++] = n * sizeof *c->vm_prev;
+    ptr[k] = c->act_ms, bytes[k++] = n * sizeof *c->act_ms;
+    if (c->max_beats > 0) {
+        ptr[k] = c->beat_count, bytes[k++] = n * sizeof *c->beat_count;
+        ptr[k] = c->beat_phase, bytes[k++] = n * sizeof *c->beat_phase;
+        ptr[k] = c->v_rest, bytes[k++] = n * sizeof *c->v_rest;
+        ptr[k] = c->v_peak, bytes[k++] = n * sizeof *c->v_peak;
+        ptr[k] = c->beat_act_ms, bytes[k++] = nb * sizeof *c->beat_act_ms;
+        ptr[k] = c->beat_rep_ms, bytes[k++] = nb * sizeof *c->beat_rep_ms;
+    }
+    return k;
+}
+
+static size_t cpu_state_size(ct_backend_ctx *c)
+{
+    void *ptr[10];
+    size_t bytes[10], total = 0;
+    int k = cpu_state_segments(c, ptr, bytes);
+    for (int s = 0; s < k; s++)
+        total += bytes[s];
+    return total;
+}
+
+static ct_status cpu_save_state(ct_backend_ctx *c, void *buf)
+{
+    void *ptr[10];
+    size_t bytes[10], off = 0;
+    int k = cpu_state_segments(c, ptr, bytes);
+    for (int s = 0; s < k; off += bytes[s], s++)
+        memcpy((char *)buf + off, ptr[s], bytes[s]);
+    return CT_OK;
+}
+
+static ct_status cpu_load_state(ct_backend_ctx *c, const void *buf)
+{
+    void *ptr[10];
+    size_t bytes[10], off = 0;
+    int k = cpu_state_segments(c, ptr, bytes);
+    for (int s = 0; s < k; off += bytes[s], s++)
+        memcpy(ptr[s], (const char *)buf + off, bytes[s]);
+    return CT_OK;
+}
+
 const ct_backend_ops ct_backend_cpu = {
     .name = "cpu",
     .probe = cpu_probe,
@@ -425,4 +475,7 @@ const ct_backend_ops ct_backend_cpu = {
     .destroy = cpu_destroy,
     .step = cpu_step,
     .download = cpu_download,
+    .state_size = cpu_state_size,
+    .save_state = cpu_save_state,
+    .load_state = cpu_load_state,
 };

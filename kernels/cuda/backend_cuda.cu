@@ -1054,6 +1054,60 @@ static ct_status cuda_download(ct_backend_ctx *c, enum ct_field field, double *h
     return CT_OK;
 }
 
+/* The dynamic state as (device pointer, bytes) segments, in the order of the state blob (backend.h). */
+static int cuda_state_segments(ct_backend_ctx *c, void **ptr, size_t *bytes)
+{
+    size_t n = c->n, nb = (size_t)c->beats.max_beats * n;
+    int k = 0;
+    ptr[k] = c->y, bytes[k++] = (size_t)c->nstate * n * sizeof *c->y;
+    ptr[k] = c->vm, bytes[k++] = n * sizeof *c->vm;
+    ptr[k] = c->vm_prev, bytes[k++] = n * sizeof *c->vm_prev;
+    ptr[k] = c->act_ms, bytes[k++] = n * sizeof *c->act_ms;
+    if (c->beats.max_beats > 0) {
+        ptr[k] = c->beats.count, bytes[k++] = n * sizeof *c->beats.count;
+        ptr[k] = c->beats.phase, bytes[k++] = n * sizeof *c->beats.phase;
+        ptr[k] = c->beats.v_rest, bytes[k++] = n * sizeof *c->beats.v_rest;
+        ptr[k] = c->beats.v_peak, bytes[k++] = n * sizeof *c->beats.v_peak;
+        ptr[k] = c->beats.act_ms, bytes[k++] = nb * sizeof *c->beats.act_ms;
+        ptr[k] = c->beats.rep_ms, bytes[k++] = nb * sizeof *c->beats.rep_ms;
+    }
+    return k;
+}
+
+static size_t cuda_state_size(ct_backend_ctx *c)
+{
+    void *ptr[10];
+    size_t bytes[10], total = 0;
+    int k = cuda_state_segments(c, ptr, bytes);
+    for (int s = 0; s < k; s++)
+        total += bytes[s];
+    return total;
+}
+
+static ct_status cuda_save_state(ct_backend_ctx *c, void *buf)
+{
+    void *ptr[10];
+    size_t bytes[10], off = 0;
+    int k = cuda_state_segments(c, ptr, bytes);
+    CU_CHECK(cudaSetDevice(c->device));
+    for (int s = 0; s < k; off += bytes[s], s++)
+        CU_CHECK(cudaMemcpyAsync((char *)buf + off, ptr[s], bytes[s], cudaMemcpyDeviceToHost, c->stream));
+    CU_CHECK(cudaStreamSynchronize(c->stream));
+    return CT_OK;
+}
+
+static ct_status cuda_load_state(ct_backend_ctx *c, const void *buf)
+{
+    void *ptr[10];
+    size_t bytes[10], off = 0;
+    int k = cuda_state_segments(c, ptr, bytes);
+    CU_CHECK(cudaSetDevice(c->device));
+    for (int s = 0; s < k; off += bytes[s], s++)
+        CU_CHECK(cudaMemcpyAsync(ptr[s], (const char *)buf + off, bytes[s], cudaMemcpyHostToDevice, c->stream));
+    CU_CHECK(cudaStreamSynchronize(c->stream));
+    return CT_OK;
+}
+
 /* C linkage: kernels/backend_select.c refers to it as `extern const ct_backend_ops ct_backend_cuda`
  * (backend.h's extern "C" block covers that declaration, which this definition matches). */
 extern "C" const ct_backend_ops ct_backend_cuda = {
@@ -1065,4 +1119,7 @@ extern "C" const ct_backend_ops ct_backend_cuda = {
     cuda_destroy,
     cuda_step,
     cuda_download,
+    cuda_state_size,
+    cuda_save_state,
+    cuda_load_state,
 };

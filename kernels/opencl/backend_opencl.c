@@ -877,6 +877,59 @@ static ct_status ocl_download(ct_backend_ctx *c, enum ct_field field, double *ho
     return CT_OK;
 }
 
+/* The dynamic state as (buffer, bytes) segments, in the order of the state blob (backend.h). */
+static int ocl_state_segments(ct_backend_ctx *c, cl_mem *mem, size_t *bytes)
+{
+    size_t n = c->n, nb = (size_t)c->max_beats * n;
+    int k = 0;
+    mem[k] = c->y, bytes[k++] = (size_t)c->nstate * n * sizeof(ct_real);
+    mem[k] = c->vm, bytes[k++] = n * sizeof(ct_real);
+    mem[k] = c->vm_prev, bytes[k++] = n * sizeof(ct_real);
+    mem[k] = c->act, bytes[k++] = n * c->acc_size;
+    if (c->max_beats > 0) {
+        mem[k] = c->beat_count, bytes[k++] = n * sizeof(cl_int);
+        mem[k] = c->beat_phase, bytes[k++] = n * sizeof(cl_int);
+        mem[k] = c->v_rest, bytes[k++] = n * c->acc_size;
+        mem[k] = c->v_peak, bytes[k++] = n * c->acc_size;
+        mem[k] = c->beat_act, bytes[k++] = nb * c->acc_size;
+        mem[k] = c->beat_rep, bytes[k++] = nb * c->acc_size;
+    }
+    return k;
+}
+
+static size_t ocl_state_size(ct_backend_ctx *c)
+{
+    cl_mem mem[10];
+    size_t bytes[10], total = 0;
+    int k = ocl_state_segments(c, mem, bytes);
+    for (int s = 0; s < k; s++)
+        total += bytes[s];
+    return total;
+}
+
+static ct_status ocl_save_state(ct_backend_ctx *c, void *buf)
+{
+    cl_mem mem[10];
+    size_t bytes[10], off = 0;
+    int k = ocl_state_segments(c, mem, bytes);
+    for (int s = 0; s < k; off += bytes[s], s++)
+        OCL_TRY(clEnqueueReadBuffer(c->queue, mem[s], CL_TRUE, 0, bytes[s], (char *)buf + off, 0, NULL, NULL),
+                "clEnqueueReadBuffer(state)");
+    return CT_OK;
+}
+
+static ct_status ocl_load_state(ct_backend_ctx *c, const void *buf)
+{
+    cl_mem mem[10];
+    size_t bytes[10], off = 0;
+    int k = ocl_state_segments(c, mem, bytes);
+    for (int s = 0; s < k; off += bytes[s], s++)
+        OCL_TRY(clEnqueueWriteBuffer(c->queue, mem[s], CL_TRUE, 0, bytes[s], (const char *)buf + off, 0, NULL,
+                                     NULL),
+                "clEnqueueWriteBuffer(state)");
+    return CT_OK;
+}
+
 const ct_backend_ops ct_backend_opencl = {
     .name = "opencl",
     .probe = ocl_probe,
@@ -885,4 +938,7 @@ const ct_backend_ops ct_backend_opencl = {
     .destroy = ocl_destroy,
     .step = ocl_step,
     .download = ocl_download,
+    .state_size = ocl_state_size,
+    .save_state = ocl_save_state,
+    .load_state = ocl_load_state,
 };

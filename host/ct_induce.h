@@ -1,0 +1,88 @@
+/* ct_induce.h — programmed electrical stimulation of one pacing site: can re-entry be induced from it?
+ *
+ * The protocol, as in a clinical EP study: a drive train S1 (s1_count beats every s1_bcl_ms) from the
+ * site, then extra-stimuli S2, S3, ... from the same site, each at a coupling interval (after the
+ * previous stimulus) that starts at ci_start_ms and shortens by ci_step_ms until the extra-stimulus fails
+ * to capture (its effective refractory period, ERP: the longest coupling interval that fails) or reaches
+ * ci_min_ms. The next extra-stimulus is then added behind the previous one at its shortest capturing
+ * interval. After every capturing extra-stimulus the tissue is watched: re-entry is declared when some
+ * tissue is still excited (Vm above the activation threshold) observe_ms after that last stimulus; a
+ * trial ends early, with no re-entry, as soon as all tissue is at rest again.
+ *
+ * Capture: at least max(5, 1 % of the nodes outside the stimulated zone) nodes, farther than 2 mm from the
+ * stimulus sphere, activate (upward crossing of the threshold) within capture_window_ms of the stimulus.
+ * Re-entry cycle length: per node, the mean interval between activations in the second half of the
+ * observation; the median over nodes. Phase singularities: phase by time-delay embedding (tau =
+ * phase_delay_ms, V* = phase_v_star_mV) at the end of the observation, topological charge on the boundary
+ * triangles of the mesh, clustered within 3 mm (metrics/ct_phase.h).
+ *
+ * Each trial restarts from a snapshot of the backend's state (backend.h state_size/save_state/load_state)
+ * taken behind the previous stimulus, so the drive train is simulated once per site.
+ * Units: ms, mm, mV, uA/uF.
+ */
+#ifndef CT_INDUCE_H
+#define CT_INDUCE_H
+
+#include "../kernels/backend.h"
+#include "ct_config.h"
+#include "metrics/ct_phase.h"
+
+#define CT_INDUCE_MAX_EXTRA 3
+#define CT_INDUCE_MAX_PS 16
+
+typedef struct ct_induce_protocol {
+    int s1_count;                     /* drive-train beats (default 6) */
+    double s1_bcl_ms;                 /* drive-train cycle length (600) */
+    int extra_stimuli;                /* S2 .. S(1 + extra_stimuli), 1..CT_INDUCE_MAX_EXTRA (2) */
+    double ci_start_ms;               /* first coupling interval of each extra-stimulus (400) */
+    double ci_step_ms;                /* shortening step (20) */
+    double ci_min_ms;                 /* shortest coupling interval tried (180) */
+    double observe_ms;                /* re-entry: excitation persists this long after the last stimulus (1000) */
+    double capture_window_ms;         /* capture: propagation away from the site within this time (60) */
+    double stim_radius_mm;            /* stimulus sphere (3) */
+    double stim_amplitude_uA_per_uF;  /* (60; about twice the diastolic threshold of TP06 tissue) */
+    double stim_duration_ms;          /* (2) */
+    double dt_ms;                     /* time step; 0: the configuration's */
+    double sample_ms;                 /* Vm is looked at this often for activity (1) */
+    double phase_delay_ms;            /* time-delay embedding (20) */
+    double phase_v_star_mV;           /* (-40) */
+} ct_induce_protocol;
+
+void ct_induce_protocol_defaults(ct_induce_protocol *p);
+/* Checks ranges; the message names the offending field. */
+ct_status ct_induce_protocol_check(const ct_induce_protocol *p);
+
+typedef struct ct_induce_site {
+    char name[64];
+    double position_mm[3];
+} ct_induce_site;
+
+typedef struct ct_induce_result {
+    int inducible;                        /* 1: re-entry induced */
+    int induced_by;                       /* 2: S2, 3: S3, 4: S4; 0: not inducible */
+    int n_extra;                          /* extra-stimuli in the inducing (or last capturing) sequence */
+    double coupling_ms[CT_INDUCE_MAX_EXTRA]; /* their coupling intervals */
+    double erp_ms[CT_INDUCE_MAX_EXTRA];   /* per extra-stimulus: the longest coupling interval that failed to
+                                             capture; -1: it captured down to ci_min_ms, or was not tried */
+    double cycle_length_ms;               /* of the re-entry, -1 if none or not measurable */
+    int n_ps;                             /* phase singularities at the end of the observation (<= CT_INDUCE_MAX_PS) */
+    ct_phase_singularity ps[CT_INDUCE_MAX_PS];
+    int trials;                           /* extra-stimulus runs made */
+    double simulated_ms;                  /* total simulated time, all trials */
+    double wall_s;
+} ct_induce_result;
+
+/* Runs the protocol from one site on `backend`. `base` is the simulation configuration (mesh, model,
+ * tissue, lesions); its stimuli, probes and outputs are replaced by the site's. Progress lines on stderr
+ * unless quiet. Errors: the site stimulates no node, S1 does not capture, a blow-up (with time and place). */
+ct_status ct_induce_site_run(const ct_config *base, const ct_induce_site *site, const ct_induce_protocol *p,
+                             const ct_backend_ops *backend, int quiet, ct_induce_result *out);
+
+/* The re-entry detector alone, on a configuration's own stimuli (e.g. a cross-field S1-S2): runs `cfg`
+ * until last_stimulus_ms, then watches up to observe_ms more (p: observe_ms, sample_ms, phase_*; the rest
+ * unused), stopping early once all tissue is at rest. out->inducible says whether excitation persisted;
+ * cycle length and phase singularities as for a site. */
+ct_status ct_reentry_observe(const ct_config *cfg, const ct_backend_ops *backend, double last_stimulus_ms,
+                             const ct_induce_protocol *p, int quiet, ct_induce_result *out);
+
+#endif /* CT_INDUCE_H */

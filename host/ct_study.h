@@ -1,0 +1,52 @@
+/* ct_study.h — `cardiotwin induce` and `cardiotwin ablate`: programmed stimulation from many sites, before
+ * and after planned lesions, and the risk report.
+ *
+ * Input: a patient file (personalised first, into OUT/model/) or a simulation configuration. Sites: the
+ * patient's default ones (OUT/model/sites.json: one per LV AHA segment and the RV apex), a sites file, or
+ * --site options. Each site is an independent run (ct_induce.h); up to `jobs` run at once in child
+ * processes. Every finished site is kept in OUT/<phase>/site-NN.json at once, so a rerun of the same
+ * command skips the sites already done (same protocol, model and lesions) — an interrupted study resumes.
+ * Output:
+ *   OUT/baseline/        the configuration's own run (activation, APD, ECG; see ct_output.h)
+ *   OUT/induction/       per-site results before ablation;  OUT/ablated/ the same with the lesions
+ *   OUT/report.json      everything the report shows;  OUT/surface.json the surface maps it draws
+ *   OUT/report.html      the self-contained risk report, with ecg.png, activation.png, apd90.png
+ *                        (drawn by tools/ct_report.py with matplotlib)
+ */
+#ifndef CT_STUDY_H
+#define CT_STUDY_H
+
+#include "ct_induce.h"
+#include "ct_lesion.h"
+
+#define CT_STUDY_MAX_SITES 64
+
+typedef struct ct_study_options {
+    const char *input;                /* patient or configuration JSON */
+    const char *out_dir;
+    const char *backend;              /* "auto", "cpu", "opencl", "cuda" */
+    ct_induce_protocol protocol;
+    const char *sites_file;           /* NULL: the personalised model's sites.json (or the config's folder's) */
+    int n_sites;                      /* sites given on the command line (added to the file's) */
+    ct_induce_site sites[CT_STUDY_MAX_SITES];
+    const char *only;                 /* NULL, or a comma-separated list of site names to keep */
+    int jobs;                         /* sites at once (child processes); 0: one per two cores, at most 8 */
+    int n_lesions;                    /* > 0: ablate: induction before and after these lesions */
+    ct_lesion lesions[CT_CONFIG_MAX_LESIONS];
+    int baseline;                     /* 1: run the configuration's own stimuli first (ECG, maps) */
+    int quiet;
+} ct_study_options;
+
+void ct_study_options_defaults(ct_study_options *o);
+
+/* Runs the whole study. A failed site is reported in its place (and in the report); the study goes on.
+ * Returns an error when nothing useful could be done (bad input, no site) or the report could not be made. */
+ct_status ct_study_run(const ct_study_options *o);
+
+/* Parses "NAME:x,y,z" (mm) into a site. */
+ct_status ct_study_parse_site(const char *spec, ct_induce_site *out);
+
+/* Draws a pseudo-ECG CSV as a PNG with tools/ct_report.py (python3 + matplotlib). */
+ct_status ct_study_plot_ecg(const char *csv_path, const char *png_path);
+
+#endif /* CT_STUDY_H */

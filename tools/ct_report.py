@@ -1,0 +1,1147 @@
+#!/usr/bin/env python3
+"""ct_report.py — renders cardiotwin's arrhythmia-risk report: 12-lead pseudo-ECG plots, surface maps
+and one self-contained HTML page.
+
+    ct_report.py ecg ECG_CSV PNG [--title T]   plot a pseudo-ECG CSV (time_ms, then one column per lead)
+    ct_report.py report DIR                    DIR/report.json + DIR/surface.json (+ the ECG CSV that
+                                               report.json names) -> DIR/ecg.png, DIR/activation.png,
+                                               DIR/apd90.png, DIR/report.html
+
+Inputs (written by the C program; every number carries its unit in its key name):
+  report.json   "format": "cardiotwin-report-1"; "title", "patient" required; "baseline", "protocol",
+                "sites", "ablation", "notes" optional (absent or null: the section says "not computed").
+  surface.json  "xyz_mm" (flat x,y,z per node), "tris" (flat node triples), "fields" ("activation_ms",
+                "apd90_ms": one value per node, null where undefined). Optional "long_axis" (apex -> base)
+                and "anterior_dir" orient the views; by default z is the long axis and +y anterior, as in
+                the idealised meshes. Without surface.json the maps say "not computed".
+
+Every input is read and checked before anything is written, so bad input never touches an earlier
+report. Each output is written to a temporary name in its folder and renamed into place.
+Exit status: 0 done, 1 bad or missing input (one line on stderr naming the file and the key or line),
+2 bad command-line usage.
+
+Needs Python 3 with numpy and matplotlib (Debian 12: python3-numpy, python3-matplotlib). They are
+imported only when plotting starts, so input checking works without them.
+"""
+
+import argparse
+import base64
+import datetime
+import html
+import json
+import math
+import os
+import struct
+import sys
+import tempfile
+
+PROG = "ct_report"
+REPORT_FORMAT = "cardiotwin-report-1"
+LIMB_LEADS = ["I", "II", "III", "aVR", "aVL", "aVF"]
+PRECORDIAL_LEADS = ["V1", "V2", "V3", "V4", "V5", "V6"]
+NOT_COMPUTED = "not computed"
+NAN_GREY = (0.62, 0.62, 0.62, 1.0)
+
+
+class InputError(Exception):
+    """Bad or missing input; the message names the file and the key or line."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Checked access to the JSON inputs
+# ----------------------------------------------------------------------------------------------
+
+def _reject_duplicate_keys(pairs):
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError('duplicate key "%s"' % key)
+        seen[key] = value
+    return seen
+
+
+def load_json_file(path):
+    """Parses a JSON object file; syntax errors name the line and column."""
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise InputError("%s: file not found" % path)
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError("%s: cannot read: %s" % (path, e))
+    try:
+        value = json.loads(text, object_pairs_hook=_reject_duplicate_keys)
+    except json.JSONDecodeError as e:
+        raise InputError("%s:%d:%d: malformed JSON: %s" % (path, e.lineno, e.colno, e.msg))
+    except ValueError as e:
+        raise InputError("%s: %s" % (path, e))
+    if not isinstance(value, dict):
+        raise InputError("%s: the top level must be a JSON object" % path)
+    return value
+
+
+class Node:
+    """A JSON value with the file it came from and its key path, for error messages."""
+
+    def __init__(self, path, key, value):
+        self.path = path
+        self.key = key
+        self.value = value
+
+    def fail(self, what):
+        raise InputError('%s: "%s" %s' % (self.path, self.key, what))
+
+    def _child_key(self, name):
+        if isinstance(name, int):
+            return "%s[%d]" % (self.key, name)
+        return "%s.%s" % (self.key, name) if self.key else name
+
+    def is_null(self):
+        return self.value is None
+
+    def get(self, name, required=True):
+        """Child by key; a missing key is an error when required, else a Node holding None."""
+        obj = self.object()
+        if name not in obj:
+            if required:
+                raise InputError('%s: missing required key "%s"' % (self.path, self._child_key(name)))
+            return Node(self.path, self._child_key(name), None)
+        return Node(self.path, self._child_key(name), obj[name])
+
+    def object(self):
+        if not isinstance(self.value, dict):
+            self.fail("must be an object")
+        return self.value
+
+    def items(self):
+        return [Node(self.path, self._child_key(i), v) for i, v in enumerate(self.list())]
+
+    def list(self):
+        if not isinstance(self.value, list):
+            self.fail("must be an array")
+        return self.value
+
+    def string(self, nullable=False):
+        if self.value is None and nullable:
+            return None
+        if not isinstance(self.value, str):
+            self.fail("must be a string")
+        return self.value
+
+    def boolean(self, nullable=False):
+        if self.value is None and nullable:
+            return None
+        if not isinstance(self.value, bool):
+            self.fail("must be true or false")
+        return self.value
+
+    def number(self, nullable=False, minimum=None):
+        """A finite number; null only where nullable (null stands for "not determined")."""
+        v = self.value
+        if v is None and nullable:
+            return None
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            self.fail("must be a number" + (" or null" if nullable else "") +
+                      (", got null" if v is None else ""))
+        if not math.isfinite(v):
+            self.fail("must be a finite number, got %s" % v)
+        if minimum is not None and v < minimum:
+            self.fail("must be >= %s, got %s" % (minimum, v))
+        return float(v)
+
+    def integer(self, minimum=None):
+        v = self.number(minimum=minimum)
+        if v != int(v):
+            self.fail("must be a whole number, got %s" % v)
+        return int(v)
+
+    def vec3(self):
+        items = self.items()
+        if len(items) != 3:
+            self.fail("must be an array of 3 numbers (x, y, z in mm)")
+        return [item.number() for item in items]
+
+
+# ----------------------------------------------------------------------------------------------
+# report.json
+# ----------------------------------------------------------------------------------------------
+
+BASELINE_METRICS = [  # key, label, unit
+    ("total_activation_time_ms", "Total activation time", "ms"),
+    ("qrs_ms", "QRS duration (pseudo-ECG)", "ms"),
+    ("qt_ms", "QT interval (pseudo-ECG)", "ms"),
+    ("apd90_mean_ms", "APD90 mean", "ms"),
+    ("apd90_sd_ms", "APD90 standard deviation", "ms"),
+    ("apd90_min_ms", "APD90 minimum", "ms"),
+    ("apd90_max_ms", "APD90 maximum", "ms"),
+    ("repolarisation_dispersion_ms", "Dispersion of repolarisation", "ms"),
+    ("max_rt_gradient_ms_per_mm", "Steepest repolarisation-time gradient", "ms/mm"),
+    ("volume_above_10_ms_per_mm_mm3", "Tissue volume with RT gradient above 10 ms/mm", "mm\u00b3"),
+]
+
+PROTOCOL_FIELDS = [  # key, label, unit, required
+    ("s1_count", "S1 beats", "", True),
+    ("s1_bcl_ms", "S1 basic cycle length", "ms", True),
+    ("extra_stimuli", "Extra stimuli (S2, S3, ...)", "", True),
+    ("ci_start_ms", "First coupling interval", "ms", True),
+    ("ci_step_ms", "Coupling-interval decrement", "ms", True),
+    ("ci_min_ms", "Shortest coupling interval", "ms", True),
+    ("observe_ms", "Observation after the last extra stimulus", "ms", True),
+    ("model", "Ionic model", "", False),
+    ("backend", "Compute backend", "", False),
+    ("dt_ms", "Time step", "ms", False),
+]
+
+
+def optional_section(root, name):
+    """The section's Node, or None when absent or null ("not computed")."""
+    node = root.get(name, required=False)
+    return None if node.is_null() else node
+
+
+def parse_report(path):
+    """Reads and checks report.json; returns plain Python data (None for sections not computed)."""
+    root = Node(path, "", load_json_file(path))
+    fmt = root.get("format").string()
+    if fmt != REPORT_FORMAT:
+        root.get("format").fail('must be "%s", got "%s"' % (REPORT_FORMAT, fmt))
+    report = {"title": root.get("title").string()}
+
+    p = root.get("patient")
+    p.object()
+    report["patient"] = {
+        "source": p.get("source", required=False).string(nullable=True),
+        "description": p.get("description").string(),
+        "n_nodes": p.get("n_nodes").integer(minimum=0),
+        "n_tets": p.get("n_tets").integer(minimum=0),
+        "volume_mm3": p.get("volume_mm3").number(minimum=0),
+        "healthy_volume_mm3": p.get("healthy_volume_mm3").number(minimum=0),
+        "border_zone_volume_mm3": p.get("border_zone_volume_mm3").number(minimum=0),
+        "scar_volume_mm3": p.get("scar_volume_mm3").number(minimum=0),
+    }
+
+    b = optional_section(root, "baseline")
+    if b is None:
+        report["baseline"] = None
+    else:
+        b.object()
+        baseline = {"status": b.get("status").string(),
+                    "message": b.get("message", required=False).string(nullable=True),
+                    "ecg_csv": b.get("ecg_csv", required=False).string(nullable=True),
+                    "metrics": []}
+        for key, label, unit in BASELINE_METRICS:
+            value = b.get(key, required=False).number(nullable=True)
+            if value is not None:
+                baseline["metrics"].append((label, value, unit))
+        report["baseline"] = baseline
+
+    pr = optional_section(root, "protocol")
+    if pr is None:
+        report["protocol"] = None
+    else:
+        rows = []
+        known = set()
+        for key, label, unit, required in PROTOCOL_FIELDS:
+            known.add(key)
+            node = pr.get(key, required=required)
+            if node.is_null():
+                continue
+            value = node.string() if isinstance(node.value, str) else node.number()
+            rows.append((label, value, unit))
+        for key in pr.object():  # anything newer than this script: shown as it is
+            if key not in known:
+                node = pr.get(key)
+                if isinstance(node.value, (str, int, float)) and not isinstance(node.value, bool):
+                    value = node.string() if isinstance(node.value, str) else node.number()
+                    rows.append((key, value, ""))
+        report["protocol"] = rows
+
+    s = optional_section(root, "sites")
+    report["sites"] = None if s is None else [parse_site(node) for node in s.items()]
+
+    a = optional_section(root, "ablation")
+    report["ablation"] = None if a is None else parse_ablation(a)
+
+    n = optional_section(root, "notes")
+    report["notes"] = [] if n is None else [node.string() for node in n.items()]
+    return report
+
+
+def parse_site(node):
+    node.object()
+    site = {"name": node.get("name").string(),
+            "position_mm": node.get("position_mm").vec3(),
+            "status": node.get("status").string()}
+    if site["status"] != "ok":
+        site["message"] = node.get("message", required=False).string(nullable=True)
+        return site
+    site["inducible"] = node.get("inducible").boolean()
+    site["induced_by"] = node.get("induced_by", required=False).string(nullable=True)
+    c = node.get("coupling_ms", required=False)
+    site["coupling_ms"] = [] if c.is_null() else [i.number(nullable=True) for i in c.items()]
+    e = node.get("erp_ms", required=False)
+    site["erp_ms"] = [] if e.is_null() else \
+        [(name, e.get(name).number(nullable=True)) for name in e.object()]
+    site["cycle_length_ms"] = node.get("cycle_length_ms", required=False).number(nullable=True)
+    ps = node.get("phase_singularities", required=False)
+    site["phase_singularities"] = None if ps.is_null() else \
+        [{"position_mm": i.get("position_mm").vec3(),
+          "charge": i.get("charge", required=False).number(nullable=True)} for i in ps.items()]
+    site["simulated_ms"] = node.get("simulated_ms", required=False).number(nullable=True)
+    site["wall_s"] = node.get("wall_s", required=False).number(nullable=True)
+    return site
+
+
+def parse_ablation(node):
+    node.object()
+    lesions = []
+    for ln in node.get("lesions").items():
+        shape = ln.get("shape").string()
+        lesion = {"shape": shape,
+                  "radius_mm": ln.get("radius_mm").number(minimum=0),
+                  "volume_mm3": ln.get("volume_mm3").number(minimum=0),
+                  "transmural": ln.get("transmural").boolean(nullable=True)}
+        if shape == "sphere":
+            lesion["center_mm"] = ln.get("center_mm").vec3()
+        elif shape == "line":
+            lesion["from_mm"] = ln.get("from_mm").vec3()
+            lesion["to_mm"] = ln.get("to_mm").vec3()
+        lesions.append(lesion)
+    sites = []
+    for sn in node.get("sites").items():
+        sites.append({"name": sn.get("name").string(),
+                      "before": sn.get("inducible_before").boolean(nullable=True),
+                      "after": sn.get("inducible_after").boolean(nullable=True)})
+    return {"lesions": lesions, "sites": sites}
+
+
+# ----------------------------------------------------------------------------------------------
+# surface.json
+# ----------------------------------------------------------------------------------------------
+
+SURFACE_FIELDS = ["activation_ms", "apd90_ms"]
+
+
+def parse_surface(path):
+    """Reads and checks surface.json; returns flat lists (NaN where a field is null)."""
+    root = Node(path, "", load_json_file(path))
+    xyz = root.get("xyz_mm").list()
+    if len(xyz) == 0 or len(xyz) % 3 != 0:
+        root.get("xyz_mm").fail("must hold x, y, z for each node (a non-empty multiple of 3 numbers)")
+    for i, v in enumerate(xyz):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            Node(path, "xyz_mm[%d]" % i, v).number()
+    n_nodes = len(xyz) // 3
+    tris = root.get("tris").list()
+    if len(tris) == 0 or len(tris) % 3 != 0:
+        root.get("tris").fail("must hold three node numbers per triangle (a non-empty multiple of 3)")
+    for i, v in enumerate(tris):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0 or v >= n_nodes:
+            Node(path, "tris[%d]" % i, v).fail(
+                "must be a node number in [0, %d), got %s" % (n_nodes, json.dumps(v)))
+    fields_node = root.get("fields")
+    fields_node.object()
+    fields = {}
+    for name in SURFACE_FIELDS:
+        f = fields_node.get(name, required=False)
+        if f.is_null():
+            continue
+        values = f.list()
+        if len(values) != n_nodes:
+            f.fail("must have one value per node (%d), got %d" % (n_nodes, len(values)))
+        out = []
+        for i, v in enumerate(values):
+            if v is None:
+                out.append(float("nan"))
+            else:
+                out.append(Node(path, "fields.%s[%d]" % (name, i), v).number(nullable=True))
+        fields[name] = out
+    long_axis = root.get("long_axis", required=False)
+    anterior = root.get("anterior_dir", required=False)
+    return {"xyz_mm": xyz, "tris": tris, "fields": fields,
+            "long_axis": None if long_axis.is_null() else long_axis.vec3(),
+            "anterior_dir": None if anterior.is_null() else anterior.vec3()}
+
+
+# ----------------------------------------------------------------------------------------------
+# ECG CSV
+# ----------------------------------------------------------------------------------------------
+
+def parse_ecg_csv(path):
+    """Reads a pseudo-ECG CSV: a header "time_ms,LEAD,..." then rows of numbers, time increasing.
+    Returns (lead names, times, one list per lead). Errors name the file and line."""
+    try:
+        with open(path, "r", encoding="utf-8-sig", newline="") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        raise InputError("%s: file not found" % path)
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError("%s: cannot read: %s" % (path, e))
+    while lines and not lines[-1].strip():  # trailing blank lines are harmless
+        lines.pop()
+    if not lines:
+        raise InputError("%s:1: empty file; expected a header \"time_ms,I,II,...\"" % path)
+    header = [h.strip() for h in lines[0].split(",")]
+    if header[0] != "time_ms":
+        raise InputError("%s:1: the first column must be \"time_ms\", got \"%s\"" % (path, header[0]))
+    leads = header[1:]
+    if not leads:
+        raise InputError("%s:1: no lead columns after \"time_ms\"" % path)
+    for i, name in enumerate(leads):
+        if not name:
+            raise InputError("%s:1: column %d has an empty name" % (path, i + 2))
+        if name in leads[:i]:
+            raise InputError("%s:1: lead \"%s\" appears twice" % (path, name))
+    times = []
+    values = [[] for _ in leads]
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            raise InputError("%s:%d: blank line among the samples" % (path, number))
+        cells = line.split(",")
+        if len(cells) != len(header):
+            raise InputError("%s:%d: %d fields, the header has %d" % (path, number, len(cells), len(header)))
+        row = []
+        for name, cell in zip(header, cells):
+            try:
+                v = float(cell)
+            except ValueError:
+                raise InputError("%s:%d: column \"%s\": \"%s\" is not a number" % (path, number, name, cell.strip()))
+            if not math.isfinite(v):
+                raise InputError("%s:%d: column \"%s\": %s is not a finite number" % (path, number, name, cell.strip()))
+            row.append(v)
+        if times and row[0] <= times[-1]:
+            raise InputError("%s:%d: time_ms %s does not increase (previous line: %s)"
+                             % (path, number, cells[0].strip(), _fmt(times[-1])))
+        times.append(row[0])
+        for j, v in enumerate(row[1:]):
+            values[j].append(v)
+    if len(times) < 2:
+        raise InputError("%s:%d: needs at least two rows of samples after the header" % (path, len(lines) + 1))
+    return leads, times, values
+
+
+# ----------------------------------------------------------------------------------------------
+# Writing
+# ----------------------------------------------------------------------------------------------
+
+def write_atomically(path, write):
+    """Calls write(binary file) on a temporary file next to path, then renames it into place."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError("%s: cannot write: the folder %s does not exist" % (path, folder))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def import_plotting():
+    """numpy and matplotlib (Agg), imported only when something is to be drawn."""
+    try:
+        import numpy
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot
+    except ImportError as e:
+        raise InputError("needs numpy and matplotlib for %s (%s); Debian: apt-get install "
+                         "python3-numpy python3-matplotlib" % (sys.executable, e))
+    return numpy, matplotlib
+
+
+def save_figure(fig, path, dpi):
+    def write(f):
+        fig.savefig(f, format="png", dpi=dpi, facecolor="white")
+    write_atomically(path, write)
+
+
+# ----------------------------------------------------------------------------------------------
+# ECG plot
+# ----------------------------------------------------------------------------------------------
+
+def ecg_layout(leads):
+    """Panels as a list of columns, each a list of lead names (None: an empty panel). The standard
+    12 leads go in two columns, limb leads left and precordial leads right; other sets in file order."""
+    if all(name in LIMB_LEADS + PRECORDIAL_LEADS for name in leads):
+        left = [n for n in LIMB_LEADS if n in leads]
+        right = [n for n in PRECORDIAL_LEADS if n in leads]
+        if left and right:
+            rows = max(len(left), len(right))
+            return [left + [None] * (rows - len(left)), right + [None] * (rows - len(right))]
+        leads = left or right
+    n = len(leads)
+    ncols = 1 if n <= 4 else 2 if n <= 12 else 3
+    nrows = -(-n // ncols)
+    padded = list(leads) + [None] * (nrows * ncols - n)
+    return [padded[c * nrows:(c + 1) * nrows] for c in range(ncols)]
+
+
+def plot_ecg(csv_data, png_path, title):
+    np, _ = import_plotting()
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import AutoMinorLocator
+
+    leads, times, values = csv_data
+    t = np.asarray(times)
+    columns = ecg_layout(leads)
+    ncols, nrows = len(columns), len(columns[0])
+    fig_w = 5.6 * ncols + 0.8
+    fig_h = 1.45 * nrows + 1.4
+    fig, axes = plt.subplots(nrows, ncols, figsize=(fig_w, fig_h), sharex=True, squeeze=False)
+    for c, column in enumerate(columns):
+        # One vertical scale per column: limb and precordial leads of a pseudo-ECG can differ by an
+        # order of magnitude, and a common scale would flatten the smaller group.
+        column_values = np.concatenate([np.asarray(values[leads.index(n)]) for n in column if n is not None])
+        lo, hi = float(column_values.min()), float(column_values.max())
+        pad = 0.08 * (hi - lo) if hi > lo else max(abs(hi), 1.0) * 0.1
+        for r, name in enumerate(column):
+            ax = axes[r][c]
+            if name is None:
+                ax.set_visible(False)
+                continue
+            v = np.asarray(values[leads.index(name)])
+            ax.plot(t, v, color="black", linewidth=0.9)
+            ax.set_xlim(t[0], t[-1])
+            ax.set_ylim(lo - pad, hi + pad)
+            ax.xaxis.set_minor_locator(AutoMinorLocator(5))
+            ax.yaxis.set_minor_locator(AutoMinorLocator(5))
+            ax.grid(True, which="major", color="#f2a7a7", linewidth=0.7)
+            ax.grid(True, which="minor", color="#fbe1e1", linewidth=0.4)
+            ax.set_axisbelow(True)
+            ax.tick_params(labelsize=8)
+            ax.text(0.008, 0.93, name, transform=ax.transAxes, fontsize=11, fontweight="bold",
+                    va="top", ha="left", bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=1.5))
+            bottom = r == len(column) - 1 or column[r + 1] is None
+            if bottom:
+                ax.set_xlabel("time (ms)", fontsize=9)
+                ax.tick_params(labelbottom=True)
+    fig.supylabel("mV (pseudo-ECG)", fontsize=10)
+    fig.suptitle(title, fontsize=12)
+    fig.text(0.99, 0.005, "same vertical scale within each column; arbitrary amplitude (pseudo-ECG)",
+             fontsize=7.5, color="#555555", ha="right", va="bottom")
+    fig.tight_layout(rect=(0.01, 0.02, 1, 1))
+    save_figure(fig, png_path, dpi=100)
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------------------------
+# Surface maps
+# ----------------------------------------------------------------------------------------------
+
+VIEWS = [("Anterior view", 90.0), ("Posterior view", -90.0)]  # name, azimuth (deg) in the heart frame
+VIEW_ELEVATION_DEG = 12.0
+
+
+def heart_frame(np, surface):
+    """Rows: right, anterior, long axis (apex -> base), so that the views stand the heart base-up."""
+    long_axis = np.asarray(surface["long_axis"] or [0.0, 0.0, 1.0], dtype=float)
+    anterior = np.asarray(surface["anterior_dir"] or [0.0, 1.0, 0.0], dtype=float)
+    e3 = long_axis / (np.linalg.norm(long_axis) or 1.0)
+    e2 = anterior - anterior.dot(e3) * e3
+    if np.linalg.norm(e2) < 1e-9:  # anterior given along the long axis: pick any perpendicular
+        e2 = np.cross(e3, [1.0, 0.0, 0.0] if abs(e3[0]) < 0.9 else [0.0, 1.0, 0.0])
+    e2 = e2 / np.linalg.norm(e2)
+    e1 = np.cross(e2, e3)
+    return np.vstack([e1, e2, e3])
+
+
+def view_vectors(np, azim_deg):
+    """Unit vector towards the camera, and two screen axes, in the heart frame (as mplot3d sees it)."""
+    a, e = math.radians(azim_deg), math.radians(VIEW_ELEVATION_DEG)
+    eye = np.array([math.cos(e) * math.cos(a), math.cos(e) * math.sin(a), math.sin(e)])
+    right = np.array([-math.sin(a), math.cos(a), 0.0])
+    up = np.cross(eye, right)
+    return eye, right, up
+
+
+def depth_beneath_surface(np, points, tri_xyz, eye, diag):
+    """For each point, how far (mm) the ray from it towards the camera travels before it leaves the
+    surface for the last time: 0 for a point on the visible surface (Moller-Trumbore against every
+    triangle; crossings closer than a hair are the point's own triangles and are skipped)."""
+    v0 = tri_xyz[:, 0]
+    e1 = tri_xyz[:, 1] - v0
+    e2 = tri_xyz[:, 2] - v0
+    h = np.cross(eye, e2)
+    det = (e1 * h).sum(axis=1)
+    usable = np.abs(det) > 1e-12
+    inv = np.where(usable, 1.0 / np.where(usable, det, 1.0), 0.0)
+    depths = []
+    for p in points:
+        s = p - v0
+        u = (s * h).sum(axis=1) * inv
+        q = np.cross(s, e1)
+        v = q.dot(eye) * inv
+        t = (q * e2).sum(axis=1) * inv
+        eps = 1e-9
+        hit = usable & (u >= -eps) & (v >= -eps) & (u + v <= 1 + eps) & (t > 1e-3 * diag)
+        depths.append(float(t[hit].max()) if hit.any() else 0.0)
+    return depths
+
+
+def plot_surface_map(surface, field, png_path, title, unit_label, cmap_name, markers, nan_label):
+    """Two views of the surface coloured by a node field (flat per triangle: the mean of its corners,
+    grey where a corner is undefined) and a colour bar. Each marker is drawn in the view that sees it
+    through the least tissue, and in the other too when that is no deeper than a wall; markers
+    beneath the surface (mid-wall, endocardial) are drawn hollow at their projection."""
+    np, matplotlib = import_plotting()
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+
+    frame = heart_frame(np, surface)
+    xyz = np.asarray(surface["xyz_mm"], dtype=float).reshape(-1, 3).dot(frame.T)
+    tris = np.asarray(surface["tris"], dtype=np.int64).reshape(-1, 3)
+    values = np.asarray(field, dtype=float)
+    corner = values[tris]
+    undefined = np.isnan(corner).any(axis=1)
+    face_value = np.where(undefined, 0.0, np.nan_to_num(corner).mean(axis=1))
+    finite = values[np.isfinite(values)]
+    if finite.size:
+        vmin, vmax = float(finite.min()), float(finite.max())
+    else:
+        vmin, vmax = 0.0, 1.0
+    if vmax - vmin < 1e-9:
+        vmin, vmax = vmin - 1.0, vmax + 1.0
+    cmap = matplotlib.colormaps[cmap_name]
+    norm = matplotlib.colors.Normalize(vmin=vmin, vmax=vmax)
+    base_rgba = cmap(norm(face_value))
+    base_rgba[undefined] = NAN_GREY
+
+    tri_xyz = xyz[tris]
+    normals = np.cross(tri_xyz[:, 1] - tri_xyz[:, 0], tri_xyz[:, 2] - tri_xyz[:, 0])
+    lengths = np.linalg.norm(normals, axis=1)
+    normals = normals / np.where(lengths > 0, lengths, 1.0)[:, None]
+    lo, hi = xyz.min(axis=0), xyz.max(axis=0)
+    extent = np.maximum(hi - lo, 1e-6)
+    diag = float(np.linalg.norm(extent))
+    on_surface_mm = max(0.02 * diag, 0.5)
+    through_wall_mm = 0.2 * diag
+
+    points = [np.asarray(pos, dtype=float).dot(frame.T) for _, _, pos in markers]
+    views = [(name, azim) + view_vectors(np, azim) for name, azim in VIEWS]
+    depths = [depth_beneath_surface(np, points, tri_xyz, eye, diag) for _, _, eye, _, _ in views]
+    styles_used = set()
+
+    fig = plt.figure(figsize=(12.0, 6.0))
+    fig.suptitle(title, fontsize=13, y=0.975)
+    for v, (view_name, azim, eye, right, up) in enumerate(views):
+        ax = fig.add_axes([0.01 + 0.43 * v, 0.1, 0.43, 0.76], projection="3d")
+        fig.text(0.225 + 0.43 * v, 0.875, view_name + " (base up)", fontsize=11, ha="center")
+        # Two-sided Lambert shading, kept mild so the colour still reads as the value.
+        light = eye * 0.8 + up * 0.6
+        light /= np.linalg.norm(light)
+        shade = 0.72 + 0.28 * np.abs(normals.dot(light))
+        rgba = base_rgba.copy()
+        rgba[:, :3] *= shade[:, None]
+        coll = Poly3DCollection(tri_xyz, facecolors=rgba, edgecolors=rgba, linewidths=0.15)
+        ax.add_collection3d(coll)
+        ax.set_xlim(lo[0], hi[0])
+        ax.set_ylim(lo[1], hi[1])
+        ax.set_zlim(lo[2], hi[2])
+        try:
+            ax.set_box_aspect(tuple(extent), zoom=1.25)
+        except TypeError:  # matplotlib < 3.6
+            ax.set_box_aspect(tuple(extent))
+        ax.set_proj_type("ortho")
+        ax.view_init(elev=VIEW_ELEVATION_DEG, azim=azim)
+        ax.set_axis_off()
+        ax.computed_zorder = False  # markers drawn above the surface; which ones is decided here
+        for m, ((kind, label, _), p) in enumerate(zip(markers, points)):
+            depth = depths[v][m]
+            best = min(range(len(views)), key=lambda w: depths[w][m])
+            if depth > through_wall_mm and v != best:
+                continue
+            beneath = depth > on_surface_mm
+            styles_used.add((kind, beneath))
+            q = p + eye * (depth + 0.01 * diag)  # onto the visible surface, a hair towards the camera
+            if kind == "site":
+                ax.scatter([q[0]], [q[1]], [q[2]], marker="o", s=46, c="#bbbbbb" if beneath else "white",
+                           edgecolors="black", linewidths=1.3, depthshade=False, zorder=5)
+                if label:
+                    t = q + up * 0.025 * diag + right * 0.012 * diag
+                    ax.text(t[0], t[1], t[2], label, fontsize=7, zorder=6, color="black",
+                            bbox=dict(facecolor="white", edgecolor="none", alpha=0.65, pad=0.6))
+            else:
+                ax.scatter([q[0]], [q[1]], [q[2]], marker="X", s=70, c="#f5b3f5" if beneath else "magenta",
+                           edgecolors="black", linewidths=0.8, depthshade=False, zorder=5)
+
+    if finite.size:
+        cax = fig.add_axes([0.885, 0.2, 0.018, 0.58])
+        bar = fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), cax=cax)
+        bar.set_label(unit_label, fontsize=10)
+        bar.ax.tick_params(labelsize=9)
+    else:
+        fig.text(0.9, 0.5, "no node has a value", fontsize=10, ha="center", va="center", rotation=90)
+
+    handles = []
+    legend = {("site", False): ("o", "white", 7, "pacing site"),
+              ("site", True): ("o", "#bbbbbb", 7, "pacing site beneath the surface"),
+              ("ps", False): ("X", "magenta", 8, "phase singularity (re-entry)"),
+              ("ps", True): ("X", "#f5b3f5", 8, "phase singularity beneath the surface")}
+    for key in [("site", False), ("site", True), ("ps", False), ("ps", True)]:
+        if key in styles_used:
+            marker, colour, size, text = legend[key]
+            handles.append(Line2D([], [], linestyle="none", marker=marker, markersize=size,
+                                  markerfacecolor=colour, markeredgecolor="black", label=text))
+    if undefined.any():
+        handles.append(Patch(facecolor=NAN_GREY, edgecolor="none", label=nan_label))
+    if handles:
+        fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 3), fontsize=9, frameon=False,
+                   bbox_to_anchor=(0.45, 0.0))
+    save_figure(fig, png_path, dpi=100)
+    plt.close(fig)
+    return {"min": vmin if finite.size else None, "max": vmax if finite.size else None,
+            "defined_fraction": float(finite.size) / max(values.size, 1)}
+
+
+# ----------------------------------------------------------------------------------------------
+# HTML
+# ----------------------------------------------------------------------------------------------
+
+CSS = """
+body { font-family: "DejaVu Sans", Helvetica, Arial, sans-serif; color: #1d1d1f; background: #fff;
+       margin: 0; line-height: 1.45; font-size: 15px; }
+main { max-width: 1180px; margin: 0 auto; padding: 24px 28px 48px; }
+h1 { font-size: 26px; margin: 0 0 4px; }
+h2 { font-size: 19px; margin: 34px 0 10px; padding-bottom: 4px; border-bottom: 2px solid #c9d3e0; color: #173b6c; }
+h3 { font-size: 16px; margin: 20px 0 8px; }
+.sub { color: #5a6270; font-size: 13px; margin: 0 0 18px; }
+table { border-collapse: collapse; margin: 6px 0 14px; font-size: 14px; }
+th, td { border: 1px solid #cfd6df; padding: 5px 10px; text-align: left; vertical-align: top; }
+th { background: #eef2f7; font-weight: 600; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.name { white-space: nowrap; }
+tr.failed td { background: #fff4e5; }
+.yes { color: #b00020; font-weight: 700; }
+.no { color: #1b7a3a; font-weight: 600; }
+.nc { color: #6b7280; font-style: italic; }
+.verdict { font-size: 17px; font-weight: 700; padding: 10px 14px; border-left: 5px solid #173b6c;
+           background: #eef2f7; margin: 12px 0; }
+.verdict.bad { border-left-color: #b00020; background: #fdecee; }
+.verdict.good { border-left-color: #1b7a3a; background: #eaf6ee; }
+.warn { color: #8a4b00; }
+figure { margin: 10px 0 18px; }
+figure img { max-width: 100%; height: auto; border: 1px solid #e3e7ec; }
+figcaption { font-size: 13px; color: #4a5160; margin-top: 4px; }
+.limitations { margin-top: 34px; padding: 10px 14px; background: #f7f7f9; border: 1px solid #e3e7ec; font-size: 14px; }
+@media print { main { max-width: none; padding: 0; } h2 { break-after: avoid; } figure, table { break-inside: avoid; } }
+"""
+
+IMAGES_LOADED_SCRIPT = """
+(function () {
+  function check() {
+    var imgs = document.images, ready = 0;
+    for (var i = 0; i < imgs.length; i++)
+      if (imgs[i].complete && imgs[i].naturalWidth > 0) ready++;
+    if (ready === imgs.length) document.body.dataset.imagesLoaded = String(ready);
+  }
+  for (var i = 0; i < document.images.length; i++) document.images[i].addEventListener("load", check);
+  window.addEventListener("load", check);
+  check();
+})();
+"""
+
+
+def _fmt(value, digits=1):
+    """A number as a cardiologist reads it: whole numbers without decimals."""
+    if value is None:
+        return "\u2014"
+    if isinstance(value, str):
+        return value
+    if abs(value - round(value)) < 1e-9 and abs(value) < 1e15:
+        return "%d" % round(value) if round(value) != 0 else "0"
+    text = "%.*f" % (digits, value) if abs(value) >= 1 else "%.2g" % value  # small: two significant digits
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return "0" if text == "-0" else text
+
+
+def esc(text):
+    return html.escape(str(text), quote=True)
+
+
+def nc(reason=""):
+    return '<p class="nc">%s%s</p>' % (NOT_COMPUTED, esc(" (" + reason + ")") if reason else "")
+
+
+def fmt_position(p):
+    return "(%s, %s, %s)" % tuple(_fmt(v) for v in p)
+
+
+def png_size(data):
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    return struct.unpack(">II", data[16:24])
+
+
+def image_html(path, alt, caption):
+    with open(path, "rb") as f:
+        data = f.read()
+    size = png_size(data) or (0, 0)
+    return ('<figure><img src="data:image/png;base64,%s" alt="%s" width="%d" height="%d">'
+            '<figcaption>%s</figcaption></figure>'
+            % (base64.b64encode(data).decode("ascii"), esc(alt), size[0], size[1], caption))
+
+
+def yes_no(value, yes="yes", no="no"):
+    if value is None:
+        return '<span class="nc">%s</span>' % NOT_COMPUTED
+    return '<span class="yes">%s</span>' % yes if value else '<span class="no">%s</span>' % no
+
+
+def transmural_cell(value):
+    if value is None:
+        return '<span class="nc">%s</span>' % NOT_COMPUTED
+    return '<span class="no">yes</span>' if value else '<span class="yes">no (gap risk)</span>'
+
+
+def table(header, rows, classes=None):
+    out = ["<table>"]
+    if header:
+        out += ["<thead><tr>"] + ["<th>%s</th>" % esc(h) for h in header] + ["</tr></thead>"]
+    out.append("<tbody>")
+    for i, row in enumerate(rows):
+        cls = ' class="%s"' % classes[i] if classes and classes[i] else ""
+        out.append("<tr%s>%s</tr>" % (cls, "".join(row)))
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def td(content, num=False, raw=False, colspan=1, name=False):
+    attrs = (' class="num"' if num else ' class="name"' if name else "") + \
+        (' colspan="%d"' % colspan if colspan > 1 else "")
+    return "<td%s>%s</td>" % (attrs, content if raw else esc(content))
+
+
+def volume_cell(mm3, total):
+    share = " (%.1f %%)" % (100.0 * mm3 / total) if total > 0 else ""
+    return td("%s mm\u00b3 = %.2f mL%s" % (_fmt(mm3, 0), mm3 / 1000.0, share), num=True)
+
+
+def inducible_summary(sites):
+    done = [s for s in sites if s["status"] == "ok"]
+    failed = len(sites) - len(done)
+    text = "Re-entry inducible from %d of %d sites" % (sum(1 for s in done if s["inducible"]), len(done))
+    if failed:
+        text += " (%d more site%s failed and %s not counted)" % (failed, "s" if failed > 1 else "",
+                                                                  "were" if failed > 1 else "was")
+    return text + "."
+
+
+def ablation_verdict(ablation):
+    before = [s["before"] for s in ablation["sites"] if s["before"] is not None]
+    after = [s["after"] for s in ablation["sites"] if s["after"] is not None]
+    text = "Re-entry inducible from %d of %d sites before ablation, %d after" % (
+        sum(before), len(before), sum(after))
+    if len(after) != len(before):
+        text += " (of %d sites tested after)" % len(after)
+    return text + ".", (sum(after) == 0 and len(after) > 0), (sum(after) > 0)
+
+
+def section_patient(report):
+    p = report["patient"]
+    total = p["volume_mm3"]
+    rows = [[td("Description"), td(p["description"])]]
+    if p["source"]:
+        rows.append([td("Patient file"), td(p["source"])])
+    rows += [[td("Mesh"), td("%s nodes, %s tetrahedra" % (format(p["n_nodes"], ","), format(p["n_tets"], ",")))],
+             [td("Myocardial volume"), volume_cell(total, 0)],
+             [td("Healthy tissue"), volume_cell(p["healthy_volume_mm3"], total)],
+             [td("Border zone"), volume_cell(p["border_zone_volume_mm3"], total)],
+             [td("Scar"), volume_cell(p["scar_volume_mm3"], total)]]
+    return "<h2>Patient</h2>" + table(None, rows)
+
+
+def section_baseline(report):
+    b = report["baseline"]
+    out = ["<h2>Baseline beat</h2>"]
+    if b is None:
+        return out[0] + nc()
+    if b["status"] != "ok":
+        out.append('<p class="warn">Baseline simulation status: <b>%s</b>%s</p>'
+                   % (esc(b["status"]), esc(": " + b["message"]) if b["message"] else ""))
+    if b["metrics"]:
+        rows = [[td(label), td("%s %s" % (_fmt(value), unit), num=True)] for label, value, unit in b["metrics"]]
+        out.append(table(["Metric", "Value"], rows))
+    else:
+        out.append(nc("no metrics in report.json"))
+    return "".join(out)
+
+
+def section_maps(maps):
+    out = ["<h2>Activation and repolarisation maps</h2>"]
+    for key, heading in (("activation", "Activation time"), ("apd90", "APD90")):
+        out.append("<h3>%s</h3>" % heading)
+        m = maps.get(key)
+        if m is None or "png" not in m:
+            out.append(nc(m["reason"] if m else ""))
+            continue
+        stats = m["stats"]
+        if stats["min"] is None:
+            values = "No surface node has a value"
+        else:
+            values = "Range %s\u2013%s ms, defined on %.0f %% of surface nodes" % (
+                _fmt(stats["min"]), _fmt(stats["max"]), 100 * stats["defined_fraction"])
+        caption = ("%s of the baseline beat on the outer surface of the mesh, anterior and posterior views "
+                   "(base up). %s; grey: %s. Markers beneath the surface (mid-wall or endocardial sites) "
+                   "are drawn shaded at their projection on the visible surface."
+                   % (heading, values, m["nan_label"]))
+        out.append(image_html(m["png"], heading + " map", esc(caption)))
+    return "".join(out)
+
+
+def section_ecg(ecg):
+    out = "<h2>Pseudo-ECG (baseline beat)</h2>"
+    if ecg.get("png") is None:
+        return out + nc(ecg.get("reason", ""))
+    return out + image_html(ecg["png"], "12-lead pseudo-ECG", esc(
+        "Pseudo-ECG of the simulated baseline beat (%s); the leads in a column share one vertical scale. Amplitudes "
+        "are in arbitrary units: intervals (QRS, QT) are meaningful, absolute voltages are not." % ecg["source"]))
+
+
+def section_protocol(report):
+    rows = report["protocol"]
+    out = "<h2>Stimulation protocol</h2>"
+    if rows is None:
+        return out + nc()
+    return out + table(["Parameter", "Value"], [[td(label), td(("%s %s" % (_fmt(v, 3), unit)).strip(), num=True)]
+                                                  for label, v, unit in rows])
+
+
+def section_sites(report):
+    sites = report["sites"]
+    out = ["<h2>Inducibility by pacing site</h2>"]
+    if sites is None:
+        return out[0] + nc()
+    if not sites:
+        return out[0] + '<p class="nc">no pacing sites were tested</p>'
+    out.append('<p class="verdict %s">%s</p>' % (
+        "bad" if any(s["status"] == "ok" and s["inducible"] for s in sites) else "good", esc(inducible_summary(sites))))
+    header = ["Site", "Position (mm)", "Inducible", "Induced by", "Coupling intervals (ms)",
+              "Effective refractory period (ms)", "Re-entry cycle length (ms)", "Phase singularities", "Simulated"]
+    rows, classes = [], []
+    for s in sites:
+        row = [td(s["name"], name=True), td(fmt_position(s["position_mm"]), num=True)]
+        if s["status"] != "ok":
+            row.append(td('<b>%s</b>%s' % (esc(s["status"]), esc(": " + s["message"]) if s.get("message") else
+                                              " (no message)"), raw=True, colspan=len(header) - 2))
+            rows.append(row)
+            classes.append("failed")
+            continue
+        coupling = ", ".join("S%d %s" % (i + 2, _fmt(c)) for i, c in enumerate(s["coupling_ms"])) or "\u2014"
+        erp = ", ".join("%s %s" % (name, _fmt(v) if v is not None else "not determined")
+                        for name, v in s["erp_ms"]) or "\u2014"
+        ps = s["phase_singularities"]
+        if ps is None:
+            ps_text = "\u2014"
+        else:
+            charges = [p["charge"] for p in ps if p["charge"] is not None]
+            ps_text = "%d" % len(ps)
+            if charges:
+                ps_text += " (%d +, %d \u2212)" % (sum(1 for c in charges if c > 0), sum(1 for c in charges if c < 0))
+        sim = []
+        if s["simulated_ms"] is not None:
+            sim.append("%s s model time" % _fmt(s["simulated_ms"] / 1000.0))
+        if s["wall_s"] is not None:
+            sim.append("%s s wall" % _fmt(s["wall_s"], 0))
+        row += [td(yes_no(s["inducible"]), raw=True), td(s["induced_by"] or "\u2014"), td(coupling, num=True),
+                td(erp, num=True), td(_fmt(s["cycle_length_ms"]), num=True), td(ps_text, num=True),
+                td(", ".join(sim) or "\u2014")]
+        rows.append(row)
+        classes.append("")
+    out.append(table(header, rows, classes))
+    out.append('<p class="sub">Coupling intervals are listed in stimulus order (S2, S3, ...). '
+               '\u2014: not applicable or not determined.</p>')
+    return "".join(out)
+
+
+def section_ablation(report):
+    a = report["ablation"]
+    out = ["<h2>Virtual ablation</h2>"]
+    if a is None:
+        return out[0] + nc()
+    verdict, good, bad = ablation_verdict(a)
+    out.append('<p class="verdict %s">%s</p>' % ("good" if good else "bad" if bad else "", esc(verdict)))
+    if a["lesions"]:
+        rows = []
+        for i, ln in enumerate(a["lesions"]):
+            if ln["shape"] == "sphere":
+                where = "centre %s" % fmt_position(ln["center_mm"])
+            elif ln["shape"] == "line":
+                where = "%s \u2192 %s" % (fmt_position(ln["from_mm"]), fmt_position(ln["to_mm"]))
+            else:
+                where = "\u2014"
+            rows.append([td("%d" % (i + 1), num=True), td(ln["shape"]), td(where), td(_fmt(ln["radius_mm"]), num=True),
+                         td(_fmt(ln["volume_mm3"]), num=True),
+                         td(transmural_cell(ln["transmural"]), raw=True)])
+        out.append("<h3>Lesions</h3>" + table(["#", "Shape", "Geometry (mm)", "Radius (mm)", "Volume (mm\u00b3)",
+                                               "Transmural"], rows))
+        partial = [str(i + 1) for i, ln in enumerate(a["lesions"]) if ln["transmural"] is False]
+        if partial:
+            which = ("Lesions %s are" if len(partial) > 1 else "Lesion %s is") % ", ".join(partial)
+            out.append('<p class="warn">%s not transmural: conduction may persist through the surviving '
+                       'wall.</p>' % which)
+    else:
+        out.append('<p class="nc">no lesions</p>')
+    rows = [[td(s["name"], name=True), td(yes_no(s["before"]), raw=True), td(yes_no(s["after"]), raw=True)]
+            for s in a["sites"]]
+    out.append("<h3>Inducibility before and after ablation</h3>" +
+               table(["Site", "Inducible before", "Inducible after"], rows))
+    return "".join(out)
+
+
+def section_limitations(report):
+    notes = report["notes"]
+    text = "; ".join(n.strip().rstrip(".") for n in notes) + "." if notes else "none recorded."
+    return '<p class="limitations"><b>Limitations:</b> %s</p>' % esc(text)
+
+
+def section_summary(report):
+    """The findings a reader looks for first, repeated from the sections below."""
+    lines = []
+    b = report["baseline"]
+    if b is not None:
+        lines.append("Baseline simulation: %s." % b["status"])
+    if report["sites"]:
+        lines.append(inducible_summary(report["sites"]))
+    if report["ablation"] is not None:
+        lines.append(ablation_verdict(report["ablation"])[0])
+    if not lines:
+        return ""
+    return '<h2>Key findings</h2><ul>%s</ul>' % "".join("<li>%s</li>" % esc(l) for l in lines)
+
+
+def render_html(report, maps, ecg):
+    title = report["title"]
+    generated = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    body = [
+        "<h1>%s</h1>" % esc(title),
+        '<p class="sub">Arrhythmia-risk report from a cardiotwin simulation, generated %s. Model-based '
+        "estimate for research use; not a diagnosis.</p>" % esc(generated),
+        section_summary(report), section_patient(report), section_baseline(report), section_maps(maps),
+        section_ecg(ecg),
+        section_sites(report), section_protocol(report), section_ablation(report), section_limitations(report),
+    ]
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            "<title>%s</title>\n<style>%s</style>\n</head>\n<body>\n<main>\n%s\n</main>\n<script>%s</script>\n"
+            "</body>\n</html>\n" % (esc(title), CSS, "\n".join(body), IMAGES_LOADED_SCRIPT))
+
+
+# ----------------------------------------------------------------------------------------------
+# Commands
+# ----------------------------------------------------------------------------------------------
+
+def command_ecg(args):
+    data = parse_ecg_csv(args.csv)
+    plot_ecg(data, args.png, args.title or os.path.basename(args.csv))
+
+
+def remove_stale(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def command_report(args):
+    folder = args.dir
+    if not os.path.isdir(folder):
+        raise InputError("%s: not a folder" % folder)
+    report_path = os.path.join(folder, "report.json")
+    surface_path = os.path.join(folder, "surface.json")
+
+    # 1. Read and check everything.
+    report = parse_report(report_path)
+    surface = parse_surface(surface_path) if os.path.exists(surface_path) else None
+    ecg = {"reason": "no ECG in report.json"}
+    csv_data = None
+    baseline = report["baseline"]
+    if baseline is not None and baseline["ecg_csv"]:
+        csv_path = os.path.join(folder, baseline["ecg_csv"])
+        ecg["source"] = baseline["ecg_csv"]
+        if os.path.exists(csv_path):
+            csv_data = parse_ecg_csv(csv_path)
+        else:
+            ecg["reason"] = "%s not found" % baseline["ecg_csv"]
+            print("%s: warning: %s: baseline.ecg_csv \"%s\" not found; the ECG section says not computed"
+                  % (PROG, report_path, baseline["ecg_csv"]), file=sys.stderr)
+    elif baseline is None:
+        ecg["reason"] = ""
+
+    # 2. Draw. Files a section does not produce are removed, so the folder never mixes two reports.
+    if csv_data is not None or surface is not None:
+        import_plotting()  # fails before anything is touched where matplotlib is missing
+    markers = []
+    for s in report["sites"] or []:
+        markers.append(("site", s["name"], s["position_mm"]))
+    for s in report["sites"] or []:
+        for p in (s.get("phase_singularities") or []):
+            markers.append(("ps", "", p["position_mm"]))
+
+    ecg_png = os.path.join(folder, "ecg.png")
+    if csv_data is not None:
+        n_leads = len(csv_data[0])
+        plot_ecg(csv_data, ecg_png, "Baseline 12-lead pseudo-ECG" if n_leads == 12 else
+                 "Baseline pseudo-ECG, %d lead%s" % (n_leads, "s" if n_leads > 1 else ""))
+        ecg["png"] = ecg_png
+    else:
+        remove_stale(ecg_png)
+
+    maps = {}
+    specs = [("activation", "activation_ms", "Activation time, baseline beat", "activation time (ms)", "turbo_r",
+              "never activated"),
+             ("apd90", "apd90_ms", "APD90, baseline beat", "APD90 (ms)", "viridis", "no APD90")]
+    for key, field, title, unit, cmap, nan_label in specs:
+        png = os.path.join(folder, key + ".png")
+        if surface is None or field not in surface["fields"]:
+            maps[key] = {"reason": "no surface.json" if surface is None else "no %s in surface.json" % field}
+            remove_stale(png)
+            continue
+        stats = plot_surface_map(surface, surface["fields"][field], png, title, unit, cmap, markers, nan_label)
+        maps[key] = {"png": png, "stats": stats, "nan_label": nan_label}
+
+    page = render_html(report, maps, ecg).encode("utf-8")
+    write_atomically(os.path.join(folder, "report.html"), lambda f: f.write(page))
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, as cardiotwin does for usage errors
+        print("%s: %s (see %s --help)" % (PROG, message, self.prog), file=sys.stderr)
+        sys.exit(2)
+
+
+def main(argv):
+    parser = Parser(prog="ct_report.py", description="cardiotwin arrhythmia-risk report renderer")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+    p_ecg = sub.add_parser("ecg", help="plot a pseudo-ECG CSV to a PNG")
+    p_ecg.add_argument("csv", metavar="ECG_CSV")
+    p_ecg.add_argument("png", metavar="PNG")
+    p_ecg.add_argument("--title", default=None)
+    p_rep = sub.add_parser("report", help="render DIR/report.json (+ surface.json, ECG) to DIR/report.html")
+    p_rep.add_argument("dir", metavar="DIR")
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.error("expected a command: ecg or report")
+    try:
+        (command_ecg if args.command == "ecg" else command_report)(args)
+    except InputError as e:
+        print("%s: %s" % (PROG, e), file=sys.stderr)
+        return 1
+    except OSError as e:
+        print("%s: %s" % (PROG, e), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
