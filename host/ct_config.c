@@ -559,9 +559,10 @@ int ct_stimulus_active(const ct_stimulus *s, double t_ms)
     if (t_ms + eps < s->start_ms)
         return 0;
     double since = t_ms - s->start_ms;
-    long k = s->period_ms > 0 ? (long)floor((since + eps) / s->period_ms) : 0;
-    if (k >= s->count)
+    /* The pulse number stays a double: with a tiny period it exceeds the range of long. */
+    double k = s->period_ms > 0 ? floor((since + eps) / s->period_ms) : 0.0;
+    if (k >= (double)s->count)
         return 0;
-    double in_pulse = since - (double)k * s->period_ms;
+    double in_pulse = since - k * s->period_ms;
     return in_pulse + eps < s->duration_ms;
 }

@@ -32,6 +32,9 @@ ct_status ct_mesh_box(const double size_mm[3], double dx_mm, const double fibre_
         return ct_error_set(CT_ERR_CONFIG, "box mesh: fibre direction must be a non-zero vector");
 
     size_t np[3] = {nc[0] + 1, nc[1] + 1, nc[2] + 1};
+    if (np[0] * np[1] * np[2] > (size_t)INT32_MAX) /* node indices are int32 */
+        return ct_error_set(CT_ERR_CONFIG, "box mesh: %zu x %zu x %zu nodes exceed the int32 index range; use a "
+                            "larger dx_mm or a smaller size_mm", np[0], np[1], np[2]);
     ct_mesh *m;
     CT_CHECK(ct_mesh_create(np[0] * np[1] * np[2], 6 * nc[0] * nc[1] * nc[2], &m));
     for (size_t k = 0; k < np[2]; k++)

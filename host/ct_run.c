@@ -1,4 +1,9 @@
-/* ct_run.c — the time loop: drive a backend step by step, stream output, report a blow-up. */
+/* ct_run.c — the time loop: drive a backend step by step, stream output, report a blow-up.
+ *
+ * Split across MPI ranks (host/mpi/ct_dist.h) the same loop runs on every rank with its share of the mesh:
+ * the step status is agreed after every step, whole-mesh fields (ECG samples, final results) are gathered
+ * to rank 0, which alone post-processes and writes them, and each rank writes its piece of the Vm frames.
+ * Serial runs (dist == NULL) take exactly the path they always did. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +17,7 @@
 #include "ct_sim.h"
 #include "ct_files.h"
 #include "metrics/ct_cv_map.h"
+#include "mpi/ct_dist.h"
 
 static double now_s(void)
 {
@@ -79,12 +85,34 @@ void ct_sim_backend_problem(const ct_sim *sim, int max_beats, ct_real *params, c
     };
 }
 
-static ct_status setup_backend(const ct_sim *sim, const ct_backend_ops *be, int max_beats, ct_backend_ctx **ctx)
+static ct_status setup_backend(const ct_sim *sim, const ct_dist *dist, const ct_backend_ops *be, int max_beats,
+                               ct_backend_ctx **ctx)
 {
     ct_real params[6 * CT_MODEL_NPARAM];
     ct_backend_problem pb;
-    ct_sim_backend_problem(sim, max_beats, params, &pb);
-    return be->create(&pb, ctx);
+    ct_dist_backend_problem(dist, sim, max_beats, params, &pb); /* the serial problem when dist == NULL */
+    return ct_dist_agree(dist, be->create(&pb, ctx));
+}
+
+/* A whole-mesh field (per_node blocks of n values, as the backend's beat fields): straight from the backend,
+ * or, split across ranks, this rank's share (into `local`) gathered by global node to `global` on rank 0. */
+static ct_status fetch(const ct_backend_ops *be, ct_backend_ctx *ctx, const ct_dist *dist, double *local,
+                       enum ct_field field, int per_node, double *global)
+{
+    if (!dist)
+        return be->download(ctx, field, global);
+    return ct_dist_gather(dist, be->download(ctx, field, local), local, per_node, global);
+}
+
+/* One Vm frame: the whole mesh (serial) or this rank's piece plus rank 0's .pvtu (split). */
+static ct_status write_frame(const ct_backend_ops *be, ct_backend_ctx *ctx, const ct_dist *dist, double *local,
+                             ct_output *out, double t_ms, double *vm)
+{
+    if (!dist) {
+        CT_CHECK(be->download(ctx, CT_FIELD_VM, vm));
+        return ct_output_frame(out, t_ms, vm);
+    }
+    return ct_dist_frame(dist, out, t_ms, be->download(ctx, CT_FIELD_VM, local), local);
 }
 
 /* The whole state after `step` steps, into path (atomically). */
@@ -160,9 +188,23 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
     ct_ecg *ecg = NULL;
     ct_status st = CT_OK;
     char msg[2048] = "";
-    if (opt->out_dir && (st = ct_output_open(opt->out_dir, sim, &out)) != CT_OK)
+    ct_dist *dist = NULL; /* this rank's share of a run split across MPI ranks; NULL: serial */
+    double *local = NULL; /* split: one field of this rank's nodes (max(1, max_beats) blocks) */
+    int root = 1;         /* this process post-processes and writes the whole-mesh results */
+    if (ct_dist_wanted()) {
+        if ((st = ct_dist_create(sim, &dist)) != CT_OK)
+            goto done;
+        root = ct_dist_rank(dist) == 0;
+        size_t blocks = opt->max_beats > 0 ? (size_t)opt->max_beats : 1;
+        local = malloc((blocks * ct_dist_n_local(dist) + 1) * sizeof *local);
+        if ((st = ct_dist_agree(dist, local ? CT_OK : ct_error_set(CT_ERR_NOMEM, "out of memory"))) != CT_OK)
+            goto done;
+        if (root && !opt->quiet)
+            fprintf(stderr, "  %s\n", ct_dist_summary(dist));
+    }
+    if (opt->out_dir && (st = ct_dist_agree(dist, ct_output_open(opt->out_dir, sim, &out))) != CT_OK)
         goto done;
-    if ((st = setup_backend(sim, be, opt->max_beats, &ctx)) != CT_OK)
+    if ((st = setup_backend(sim, dist, be, opt->max_beats, &ctx)) != CT_OK)
         goto done;
 
     long ecg_every = cfg->ecg_interval_ms > 0 ? lround(cfg->ecg_interval_ms / cfg->dt_ms) : 0;
@@ -170,9 +212,9 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
         ct_ecg_conductivity ec = {.sigma_il_S_per_m = cfg->ecg_sigma_il_S_per_m,
                                   .sigma_it_S_per_m = cfg->ecg_sigma_it_S_per_m,
                                   .sigma_b_S_per_m = cfg->ecg_sigma_bath_S_per_m};
-        if ((st = ct_ecg_create(m, &ec, NULL, &ecg)) != CT_OK ||
-            (st = be->download(ctx, CT_FIELD_VM, r->vm_final_mV)) != CT_OK ||
-            (st = ct_ecg_sample(ecg, r->vm_final_mV, 0.0)) != CT_OK)
+        if ((st = ct_dist_agree(dist, root ? ct_ecg_create(m, &ec, NULL, &ecg) : CT_OK)) != CT_OK ||
+            (st = fetch(be, ctx, dist, local, CT_FIELD_VM, 1, r->vm_final_mV)) != CT_OK ||
+            (st = ct_dist_agree(dist, root ? ct_ecg_sample(ecg, r->vm_final_mV, 0.0) : CT_OK)) != CT_OK)
             goto done;
     }
     long n_steps = (long)ceil(cfg->end_time_ms / cfg->dt_ms - 1e-9);
@@ -208,6 +250,11 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
             goto done;
         }
     }
+    if (dist && (opt->restart_path || ckpt_every > 0)) {
+        st = ct_error_set(CT_ERR_CONFIG, "checkpoints and restarts are not supported yet in a run split across MPI "
+                                         "ranks: run it serially");
+        goto done;
+    }
     if (opt->restart_path) {
         ct_checkpoint ck;
         if ((st = ct_checkpoint_read(opt->restart_path, &ckpt_id, &ck)) != CT_OK)
@@ -232,14 +279,15 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
         if (!opt->quiet)
             fprintf(stderr, "  restarted from %s at t = %g ms\n", opt->restart_path, (double)step0 * cfg->dt_ms);
     } else if (out && every > 0) {
-        if ((st = be->download(ctx, CT_FIELD_VM, r->vm_final_mV)) != CT_OK ||
-            (st = ct_output_frame(out, 0.0, r->vm_final_mV)) != CT_OK)
+        if ((st = write_frame(be, ctx, dist, local, out, 0.0, r->vm_final_mV)) != CT_OK)
             goto done;
     }
     double amp[CT_MAX_STIMULI] = {0};
     for (int s = 0; s < cfg->n_stimuli; s++)
         amp[s] = cfg->stimuli[s].amplitude_uA_per_uF;
     long progress_every = n_steps >= 10 ? n_steps / 10 : 1;
+    if ((st = ct_dist_agree(dist, CT_OK)) != CT_OK) /* split: the ranks start the clock together */
+        goto done;
     double t0 = now_s();
     long step;
     for (step = step0; step < n_steps; step++) {
@@ -250,6 +298,7 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
                 active |= 1u << s;
         ct_step_report rep;
         st = be->step(ctx, t, active, amp, &rep);
+        st = ct_dist_agree_step(dist, st, &rep); /* split: a blow-up anywhere stops every rank (global node) */
         r->cg_iterations_total += rep.cg_iterations;
         if (st != CT_OK) {
             if (rep.bad_node >= 0) {
@@ -265,20 +314,20 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
             ct_error_set(st, "%s", msg);
             break;
         }
-        if (ecg && (step + 1) % ecg_every == 0) {
-            if ((st = be->download(ctx, CT_FIELD_VM, r->vm_final_mV)) != CT_OK ||
-                (st = ct_ecg_sample(ecg, r->vm_final_mV, (double)(step + 1) * cfg->dt_ms)) != CT_OK)
+        if (ecg_every > 0 && (step + 1) % ecg_every == 0) {
+            if ((st = fetch(be, ctx, dist, local, CT_FIELD_VM, 1, r->vm_final_mV)) != CT_OK ||
+                (st = ct_dist_agree(dist, root ? ct_ecg_sample(ecg, r->vm_final_mV, (double)(step + 1) * cfg->dt_ms)
+                                               : CT_OK)) != CT_OK)
                 goto done;
         }
         if (out && every > 0 && (step + 1) % every == 0) {
-            if ((st = be->download(ctx, CT_FIELD_VM, r->vm_final_mV)) != CT_OK ||
-                (st = ct_output_frame(out, (double)(step + 1) * cfg->dt_ms, r->vm_final_mV)) != CT_OK)
+            if ((st = write_frame(be, ctx, dist, local, out, (double)(step + 1) * cfg->dt_ms, r->vm_final_mV)) != CT_OK)
                 goto done;
         }
         if (ckpt_every > 0 && (step + 1) % ckpt_every == 0 && (st = write_checkpoint(ckpt_path, &ckpt_id, be, ctx, step + 1, r,
                                                                                    out, every, cfg->dt_ms, ecg)) != CT_OK)
             goto done;
-        if (!opt->quiet && (step + 1) % progress_every == 0)
+        if (!opt->quiet && root && (step + 1) % progress_every == 0)
             fprintf(stderr, "  t = %8.2f ms  (%3.0f%%)\n", (double)(step + 1) * cfg->dt_ms,
                     100.0 * (double)(step + 1) / (double)n_steps);
     }
@@ -287,18 +336,20 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
     r->t_end_ms = (double)step * cfg->dt_ms;
     r->node_steps_per_s = r->wall_s > 0 ? (double)n * (double)(step - step0) / r->wall_s : 0.0;
     {
-        ct_status dst = be->download(ctx, CT_FIELD_ACTIVATION_MS, r->activation_ms);
+        ct_status dst = fetch(be, ctx, dist, local, CT_FIELD_ACTIVATION_MS, 1, r->activation_ms);
         if (dst == CT_OK)
-            dst = be->download(ctx, CT_FIELD_VM, r->vm_final_mV);
+            dst = fetch(be, ctx, dist, local, CT_FIELD_VM, 1, r->vm_final_mV);
         if (dst == CT_OK && r->max_beats > 0)
-            dst = be->download(ctx, CT_FIELD_BEAT_ACTIVATION_MS, r->beat_activation_ms);
+            dst = fetch(be, ctx, dist, local, CT_FIELD_BEAT_ACTIVATION_MS, r->max_beats, r->beat_activation_ms);
         if (dst == CT_OK && r->max_beats > 0)
-            dst = be->download(ctx, CT_FIELD_BEAT_REPOLARISATION_MS, r->beat_repolarisation_ms);
+            dst = fetch(be, ctx, dist, local, CT_FIELD_BEAT_REPOLARISATION_MS, r->max_beats, r->beat_repolarisation_ms);
         if (dst != CT_OK) {
             st = dst;
             goto done;
         }
     }
+    if (!root) /* split: the whole-mesh results are on rank 0, which post-processes and writes them */
+        goto done;
     for (int p = 0; p < cfg->n_probes; p++)
         r->probe_activation_ms[p] = probe_value(sim, p, r->activation_ms);
     r->cv_speed = malloc(m->n_tets * sizeof *r->cv_speed + 1);
@@ -346,5 +397,7 @@ done:
     if (ctx)
         be->destroy(ctx);
     ct_output_close(out);
+    ct_dist_destroy(dist);
+    free(local);
     return st;
 }

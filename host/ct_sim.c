@@ -23,6 +23,7 @@ void ct_sim_destroy(ct_sim *sim)
     free(sim->probe_tet);
     free(sim->probe_bary);
     free(sim->node_param_set);
+    free(sim->sigma_scale);
     free(sim);
 }
 
@@ -128,7 +129,9 @@ static ct_status load_mesh(const ct_config *cfg, ct_sim *sim, int8_t **node_type
         st = ct_mesh_box(cfg->box_size_mm, cfg->dx_mm, cfg->fibre_direction, &sim->mesh);
         if (st != CT_OK)
             return ct_error_set(st, "%s: mesh: %s", src, ct_error_message());
-        CT_CHECK(ct_mesh_validate(sim->mesh, "box mesh"));
+        st = ct_mesh_validate(sim->mesh, "box mesh");
+        if (st != CT_OK) /* e.g. mesh.size_mm so thin against the other sides that the tets are flat */
+            return ct_error_set(st, "%s: mesh: %s", src, ct_error_message());
         if (cfg->cell_type_from_mesh)
             return ct_error_set(CT_ERR_CONFIG, "%s: model.cell_type \"from_mesh\" needs a mesh file", src);
     }
@@ -231,10 +234,9 @@ static ct_status build(const ct_config *cfg, ct_sim *sim)
                 sigma_scale[e] = 0.0; /* a lesion does not conduct, whatever scar does */
     }
     free(in_lesion);
-    ct_status ast = ct_fem_assemble(m, &cfg->conductivity, sigma_scale, &sim->stiffness, sim->lumped_mass_mm3,
-                                    cfg->consistent_mass ? &sim->consistent_mass : NULL);
-    free(sigma_scale);
-    CT_CHECK(ast);
+    sim->sigma_scale = sigma_scale; /* kept: a partition assembles its own share with it (host/mpi/) */
+    CT_CHECK(ct_fem_assemble(m, &cfg->conductivity, sigma_scale, &sim->stiffness, sim->lumped_mass_mm3,
+                             cfg->consistent_mass ? &sim->consistent_mass : NULL));
 
     double rate = ct_fem_max_rate_bound(sim->stiffness, sim->lumped_mass_mm3);
     if (cfg->consistent_mass)

@@ -28,6 +28,7 @@ typedef struct ct_sim {
     int n_param_sets;
     double param_sets[6 * 16];   /* n_param_sets * CT_MODEL_NPARAM */
     uint8_t *node_param_set;     /* owned, n_nodes */
+    double *sigma_scale;         /* owned, n_tets conductivity factors (tissue labels, lesions); NULL: all 1 */
     /* ablation lesions of the configuration (their elements are scar with zero conductivity) */
     ct_lesion_effect lesion_effect[CT_CONFIG_MAX_LESIONS];
 } ct_sim;
@@ -75,7 +76,10 @@ typedef struct ct_run_result {
 void ct_sim_backend_problem(const ct_sim *sim, int max_beats, ct_real *params, ct_backend_problem *pb);
 
 /* Runs the whole simulation on `backend`. On a blow-up returns CT_ERR_NUMERIC with a message naming the
- * time and node position; files written so far stay, and metrics.json records the failure. */
+ * time and node position; files written so far stay, and metrics.json records the failure.
+ * Under MPI with several ranks (host/mpi/ct_dist.h) every rank calls it with the same sim and it runs split
+ * across them; the status is the same on every rank, but the result's per-node arrays, probes, conduction
+ * velocities and ECG are filled on rank 0 only. */
 ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *backend, const ct_run_options *opt,
                      ct_run_result *result);
 void ct_run_result_free(ct_run_result *r);

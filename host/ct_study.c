@@ -238,7 +238,7 @@ static cJSON *site_json(const ct_induce_site *s, const char *key, ct_status st, 
     for (int k = 0; k < CT_INDUCE_MAX_EXTRA; k++) {
         char name[8];
         snprintf(name, sizeof name, "S%d", k + 2);
-        if (k <= r->n_extra && k < extra_stimuli) /* the ones tried */
+        if (k < extra_stimuli && (k < r->n_extra || (k == r->n_extra && !r->inducible))) /* the ones tried */
             cJSON_AddItemToObject(erp, name, number_or_null(r->erp_ms[k], r->erp_ms[k] > 0));
     }
     cJSON_AddItemToObject(o, "cycle_length_ms", number_or_null(r->cycle_length_ms, r->cycle_length_ms > 0));
@@ -752,7 +752,7 @@ ct_status ct_study_run(const ct_study_options *o)
             for (int s = 0; s < n_sites; s++) {
                 const cJSON *b = cJSON_GetArrayItem(before, s);
                 const cJSON *stt = cJSON_GetObjectItemCaseSensitive(b, "status");
-                printf("  %-14s %s", sites[s].name,
+                printf("  %-20s %s", sites[s].name,
                        cJSON_IsString(stt) && strcmp(stt->valuestring, "ok") != 0 ? "FAILED"
                        : site_inducible(b)                                         ? "inducible"
                                                                                     : "not inducible");

@@ -8,9 +8,11 @@
 #include "ct_cell.h"
 #include "ct_config.h"
 #include "ct_sim.h"
+#include "mpi/ct_mpi.h"
 #include "personalise/ct_patient.h"
 #include "personalise/ct_tune_cv.h"
 #include "ct_study.h"
+#include "ct_cohort.h"
 
 #ifndef CT_VERSION
 #define CT_VERSION "unknown"
@@ -51,6 +53,11 @@ static void usage(FILE *f)
             "        induction before and after lesions: SPEC is sphere:x,y,z,r  line:x1,y1,z1,x2,y2,z2,r\n"
             "        or box:x1,y1,z1,x2,y2,z2 (mm; non-conducting); the report says site by site whether\n"
             "        re-entry is still inducible\n"
+            "  cohort COHORT.json --out DIR [--jobs N] [--backend B] [--quiet]\n"
+            "        an in-silico trial: every member (configuration or patient) under every combination of\n"
+            "        the variations (drug block, pacing, end time, dt), runs in parallel processes; writes\n"
+            "        DIR/runs/<id>/, DIR/results.csv (one row per run) and DIR/cohort.json; a rerun of the same\n"
+            "        command resumes, skipping the runs already completed\n"
             "  help      this text\n"
             "  version   the version\n"
             "\n"
@@ -103,20 +110,37 @@ static int cmd_run(int argc, char **argv)
                         "[--checkpoint-every MS] [--checkpoint FILE] [--restart FILE] [--quiet]\n");
         return 2;
     }
+    if (ct_mpi_size() > 1 && (ckpt_every_ms > 0 || restart)) {
+        fprintf(stderr, "cardiotwin run: --checkpoint-every and --restart are not supported yet in a run split across "
+                        "MPI ranks (%d here): run it as one process\n", ct_mpi_size());
+        return 2;
+    }
+    /* Under mpirun every rank does the same up to ct_sim_run; ct_mpi_agree (a no-op in a serial run) makes a
+     * failure on any rank stop them all before the collective part begins. */
     const ct_backend_ops *be;
     char why[512];
-    if (ct_backend_select(backend_name, &be, why, sizeof why) != CT_OK)
+    if (ct_mpi_agree(ct_backend_select(backend_name, &be, why, sizeof why)) != CT_OK)
         return fail(ct_error_message());
     ct_config cfg;
-    if (ct_config_load(config, &cfg) != CT_OK)
+    ct_status lst = ct_config_load(config, &cfg);
+    if (ct_mpi_agree(lst) != CT_OK) {
+        if (lst == CT_OK)
+            ct_config_free(&cfg);
         return fail(ct_error_message());
-    ct_sim *sim;
-    if (ct_sim_create(&cfg, &sim) != CT_OK) {
+    }
+    ct_sim *sim = NULL;
+    lst = ct_sim_create(&cfg, &sim);
+    if (ct_mpi_agree(lst) != CT_OK) {
+        ct_sim_destroy(sim);
         ct_config_free(&cfg);
         return fail(ct_error_message());
     }
     if (!quiet) {
         fprintf(stderr, "cardiotwin: %s\n", why);
+        if (ct_mpi_size() > 1) {
+            char line[512];
+            fprintf(stderr, "cardiotwin: %s\n", ct_mpi_describe(line, sizeof line));
+        }
         fprintf(stderr, "cardiotwin: %s: %zu nodes, %zu tets, model %s, dt %g ms to %g ms (explicit limit %.3g ms)\n",
                 config, sim->mesh->n_nodes, sim->mesh->n_tets, cfg.model_name, cfg.dt_ms, cfg.end_time_ms,
                 sim->explicit_dt_limit_ms);
@@ -248,6 +272,53 @@ static int cmd_study(int argc, char **argv, int ablate)
         rc = fail(ct_error_message());
     free(o);
     return rc;
+}
+
+static int cmd_cohort(int argc, char **argv)
+{
+    ct_cohort_options o = {.backend = "auto"}; /* each run: this binary's `run`, in a process of its own */
+    for (int i = 0; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--out") == 0 && v) {
+            o.out_dir = argv[++i];
+        } else if (strcmp(argv[i], "--backend") == 0 && v) {
+            o.backend = argv[++i];
+        } else if (strcmp(argv[i], "--jobs") == 0 && v) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (end == v || *end || n < 1 || n > 1024) {
+                fprintf(stderr, "cardiotwin cohort: --jobs needs a whole number from 1 to 1024, not \"%s\"\n", v);
+                return 2;
+            }
+            o.jobs = (int)n;
+            i++;
+        } else if (strcmp(argv[i], "--quiet") == 0) {
+            o.quiet = 1;
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "cardiotwin cohort: unknown or incomplete option \"%s\"\n", argv[i]);
+            return 2;
+        } else if (!o.cohort_path) {
+            o.cohort_path = argv[i];
+        } else {
+            fprintf(stderr, "cardiotwin cohort: unexpected argument \"%s\"\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!o.cohort_path || !o.out_dir) {
+        fprintf(stderr, "usage: cardiotwin cohort COHORT.json --out DIR [--jobs N] [--backend B] [--quiet]\n");
+        return 2;
+    }
+    ct_cohort_summary s;
+    if (ct_cohort_run(&o, &s) != CT_OK)
+        return fail(ct_error_message());
+    printf("%d run%s: %d completed (%d already done before), %d failed; results in %s/results.csv\n", s.n_runs,
+           s.n_runs == 1 ? "" : "s", s.n_completed, s.n_reused, s.n_failed, o.out_dir);
+    if (s.n_failed > 0) {
+        fprintf(stderr, "cardiotwin: %d of %d runs failed (their rows in %s/results.csv say why)\n", s.n_failed,
+                s.n_runs, o.out_dir);
+        return 1;
+    }
+    return 0;
 }
 
 static int cmd_cell(int argc, char **argv)
@@ -405,8 +476,21 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "run") == 0)
-        return cmd_run(argc - 2, argv + 2);
+    /* the commands that use MPI ranks (mpirun -np N): run splits its mesh, cohort shares out its runs */
+    if (strcmp(cmd, "run") == 0 || strcmp(cmd, "cohort") == 0) {
+        if (ct_mpi_init(&argc, &argv) != CT_OK)
+            return fail(ct_error_message());
+        ct_mpi_quiet_other_ranks();
+        int rc = strcmp(cmd, "run") == 0 ? cmd_run(argc - 2, argv + 2) : cmd_cohort(argc - 2, argv + 2);
+        ct_mpi_finalize();
+        return rc;
+    }
+    if (ct_mpi_launched_size() > 1 && strcmp(cmd, "version") != 0 && strcmp(cmd, "--version") != 0) {
+        if (ct_mpi_launched_rank() == 0)
+            fprintf(stderr, "cardiotwin %s: started as %d MPI ranks, but only `cardiotwin run` can be split across "
+                            "ranks; run `%s` as one process\n", cmd, ct_mpi_launched_size(), cmd);
+        return 2;
+    }
     if (strcmp(argv[1], "induce") == 0)
         return cmd_study(argc - 2, argv + 2, 0);
     if (strcmp(argv[1], "ablate") == 0)

@@ -27,6 +27,29 @@ enum ct_diffusion_method {
     CT_DIFFUSION_BACKWARD_EULER = 2   /* theta = 1 */
 };
 
+/* One rank's share of a problem split across MPI ranks (host/mpi/): its nodes are numbered owned first
+ * (0..n_owned-1), then ghosts (n_owned..n_nodes-1: copies of other ranks' nodes that share an element with
+ * an owned node). Owned rows of the matrices are complete; ghost rows are not and their results are never
+ * used. With a halo a backend, in every step:
+ *   - refreshes the ghost Vm after the diffusion update (before the activation and blow-up tests count):
+ *     the values of send_idx go out, n_nodes - n_owned values come back, in ghost order;
+ *   - inside CG, refreshes the ghosts of the vector a product is taken of (the start value, then the search
+ *     direction), and sums every dot product over owned nodes only, then through sum(), so every rank
+ *     takes the same number of iterations with the same scalars;
+ *   - reports a blow-up only at an owned node (a ghost's value is its owner's to report).
+ * Reaction runs at ghosts too: their parameters, stimuli and Vm equal their owners', so do their states.
+ * The callbacks are the MPI side (host/mpi/ct_halo.c); `user` must outlive the backend context. */
+typedef struct ct_halo {
+    size_t n_owned;
+    size_t n_send;
+    const int32_t *send_idx;   /* n_send owned nodes, in the order exchange() sends them (copied at create) */
+    /* Sends send_values (n_send) and receives ghost_values (n_nodes - n_owned, ghost order). Collective. */
+    ct_status (*exchange)(void *user, const double *send_values, double *ghost_values);
+    /* Replaces values[0..count) by their sums over all ranks, identical on every rank. Collective. */
+    ct_status (*sum)(void *user, double *values, int count);
+    void *user;
+} ct_halo;
+
 /* Everything a backend needs to run; all pointers are borrowed for the duration of create(). */
 typedef struct ct_backend_problem {
     size_t n_nodes;
@@ -46,6 +69,7 @@ typedef struct ct_backend_problem {
     double vm_bound_mV;              /* |Vm| above this (or NaN) is a blow-up */
     int max_beats;                   /* > 0: track beats (see below) and keep the first max_beats of each node;
                                         0: only the first activation (no extra memory, no extra work) */
+    const ct_halo *halo;             /* NULL: the whole problem on one process (no change in behaviour) */
 } ct_backend_problem;
 
 typedef struct ct_backend_ctx ct_backend_ctx; /* a backend's private state */
@@ -108,6 +132,11 @@ typedef struct ct_backend_ops {
     size_t (*state_size)(ct_backend_ctx *ctx);
     ct_status (*save_state)(ct_backend_ctx *ctx, void *buf);
     ct_status (*load_state)(ct_backend_ctx *ctx, const void *buf);
+    /* Optional (NULL: one device). How many devices a new process can be pointed at, as 0..n-1 in the
+     * environment variable device_env (e.g. CT_CUDA_DEVICE); 0 if none can be counted. `cardiotwin
+     * cohort` runs one process per device. */
+    int (*device_count)(void);
+    const char *device_env;
 } ct_backend_ops;
 
 /* The backends compiled into this binary (CT_HAVE_* are set by CMake). */

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(cmake make gcc g++ pkg-config libvtk9-dev libcjson-dev libcriterion-dev
           ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd libgmsh-dev zlib1g-dev
+          openmpi-bin libopenmpi-dev libmetis-dev
           python3 python3-numpy python3-matplotlib fonts-dejavu-core
           chromium)  # chromium: only the report test opens report.html in it
 missing=()

@@ -37,9 +37,11 @@
 #include <vtkIdList.h>
 #include <vtkIdTypeArray.h>
 #include <vtkNew.h>
+#include <vtkObjectFactory.h>
 #include <vtkPointData.h>
 #include <vtkPoints.h>
 #include <vtkUnstructuredGrid.h>
+#include <vtkXMLDataElement.h>
 #include <vtkXMLUnstructuredGridReader.h>
 #include <vtkXMLUnstructuredGridWriter.h>
 
@@ -238,7 +240,10 @@ template <class F> ct_status guarded(const char *what, const char *path, F body)
     try {
         return body();
     } catch (const std::bad_alloc &) {
-        return ct_error_set(CT_ERR_NOMEM, "%s: %s: out of memory", path ? path : "(null)", what);
+        /* Reading, VTK allocates what the file declares: a corrupt size field ends here too. */
+        return ct_error_set(CT_ERR_NOMEM, "%s: %s: out of memory%s", path ? path : "(null)", what,
+                            std::strncmp(what, "reading", 7) == 0 ? " (or a corrupt file declaring more data than "
+                                                                    "fits in memory)" : "");
     } catch (const std::exception &e) {
         return ct_error_set(CT_ERR_INTERNAL, "%s: %s: C++ exception: %s", path ? path : "(null)", what,
                             e.what());
@@ -283,6 +288,46 @@ void copy_fields(vtkFieldData *src, std::vector<ct_vtk_grid::field> &dst)
     }
 }
 
+/* The .vtu reader, with two VTK 9.1 bugs worked around; both crash on malformed files:
+ *  - vtkXMLDataReader::ReadPieceData hands a NULL array to ReadArrayForPoints/ReadArrayForCells when a
+ *    <PointData>/<CellData> element holds a DataArray for which no array was set up (no Name, say);
+ *  - when a cell data array cannot be read (too short, truncated or corrupt data), it reports this with
+ *    a message that dereferences the piece's <PointData> element, which files with cell fields only
+ *    (as meshio writes them) do not have.
+ * Such failures are recorded here instead and VTK is told the array was read; read_vtu then rejects
+ * the file, naming the array. */
+class ct_vtu_reader : public vtkXMLUnstructuredGridReader {
+public:
+    static ct_vtu_reader *New();
+    vtkTypeMacro(ct_vtu_reader, vtkXMLUnstructuredGridReader);
+    std::string bad_array; /* the first point/cell data array VTK could not read; "" if none */
+
+protected:
+    int ReadArrayForPoints(vtkXMLDataElement *da, vtkAbstractArray *out_array) override
+    {
+        if (out_array == nullptr)
+            return note_bad("point", da);
+        return Superclass::ReadArrayForPoints(da, out_array); /* its failure message is safe */
+    }
+    int ReadArrayForCells(vtkXMLDataElement *da, vtkAbstractArray *out_array) override
+    {
+        if (out_array == nullptr || !Superclass::ReadArrayForCells(da, out_array))
+            return note_bad("cell", da);
+        return 1;
+    }
+
+private:
+    int note_bad(const char *kind, vtkXMLDataElement *da)
+    {
+        if (bad_array.empty()) {
+            const char *name = da ? da->GetAttribute("Name") : nullptr;
+            bad_array = std::string(kind) + " data array \"" + (name ? name : "(unnamed)") + "\"";
+        }
+        return 1;
+    }
+};
+vtkStandardNewMacro(ct_vtu_reader);
+
 ct_status read_vtu(const char *path, ct_vtk_grid **out)
 {
     if (out == nullptr || path == nullptr)
@@ -301,7 +346,7 @@ ct_status read_vtu(const char *path, ct_vtk_grid **out)
     std::fclose(probe);
 
     ct_vtk_error_capture errors;
-    vtkNew<vtkXMLUnstructuredGridReader> reader;
+    vtkNew<ct_vtu_reader> reader;
     errors.watch(reader);
     reader->SetReaderErrorObserver(errors.command);
     reader->SetParserErrorObserver(errors.command);
@@ -315,6 +360,10 @@ ct_status read_vtu(const char *path, ct_vtk_grid **out)
     if (code != vtkErrorCode::NoError || !errors.text.empty() || ug == nullptr)
         return ct_error_set(CT_ERR_PARSE, "%s: cannot read: %s", path,
                             errors.or_else(vtkErrorCode::GetStringFromErrorCode(code)));
+    if (!reader->bad_array.empty())
+        return ct_error_set(CT_ERR_PARSE, "%s: cannot read %s: it has no or a duplicate Name, fewer values "
+                            "than NumberOfPoints/NumberOfCells x NumberOfComponents, or truncated or corrupt "
+                            "data", path, reader->bad_array.c_str());
 
     const vtkIdType n_points = ug->GetNumberOfPoints();
     const vtkIdType n_cells = ug->GetNumberOfCells();

@@ -3,6 +3,8 @@
  * State is structure-of-arrays in host memory. Each step: one parallel loop for the ionic model and
  * stimulus (Rush-Larsen), then diffusion (explicit: one SpMV fused with the activation check;
  * implicit: Jacobi-preconditioned CG), then activation detection and the blow-up check.
+ * With a halo (backend.h, MPI): the ghost Vm is refreshed before the detection, CG refreshes the ghosts of
+ * the vector it multiplies and sums its dot products over owned nodes, then over the ranks.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <limits.h>
@@ -40,6 +42,12 @@ struct ct_backend_ctx {
     ct_real *mass_over_dt;    /* m/dt, lumped (implicit rhs) */
     ct_real *inv_diag;        /* Jacobi preconditioner of a_val */
     ct_real *r, *z, *p, *q, *b; /* CG work vectors */
+    /* MPI halo (backend.h); n_owned == n and has_halo == 0 without one */
+    size_t n_owned;
+    int has_halo;
+    ct_halo halo;             /* callbacks and user; send_idx points to the copy below */
+    int32_t *send_idx;        /* halo.n_send, owned */
+    double *send_buf, *ghost_buf; /* halo.n_send and n - n_owned, owned */
 };
 
 static ct_status cpu_probe(void) { return CT_OK; }
@@ -109,6 +117,9 @@ static void cpu_destroy(ct_backend_ctx *c)
     free(c->p);
     free(c->q);
     free(c->b);
+    free(c->send_idx);
+    free(c->send_buf);
+    free(c->ghost_buf);
     free(c);
 }
 
@@ -203,8 +214,52 @@ static ct_status cpu_create(const ct_backend_problem *pb, ct_backend_ctx **out)
     }
     for (size_t k = 0; k < nb; k++)
         c->beat_act_ms[k] = c->beat_rep_ms[k] = -1.0;
+    c->n_owned = n;
+    if (pb->halo) {
+        const ct_halo *h = pb->halo;
+        if (h->n_owned > n || !h->exchange || !h->sum || (h->n_send && !h->send_idx)) {
+            cpu_destroy(c);
+            return ct_error_set(CT_ERR_INTERNAL, "cpu backend: incomplete halo (%zu owned of %zu nodes)", h->n_owned, n);
+        }
+        c->has_halo = 1;
+        c->halo = *h;
+        c->n_owned = h->n_owned;
+        if (!CT_ALLOC(c->send_idx, h->n_send) || !CT_ALLOC(c->send_buf, h->n_send) ||
+            !CT_ALLOC(c->ghost_buf, n - h->n_owned)) {
+            cpu_destroy(c);
+            return ct_error_set(CT_ERR_NOMEM, "cpu backend: out of memory for the halo");
+        }
+        for (size_t k = 0; k < h->n_send; k++) {
+            if (h->send_idx[k] < 0 || (size_t)h->send_idx[k] >= h->n_owned) {
+                cpu_destroy(c);
+                return ct_error_set(CT_ERR_INTERNAL, "cpu backend: halo sends node %d, not an owned node",
+                                    (int)h->send_idx[k]);
+            }
+            c->send_idx[k] = h->send_idx[k];
+        }
+        c->halo.send_idx = c->send_idx;
+    }
     *out = c;
     return CT_OK;
+}
+
+/* With a halo: x at the ghost nodes <- the owners' values. Without: nothing. */
+static ct_status halo_refresh(ct_backend_ctx *c, ct_real *x)
+{
+    if (!c->has_halo)
+        return CT_OK;
+    for (size_t k = 0; k < c->halo.n_send; k++)
+        c->send_buf[k] = (double)x[c->send_idx[k]];
+    CT_CHECK(c->halo.exchange(c->halo.user, c->send_buf, c->ghost_buf));
+    for (size_t g = 0; g < c->n - c->n_owned; g++)
+        x[c->n_owned + g] = (ct_real)c->ghost_buf[g];
+    return CT_OK;
+}
+
+/* With a halo: the sums of values[0..count) over the ranks. Without: nothing. */
+static ct_status halo_sum(ct_backend_ctx *c, double *values, int count)
+{
+    return c->has_halo ? c->halo.sum(c->halo.user, values, count) : CT_OK;
 }
 
 /* One step of the beat tracking of node i (backend.h): Vm went from v0 to v1 over [t_ms, t_ms + dt_ms].
@@ -258,10 +313,12 @@ static double dot(size_t n, const ct_real *a, const ct_real *b)
     return s;
 }
 
-/* Solves A x = b (A = c->a_val, b = c->b) by Jacobi-preconditioned CG, starting from x. */
+/* Solves A x = b (A = c->a_val, b = c->b) by Jacobi-preconditioned CG, starting from x. Dot products run
+ * over the owned nodes (all nodes without a halo) and are then summed over the ranks. */
 static ct_status cg_solve(ct_backend_ctx *c, ct_real *x, int *iterations)
 {
-    size_t n = c->n;
+    size_t n = c->n, no = c->n_owned;
+    CT_CHECK(halo_refresh(c, x));
     spmv(c, c->a_val, x, c->q);
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
@@ -269,27 +326,34 @@ static ct_status cg_solve(ct_backend_ctx *c, ct_real *x, int *iterations)
         c->z[i] = c->inv_diag[i] * c->r[i];
         c->p[i] = c->z[i];
     }
-    double bnorm = sqrt(dot(n, c->b, c->b));
+    double s3[3] = {dot(no, c->b, c->b), dot(no, c->r, c->z), dot(no, c->r, c->r)};
+    CT_CHECK(halo_sum(c, s3, 3));
+    double bnorm = sqrt(s3[0]);
     double stop = c->cg_tol * (bnorm > 0 ? bnorm : 1.0);
-    double rz = dot(n, c->r, c->z);
+    double rz = s3[1], rr = s3[2];
     int it = 0;
-    while (sqrt(dot(n, c->r, c->r)) > stop) {
+    while (sqrt(rr) > stop) {
         if (it >= c->cg_max_it) {
             *iterations = it;
             return ct_error_set(CT_ERR_NUMERIC, "CG did not reach relative residual %g in %d iterations",
                                 c->cg_tol, c->cg_max_it);
         }
+        CT_CHECK(halo_refresh(c, c->p));
         spmv(c, c->a_val, c->p, c->q);
-        double alpha = rz / dot(n, c->p, c->q);
+        double pq = dot(no, c->p, c->q);
+        CT_CHECK(halo_sum(c, &pq, 1));
+        double alpha = rz / pq;
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < n; i++) {
             x[i] += (ct_real)alpha * c->p[i];
             c->r[i] -= (ct_real)alpha * c->q[i];
             c->z[i] = c->inv_diag[i] * c->r[i];
         }
-        double rz_new = dot(n, c->r, c->z);
-        double beta = rz_new / rz;
-        rz = rz_new;
+        double s2[2] = {dot(no, c->r, c->z), dot(no, c->r, c->r)};
+        CT_CHECK(halo_sum(c, s2, 2));
+        double beta = s2[0] / rz;
+        rz = s2[0];
+        rr = s2[1];
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < n; i++)
             c->p[i] = c->z[i] + (ct_real)beta * c->p[i];
@@ -371,8 +435,9 @@ static ct_status cpu_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active, 
         }
         CT_CHECK(cg_solve(c, c->vm, &rep->cg_iterations));
     }
+    CT_CHECK(halo_refresh(c, c->vm));
 
-    /* Activation detection and blow-up check. */
+    /* Activation detection and blow-up check (ghosts hold their owners' values by now). */
     long bad = LONG_MAX; /* lowest index of a node past the bound */
     double thr = c->threshold_mV, bound = c->bound_mV;
 #pragma omp parallel for schedule(static) reduction(min : bad)
@@ -382,7 +447,7 @@ static ct_status cpu_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active, 
             c->act_ms[i] = t_ms + c->dt_ms * (thr - v0) / (v1 - v0);
         if (c->max_beats > 0)
             beat_node(c, i, v0, v1, t_ms);
-        if (!(fabs(v1) <= bound) && (long)i < bad)
+        if (!(fabs(v1) <= bound) && (long)i < bad && i < c->n_owned)
             bad = (long)i;
     }
     if (bad != LONG_MAX) {

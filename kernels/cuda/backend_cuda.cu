@@ -16,7 +16,14 @@
  *
  * Errors: every CUDA and cuSPARSE call is checked (CU_CHECK / SP_CHECK / LAUNCH_CHECK), recording
  * "file:line: call failed: reason" through ct_error_set and returning CT_ERR_BACKEND.
- * Device choice: CT_CUDA_DEVICE=<index> in the environment, else device 0.
+ * Device choice: CT_CUDA_DEVICE=<index> in the environment, else CT_LOCAL_RANK (set under MPI) modulo the
+ * device count, else device 0.
+ *
+ * With a halo (backend.h, MPI): ghosts are refreshed through pinned host memory (the owned part of the vector
+ * comes back, the values to send are picked out, the ghost range goes up in one copy), and CG runs its own
+ * loop (cg_solve_halo): the kernels and dot products cover the owned nodes, each dot product comes back to
+ * the host, is summed over the ranks, and alpha and beta go down again. The serial path is unchanged.
+ * CUDA-aware MPI could send device buffers directly; this backend always stages through the host.
  */
 #include <cuda_runtime.h>
 #include <cusparse.h>
@@ -58,7 +65,7 @@ enum {
 };
 
 /* CG scalars, kept on the device in double (c->scal) and mirrored in pinned host memory. */
-enum { S_BB = 0, S_RZ, S_RR, S_ALPHA, S_BETA, S_COUNT };
+enum { S_BB = 0, S_RZ, S_RR, S_ALPHA, S_BETA, S_L0, S_L1, S_L2, S_COUNT }; /* S_L*: this rank's sums (halo) */
 
 /* Stimulus amplitudes of this step (uA/uF), passed by value as a kernel argument. */
 typedef struct stim_amps {
@@ -169,7 +176,14 @@ struct ct_backend_ctx {
 
     /* owned pinned host memory */
     pinned_mirror *pinned;
-    ct_real *h_stage;         /* n, staging for download() */
+    ct_real *h_stage;         /* n, staging for download() and the halo */
+
+    /* MPI halo (backend.h); n_owned == n and has_halo == 0 without one */
+    size_t n_owned;
+    int has_halo;
+    ct_halo halo;             /* callbacks and user; send_idx points to the copy below */
+    int32_t *send_idx;        /* halo.n_send, owned (host) */
+    double *send_buf, *ghost_buf; /* halo.n_send and n - n_owned, owned (host) */
 };
 
 /* ---------------------------------------------------------------------------------------------------
@@ -510,6 +524,19 @@ finalize_beta_kernel(const double *__restrict__ partials, unsigned int nblk, dou
     }
 }
 
+/* Halo: this rank's K sums of the partial-sum rows into out[0..K) (device), for the host to add over the ranks. */
+template <int K>
+__global__ void __launch_bounds__(RED_BLOCK)
+finalize_store_kernel(const double *__restrict__ partials, unsigned int nblk, double *__restrict__ out)
+{
+    double s[K];
+    sum_partials<K>(s, partials, nblk);
+    if (threadIdx.x == 0)
+#pragma unroll
+        for (int k = 0; k < K; k++)
+            out[k] = s[k];
+}
+
 /* p = z + beta p */
 __global__ void cg_direction_kernel(size_t n, const double *__restrict__ scal, const ct_real *__restrict__ z,
                                     ct_real *__restrict__ p)
@@ -544,6 +571,13 @@ static ct_status pick_device(int *device)
     if (count <= 0)
         return ct_error_set(CT_ERR_BACKEND, "no CUDA device found");
     *device = 0;
+    const char *local = getenv("CT_LOCAL_RANK"); /* set under MPI (host/mpi/ct_mpi.h): one GPU per rank */
+    if (local && *local) {
+        char *end = NULL;
+        long r = strtol(local, &end, 10);
+        if (*end == '\0' && r >= 0)
+            *device = (int)(r % count);
+    }
     const char *env = getenv("CT_CUDA_DEVICE");
     if (env && *env) {
         char *end = NULL;
@@ -635,6 +669,9 @@ static void cuda_destroy(ct_backend_ctx *c)
     if (c->stream)
         (void)cudaStreamDestroy(c->stream);
     (void)cudaGetLastError();
+    free(c->send_idx);
+    free(c->send_buf);
+    free(c->ghost_buf);
     free(c);
 }
 
@@ -868,6 +905,33 @@ static ct_status cuda_create(const ct_backend_problem *pb, ct_backend_ctx **out)
     }
     unsigned int nb = grid_for(n, RED_BLOCK);
     c->red_blocks = nb < (unsigned int)MAX_RED_BLOCKS ? nb : (unsigned int)MAX_RED_BLOCKS;
+    c->n_owned = n;
+    if (pb->halo) {
+        const ct_halo *hl = pb->halo;
+        ct_status hst = CT_OK;
+        if (hl->n_owned > n || !hl->exchange || !hl->sum || (hl->n_send && !hl->send_idx))
+            hst = ct_error_set(CT_ERR_INTERNAL, "cuda backend: incomplete halo (%zu owned of %zu nodes)", hl->n_owned, n);
+        c->has_halo = 1;
+        c->halo = *hl;
+        c->n_owned = hl->n_owned;
+        c->send_idx = (int32_t *)malloc((hl->n_send + 1) * sizeof *c->send_idx);
+        c->send_buf = (double *)malloc((hl->n_send + 1) * sizeof *c->send_buf);
+        c->ghost_buf = (double *)malloc((n - c->n_owned + 1) * sizeof *c->ghost_buf);
+        if (hst == CT_OK && (!c->send_idx || !c->send_buf || !c->ghost_buf))
+            hst = ct_error_set(CT_ERR_NOMEM, "cuda backend: out of memory for the halo");
+        for (size_t k = 0; hst == CT_OK && k < hl->n_send; k++) {
+            if (hl->send_idx[k] < 0 || (size_t)hl->send_idx[k] >= hl->n_owned)
+                hst = ct_error_set(CT_ERR_INTERNAL, "cuda backend: halo sends node %d, not an owned node",
+                                   (int)hl->send_idx[k]);
+            else
+                c->send_idx[k] = hl->send_idx[k];
+        }
+        c->halo.send_idx = c->send_idx;
+        if (hst != CT_OK) {
+            cuda_destroy(c);
+            return hst;
+        }
+    }
 
     host_scratch h;
     memset(&h, 0, sizeof h);
@@ -893,10 +957,97 @@ static ct_status spmv(ct_backend_ctx *c, cusparseSpMatDescr_t mat, void *buf, cu
     return CT_OK;
 }
 
+/* With a halo: the ghosts of device vector x <- the owners' values, through pinned host memory. */
+static ct_status halo_refresh(ct_backend_ctx *c, ct_real *x)
+{
+    if (!c->has_halo)
+        return CT_OK;
+    const size_t no = c->n_owned, n_ghost = c->n - c->n_owned;
+    if (no > 0) {
+        CU_CHECK(cudaMemcpyAsync(c->h_stage, x, no * sizeof *x, cudaMemcpyDeviceToHost, c->stream));
+        CU_CHECK(cudaStreamSynchronize(c->stream));
+    }
+    for (size_t k = 0; k < c->halo.n_send; k++)
+        c->send_buf[k] = (double)c->h_stage[c->send_idx[k]];
+    CT_CHECK(c->halo.exchange(c->halo.user, c->send_buf, c->ghost_buf));
+    for (size_t g = 0; g < n_ghost; g++)
+        c->h_stage[no + g] = (ct_real)c->ghost_buf[g];
+    if (n_ghost > 0) {
+        CU_CHECK(cudaMemcpyAsync(x + no, c->h_stage + no, n_ghost * sizeof *x, cudaMemcpyHostToDevice, c->stream));
+        CU_CHECK(cudaStreamSynchronize(c->stream));
+    }
+    return CT_OK;
+}
+
+/* This rank's K sums of the last reduction (partials), summed over the ranks into out[0..K). */
+template <int K>
+static ct_status halo_reduce(ct_backend_ctx *c, double *out)
+{
+    finalize_store_kernel<K><<<1, RED_BLOCK, 0, c->stream>>>(c->partials, c->red_blocks, c->scal + S_L0);
+    LAUNCH_CHECK("finalize_store_kernel");
+    CU_CHECK(cudaMemcpyAsync(&c->pinned->scal[S_L0], c->scal + S_L0, K * sizeof(double), cudaMemcpyDeviceToHost,
+                             c->stream));
+    CU_CHECK(cudaStreamSynchronize(c->stream));
+    for (int k = 0; k < K; k++)
+        out[k] = c->pinned->scal[S_L0 + k];
+    return c->halo.sum(c->halo.user, out, K);
+}
+
+/* cg_solve with a halo: the same iteration, on the owned nodes, with every dot product summed over the ranks
+ * on the host (which then sets alpha and beta on the device). */
+static ct_status cg_solve_halo(ct_backend_ctx *c, ct_real *x, cusparseDnVecDescr_t vec_x, int *iterations)
+{
+    const size_t no = c->n_owned;
+    const unsigned int nb = c->red_blocks, ng = grid_for(no, BLOCK);
+    double *h = c->pinned->scal;
+    *iterations = 0;
+    CT_CHECK(halo_refresh(c, x));
+    CT_CHECK(spmv(c, c->mat_a, c->buf_a, vec_x, c->vec_q));
+    cg_init_kernel<<<nb, RED_BLOCK, 0, c->stream>>>(no, c->b, c->q, c->inv_diag, c->r, c->z, c->p, c->partials);
+    LAUNCH_CHECK("cg_init_kernel");
+    double s3[3];
+    CT_CHECK(halo_reduce<3>(c, s3));
+    double bnorm = sqrt(s3[0]);
+    double stop = c->cg_tol * (bnorm > 0 ? bnorm : 1.0);
+    double rz = s3[1], rr = s3[2];
+    int it = 0;
+    while (sqrt(rr) > stop) {
+        if (it >= c->cg_max_it) {
+            *iterations = it;
+            return ct_error_set(CT_ERR_NUMERIC, "CG did not reach relative residual %g in %d iterations", c->cg_tol,
+                                c->cg_max_it);
+        }
+        CT_CHECK(halo_refresh(c, c->p));
+        CT_CHECK(spmv(c, c->mat_a, c->buf_a, c->vec_p, c->vec_q));
+        dot_kernel<<<nb, RED_BLOCK, 0, c->stream>>>(no, c->p, c->q, c->partials);
+        LAUNCH_CHECK("dot_kernel");
+        double pq;
+        CT_CHECK(halo_reduce<1>(c, &pq));
+        h[S_ALPHA] = rz / pq;
+        CU_CHECK(cudaMemcpyAsync(c->scal + S_ALPHA, &h[S_ALPHA], sizeof(double), cudaMemcpyHostToDevice, c->stream));
+        cg_update_kernel<<<nb, RED_BLOCK, 0, c->stream>>>(no, c->scal, x, c->p, c->q, c->r, c->z, c->inv_diag,
+                                                          c->partials);
+        LAUNCH_CHECK("cg_update_kernel");
+        double s2[2];
+        CT_CHECK(halo_reduce<2>(c, s2));
+        h[S_BETA] = s2[0] / rz;
+        rz = s2[0];
+        rr = s2[1];
+        CU_CHECK(cudaMemcpyAsync(c->scal + S_BETA, &h[S_BETA], sizeof(double), cudaMemcpyHostToDevice, c->stream));
+        cg_direction_kernel<<<ng, BLOCK, 0, c->stream>>>(no, c->scal, c->z, c->p);
+        LAUNCH_CHECK("cg_direction_kernel");
+        it++;
+    }
+    *iterations = it;
+    return CT_OK;
+}
+
 /* Solves A x = b (A = mat_a, b = c->b) by Jacobi-preconditioned CG from the x given (device array x,
  * described by vec_x for cuSPARSE); the CPU's cg_solve, iteration for iteration. */
 static ct_status cg_solve(ct_backend_ctx *c, ct_real *x, cusparseDnVecDescr_t vec_x, int *iterations)
 {
+    if (c->has_halo)
+        return cg_solve_halo(c, x, vec_x, iterations);
     const size_t n = c->n;
     const unsigned int nb = c->red_blocks, ng = grid_for(n, BLOCK);
     *iterations = 0;
@@ -1000,10 +1151,16 @@ static ct_status cuda_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active,
         LAUNCH_CHECK("detect_kernel");
     }
 
+    /* With a halo the ghosts' Vm is refreshed now; their detection above ran before, so a ghost's activation
+     * time is not to be used and a ghost in the blow-up flag is not reported (its owner does). */
+    CT_CHECK(halo_refresh(c, c->vm));
+
     /* The one wait of an explicit step: 4 bytes of blow-up flag. */
     CU_CHECK(cudaMemcpyAsync(&c->pinned->bad, c->bad, sizeof(unsigned int), cudaMemcpyDeviceToHost, c->stream));
     CU_CHECK(cudaStreamSynchronize(c->stream));
     unsigned int bad = c->pinned->bad;
+    if (bad != UINT_MAX && (size_t)bad >= c->n_owned)
+        bad = UINT_MAX;
     if (bad != UINT_MAX) {
         CU_CHECK(cudaMemcpyAsync(&c->pinned->bad_value, c->vm + bad, sizeof(ct_real), cudaMemcpyDeviceToHost,
                                  c->stream));
@@ -1108,6 +1265,17 @@ static ct_status cuda_load_state(ct_backend_ctx *c, const void *buf)
     return CT_OK;
 }
 
+/* The CUDA devices this process can see (CT_CUDA_DEVICE picks one of 0..n-1); 0 if there is none. */
+static int cuda_device_count(void)
+{
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    return count;
+}
+
 /* C linkage: kernels/backend_select.c refers to it as `extern const ct_backend_ops ct_backend_cuda`
  * (backend.h's extern "C" block covers that declaration, which this definition matches). */
 extern "C" const ct_backend_ops ct_backend_cuda = {
@@ -1122,4 +1290,6 @@ extern "C" const ct_backend_ops ct_backend_cuda = {
     cuda_state_size,
     cuda_save_state,
     cuda_load_state,
+    cuda_device_count,
+    "CT_CUDA_DEVICE",
 };

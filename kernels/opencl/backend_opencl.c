@@ -7,8 +7,14 @@
  * step: the blow-up flag, which is also the step's synchronisation point.
  *
  * Device choice (probe and create agree): CT_OPENCL_DEVICE=k picks device k of the flat list of all
- * platforms' devices; otherwise the first available GPU that can run this build, else the first
- * available device of any type. A double-precision build needs cl_khr_fp64.
+ * platforms' devices; otherwise the first available GPU that can run this build (under MPI the
+ * (CT_LOCAL_RANK mod GPUs)-th), else the first available device of any type. A double-precision build needs cl_khr_fp64.
+ *
+ * With a halo (backend.h, MPI) a vector's ghosts are refreshed through the host: the owned part is read
+ * back (one blocking read of n_owned values), the values to send are picked out, and the ghost range,
+ * contiguous at the end, is written in one call. That is two transfers per refresh, one per step for Vm
+ * and one per CG iteration for the search direction: correctness first; a device-side pack of send_idx
+ * would cut the read to the boundary nodes. The CG reductions run over the owned nodes only.
  */
 #include <limits.h>
 #include <math.h>
@@ -183,9 +189,22 @@ static ct_status pick_device(ocl_device_choice *out)
         }
         chosen = k;
     } else {
+        /* under MPI (CT_LOCAL_RANK, host/mpi/ct_mpi.h) the rank's turn among the usable GPUs: one GPU per rank */
+        long skip = 0;
+        const char *local = getenv("CT_LOCAL_RANK");
+        if (local && *local) {
+            char *end = NULL;
+            long r = strtol(local, &end, 10);
+            long n_gpus = 0;
+            for (cl_uint k = 0; k < n_devices; k++)
+                n_gpus += (types[k] & CL_DEVICE_TYPE_GPU) && !device_unusable(devices[k]);
+            if (*end == '\0' && r >= 0 && n_gpus > 0)
+                skip = r % n_gpus;
+        }
         for (int pass = 0; pass < 2 && chosen < 0; pass++) /* GPUs first, then anything */
             for (cl_uint k = 0; k < n_devices && chosen < 0; k++)
-                if ((pass == 1 || (types[k] & CL_DEVICE_TYPE_GPU)) && !device_unusable(devices[k]))
+                if ((pass == 1 || (types[k] & CL_DEVICE_TYPE_GPU)) && !device_unusable(devices[k]) &&
+                    (pass == 1 || skip-- == 0))
                     chosen = (long)k;
         if (chosen < 0) {
             char name[256] = "?";
@@ -302,6 +321,14 @@ struct ct_backend_ctx {
     ct_real amp_host[CT_MAX_STIMULI];
     int amp_valid;
     unsigned char *partial_host; /* red_groups * OCL_MAX_NSUM * acc_size bytes */
+
+    /* MPI halo (backend.h); n_owned == n and has_halo == 0 without one */
+    size_t n_owned;
+    int has_halo;
+    ct_halo halo;             /* callbacks and user; send_idx points to the copy below */
+    int32_t *send_idx;        /* halo.n_send, owned */
+    double *send_buf, *ghost_buf; /* halo.n_send and n - n_owned, owned */
+    ct_real *stage;           /* n, owned: a vector's owned values, then its ghost values */
 };
 
 static void release_mem(cl_mem *m)
@@ -334,6 +361,10 @@ static void ocl_destroy(ct_backend_ctx *c)
     if (c->context)
         clReleaseContext(c->context);
     free(c->partial_host);
+    free(c->send_idx);
+    free(c->send_buf);
+    free(c->ghost_buf);
+    free(c->stage);
     free(c);
 }
 
@@ -633,8 +664,65 @@ static ct_status upload(ct_backend_ctx *c, const ct_backend_problem *pb)
     return st;
 }
 
+/* Copies the halo description (backend.h) of pb, if any. */
+static ct_status copy_halo(ct_backend_ctx *c, const ct_backend_problem *pb)
+{
+    c->n_owned = c->n;
+    const ct_halo *h = pb->halo;
+    if (!h)
+        return CT_OK;
+    if (h->n_owned > c->n || !h->exchange || !h->sum || (h->n_send && !h->send_idx))
+        return ct_error_set(CT_ERR_INTERNAL, "opencl backend: incomplete halo (%zu owned of %zu nodes)", h->n_owned,
+                            c->n);
+    c->has_halo = 1;
+    c->halo = *h;
+    c->n_owned = h->n_owned;
+    c->send_idx = malloc((h->n_send + 1) * sizeof *c->send_idx);
+    c->send_buf = malloc((h->n_send + 1) * sizeof *c->send_buf);
+    c->ghost_buf = malloc((c->n - c->n_owned + 1) * sizeof *c->ghost_buf);
+    c->stage = malloc((c->n + 1) * sizeof *c->stage);
+    if (!c->send_idx || !c->send_buf || !c->ghost_buf || !c->stage)
+        return ct_error_set(CT_ERR_NOMEM, "opencl backend: out of memory for the halo");
+    for (size_t k = 0; k < h->n_send; k++) {
+        if (h->send_idx[k] < 0 || (size_t)h->send_idx[k] >= h->n_owned)
+            return ct_error_set(CT_ERR_INTERNAL, "opencl backend: halo sends node %d, not an owned node",
+                                (int)h->send_idx[k]);
+        c->send_idx[k] = h->send_idx[k];
+    }
+    c->halo.send_idx = c->send_idx;
+    return CT_OK;
+}
+
+/* With a halo: the ghosts of device vector x <- the owners' values (through the host). Without: nothing. */
+static ct_status halo_refresh(ct_backend_ctx *c, cl_mem x)
+{
+    if (!c->has_halo)
+        return CT_OK;
+    size_t R = sizeof(ct_real), n_ghost = c->n - c->n_owned;
+    if (c->n_owned > 0)
+        OCL_TRY(clEnqueueReadBuffer(c->queue, x, CL_TRUE, 0, c->n_owned * R, c->stage, 0, NULL, NULL),
+                "clEnqueueReadBuffer(halo send values)");
+    for (size_t k = 0; k < c->halo.n_send; k++)
+        c->send_buf[k] = (double)c->stage[c->send_idx[k]];
+    CT_CHECK(c->halo.exchange(c->halo.user, c->send_buf, c->ghost_buf));
+    for (size_t g = 0; g < n_ghost; g++)
+        c->stage[c->n_owned + g] = (ct_real)c->ghost_buf[g];
+    if (n_ghost > 0)
+        OCL_TRY(clEnqueueWriteBuffer(c->queue, x, CL_TRUE, c->n_owned * R, n_ghost * R, c->stage + c->n_owned, 0,
+                                     NULL, NULL),
+                "clEnqueueWriteBuffer(halo ghost values)");
+    return CT_OK;
+}
+
+/* With a halo: the sums of values[0..count) over the ranks. Without: nothing. */
+static ct_status halo_sum(ct_backend_ctx *c, double *values, int count)
+{
+    return c->has_halo ? c->halo.sum(c->halo.user, values, count) : CT_OK;
+}
+
 static ct_status ocl_create_in(ct_backend_ctx *c, const ct_backend_problem *pb)
 {
+    CT_CHECK(copy_halo(c, pb));
     ocl_device_choice dev;
     CT_CHECK(pick_device(&dev));
     snprintf(c->device_name, sizeof c->device_name, "%s", dev.name);
@@ -693,17 +781,21 @@ static ct_status ocl_create(const ct_backend_problem *pb, ct_backend_ctx **out)
 
 /* ---- time step -------------------------------------------------------------------------------- */
 
-/* Solves A x = b (A = a_val, b = c->b) by Jacobi-preconditioned CG from x, as the CPU's cg_solve. */
+/* Solves A x = b (A = a_val, b = c->b) by Jacobi-preconditioned CG from x, as the CPU's cg_solve. With a halo
+ * the kernels and their sums cover the owned nodes only (the ghosts of x and of the search direction are
+ * refreshed before each product; the other vectors' ghosts are never read). */
 static ct_status cg_solve(ct_backend_ctx *c, cl_mem x, int *iterations)
 {
-    int n = (int)c->n;
+    int n = (int)c->n_owned;
     size_t red_bytes = c->local_size[K_SPMV_DOT] * OCL_MAX_NSUM * c->acc_size;
+    CT_CHECK(halo_refresh(c, x));
     CT_CHECK(set_args(c, K_SPMV, "immmmm", n, c->row_ptr, c->col, c->a_val, x, c->q));
     CT_CHECK(launch(c, K_SPMV));
     CT_CHECK(set_args(c, K_CG_INIT, "immmmmmml", n, c->b, c->q, c->inv_diag, c->r, c->z, c->p, c->partial, red_bytes));
     CT_CHECK(launch(c, K_CG_INIT));
     double s3[3] = {0};
     CT_CHECK(read_sums(c, 3, s3));
+    CT_CHECK(halo_sum(c, s3, 3));
     double bnorm = sqrt(s3[0]);
     double stop = c->cg_tol * (bnorm > 0 ? bnorm : 1.0);
     double rz = s3[1], rr = s3[2];
@@ -716,15 +808,18 @@ static ct_status cg_solve(ct_backend_ctx *c, cl_mem x, int *iterations)
             return ct_error_set(CT_ERR_NUMERIC, "CG did not reach relative residual %g in %d iterations", c->cg_tol,
                                 c->cg_max_it);
         }
+        CT_CHECK(halo_refresh(c, c->p));
         CT_CHECK(launch(c, K_SPMV_DOT));
         double pq = 0;
         CT_CHECK(read_sums(c, 1, &pq));
+        CT_CHECK(halo_sum(c, &pq, 1));
         double alpha = rz / pq;
         CT_CHECK(set_args(c, K_CG_UPDATE, "irmmmmmmml", n, alpha, x, c->p, c->q, c->inv_diag, c->r, c->z, c->partial,
                           red_bytes));
         CT_CHECK(launch(c, K_CG_UPDATE));
         double s2[2] = {0};
         CT_CHECK(read_sums(c, 2, s2));
+        CT_CHECK(halo_sum(c, s2, 2));
         double rz_new = s2[0];
         rr = s2[1];
         double beta = rz_new / rz;
@@ -807,10 +902,20 @@ static ct_status ocl_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active, 
         CT_CHECK(launch(c, K_DETECT));
     }
 
+    /* With a halo the ghosts' Vm is now refreshed; their detection above ran on values before the refresh,
+     * so a ghost's activation time is not to be used and a ghost in the blow-up flag is not reported. */
+    CT_CHECK(halo_refresh(c, c->vm));
+
     /* The one read of every step: the blow-up flag (blocking, so the step is complete on return). */
     cl_int bad = INT_MAX;
     OCL_TRY(clEnqueueReadBuffer(c->queue, c->bad, CL_TRUE, 0, sizeof bad, &bad, 0, NULL, NULL),
             "clEnqueueReadBuffer(blow-up flag)");
+    if (bad != INT_MAX && (size_t)bad >= c->n_owned) { /* only ghosts: their owners report */
+        cl_int reset = INT_MAX;
+        OCL_TRY(clEnqueueWriteBuffer(c->queue, c->bad, CL_TRUE, 0, sizeof reset, &reset, 0, NULL, NULL),
+                "clEnqueueWriteBuffer(blow-up flag)");
+        bad = INT_MAX;
+    }
     if (bad != INT_MAX) {
         ct_real v = 0;
         OCL_TRY(clEnqueueReadBuffer(c->queue, c->vm, CL_TRUE, (size_t)bad * sizeof v, sizeof v, &v, 0, NULL, NULL),

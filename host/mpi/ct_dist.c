@@ -1,0 +1,443 @@
+/* ct_dist.c — a simulation split across MPI ranks: partition, local problem, gathers, frames (ct_dist.h). */
+#define _POSIX_C_SOURCE 200809L
+#include "ct_dist.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ct_mpi.h"
+
+#ifdef CT_HAVE_MPI
+
+#include <limits.h>
+#include <mpi.h>
+
+#include "../ct_fem.h"
+#include "../ct_files.h"
+#include "../io/ct_vtk.h"
+#include "ct_halo.h"
+#include "ct_partition.h"
+
+struct ct_dist {
+    int rank, n_ranks;
+    ct_partition *part;          /* owned */
+    ct_halo_plan *plan;          /* owned */
+    /* the local problem, owned */
+    ct_csr *stiffness, *consistent_mass;
+    double *lumped_mass_mm3;     /* n_local */
+    uint8_t *node_param_set;     /* n_local */
+    uint32_t *stim_mask;         /* n_local */
+    /* gathers to rank 0 */
+    int *owned_count, *owned_displ; /* n_ranks each (every rank), owned */
+    int32_t *owned_gid;          /* rank 0: the owned global nodes of rank 0, then rank 1, ... (n_global); owned */
+    /* this rank's piece of a Vm frame: the elements it keeps and their nodes, owned */
+    size_t piece_n_nodes, piece_n_tets;
+    int32_t *piece_node;         /* local node of each piece node */
+    double *piece_xyz, *piece_fibre, *piece_vm;
+    int32_t *piece_tets;
+    char summary[256];
+};
+
+int ct_dist_wanted(void)
+{
+    return ct_mpi_size() > 1;
+}
+
+int ct_dist_rank(const ct_dist *d)
+{
+    return d ? d->rank : 0;
+}
+
+size_t ct_dist_n_local(const ct_dist *d)
+{
+    return d ? d->part->n_local : 0;
+}
+
+const char *ct_dist_summary(const ct_dist *d)
+{
+    return d ? d->summary : "serial";
+}
+
+void ct_dist_destroy(ct_dist *d)
+{
+    if (!d)
+        return;
+    ct_halo_plan_destroy(d->plan);
+    ct_partition_destroy(d->part);
+    ct_csr_destroy(d->stiffness);
+    ct_csr_destroy(d->consistent_mass);
+    free(d->lumped_mass_mm3);
+    free(d->node_param_set);
+    free(d->stim_mask);
+    free(d->owned_count);
+    free(d->owned_displ);
+    free(d->owned_gid);
+    free(d->piece_node);
+    free(d->piece_xyz);
+    free(d->piece_fibre);
+    free(d->piece_vm);
+    free(d->piece_tets);
+    free(d);
+}
+
+/* The local matrices and per-node arrays of d->part, from sim's global ones. */
+static ct_status local_problem(ct_dist *d, const ct_sim *sim)
+{
+    const ct_partition *p = d->part;
+    const ct_mesh *lm = p->mesh;
+    size_t nl = p->n_local;
+    d->lumped_mass_mm3 = malloc((nl + 1) * sizeof *d->lumped_mass_mm3);
+    d->node_param_set = malloc(nl + 1);
+    d->stim_mask = malloc((nl + 1) * sizeof *d->stim_mask);
+    double *sigma = sim->sigma_scale ? malloc((lm->n_tets + 1) * sizeof *sigma) : NULL;
+    if (!d->lumped_mass_mm3 || !d->node_param_set || !d->stim_mask || (sim->sigma_scale && !sigma)) {
+        free(sigma);
+        return ct_error_set(CT_ERR_NOMEM, "out of memory for the local problem of %zu nodes", nl);
+    }
+    for (size_t l = 0; l < nl; l++) {
+        d->node_param_set[l] = sim->node_param_set[p->l2g[l]];
+        d->stim_mask[l] = sim->stim_mask[p->l2g[l]];
+    }
+    for (size_t e = 0; sigma && e < lm->n_tets; e++)
+        sigma[e] = sim->sigma_scale[p->tet_l2g[e]];
+    ct_status st = ct_fem_assemble(lm, &sim->cfg->conductivity, sigma, &d->stiffness, d->lumped_mass_mm3,
+                                   sim->consistent_mass ? &d->consistent_mass : NULL);
+    free(sigma);
+    return st;
+}
+
+/* This rank's piece of the Vm frames: the elements it keeps, renumbered over the nodes they use. */
+static ct_status frame_piece(ct_dist *d)
+{
+    const ct_partition *p = d->part;
+    const ct_mesh *lm = p->mesh;
+    int32_t *map = malloc((p->n_local + 1) * sizeof *map);
+    if (!map)
+        return ct_error_set(CT_ERR_NOMEM, "out of memory");
+    for (size_t l = 0; l < p->n_local; l++)
+        map[l] = -1;
+    size_t nt = 0, nn = 0;
+    for (size_t e = 0; e < lm->n_tets; e++)
+        if (p->tet_kept[e]) {
+            nt++;
+            for (int a = 0; a < 4; a++)
+                if (map[lm->tets[4 * e + a]] < 0)
+                    map[lm->tets[4 * e + a]] = (int32_t)nn++;
+        }
+    d->piece_n_nodes = nn;
+    d->piece_n_tets = nt;
+    d->piece_node = malloc((nn + 1) * sizeof *d->piece_node);
+    d->piece_xyz = malloc((3 * nn + 1) * sizeof *d->piece_xyz);
+    d->piece_vm = malloc((nn + 1) * sizeof *d->piece_vm);
+    d->piece_tets = malloc((4 * nt + 1) * sizeof *d->piece_tets);
+    d->piece_fibre = malloc((3 * nt + 1) * sizeof *d->piece_fibre);
+    if (!d->piece_node || !d->piece_xyz || !d->piece_vm || !d->piece_tets || !d->piece_fibre) {
+        free(map);
+        return ct_error_set(CT_ERR_NOMEM, "out of memory for the frame piece");
+    }
+    for (size_t l = 0; l < p->n_local; l++)
+        if (map[l] >= 0) {
+            d->piece_node[map[l]] = (int32_t)l;
+            memcpy(d->piece_xyz + 3 * (size_t)map[l], lm->xyz_mm + 3 * l, 3 * sizeof *d->piece_xyz);
+        }
+    size_t k = 0;
+    for (size_t e = 0; e < lm->n_tets; e++)
+        if (p->tet_kept[e]) {
+            for (int a = 0; a < 4; a++)
+                d->piece_tets[4 * k + a] = map[lm->tets[4 * e + a]];
+            memcpy(d->piece_fibre + 3 * k, lm->fibre + 3 * e, 3 * sizeof *d->piece_fibre);
+            k++;
+        }
+    free(map);
+    return CT_OK;
+}
+
+/* Who owns what, on rank 0, for the gathers; owned-node statistics for the summary. */
+static ct_status gather_layout(ct_dist *d)
+{
+    const ct_partition *p = d->part;
+    d->owned_count = calloc((size_t)d->n_ranks, sizeof *d->owned_count);
+    d->owned_displ = calloc((size_t)d->n_ranks, sizeof *d->owned_displ);
+    if (d->rank == 0)
+        d->owned_gid = malloc((p->n_global + 1) * sizeof *d->owned_gid);
+    int mine = (int)p->n_owned;
+    ct_status st = CT_OK;
+    if (!d->owned_count || !d->owned_displ || (d->rank == 0 && !d->owned_gid))
+        st = ct_error_set(CT_ERR_NOMEM, "out of memory");
+    CT_CHECK(ct_mpi_agree(st));
+    MPI_Allgather(&mine, 1, MPI_INT, d->owned_count, 1, MPI_INT, MPI_COMM_WORLD);
+    for (int r = 1; r < d->n_ranks; r++)
+        d->owned_displ[r] = d->owned_displ[r - 1] + d->owned_count[r - 1];
+    MPI_Gatherv(p->l2g, mine, MPI_INT32_T, d->owned_gid, d->owned_count, d->owned_displ, MPI_INT32_T, 0,
+                MPI_COMM_WORLD);
+    if (d->rank == 0) { /* every node owned exactly once: the invariant the gathers rely on */
+        uint8_t *seen = calloc(p->n_global + 1, 1);
+        if (!seen)
+            st = ct_error_set(CT_ERR_NOMEM, "out of memory");
+        for (size_t k = 0; st == CT_OK && k < p->n_global; k++) {
+            int32_t g = d->owned_gid[k];
+            if (g < 0 || (size_t)g >= p->n_global || seen[g]++)
+                st = ct_error_set(CT_ERR_INTERNAL, "partition: global node %d is owned twice or out of range", (int)g);
+        }
+        free(seen);
+    }
+    CT_CHECK(ct_mpi_agree(st));
+    long v[6] = {(long)p->n_owned, -(long)p->n_owned, (long)(p->n_local - p->n_owned),
+                 -(long)(p->n_local - p->n_owned), p->n_neighbours, -(long)p->n_neighbours};
+    long lo[6];
+    MPI_Allreduce(v, lo, 6, MPI_LONG, MPI_MIN, MPI_COMM_WORLD);
+    snprintf(d->summary, sizeof d->summary,
+             "split across %d MPI ranks by METIS: %ld..%ld owned and %ld..%ld ghost nodes per rank, %ld..%ld neighbours",
+             d->n_ranks, lo[0], -lo[1], lo[2], -lo[3], lo[4], -lo[5]);
+    return CT_OK;
+}
+
+ct_status ct_dist_create(const ct_sim *sim, ct_dist **out)
+{
+    *out = NULL;
+    ct_dist *d = calloc(1, sizeof *d);
+    size_t n = sim->mesh->n_nodes;
+    int32_t *owner = malloc((n + 1) * sizeof *owner);
+    ct_status st = (d && owner) ? CT_OK : ct_error_set(CT_ERR_NOMEM, "out of memory for the partition");
+    if (st == CT_OK && n > (size_t)INT_MAX)
+        st = ct_error_set(CT_ERR_MESH, "%zu nodes are too many for one MPI message", n);
+    st = ct_mpi_agree(st);
+    if (st == CT_OK) {
+        d->rank = ct_mpi_rank();
+        d->n_ranks = ct_mpi_size();
+        if (d->rank == 0) /* one partition for all: METIS runs once and the owners are broadcast */
+            st = ct_partition_nodes(sim->stiffness, d->n_ranks, owner);
+        st = ct_mpi_agree(st);
+    }
+    if (st == CT_OK) {
+        MPI_Bcast(owner, (int)n, MPI_INT32_T, 0, MPI_COMM_WORLD);
+        st = ct_partition_build(sim->mesh, owner, d->n_ranks, d->rank, &d->part);
+        if (st == CT_OK)
+            st = local_problem(d, sim);
+        if (st == CT_OK)
+            st = frame_piece(d);
+        st = ct_mpi_agree(st);
+    }
+    free(owner);
+    if (st == CT_OK)
+        st = gather_layout(d);
+    if (st == CT_OK)
+        st = ct_mpi_agree(ct_halo_plan_create(d->part, &d->plan));
+    if (st != CT_OK) {
+        ct_dist_destroy(d);
+        return st;
+    }
+    *out = d;
+    return CT_OK;
+}
+
+void ct_dist_backend_problem(const ct_dist *d, const ct_sim *sim, int max_beats, ct_real *params,
+                             ct_backend_problem *pb)
+{
+    ct_sim_backend_problem(sim, max_beats, params, pb);
+    if (!d)
+        return;
+    pb->n_nodes = d->part->n_local;
+    pb->node_param_set = d->node_param_set;
+    pb->stiffness = d->stiffness;
+    pb->lumped_mass_mm3 = d->lumped_mass_mm3;
+    pb->consistent_mass = d->consistent_mass;
+    pb->stim_mask = pb->stim_mask ? d->stim_mask : NULL;
+    pb->halo = ct_halo_plan_halo(d->plan);
+}
+
+ct_status ct_dist_agree(const ct_dist *d, ct_status st)
+{
+    return d ? ct_mpi_agree(st) : st;
+}
+
+ct_status ct_dist_agree_step(const ct_dist *d, ct_status st, ct_step_report *rep)
+{
+    if (!d)
+        return st;
+    if (st != CT_OK && st != CT_ERR_NUMERIC)
+        ct_mpi_abort(ct_error_message());
+    struct {
+        long key;
+        int rank;
+    } mine, first;
+    /* a blow-up ranks by its global node (the serial run reports the lowest), other failures after them */
+    mine.key = st == CT_OK ? LONG_MAX
+               : rep->bad_node >= 0 && (size_t)rep->bad_node < d->part->n_local ? (long)d->part->l2g[rep->bad_node]
+                                                                                 : LONG_MAX - 1;
+    mine.rank = d->rank;
+    MPI_Allreduce(&mine, &first, 1, MPI_LONG_INT, MPI_MINLOC, MPI_COMM_WORLD);
+    if (first.key == LONG_MAX)
+        return CT_OK;
+    struct {
+        double bad_value_mV;
+        long bad_node;
+        int status;
+        char message[1024];
+    } what;
+    memset(&what, 0, sizeof what);
+    if (d->rank == first.rank) {
+        what.bad_value_mV = rep->bad_value_mV;
+        what.bad_node = first.key == LONG_MAX - 1 ? -1 : first.key;
+        what.status = (int)st;
+        snprintf(what.message, sizeof what.message, "%s", ct_error_message());
+    }
+    MPI_Bcast(&what, (int)sizeof what, MPI_BYTE, first.rank, MPI_COMM_WORLD);
+    what.message[sizeof what.message - 1] = '\0';
+    rep->bad_node = what.bad_node;
+    rep->bad_value_mV = what.bad_value_mV;
+    return ct_error_set((ct_status)what.status, "%s", what.message);
+}
+
+ct_status ct_dist_gather(const ct_dist *d, ct_status st, const double *local, int per_node, double *global)
+{
+    if (!d)
+        return st;
+    const ct_partition *p = d->part;
+    size_t no = p->n_owned, nl = p->n_local, ng = p->n_global;
+    if (st == CT_OK && (per_node < 1 || (size_t)per_node * ng > (size_t)INT_MAX))
+        st = ct_error_set(CT_ERR_INTERNAL, "gather of %d values per node over %zu nodes", per_node, ng);
+    double *send = st == CT_OK ? malloc(((size_t)per_node * no + 1) * sizeof *send) : NULL;
+    double *recv = st == CT_OK && d->rank == 0 ? malloc(((size_t)per_node * ng + 1) * sizeof *recv) : NULL;
+    int *count = malloc((size_t)d->n_ranks * sizeof *count), *displ = malloc((size_t)d->n_ranks * sizeof *displ);
+    if (st == CT_OK && (!send || (d->rank == 0 && !recv) || !count || !displ))
+        st = ct_error_set(CT_ERR_NOMEM, "out of memory gathering %zu values", (size_t)per_node * ng);
+    st = ct_mpi_agree(st);
+    if (st == CT_OK) {
+        /* rank r sends its owned values block by block; rank 0 receives them rank after rank */
+        for (int b = 0; b < per_node; b++)
+            memcpy(send + (size_t)b * no, local + (size_t)b * nl, no * sizeof *send);
+        for (int r = 0; r < d->n_ranks; r++) {
+            count[r] = per_node * d->owned_count[r];
+            displ[r] = per_node * d->owned_displ[r];
+        }
+        MPI_Gatherv(send, per_node * (int)no, MPI_DOUBLE, recv, count, displ, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+        if (d->rank == 0)
+            for (int r = 0; r < d->n_ranks; r++)
+                for (int b = 0; b < per_node; b++)
+                    for (int k = 0; k < d->owned_count[r]; k++) {
+                        size_t g = (size_t)d->owned_gid[d->owned_displ[r] + k];
+                        global[(size_t)b * ng + g] = recv[displ[r] + (size_t)b * (size_t)d->owned_count[r] + (size_t)k];
+                    }
+    }
+    free(send);
+    free(recv);
+    free(count);
+    free(displ);
+    return st;
+}
+
+/* vm_NNNNNN.pvtu listing the n_ranks pieces of frame `frame`, written atomically into dir. */
+static ct_status write_pvtu(const char *dir, int frame, int n_ranks)
+{
+    size_t cap = 1024 + (size_t)n_ranks * 64, len = 0;
+    char *xml = malloc(cap);
+    if (!xml)
+        return ct_error_set(CT_ERR_NOMEM, "out of memory for a .pvtu");
+    len += (size_t)snprintf(xml + len, cap - len,
+                            "<?xml version=\"1.0\"?>\n"
+                            "<VTKFile type=\"PUnstructuredGrid\" version=\"0.1\" byte_order=\"LittleEndian\">\n"
+                            "  <PUnstructuredGrid GhostLevel=\"0\">\n"
+                            "    <PPointData Scalars=\"Vm_mV\">\n"
+                            "      <PDataArray type=\"Float64\" Name=\"Vm_mV\" NumberOfComponents=\"1\"/>\n"
+                            "    </PPointData>\n"
+                            "    <PCellData>\n"
+                            "      <PDataArray type=\"Float64\" Name=\"fibre\" NumberOfComponents=\"3\"/>\n"
+                            "    </PCellData>\n"
+                            "    <PPoints>\n"
+                            "      <PDataArray type=\"Float64\" NumberOfComponents=\"3\"/>\n"
+                            "    </PPoints>\n");
+    for (int r = 0; r < n_ranks; r++)
+        len += (size_t)snprintf(xml + len, cap - len, "    <Piece Source=\"vm_%06d_p%04d.vtu\"/>\n", frame, r);
+    len += (size_t)snprintf(xml + len, cap - len, "  </PUnstructuredGrid>\n</VTKFile>\n");
+    char name[64], path[4096];
+    snprintf(name, sizeof name, "vm_%06d.pvtu", frame);
+    ct_status st = ct_path_join(path, sizeof path, dir, name);
+    if (st == CT_OK)
+        st = ct_write_file_atomic(path, xml, len);
+    free(xml);
+    return st;
+}
+
+ct_status ct_dist_frame(const ct_dist *d, ct_output *out, double t_ms, ct_status st, const double *local_vm)
+{
+    if (!d)
+        return st;
+    int frame = out->n_frames;
+    if (st == CT_OK) {
+        for (size_t k = 0; k < d->piece_n_nodes; k++)
+            d->piece_vm[k] = local_vm[d->piece_node[k]];
+        char name[64], path[4096];
+        snprintf(name, sizeof name, "vm_%06d_p%04d.vtu", frame, d->rank);
+        ct_vtk_field vm = {"Vm_mV", 1, d->piece_vm}, fibre = {"fibre", 3, d->piece_fibre};
+        st = ct_path_join(path, sizeof path, out->dir, name);
+        if (st == CT_OK)
+            st = ct_vtk_write_vtu(path, d->piece_n_nodes, d->piece_xyz, d->piece_n_tets, d->piece_tets, &vm, 1, &fibre,
+                                  1);
+    }
+    CT_CHECK(ct_mpi_agree(st)); /* every piece is on disk before the .pvtu names it */
+    if (d->rank == 0) {
+        st = write_pvtu(out->dir, frame, d->n_ranks);
+        if (st == CT_OK && !out->pvd) {
+            char path[4096];
+            st = ct_path_join(path, sizeof path, out->dir, "vm.pvd");
+            if (st == CT_OK)
+                st = ct_pvd_open(path, &out->pvd);
+        }
+        if (st == CT_OK) {
+            char name[64];
+            snprintf(name, sizeof name, "vm_%06d.pvtu", frame);
+            st = ct_pvd_add(out->pvd, t_ms, name);
+        }
+    }
+    CT_CHECK(ct_mpi_agree(st));
+    out->n_frames++;
+    return CT_OK;
+}
+
+#else /* no MPI: every run is serial */
+
+int ct_dist_wanted(void) { return 0; }
+
+ct_status ct_dist_create(const ct_sim *sim, ct_dist **out)
+{
+    (void)sim;
+    *out = NULL;
+    return ct_error_set(CT_ERR_INTERNAL, "this cardiotwin was built without MPI");
+}
+
+void ct_dist_destroy(ct_dist *d) { (void)d; }
+int ct_dist_rank(const ct_dist *d) { (void)d; return 0; }
+size_t ct_dist_n_local(const ct_dist *d) { (void)d; return 0; }
+const char *ct_dist_summary(const ct_dist *d) { (void)d; return "serial"; }
+
+void ct_dist_backend_problem(const ct_dist *d, const ct_sim *sim, int max_beats, ct_real *params,
+                             ct_backend_problem *pb)
+{
+    (void)d;
+    ct_sim_backend_problem(sim, max_beats, params, pb);
+}
+
+ct_status ct_dist_agree(const ct_dist *d, ct_status st) { (void)d; return st; }
+ct_status ct_dist_agree_step(const ct_dist *d, ct_status st, ct_step_report *rep) { (void)d; (void)rep; return st; }
+
+ct_status ct_dist_gather(const ct_dist *d, ct_status st, const double *local, int per_node, double *global)
+{
+    (void)d;
+    (void)local;
+    (void)per_node;
+    (void)global;
+    return st;
+}
+
+ct_status ct_dist_frame(const ct_dist *d, ct_output *out, double t_ms, ct_status st, const double *local_vm)
+{
+    (void)d;
+    (void)out;
+    (void)t_ms;
+    (void)local_vm;
+    return st;
+}
+
+#endif

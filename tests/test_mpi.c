@@ -1,0 +1,345 @@
+/* test_mpi.c — `mpiexec -n N cardiotwin run` gives the serial answer.
+ *
+ * The N-version slab (dx 0.5 mm, dt 0.05 ms, explicit diffusion with the consistent mass, so a CG solve per
+ * step) is run serially and split across 2 and 3 ranks (3 ranks on 2 cores: oversubscribed), and the
+ * activation maps (activation.vtu, read back with ct_vtk) must agree at every node within 1e-9 ms, with the
+ * same nodes activated: on the CPU backend to 60 ms (all of the slab activates, P8 at ~56 ms), on OpenCL
+ * (PoCL) and with Crank-Nicolson on the CPU over shorter runs. The parallel Vm frames (one piece per rank and
+ * a .pvtu) must hold the serial frame's values, and a blow-up seen by one rank must stop every rank with
+ * the serial run's message, not hang.
+ *
+ * The ranks run with OMP_NUM_THREADS=1 (see mpi_env for Open MPI's settings). Skipped where MPI was not
+ * compiled in. About a minute on two idle cores, most of it the 60 ms CPU case.
+ */
+#define _POSIX_C_SOURCE 200809L /* setenv, popen */
+#include <criterion/criterion.h>
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "../kernels/backend.h"
+#include "ct_test_util.h"
+#include "io/ct_vtk.h"
+
+#if defined(CT_HAVE_MPI) && defined(CT_MPIEXEC)
+
+#define ACT_TOL_MS 1e-9
+
+/* Open MPI: may start as root; ranks not pinned to cores and yielding while they wait, so that 3 ranks on 2
+ * cores (or 2 on a busy machine) take turns instead of spinning against each other. Other MPIs ignore these. */
+static void mpi_env(void)
+{
+    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+    setenv("OMPI_MCA_hwloc_base_binding_policy", "none", 1);
+    setenv("OMPI_MCA_mpi_yield_when_idle", "1", 1);
+    setenv("OMP_NUM_THREADS", "1", 1);
+}
+
+/* Runs a shell command, capturing stdout + stderr into *output (caller frees); returns the exit status. */
+static int run_cmd(const char *cmd, char **output)
+{
+    char full[8192];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p)
+        return -1;
+    size_t cap = 1 << 14, len = 0, got;
+    char *buf = malloc(cap);
+    while (buf && (got = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+        len += got;
+        if (len + 1 >= cap) {
+            char *b = realloc(buf, cap *= 2);
+            if (!b)
+                free(buf);
+            buf = b;
+        }
+    }
+    if (buf)
+        buf[len] = '\0';
+    int status = pclose(p);
+    if (output)
+        *output = buf;
+    else
+        free(buf);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* `cardiotwin run config --out dir --backend be --quiet` on n_ranks ranks (0: plainly, without mpiexec). */
+static int run_ranks(int n_ranks, const char *config, const char *dir, const char *backend, char **output)
+{
+    char cmd[4096];
+    if (n_ranks == 0)
+        snprintf(cmd, sizeof cmd, "%s run %s --out %s --backend %s --quiet", CT_BINARY, config, dir, backend);
+    else
+        snprintf(cmd, sizeof cmd, "%s %s %d %s %s run %s --out %s --backend %s --quiet", CT_MPIEXEC, CT_MPIEXEC_NP,
+                 n_ranks, CT_MPIEXEC_PREFLAGS, CT_BINARY, config, dir, backend);
+    return run_cmd(cmd, output);
+}
+
+/* The N-version slab configuration with its end time and diffusion changed, its Vm output interval set (0: no
+ * frames) and, if stim_amplitude is not 0, the stimulus amplitude (uA/uF) replaced, written into dir/name. */
+static void write_config(const char *dir, const char *name, double end_ms, const char *method, double interval_ms,
+                         double stim_amplitude, char *path, size_t path_len)
+{
+    char *text = ct_test_read(CT_SOURCE_DIR "/meshes/nversion_dx0.5_dt0.05.json");
+    cr_assert_not_null(text);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    cr_assert_not_null(root);
+    cJSON_ReplaceItemInObject(root, "end_time_ms", cJSON_CreateNumber(end_ms));
+    cJSON *diff = cJSON_GetObjectItem(root, "diffusion");
+    cr_assert_not_null(diff);
+    cJSON_ReplaceItemInObject(diff, "method", cJSON_CreateString(method));
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "interval_ms", interval_ms);
+    if (cJSON_GetObjectItem(root, "output"))
+        cJSON_ReplaceItemInObject(root, "output", o);
+    else
+        cJSON_AddItemToObject(root, "output", o);
+    if (stim_amplitude != 0) {
+        cJSON *stim = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "stimuli"), 0);
+        cr_assert_not_null(stim);
+        cJSON_ReplaceItemInObject(stim, "amplitude_uA_per_uF", cJSON_CreateNumber(stim_amplitude));
+    }
+    char *out = cJSON_Print(root);
+    cJSON_Delete(root);
+    snprintf(path, path_len, "%s/%s", dir, name);
+    cr_assert_eq(ct_test_write(path, out), 0);
+    cJSON_free(out);
+}
+
+/* max |a - b| of activation_time_ms between two activation.vtu files; asserts the same nodes activated. */
+static double activation_diff(const char *dir_a, const char *dir_b, const char *label, size_t *n_activated)
+{
+    char pa[1100], pb[1100];
+    snprintf(pa, sizeof pa, "%s/activation.vtu", dir_a);
+    snprintf(pb, sizeof pb, "%s/activation.vtu", dir_b);
+    ct_vtk_grid *a = NULL, *b = NULL;
+    cr_assert_eq(ct_vtk_read_vtu(pa, &a), CT_OK, "%s: %s", label, ct_error_message());
+    cr_assert_eq(ct_vtk_read_vtu(pb, &b), CT_OK, "%s: %s", label, ct_error_message());
+    size_t n = ct_vtk_grid_n_points(a);
+    cr_assert_eq(n, ct_vtk_grid_n_points(b), "%s: %zu vs %zu nodes", label, n, ct_vtk_grid_n_points(b));
+    const double *x, *y;
+    int nc;
+    cr_assert_eq(ct_vtk_grid_point_field(a, "activation_time_ms", &x, &nc), CT_OK);
+    cr_assert_eq(ct_vtk_grid_point_field(b, "activation_time_ms", &y, &nc), CT_OK);
+    double worst = 0.0;
+    *n_activated = 0;
+    for (size_t i = 0; i < n; i++) {
+        cr_assert((x[i] < 0) == (y[i] < 0), "%s: node %zu activation %.17g vs %.17g ms", label, i, x[i], y[i]);
+        if (x[i] >= 0) {
+            (*n_activated)++;
+            worst = fmax(worst, fabs(x[i] - y[i]));
+        }
+    }
+    ct_vtk_grid_destroy(a);
+    ct_vtk_grid_destroy(b);
+    return worst;
+}
+
+/* Serial, 2 and 3 ranks on one configuration and backend: activation maps within ACT_TOL_MS. */
+static void compare_ranks(const char *tag, double end_ms, const char *method, const char *backend,
+                          size_t min_activated)
+{
+    mpi_env();
+    char *dir = ct_test_tmpdir(tag);
+    cr_assert_not_null(dir);
+    char config[1024], serial[1024];
+    write_config(dir, "slab.json", end_ms, method, 0, 0, config, sizeof config);
+    snprintf(serial, sizeof serial, "%s/serial", dir);
+    char *log = NULL;
+    int rc = run_ranks(0, config, serial, backend, &log);
+    cr_assert_eq(rc, 0, "%s serial: exit %d\n%s", tag, rc, log ? log : "");
+    free(log);
+    for (int np = 2; np <= 3; np++) {
+        char par[1024];
+        snprintf(par, sizeof par, "%s/np%d", dir, np);
+        rc = run_ranks(np, config, par, backend, &log);
+        cr_assert_eq(rc, 0, "%s, %d ranks: exit %d\n%s", tag, np, rc, log ? log : "");
+        free(log);
+        char label[128];
+        snprintf(label, sizeof label, "%s, %d ranks", tag, np);
+        size_t n_act = 0;
+        double d = activation_diff(serial, par, label, &n_act);
+        fprintf(stderr, "mpi vs serial, %s (%s, %s, %g ms): %zu nodes activated, max |d activation| = %.3e ms\n", label,
+                backend, method, end_ms, n_act, d);
+        cr_assert_geq(n_act, min_activated, "%s: only %zu nodes activated", label, n_act);
+        cr_assert_leq(d, ACT_TOL_MS, "%s: activation differs by %.3e ms", label, d);
+    }
+    ct_test_rmtree(dir);
+    free(dir);
+}
+
+/* The whole slab (4305 nodes) activates by 60 ms. */
+Test(mpi, cpu_explicit_consistent_matches_serial, .timeout = 600)
+{
+    compare_ranks("mpi_cpu", 60.0, "explicit", "cpu", 4305);
+}
+
+Test(mpi, cpu_crank_nicolson_matches_serial, .timeout = 600)
+{
+    compare_ranks("mpi_cn", 15.0, "crank_nicolson", "cpu", 500);
+}
+
+Test(mpi, opencl_explicit_consistent_matches_serial, .timeout = 600)
+{
+    if (ct_backend_opencl.probe() != CT_OK)
+        cr_skip_test("OpenCL backend unavailable: %s", ct_error_message());
+    compare_ranks("mpi_ocl", 20.0, "explicit", "opencl", 1000);
+}
+
+/* Frames: every rank writes its piece, rank 0 the .pvtu and the .pvd; the pieces hold the serial frame's Vm
+ * at the same points, and together cover every element once. */
+Test(mpi, frames_are_pieces_of_the_serial_frame, .timeout = 300)
+{
+    mpi_env();
+    char *dir = ct_test_tmpdir("mpi_frames");
+    char config[1024], serial[1024], par[1024], path[1200];
+    write_config(dir, "slab.json", 10.0, "explicit", 5.0, 0, config, sizeof config);
+    snprintf(serial, sizeof serial, "%s/serial", dir);
+    snprintf(par, sizeof par, "%s/np2", dir);
+    char *log = NULL;
+    cr_assert_eq(run_ranks(0, config, serial, "cpu", &log), 0, "%s", log);
+    free(log);
+    cr_assert_eq(run_ranks(2, config, par, "cpu", &log), 0, "%s", log);
+    free(log);
+    snprintf(path, sizeof path, "%s/vm.pvd", par);
+    char *pvd = ct_test_read(path);
+    cr_assert_not_null(pvd);
+    cr_assert(strstr(pvd, "vm_000002.pvtu") != NULL, "vm.pvd lists the .pvtu frames:\n%s", pvd);
+    free(pvd);
+    snprintf(path, sizeof path, "%s/vm_000002.pvtu", par);
+    char *pvtu = ct_test_read(path);
+    cr_assert_not_null(pvtu);
+    cr_assert(strstr(pvtu, "vm_000002_p0000.vtu") && strstr(pvtu, "vm_000002_p0001.vtu"), "%s", pvtu);
+    free(pvtu);
+
+    snprintf(path, sizeof path, "%s/vm_000002.vtu", serial);
+    ct_vtk_grid *whole = NULL;
+    cr_assert_eq(ct_vtk_read_vtu(path, &whole), CT_OK, "%s", ct_error_message());
+    const double *xyz = ct_vtk_grid_points(whole), *vm;
+    int nc;
+    cr_assert_eq(ct_vtk_grid_point_field(whole, "Vm_mV", &vm, &nc), CT_OK);
+    size_t n = ct_vtk_grid_n_points(whole), tets = 0;
+    double worst = 0.0;
+    for (int r = 0; r < 2; r++) {
+        snprintf(path, sizeof path, "%s/vm_000002_p%04d.vtu", par, r);
+        ct_vtk_grid *piece = NULL;
+        cr_assert_eq(ct_vtk_read_vtu(path, &piece), CT_OK, "%s", ct_error_message());
+        const double *pxyz = ct_vtk_grid_points(piece), *pvm;
+        cr_assert_eq(ct_vtk_grid_point_field(piece, "Vm_mV", &pvm, &nc), CT_OK);
+        tets += ct_vtk_grid_n_tets(piece);
+        for (size_t k = 0; k < ct_vtk_grid_n_points(piece); k++) {
+            size_t i = 0;
+            while (i < n && (fabs(xyz[3 * i] - pxyz[3 * k]) > 1e-9 || fabs(xyz[3 * i + 1] - pxyz[3 * k + 1]) > 1e-9 ||
+                             fabs(xyz[3 * i + 2] - pxyz[3 * k + 2]) > 1e-9))
+                i++;
+            cr_assert_lt(i, n, "piece %d point %zu is not a mesh node", r, k);
+            worst = fmax(worst, fabs(vm[i] - pvm[k]));
+        }
+        ct_vtk_grid_destroy(piece);
+    }
+    cr_assert_eq(tets, ct_vtk_grid_n_tets(whole), "the pieces hold %zu elements, the mesh %zu", tets,
+                 ct_vtk_grid_n_tets(whole));
+    fprintf(stderr, "mpi frames: 2 pieces, %zu elements, max |d Vm| vs serial at 10 ms = %.3e mV\n", tets, worst);
+    cr_assert_leq(worst, 1e-9);
+    ct_vtk_grid_destroy(whole);
+    ct_test_rmtree(dir);
+    free(dir);
+}
+
+/* The blow-up line of a run's output ("simulation blew up at t = ...: Vm = ... at node ..., position ..."). */
+static char *blowup_line(const char *log)
+{
+    const char *at = log ? strstr(log, "simulation blew up") : NULL;
+    if (!at)
+        return NULL;
+    size_t len = strcspn(at, "\n");
+    char *line = malloc(len + 1);
+    memcpy(line, at, len);
+    line[len] = '\0';
+    return line;
+}
+
+/* A stimulus of 5000 uA/uF drives Vm past the bound (200 mV) within two steps at the stimulated corner, in one
+ * or two ranks' share: every rank stops at the same step, the job exits with status 1 and the message (time,
+ * global node, position) is the serial run's. */
+Test(mpi, blowup_on_one_rank_stops_all, .timeout = 300)
+{
+    mpi_env();
+    char *dir = ct_test_tmpdir("mpi_blowup");
+    char config[1024], serial[1024], par[1024];
+    write_config(dir, "slab.json", 10.0, "explicit", 0, 5000.0, config, sizeof config);
+    snprintf(serial, sizeof serial, "%s/serial", dir);
+    char *log = NULL;
+    cr_assert_eq(run_ranks(0, config, serial, "cpu", &log), 1, "%s", log);
+    char *want = blowup_line(log);
+    cr_assert_not_null(want, "serial: no blow-up message in\n%s", log);
+    free(log);
+    for (int np = 2; np <= 3; np++) {
+        snprintf(par, sizeof par, "%s/np%d", dir, np);
+        int rc = run_ranks(np, config, par, "cpu", &log);
+        cr_assert_neq(rc, 0, "%d ranks: a blow-up must fail the run\n%s", np, log);
+        char *got = blowup_line(log);
+        cr_assert_not_null(got, "%d ranks: no blow-up message in\n%s", np, log);
+        cr_assert_str_eq(got, want, "%d ranks: \"%s\", serial \"%s\"", np, got, want);
+        fprintf(stderr, "mpi blow-up, %d ranks: %s\n", np, got);
+        free(got);
+        free(log);
+        char metrics[1200];
+        snprintf(metrics, sizeof metrics, "%s/metrics.json", par);
+        char *text = ct_test_read(metrics);
+        cr_assert(text && strstr(text, "\"failed\""), "%d ranks: metrics.json records the failure", np);
+        free(text);
+    }
+    free(want);
+    ct_test_rmtree(dir);
+    free(dir);
+}
+
+/* A failure on one rank only (here rank 1 is given a configuration that does not exist, with mpiexec's
+ * MPMD syntax) stops every rank with that rank's message, before anything collective can hang. */
+Test(mpi, failure_on_one_rank_stops_all, .timeout = 120)
+{
+    mpi_env();
+    char *dir = ct_test_tmpdir("mpi_onefails");
+    char config[1024], cmd[4096];
+    write_config(dir, "slab.json", 1.0, "explicit", 0, 0, config, sizeof config);
+    snprintf(cmd, sizeof cmd, "%s %s 1 %s %s run %s --out %s/out --quiet : %s 1 %s run %s/missing.json --out %s/out --quiet",
+             CT_MPIEXEC, CT_MPIEXEC_NP, CT_MPIEXEC_PREFLAGS, CT_BINARY, config, dir, CT_MPIEXEC_NP, CT_BINARY, dir, dir);
+    char *log = NULL;
+    int rc = run_cmd(cmd, &log);
+    cr_assert_neq(rc, 0, "%s", log);
+    cr_assert(log && strstr(log, "rank 1: ") && strstr(log, "missing.json"), "the message names rank 1 and the file:\n%s",
+              log);
+    free(log);
+    ct_test_rmtree(dir);
+    free(dir);
+}
+
+/* Other commands refuse to run as several ranks. */
+Test(mpi, other_commands_refuse_ranks, .timeout = 120)
+{
+    mpi_env();
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s %s 2 %s %s cell --beats 1", CT_MPIEXEC, CT_MPIEXEC_NP, CT_MPIEXEC_PREFLAGS, CT_BINARY);
+    char *log = NULL;
+    int rc = run_cmd(cmd, &log);
+    cr_assert_neq(rc, 0, "%s", log);
+    cr_assert(log && strstr(log, "only `cardiotwin run` can be split"), "%s", log);
+    free(log);
+}
+
+#else
+
+Test(mpi, not_built)
+{
+    cr_skip_test("built without MPI and METIS (or no mpiexec found): runs are serial only");
+}
+
+#endif
