@@ -41,8 +41,14 @@ cmake --build build-asan -j"$jobs" > /dev/null
 t1=$(now)
 summary+=("build-asan: configure + build $((t1 - t0)) s")
 say "running the test suite under ASan + UBSan (ctest -j1)"
-if ctest --test-dir build-asan -j1 --output-on-failure 2>&1 | tee build-asan/ctest.log; [ "${PIPESTATUS[0]}" -eq 0 ]; then
+rm -f build-asan/Testing/Temporary/LastTestsFailed.log
+ctest_status=0
+ctest --test-dir build-asan -j1 --output-on-failure 2>&1 | tee build-asan/ctest.log || ctest_status=${PIPESTATUS[0]}
+if [ "$ctest_status" -eq 0 ]; then
   result="ok"
+elif [ "$ctest_status" -gt 128 ]; then
+  result="FAILED (ctest was killed by signal $((ctest_status - 128)))"
+  failed=1
 else
   # Leaks inside libraries built without frame pointers (Open MPI's plugins, Gmsh) leave stacks too short
   # for fuzz/lsan.supp to match when unwound the fast way; unwinding them fully is three to six times
