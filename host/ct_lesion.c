@@ -113,10 +113,8 @@ ct_status ct_lesions_mark(const ct_mesh *m, const ct_lesion *lesions, int n_lesi
         uint8_t touched = 0;
         for (size_t e = 0; e < m->n_tets; e++) {
             const int32_t *t = m->tets + 4 * e;
-            double c[3] = {0, 0, 0};
-            for (int a = 0; a < 4; a++)
-                for (int k = 0; k < 3; k++)
-                    c[k] += 0.25 * m->xyz_mm[3 * (size_t)t[a] + k];
+            double c[3];
+            ct_mesh_tet_centroid(m, e, c);
             if (!ct_lesion_contains(&lesions[l], c))
                 continue;
             in_lesion[e] = 1;

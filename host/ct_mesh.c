@@ -171,3 +171,11 @@ ct_status ct_mesh_locate(const ct_mesh *mesh, const double p_mm[3], double tol_m
     *tet = best_e;
     return CT_OK;
 }
+
+void ct_mesh_tet_centroid(const ct_mesh *m, size_t e, double c[3])
+{
+    c[0] = c[1] = c[2] = 0;
+    for (int a = 0; a < 4; a++)
+        for (int d = 0; d < 3; d++)
+            c[d] += 0.25 * m->xyz_mm[3 * (size_t)m->tets[4 * e + a] + d];
+}

@@ -53,6 +53,9 @@ ct_status ct_mesh_validate(const ct_mesh *mesh, const char *source);
 ct_status ct_mesh_locate(const ct_mesh *mesh, const double p_mm[3], double tol_mm, size_t *tet,
                          double bary[4]);
 
+/* Centroid (mm) of tet e: the mean of its four nodes. */
+void ct_mesh_tet_centroid(const ct_mesh *mesh, size_t e, double c_mm[3]);
+
 /* Total volume (mm^3) and axis-aligned bounding box. */
 double ct_mesh_volume(const ct_mesh *mesh);
 void ct_mesh_bounds(const ct_mesh *mesh, double lo_mm[3], double hi_mm[3]);

@@ -166,10 +166,8 @@ static ct_status paint_tissue_regions(const ct_config *cfg, ct_sim *sim)
     for (int r = 0; r < cfg->n_tissue_regions; r++) {
         size_t hits = 0;
         for (size_t e = 0; e < m->n_tets; e++) {
-            double c[3] = {0, 0, 0};
-            for (int a = 0; a < 4; a++)
-                for (int k = 0; k < 3; k++)
-                    c[k] += 0.25 * m->xyz_mm[3 * (size_t)m->tets[4 * e + a] + k];
+            double c[3];
+            ct_mesh_tet_centroid(m, e, c);
             if (ct_lesion_contains(&cfg->tissue_regions[r], c)) {
                 m->tissue[e] = cfg->tissue_region_label[r];
                 hits++;

@@ -107,16 +107,21 @@ ct_status ct_study_plot_ecg(const char *csv_path, const char *png_path)
 
 /* ---- JSON helpers ---------------------------------------------------------------------------------- */
 
-static ct_status write_json(const char *dir, const char *name, const cJSON *obj)
+static ct_status write_json_file(const char *path, const cJSON *obj)
 {
-    char path[4096];
-    CT_CHECK(ct_path_join(path, sizeof path, dir, name));
     char *text = cJSON_Print(obj);
     if (!text)
         return ct_error_set(CT_ERR_NOMEM, "out of memory writing %s", path);
     ct_status st = ct_write_file_atomic(path, text, strlen(text));
     free(text);
     return st;
+}
+
+static ct_status write_json(const char *dir, const char *name, const cJSON *obj)
+{
+    char path[4096];
+    CT_CHECK(ct_path_join(path, sizeof path, dir, name));
+    return write_json_file(path, obj);
 }
 
 static cJSON *read_json(const char *path)
@@ -265,12 +270,8 @@ static ct_status run_site(const ct_study_options *o, const ct_config *cfg, const
     if (st != CT_OK && !o->quiet)
         fprintf(stderr, "cardiotwin: site %s failed: %s\n", s->name, ct_error_message());
     cJSON *j = site_json(s, key, st, &r, o->protocol.extra_stimuli);
-    char *text = cJSON_Print(j);
+    ct_status wst = write_json_file(path, j);
     cJSON_Delete(j);
-    if (!text)
-        return ct_error_set(CT_ERR_NOMEM, "out of memory");
-    ct_status wst = ct_write_file_atomic(path, text, strlen(text));
-    free(text);
     return wst;
 }
 
@@ -283,6 +284,14 @@ static int result_is_current(const char *path, const char *key)
     return ok;
 }
 
+/* DIR/site-NN.json: where site s (0-based) of a phase stores its result. */
+static ct_status site_result_path(const char *dir, int s, char *path, size_t len)
+{
+    char name[32];
+    snprintf(name, sizeof name, "site-%02d.json", s + 1);
+    return ct_path_join(path, len, dir, name);
+}
+
 /* Runs every site not yet done into dir, up to `jobs` at once (child processes when jobs > 1). */
 static ct_status run_sites(const ct_study_options *o, const char *config_path, const ct_config *cfg,
                            const ct_backend_ops *be, const ct_induce_site *sites, int n_sites, const char *dir,
@@ -293,9 +302,7 @@ static ct_status run_sites(const ct_study_options *o, const char *config_path, c
     pid_t pid_of[CT_STUDY_MAX_SITES];
     char key[2048], path[4096];
     for (int s = 0; s < n_sites; s++) {
-        char name[32];
-        snprintf(name, sizeof name, "site-%02d.json", s + 1);
-        CT_CHECK(ct_path_join(path, sizeof path, dir, name));
+        CT_CHECK(site_result_path(dir, s, path, sizeof path));
         site_key(o, config_path, cfg, &sites[s], key, sizeof key);
         if (result_is_current(path, key)) {
             if (!o->quiet)
@@ -307,9 +314,7 @@ static ct_status run_sites(const ct_study_options *o, const char *config_path, c
     if (jobs <= 1 || n_todo <= 1) {
         for (int t = 0; t < n_todo; t++) {
             int s = todo[t];
-            char name[32];
-            snprintf(name, sizeof name, "site-%02d.json", s + 1);
-            CT_CHECK(ct_path_join(path, sizeof path, dir, name));
+            CT_CHECK(site_result_path(dir, s, path, sizeof path));
             site_key(o, config_path, cfg, &sites[s], key, sizeof key);
             if (!o->quiet)
                 fprintf(stderr, "cardiotwin: site %s (%d of %d)\n", sites[s].name, t + 1, n_todo);
@@ -325,9 +330,7 @@ static ct_status run_sites(const ct_study_options *o, const char *config_path, c
     while (next < n_todo || running > 0) {
         while (st == CT_OK && next < n_todo && running < jobs) {
             int s = todo[next++];
-            char name[32];
-            snprintf(name, sizeof name, "site-%02d.json", s + 1);
-            CT_CHECK(ct_path_join(path, sizeof path, dir, name));
+            CT_CHECK(site_result_path(dir, s, path, sizeof path));
             site_key(o, config_path, cfg, &sites[s], key, sizeof key);
             if (!o->quiet)
                 fprintf(stderr, "cardiotwin: site %s started (%d of %d, %d at once)\n", sites[s].name, next,
@@ -363,14 +366,12 @@ static ct_status run_sites(const ct_study_options *o, const char *config_path, c
             pid_of[s] = 0;
             if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
                 /* the child could not even store its failure: record it here */
-                char name[32];
-                snprintf(name, sizeof name, "site-%02d.json", s + 1);
-                if (ct_path_join(path, sizeof path, dir, name) == CT_OK && !result_is_current(path, "")) {
+                if (site_result_path(dir, s, path, sizeof path) == CT_OK && !result_is_current(path, "")) {
                     ct_error_set(CT_ERR_INTERNAL, "the process of site %s ended abnormally (%s %d)", sites[s].name,
                                  WIFSIGNALED(status) ? "signal" : "exit",
                                  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
                     cJSON *j = site_json(&sites[s], "", CT_ERR_INTERNAL, NULL, 0);
-                    write_json(dir, name, j);
+                    write_json_file(path, j);
                     cJSON_Delete(j);
                 }
             }
@@ -386,10 +387,9 @@ static cJSON *collect_sites(const char *dir, int n_sites)
 {
     cJSON *arr = cJSON_CreateArray();
     for (int s = 0; s < n_sites; s++) {
-        char name[32], path[4096];
-        snprintf(name, sizeof name, "site-%02d.json", s + 1);
+        char path[4096];
         cJSON *j = NULL;
-        if (ct_path_join(path, sizeof path, dir, name) == CT_OK)
+        if (site_result_path(dir, s, path, sizeof path) == CT_OK)
             j = read_json(path);
         if (!j) {
             j = cJSON_CreateObject();

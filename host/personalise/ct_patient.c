@@ -262,14 +262,6 @@ static double mean_edge_mm(const ct_mesh *m)
     return sum / (6.0 * (double)m->n_tets);
 }
 
-static void centroid(const ct_mesh *m, size_t e, double c[3])
-{
-    c[0] = c[1] = c[2] = 0;
-    for (int a = 0; a < 4; a++)
-        for (int d = 0; d < 3; d++)
-            c[d] += 0.25 * m->xyz_mm[3 * (size_t)m->tets[4 * e + a] + d];
-}
-
 static double dist2(const double *a, const double *b)
 {
     return (a[0] - b[0]) * (a[0] - b[0]) + (a[1] - b[1]) * (a[1] - b[1]) + (a[2] - b[2]) * (a[2] - b[2]);
@@ -291,7 +283,7 @@ static ct_status label_infarct(const patient *p, ct_mesh *m, const ct_ventricula
     }
     size_t n_scar = 0;
     for (size_t e = 0; e < m->n_tets; e++) {
-        centroid(m, e, cen + 3 * e);
+        ct_mesh_tet_centroid(m, e, cen + 3 * e);
         double t = 0;
         for (int a = 0; a < 4; a++)
             t += 0.25 * co->transmural[m->tets[4 * e + a]];
@@ -330,7 +322,7 @@ static long segment_node(const ct_mesh *m, const ct_ventricular_coords *co, cons
         if (seg[e] != s)
             continue;
         double ce[3], v = ct_mesh_tet_volume(m, e);
-        centroid(m, e, ce);
+        ct_mesh_tet_centroid(m, e, ce);
         for (int d = 0; d < 3; d++)
             c[d] += v * ce[d];
         vol += v;
