@@ -7,6 +7,7 @@
 #include <zlib.h>
 
 #include "ct_files.h"
+#include "ct_hash.h"
 
 static const char k_magic[8] = {'C', 'T', 'C', 'K', 'P', 'T', '0', '1'};
 
@@ -27,13 +28,8 @@ ct_status ct_checkpoint_hash_file(const char *path, uint64_t *hash)
     size_t len;
     *hash = 0;
     CT_CHECK(ct_read_file(path, &data, &len));
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)data[i];
-        h *= 1099511628211ull;
-    }
+    *hash = ct_fnv1a64(CT_FNV1A64_OFFSET, data, len);
     free(data);
-    *hash = h;
     return CT_OK;
 }
 
@@ -204,9 +200,12 @@ ct_status ct_checkpoint_read(const char *path, const ct_checkpoint_id *expect, c
                               path);
         else if (id->model != expect->model || id->dt_ms != expect->dt_ms)
             st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint of another model or time step", path);
-        else if (id->ranks != expect->ranks || id->rank != expect->rank)
-            st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint of rank %u of %u; this is rank %u of %u", path, id->rank,
-                              id->ranks, expect->rank, expect->ranks);
+        else if (id->ranks != expect->ranks)
+            st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint of a run on %u MPI rank(s); this run has %u: restart "
+                              "with the rank count it was written with", path, id->ranks, expect->ranks);
+        else if (id->rank != expect->rank)
+            st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint of rank %u of %u; this is rank %u", path, id->rank,
+                              id->ranks, expect->rank);
     }
 done:
     free(data);

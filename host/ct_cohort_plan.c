@@ -13,22 +13,11 @@
 #include "ct_checkpoint.h"
 #include "ct_config.h"
 #include "ct_files.h"
+#include "ct_hash.h"
 #include "ct_json.h"
 #include "personalise/ct_patient.h"
 
 /* ---- small helpers --------------------------------------------------------------------------------- */
-
-static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
-{
-    const unsigned char *b = data;
-    for (size_t i = 0; i < len; i++) {
-        h ^= b[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
-#define FNV_OFFSET 1469598103934665603ull
 
 /* A name that can be a folder name and part of a run id: [A-Za-z0-9._-], not starting with '.'. */
 static int valid_name(const char *s)
@@ -550,8 +539,8 @@ static ct_status expand_run(ct_cohort_plan *p, ct_cohort_run_spec *r)
     if (!r->config_text)
         return ct_error_set(CT_ERR_NOMEM, "out of memory");
     const ct_cohort_member *m = &p->members[r->member];
-    uint64_t h = fnv1a(FNV_OFFSET, r->config_text, strlen(r->config_text));
-    h = fnv1a(h, &m->mesh_hash, sizeof m->mesh_hash);
+    uint64_t h = ct_fnv1a64(CT_FNV1A64_OFFSET, r->config_text, strlen(r->config_text));
+    h = ct_fnv1a64(h, &m->mesh_hash, sizeof m->mesh_hash);
     snprintf(r->hash, sizeof r->hash, "%016llx", (unsigned long long)h);
     /* every check a configuration gets, now, before any run starts */
     ct_config cfg;

@@ -54,10 +54,16 @@ ct_status ct_write_file_atomic(const char *path, const void *data, size_t len)
         p += w;
         left -= (size_t)w;
     }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        int e = errno;
+    /* close even when fsync fails (a full disk can surface there: NFS, delayed allocation); EINVAL / EROFS:
+     * a file system without fsync, as the VTK and .pvd writers treat it */
+    int flush_errno = fsync(fd) != 0 ? errno : 0;
+    if (flush_errno == EINVAL || flush_errno == EROFS)
+        flush_errno = 0;
+    if (close(fd) != 0 && flush_errno == 0)
+        flush_errno = errno;
+    if (flush_errno != 0) {
         unlink(tmp);
-        return ct_error_set(CT_ERR_IO, "%s: cannot flush to disk: %s", path, strerror(e));
+        return ct_error_set(CT_ERR_IO, "%s: cannot flush to disk: %s", path, strerror(flush_errno));
     }
     if (rename(tmp, path) != 0) {
         int e = errno;

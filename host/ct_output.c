@@ -68,18 +68,22 @@ ct_status ct_output_frame(ct_output *o, double t_ms, const double *vm_mV)
     return CT_OK;
 }
 
-ct_status ct_output_resume_frames(ct_output *o, int n_frames, const double *times_ms)
+ct_status ct_output_resume_frames(ct_output *o, int n_frames, const double *times_ms, const char *frame_ext)
 {
     if (o->n_frames != 0)
         return ct_error_set(CT_ERR_INTERNAL, "ct_output_resume_frames: frames were already written");
     if (n_frames == 0)
         return CT_OK;
+    if (!frame_ext) {
+        o->n_frames = n_frames;
+        return CT_OK;
+    }
     char path[4096];
     CT_CHECK(ct_path_join(path, sizeof path, o->dir, "vm.pvd"));
     CT_CHECK(ct_pvd_open(path, &o->pvd));
     for (int k = 0; k < n_frames; k++) {
         char name[64];
-        snprintf(name, sizeof name, "vm_%06d.vtu", k);
+        snprintf(name, sizeof name, "vm_%06d.%s", k, frame_ext);
         CT_CHECK(ct_pvd_add(o->pvd, times_ms[k], name));
         o->n_frames++;
     }

@@ -22,9 +22,11 @@ ct_status ct_output_open(const char *dir, const ct_sim *sim, ct_output **out);
 void ct_output_close(ct_output *o);
 
 ct_status ct_output_frame(ct_output *o, double t_ms, const double *vm_mV);
-/* A run restarted from a checkpoint: lists the n_frames frames vm_000000.vtu ... the first run wrote (at
- * times_ms) in a new vm.pvd, without rewriting them; later frames continue the numbering. */
-ct_status ct_output_resume_frames(ct_output *o, int n_frames, const double *times_ms);
+/* A run restarted from a checkpoint: lists the n_frames frames vm_000000.<frame_ext> ... the first run wrote
+ * (at times_ms) in a new vm.pvd, without rewriting them; later frames continue the numbering. frame_ext is
+ * "vtu" (serial) or "pvtu" (a split run's rank 0); NULL only counts them (a split run's other ranks, which
+ * write pieces but no collection). */
+ct_status ct_output_resume_frames(ct_output *o, int n_frames, const double *times_ms, const char *frame_ext);
 /* activation.vtu: activation_time_ms per node and, when cv_speed is not NULL, the conduction velocity per
  * element (m/s; NAN where undefined: an unactivated node or a breakthrough faster than 10 m/s). */
 ct_status ct_output_activation(ct_output *o, const double *activation_ms, const double *cv_speed,

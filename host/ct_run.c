@@ -5,6 +5,7 @@
  * to rank 0, which alone post-processes and writes them, and each rank writes its piece of the Vm frames.
  * Serial runs (dist == NULL) take exactly the path they always did. */
 #define _POSIX_C_SOURCE 200809L
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "ct_files.h"
 #include "metrics/ct_cv_map.h"
 #include "mpi/ct_dist.h"
+#include "mpi/ct_mpi.h"
 
 static double now_s(void)
 {
@@ -115,40 +117,118 @@ static ct_status write_frame(const ct_backend_ops *be, ct_backend_ctx *ctx, cons
     return ct_dist_frame(dist, out, t_ms, be->download(ctx, CT_FIELD_VM, local), local);
 }
 
-/* The whole state after `step` steps, into path (atomically). */
+/* The whole state after `step` steps, into path (atomically). Split across MPI ranks (dist): every rank's
+ * backend state goes to rank 0 (ct_dist_gather_state), which writes the one file; the status is agreed. */
 static ct_status write_checkpoint(const char *path, const ct_checkpoint_id *id, const ct_backend_ops *be,
-                                  ct_backend_ctx *ctx, long step, const ct_run_result *r, const ct_output *out,
-                                  long every, double dt_ms, const ct_ecg *ecg)
+                                  ct_backend_ctx *ctx, const ct_dist *dist, long step, const ct_run_result *r,
+                                  const ct_output *out, long every, double dt_ms, const ct_ecg *ecg)
 {
+    int root = ct_dist_rank(dist) == 0;
     ct_checkpoint c;
     memset(&c, 0, sizeof c);
     c.id = *id;
     c.step = step;
-    c.state_bytes = be->state_size(ctx);
     c.cg_iterations_total = r->cg_iterations_total;
     c.n_frames = out && every > 0 ? (uint64_t)out->n_frames : 0;
     size_t ns = ecg ? ct_ecg_n_samples(ecg) : 0, nl = ecg ? ct_ecg_n_leads(ecg) : 0;
     c.n_ecg_samples = ns;
     c.n_ecg_leads = nl;
-    c.state = malloc(c.state_bytes + 1);
+    size_t own_bytes = be->state_size(ctx);
+    void *own = malloc(own_bytes + 1); /* this rank's backend state; becomes c.state when serial */
     c.frame_times_ms = malloc((c.n_frames + 1) * sizeof *c.frame_times_ms);
     c.ecg_times_ms = malloc((ns + 1) * sizeof *c.ecg_times_ms);
     c.ecg_values = malloc((ns * nl + 1) * sizeof *c.ecg_values);
     ct_status st = CT_OK;
-    if (!c.state || !c.frame_times_ms || !c.ecg_times_ms || !c.ecg_values)
+    if (!own || !c.frame_times_ms || !c.ecg_times_ms || !c.ecg_values)
         st = ct_error_set(CT_ERR_NOMEM, "out of memory for a checkpoint");
     if (st == CT_OK)
-        st = be->save_state(ctx, c.state);
-    for (uint64_t k = 0; k < c.n_frames; k++) /* frame k was written at step k * every */
-        c.frame_times_ms[k] = (double)((long)k * every) * dt_ms;
-    for (size_t s = 0; s < ns; s++) {
-        c.ecg_times_ms[s] = ct_ecg_time(ecg, s);
-        for (size_t l = 0; l < nl; l++)
-            c.ecg_values[s * nl + l] = ct_ecg_value(ecg, s, l);
+        st = be->save_state(ctx, own);
+    if (dist) {
+        size_t all_bytes = 0;
+        st = ct_dist_gather_state(dist, st, own, own_bytes, &c.state, &all_bytes);
+        c.state_bytes = all_bytes;
+        free(own);
+    } else {
+        c.state = own;
+        c.state_bytes = own_bytes;
     }
-    if (st == CT_OK)
-        st = ct_checkpoint_write(path, &c);
+    if (st == CT_OK) {
+        for (uint64_t k = 0; k < c.n_frames; k++) /* frame k was written at step k * every */
+            c.frame_times_ms[k] = (double)((long)k * every) * dt_ms;
+        for (size_t s = 0; s < ns; s++) {
+            c.ecg_times_ms[s] = ct_ecg_time(ecg, s);
+            for (size_t l = 0; l < nl; l++)
+                c.ecg_values[s * nl + l] = ct_ecg_value(ecg, s, l);
+        }
+        if (root)
+            st = ct_checkpoint_write(path, &c);
+        st = ct_dist_agree(dist, st);
+    }
     ct_checkpoint_free(&c);
+    return st;
+}
+
+/* What a split run's ranks learn from the checkpoint rank 0 read. */
+typedef struct restart_info {
+    int64_t step, cg_iterations_total;
+    uint64_t n_frames;
+} restart_info;
+
+/* Restores the run from the checkpoint at path: the backend state (split: rank 0 reads the file and hands
+ * every rank its part), the ECG samples, the frames already written and the step reached (*step0). The
+ * status is agreed. */
+static ct_status restart_from(const char *path, const ct_checkpoint_id *id, const ct_backend_ops *be,
+                              ct_backend_ctx *ctx, const ct_dist *dist, long n_steps, ct_output *out, long every,
+                              ct_ecg *ecg, long *step0, ct_run_result *r)
+{
+    int root = ct_dist_rank(dist) == 0;
+    size_t own_bytes = be->state_size(ctx);
+    ct_checkpoint ck;
+    memset(&ck, 0, sizeof ck);
+    ct_status st = CT_OK;
+    if (root) {
+        st = ct_checkpoint_read(path, id, &ck);
+        if (st == CT_OK && (ck.step < 0 || ck.step > n_steps || (ecg && ck.n_ecg_leads != ct_ecg_n_leads(ecg)) ||
+                            (!dist && ck.state_bytes != own_bytes)))
+            st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint does not fit this run (state size, step or ECG leads)",
+                              path);
+        if (st == CT_OK && ecg)
+            st = ct_ecg_set_samples(ecg, ck.n_ecg_samples, ck.ecg_times_ms, ck.ecg_values);
+    }
+    restart_info info = {ck.step, ck.cg_iterations_total, ck.n_frames};
+    double *frame_times = NULL; /* owned: rank 0's come from ck */
+    void *own = NULL;           /* owned: this rank's part of a split state */
+    if (dist) {
+        st = ct_dist_bcast(dist, st, &info, sizeof info);
+        if (st == CT_OK && info.n_frames > (uint64_t)INT_MAX)
+            st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint lists %llu frames", path, (unsigned long long)info.n_frames);
+        if (st == CT_OK) {
+            own = malloc(own_bytes + 1);
+            frame_times = malloc((info.n_frames + 1) * sizeof *frame_times);
+            st = ct_dist_agree(dist, own && frame_times ? CT_OK : ct_error_set(CT_ERR_NOMEM, "out of memory"));
+        }
+        if (st == CT_OK)
+            st = ct_dist_scatter_state(dist, path, ck.state, ck.state_bytes, own, own_bytes);
+        if (st == CT_OK) {
+            if (root)
+                memcpy(frame_times, ck.frame_times_ms, info.n_frames * sizeof *frame_times);
+            st = ct_dist_bcast(dist, CT_OK, frame_times, info.n_frames * sizeof *frame_times);
+        }
+        if (st == CT_OK)
+            st = ct_dist_agree(dist, be->load_state(ctx, own));
+    } else if (st == CT_OK) {
+        st = be->load_state(ctx, ck.state);
+    }
+    if (st == CT_OK && out && every > 0)
+        st = ct_dist_agree(dist, ct_output_resume_frames(out, (int)info.n_frames, dist ? frame_times : ck.frame_times_ms,
+                                                          !dist ? "vtu" : root ? "pvtu" : NULL));
+    if (st == CT_OK) {
+        *step0 = (long)info.step;
+        r->cg_iterations_total = info.cg_iterations_total;
+    }
+    free(own);
+    free(frame_times);
+    ct_checkpoint_free(&ck);
     return st;
 }
 
@@ -233,8 +313,8 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
         ckpt_id.n_nodes = n;
         ckpt_id.model = (uint32_t)cfg->model;
         ckpt_id.dt_ms = cfg->dt_ms;
-        ckpt_id.ranks = 1;
-        if ((st = ct_checkpoint_hash_file(cfg->source, &ckpt_id.config_hash)) != CT_OK)
+        ckpt_id.ranks = (uint32_t)ct_mpi_size(); /* split runs: one file, written by rank 0 */
+        if ((st = ct_dist_agree(dist, ct_checkpoint_hash_file(cfg->source, &ckpt_id.config_hash))) != CT_OK)
             goto done;
         if (!be->state_size || !be->save_state || !be->load_state) {
             st = ct_error_set(CT_ERR_BACKEND, "the %s backend cannot save its state for checkpoints", be->name);
@@ -250,33 +330,11 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
             goto done;
         }
     }
-    if (dist && (opt->restart_path || ckpt_every > 0)) {
-        st = ct_error_set(CT_ERR_CONFIG, "checkpoints and restarts are not supported yet in a run split across MPI "
-                                         "ranks: run it serially");
-        goto done;
-    }
     if (opt->restart_path) {
-        ct_checkpoint ck;
-        if ((st = ct_checkpoint_read(opt->restart_path, &ckpt_id, &ck)) != CT_OK)
+        if ((st = restart_from(opt->restart_path, &ckpt_id, be, ctx, dist, n_steps, out, every, ecg, &step0, r)) !=
+            CT_OK)
             goto done;
-        if (ck.state_bytes != be->state_size(ctx) || ck.step < 0 || ck.step > n_steps ||
-            (ecg && ck.n_ecg_leads != ct_ecg_n_leads(ecg))) {
-            ct_checkpoint_free(&ck);
-            st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint does not fit this run (state size, step or ECG leads)",
-                              opt->restart_path);
-            goto done;
-        }
-        st = be->load_state(ctx, ck.state);
-        if (st == CT_OK && ecg)
-            st = ct_ecg_set_samples(ecg, ck.n_ecg_samples, ck.ecg_times_ms, ck.ecg_values);
-        if (st == CT_OK && out && every > 0)
-            st = ct_output_resume_frames(out, (int)ck.n_frames, ck.frame_times_ms);
-        step0 = ck.step;
-        r->cg_iterations_total = ck.cg_iterations_total;
-        ct_checkpoint_free(&ck);
-        if (st != CT_OK)
-            goto done;
-        if (!opt->quiet)
+        if (!opt->quiet && root)
             fprintf(stderr, "  restarted from %s at t = %g ms\n", opt->restart_path, (double)step0 * cfg->dt_ms);
     } else if (out && every > 0) {
         if ((st = write_frame(be, ctx, dist, local, out, 0.0, r->vm_final_mV)) != CT_OK)
@@ -324,7 +382,7 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
             if ((st = write_frame(be, ctx, dist, local, out, (double)(step + 1) * cfg->dt_ms, r->vm_final_mV)) != CT_OK)
                 goto done;
         }
-        if (ckpt_every > 0 && (step + 1) % ckpt_every == 0 && (st = write_checkpoint(ckpt_path, &ckpt_id, be, ctx, step + 1, r,
+        if (ckpt_every > 0 && (step + 1) % ckpt_every == 0 && (st = write_checkpoint(ckpt_path, &ckpt_id, be, ctx, dist, step + 1, r,
                                                                                    out, every, cfg->dt_ms, ecg)) != CT_OK)
             goto done;
         if (!opt->quiet && root && (step + 1) % progress_every == 0)

@@ -29,24 +29,32 @@ enum ct_diffusion_method {
 
 /* One rank's share of a problem split across MPI ranks (host/mpi/): its nodes are numbered owned first
  * (0..n_owned-1), then ghosts (n_owned..n_nodes-1: copies of other ranks' nodes that share an element with
- * an owned node). Owned rows of the matrices are complete; ghost rows are not and their results are never
+ * an owned node). The owned nodes start with the interior ones (0..n_interior-1), whose matrix rows read
+ * owned values only. Owned rows of the matrices are complete; ghost rows are not and their results are never
  * used. With a halo a backend, in every step:
  *   - refreshes the ghost Vm after the diffusion update (before the activation and blow-up tests count):
  *     the values of send_idx go out, n_nodes - n_owned values come back, in ghost order;
  *   - inside CG, refreshes the ghosts of the vector a product is taken of (the start value, then the search
  *     direction), and sums every dot product over owned nodes only, then through sum(), so every rank
- *     takes the same number of iterations with the same scalars;
+ *     takes the same number of iterations with the same scalars. The refresh of the search direction is
+ *     overlapped with the product's interior rows: exchange_begin, rows 0..n_interior-1, exchange_end, then
+ *     the other rows;
  *   - reports a blow-up only at an owned node (a ghost's value is its owner's to report).
  * Reaction runs at ghosts too: their parameters, stimuli and Vm equal their owners', so do their states.
  * The callbacks are the MPI side (host/mpi/ct_halo.c); `user` must outlive the backend context. */
 typedef struct ct_halo {
     size_t n_owned;
+    size_t n_interior;         /* owned nodes 0..n_interior-1 share no element with a ghost */
     size_t n_send;
-    const int32_t *send_idx;   /* n_send owned nodes, in the order exchange() sends them (copied at create) */
-    /* Sends send_values (n_send) and receives ghost_values (n_nodes - n_owned, ghost order). Collective. */
-    ct_status (*exchange)(void *user, const double *send_values, double *ghost_values);
+    const int32_t *send_idx;   /* n_send boundary nodes, in the order the exchange sends them (copied at create) */
+    /* Starts sending send_values (n_send) and receiving ghost_values (n_nodes - n_owned, ghost order); both
+     * arrays must stay untouched until exchange_end, which waits for both. Collective. */
+    ct_status (*exchange_begin)(void *user, const double *send_values, double *ghost_values);
+    ct_status (*exchange_end)(void *user);
     /* Replaces values[0..count) by their sums over all ranks, identical on every rank. Collective. */
     ct_status (*sum)(void *user, double *values, int count);
+    /* 1: the exchange takes device (CUDA) memory: the MPI library is CUDA-aware at run time (ct_mpi.h). */
+    int device_memory_ok;
     void *user;
 } ct_halo;
 

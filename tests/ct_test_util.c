@@ -71,23 +71,32 @@ int ct_test_write(const char *path, const char *text)
     return fclose(f);
 }
 
-char *ct_test_read(const char *path)
+char *ct_test_read_bytes(const char *path, size_t *len)
 {
+    *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
+    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
     if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
         free(buf);
         buf = NULL;
     }
-    if (buf)
+    if (buf) {
         buf[n] = '\0';
+        *len = (size_t)n;
+    }
     fclose(f);
     return buf;
+}
+
+char *ct_test_read(const char *path)
+{
+    size_t len;
+    return ct_test_read_bytes(path, &len);
 }
 
 /* Runs `steps` steps from step `from` with stimulus 0 on during its first 2 ms. */

@@ -19,6 +19,8 @@ int ct_test_write(const char *path, const char *text);
 
 /* Whole file as a string (caller frees), NULL if unreadable. */
 char *ct_test_read(const char *path);
+/* The same, with its length in bytes in *len (the file may hold NUL bytes). */
+char *ct_test_read_bytes(const char *path, size_t *len);
 
 struct ct_backend_ops;
 /* Saves a backend's state mid-run (a TP06 slab with a stimulus and beat tracking), runs on, restores it

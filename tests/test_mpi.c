@@ -6,7 +6,8 @@
  * same nodes activated: on the CPU backend to 60 ms (all of the slab activates, P8 at ~56 ms), on OpenCL
  * (PoCL) and with Crank-Nicolson on the CPU over shorter runs. The parallel Vm frames (one piece per rank and
  * a .pvtu) must hold the serial frame's values, and a blow-up seen by one rank must stop every rank with
- * the serial run's message, not hang.
+ * the serial run's message, not hang. A 2-rank run stopped and restarted from its checkpoint ends exactly
+ * as the uninterrupted one.
  *
  * The ranks run with OMP_NUM_THREADS=1 (see mpi_env for Open MPI's settings). Skipped where MPI was not
  * compiled in. About a minute on two idle cores, most of it the 60 ms CPU case.
@@ -318,6 +319,80 @@ Test(mpi, failure_on_one_rank_stops_all, .timeout = 120)
     cr_assert(log && strstr(log, "rank 1: ") && strstr(log, "missing.json"), "the message names rank 1 and the file:\n%s",
               log);
     free(log);
+    ct_test_rmtree(dir);
+    free(dir);
+}
+
+/* Two files have the same bytes. */
+static void same_file(const char *a, const char *b)
+{
+    size_t la = 0, lb = 0;
+    char *x = ct_test_read_bytes(a, &la), *y = ct_test_read_bytes(b, &lb);
+    cr_assert(x && y, "cannot read %s or %s", a, b);
+    cr_assert(la == lb && memcmp(x, y, la) == 0, "%s and %s differ (%zu and %zu bytes)", a, b, la, lb);
+    free(x);
+    free(y);
+}
+
+/* Checkpoint and restart of a run split across 2 ranks: stopped at 9 ms (last checkpoint at 8 ms) and
+ * restarted on 2 ranks, it ends exactly as the uninterrupted 2-rank run (activation map, the last Vm frame's
+ * pieces byte for byte, the frame list); restarting that checkpoint on 3 ranks or serially is refused. */
+Test(mpi, restart_equals_uninterrupted_on_two_ranks, .timeout = 600)
+{
+    mpi_env();
+    char *dir = ct_test_tmpdir("mpi_ckpt");
+    cr_assert_not_null(dir);
+    char config[1024], cmd[8192], ck[1200];
+    write_config(dir, "slab.json", 15.0, "crank_nicolson", 2.0, 0, config, sizeof config);
+    char *log = NULL;
+    const char *mpi = CT_MPIEXEC " " CT_MPIEXEC_NP;
+    snprintf(cmd, sizeof cmd, "%s 2 %s %s run %s --out %s/whole --backend cpu --quiet", mpi, CT_MPIEXEC_PREFLAGS,
+             CT_BINARY, config, dir);
+    int rc = run_cmd(cmd, &log);
+    cr_assert_eq(rc, 0, "uninterrupted: exit %d\n%s", rc, log ? log : "");
+    free(log);
+    snprintf(cmd, sizeof cmd, "%s 2 %s %s run %s --out %s/split --backend cpu --quiet --checkpoint-every 4 --stop-at 9",
+             mpi, CT_MPIEXEC_PREFLAGS, CT_BINARY, config, dir);
+    rc = run_cmd(cmd, &log);
+    cr_assert_eq(rc, 0, "interrupted: exit %d\n%s", rc, log ? log : "");
+    free(log);
+    snprintf(ck, sizeof ck, "%s/split/checkpoint.ctck", dir);
+    struct stat sb;
+    cr_assert(stat(ck, &sb) == 0 && sb.st_size > 1000, "no checkpoint written");
+
+    /* the wrong rank counts are refused, naming the file and the counts */
+    snprintf(cmd, sizeof cmd, "%s 3 %s %s run %s --out %s/np3 --backend cpu --quiet --restart %s", mpi,
+             CT_MPIEXEC_PREFLAGS, CT_BINARY, config, dir, ck);
+    rc = run_cmd(cmd, &log);
+    cr_assert_neq(rc, 0, "a 2-rank checkpoint restarted on 3 ranks\n%s", log ? log : "");
+    cr_assert(log && strstr(log, ck) && strstr(log, "2 MPI rank(s); this run has 3"), "%s", log ? log : "");
+    free(log);
+    snprintf(cmd, sizeof cmd, "%s run %s --out %s/serial --backend cpu --quiet --restart %s", CT_BINARY, config, dir, ck);
+    rc = run_cmd(cmd, &log);
+    cr_assert_neq(rc, 0, "a 2-rank checkpoint restarted serially\n%s", log ? log : "");
+    cr_assert(log && strstr(log, "this run has 1"), "%s", log ? log : "");
+    free(log);
+
+    snprintf(cmd, sizeof cmd, "%s 2 %s %s run %s --out %s/split --backend cpu --quiet --restart %s", mpi,
+             CT_MPIEXEC_PREFLAGS, CT_BINARY, config, dir, ck);
+    rc = run_cmd(cmd, &log);
+    cr_assert_eq(rc, 0, "restart: exit %d\n%s", rc, log ? log : "");
+    free(log);
+
+    char a[1100], b[1100];
+    snprintf(a, sizeof a, "%s/whole", dir);
+    snprintf(b, sizeof b, "%s/split", dir);
+    size_t n_act = 0;
+    double d = activation_diff(a, b, "restart on 2 ranks", &n_act);
+    fprintf(stderr, "mpi restart, 2 ranks: %zu nodes activated, max |d activation| = %.3e ms\n", n_act, d);
+    cr_assert_gt(n_act, 100);
+    cr_assert_eq(d, 0.0, "the restarted run differs from the uninterrupted one by %.3e ms", d);
+    const char *same[] = {"vm.pvd", "vm_000007.pvtu", "vm_000007_p0000.vtu", "vm_000007_p0001.vtu"};
+    for (size_t k = 0; k < sizeof same / sizeof same[0]; k++) {
+        snprintf(a, sizeof a, "%s/whole/%s", dir, same[k]);
+        snprintf(b, sizeof b, "%s/split/%s", dir, same[k]);
+        same_file(a, b);
+    }
     ct_test_rmtree(dir);
     free(dir);
 }

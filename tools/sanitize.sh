@@ -10,7 +10,8 @@
 #    -max_total_time=SECONDS on a copy of fuzz/corpus/<name> (build-fuzz/fuzz-run/<name>/); a finding is
 #    written there as crash-*/leak-*/timeout-*/oom-* with the log beside it. Reproduce one with
 #    `build-fuzz/fuzz/fuzz_<name> FILE`.
-# Needs (Debian 12): clang libclang-rt-14-dev libomp-14-dev, on top of tools/setup.sh's packages.
+# Needs (Debian 12): clang libclang-rt-14-dev libomp-14-dev, on top of tools/setup.sh's packages
+# (`bash tools/setup.sh --sanitize` installs both sets). CI (.ci/run) runs `bash tools/sanitize.sh 20`.
 # Suppressions for leaks inside third-party libraries: fuzz/lsan.supp (never our own code).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,8 @@ root=$(pwd)
 secs=${1:-60}
 case "$secs" in '' | *[!0-9]*) echo "usage: bash tools/sanitize.sh [SECONDS_PER_FUZZER]" >&2; exit 2 ;; esac
 jobs=$(nproc)
+command -v clang > /dev/null && command -v clang++ > /dev/null ||
+  { echo "sanitize: clang not found; install it with: bash tools/setup.sh --sanitize" >&2; exit 1; }
 
 # abort_on_error: a report ends the process with SIGABRT, which Criterion and ctest see as a failure.
 export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:check_initialization_order=1:strict_init_order=1"

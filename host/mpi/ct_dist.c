@@ -15,6 +15,7 @@
 
 #include "../ct_fem.h"
 #include "../ct_files.h"
+#include "../ct_hash.h"
 #include "../io/ct_vtk.h"
 #include "ct_halo.h"
 #include "ct_partition.h"
@@ -36,6 +37,7 @@ struct ct_dist {
     int32_t *piece_node;         /* local node of each piece node */
     double *piece_xyz, *piece_fibre, *piece_vm;
     int32_t *piece_tets;
+    uint64_t partition_hash;     /* FNV-1a of the owner array, for checkpoints */
     char summary[256];
 };
 
@@ -212,6 +214,7 @@ ct_status ct_dist_create(const ct_sim *sim, ct_dist **out)
     }
     if (st == CT_OK) {
         MPI_Bcast(owner, (int)n, MPI_INT32_T, 0, MPI_COMM_WORLD);
+        d->partition_hash = ct_fnv1a64(CT_FNV1A64_OFFSET, owner, n * sizeof *owner);
         st = ct_partition_build(sim->mesh, owner, d->n_ranks, d->rank, &d->part);
         if (st == CT_OK)
             st = local_problem(d, sim);
@@ -288,6 +291,141 @@ ct_status ct_dist_agree_step(const ct_dist *d, ct_status st, ct_step_report *rep
     rep->bad_node = what.bad_node;
     rep->bad_value_mV = what.bad_value_mV;
     return ct_error_set((ct_status)what.status, "%s", what.message);
+}
+
+/* The header of a split run's state blob (ct_dist.h), then n_ranks uint64_t sizes, then the states. */
+typedef struct state_header {
+    char magic[8];               /* "CTSPLIT1" */
+    uint64_t n_ranks;
+    uint64_t partition_hash;
+} state_header;
+
+static const char STATE_MAGIC[8] = {'C', 'T', 'S', 'P', 'L', 'I', 'T', '1'};
+
+ct_status ct_dist_gather_state(const ct_dist *d, ct_status st, const void *blob, size_t bytes, void **all,
+                               size_t *all_bytes)
+{
+    *all = NULL;
+    *all_bytes = 0;
+    if (!d)
+        return ct_error_set(CT_ERR_INTERNAL, "ct_dist_gather_state without a split run");
+    int nr = d->n_ranks;
+    uint64_t mine = bytes;
+    uint64_t *sizes = malloc((size_t)nr * sizeof *sizes);
+    int *count = malloc((size_t)nr * sizeof *count), *displ = malloc((size_t)nr * sizeof *displ);
+    if (st == CT_OK && (!sizes || !count || !displ))
+        st = ct_error_set(CT_ERR_NOMEM, "out of memory gathering the checkpoint");
+    st = ct_mpi_agree(st);
+    if (st != CT_OK)
+        goto done;
+    MPI_Gather(&mine, 1, MPI_UINT64_T, sizes, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    size_t head = sizeof(state_header) + (size_t)nr * sizeof(uint64_t), total = head;
+    if (d->rank == 0) {
+        for (int r = 0; r < nr && st == CT_OK; r++) {
+            if (sizes[r] > (uint64_t)INT_MAX || total - head + sizes[r] > (uint64_t)INT_MAX)
+                st = ct_error_set(CT_ERR_CONFIG, "checkpoint: the states of ranks 0..%d exceed 2 GiB, more than one "
+                                  "MPI message gathers: use more ranks or no checkpoints", r);
+            count[r] = (int)sizes[r];
+            displ[r] = (int)(total - head);
+            total += sizes[r];
+        }
+        if (st == CT_OK && !(*all = malloc(total)))
+            st = ct_error_set(CT_ERR_NOMEM, "out of memory for a checkpoint of %zu bytes", total);
+    }
+    st = ct_mpi_agree(st);
+    if (st != CT_OK)
+        goto done;
+    unsigned char *dst = *all;
+    MPI_Gatherv(blob, (int)bytes, MPI_BYTE, d->rank == 0 ? dst + head : NULL, count, displ, MPI_BYTE, 0,
+                MPI_COMM_WORLD);
+    if (d->rank == 0) {
+        state_header h;
+        memset(&h, 0, sizeof h);
+        memcpy(h.magic, STATE_MAGIC, sizeof h.magic);
+        h.n_ranks = (uint64_t)nr;
+        h.partition_hash = d->partition_hash;
+        memcpy(dst, &h, sizeof h);
+        memcpy(dst + sizeof h, sizes, (size_t)nr * sizeof *sizes);
+        *all_bytes = total;
+    }
+done:
+    if (st != CT_OK) {
+        free(*all);
+        *all = NULL;
+    }
+    free(sizes);
+    free(count);
+    free(displ);
+    return st;
+}
+
+ct_status ct_dist_scatter_state(const ct_dist *d, const char *path, const void *all, size_t all_bytes, void *blob,
+                                size_t bytes)
+{
+    if (!d)
+        return ct_error_set(CT_ERR_INTERNAL, "ct_dist_scatter_state without a split run");
+    int nr = d->n_ranks;
+    ct_status st = CT_OK;
+    int *count = malloc((size_t)nr * sizeof *count), *displ = malloc((size_t)nr * sizeof *displ);
+    uint64_t mine = bytes, *want = malloc((size_t)nr * sizeof *want);
+    if (!count || !displ || !want)
+        st = ct_error_set(CT_ERR_NOMEM, "out of memory restoring the checkpoint");
+    st = ct_mpi_agree(st);
+    if (st != CT_OK)
+        goto done;
+    MPI_Gather(&mine, 1, MPI_UINT64_T, want, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    size_t head = sizeof(state_header) + (size_t)nr * sizeof(uint64_t);
+    if (d->rank == 0) {
+        state_header h;
+        const unsigned char *src = all;
+        if (all_bytes < head) {
+            st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint state is not that of a run split over %d MPI ranks", path,
+                              nr);
+        } else {
+            memcpy(&h, src, sizeof h);
+            if (memcmp(h.magic, STATE_MAGIC, sizeof h.magic) != 0 || h.n_ranks != (uint64_t)nr)
+                st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint state is not that of a run split over %d MPI ranks",
+                                  path, nr);
+            else if (h.partition_hash != d->partition_hash)
+                st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint of another partition of the mesh (METIS gave other "
+                                  "owners: another METIS build?)", path);
+        }
+        size_t total = head;
+        for (int r = 0; r < nr && st == CT_OK; r++) {
+            uint64_t size;
+            memcpy(&size, src + sizeof h + (size_t)r * sizeof size, sizeof size);
+            if (size != want[r])
+                st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint holds %llu bytes of state for rank %d; its backend "
+                                  "needs %llu", path, (unsigned long long)size, r, (unsigned long long)want[r]);
+            count[r] = (int)size;
+            displ[r] = (int)(total - head);
+            total += size;
+        }
+        if (st == CT_OK && total != all_bytes)
+            st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint state of %zu bytes; the ranks' parts add up to %zu", path,
+                              all_bytes, total);
+    }
+    st = ct_mpi_agree(st);
+    if (st == CT_OK)
+        MPI_Scatterv(d->rank == 0 ? (const unsigned char *)all + head : NULL, count, displ, MPI_BYTE, blob, (int)bytes,
+                     MPI_BYTE, 0, MPI_COMM_WORLD);
+done:
+    free(count);
+    free(displ);
+    free(want);
+    return st;
+}
+
+ct_status ct_dist_bcast(const ct_dist *d, ct_status st, void *buf, size_t bytes)
+{
+    if (!d)
+        return st;
+    st = ct_mpi_agree(st);
+    if (st == CT_OK && bytes > (size_t)INT_MAX)
+        st = ct_error_set(CT_ERR_INTERNAL, "broadcast of %zu bytes", bytes);
+    if (st == CT_OK)
+        MPI_Bcast(buf, (int)bytes, MPI_BYTE, 0, MPI_COMM_WORLD);
+    return st;
 }
 
 ct_status ct_dist_gather(const ct_dist *d, ct_status st, const double *local, int per_node, double *global)
@@ -428,6 +566,38 @@ ct_status ct_dist_gather(const ct_dist *d, ct_status st, const double *local, in
     (void)local;
     (void)per_node;
     (void)global;
+    return st;
+}
+
+ct_status ct_dist_gather_state(const ct_dist *d, ct_status st, const void *blob, size_t bytes, void **all,
+                               size_t *all_bytes)
+{
+    (void)d;
+    (void)st;
+    (void)blob;
+    (void)bytes;
+    *all = NULL;
+    *all_bytes = 0;
+    return ct_error_set(CT_ERR_INTERNAL, "this cardiotwin was built without MPI");
+}
+
+ct_status ct_dist_scatter_state(const ct_dist *d, const char *path, const void *all, size_t all_bytes, void *blob,
+                                size_t bytes)
+{
+    (void)d;
+    (void)path;
+    (void)all;
+    (void)all_bytes;
+    (void)blob;
+    (void)bytes;
+    return ct_error_set(CT_ERR_INTERNAL, "this cardiotwin was built without MPI");
+}
+
+ct_status ct_dist_bcast(const ct_dist *d, ct_status st, void *buf, size_t bytes)
+{
+    (void)d;
+    (void)buf;
+    (void)bytes;
     return st;
 }
 

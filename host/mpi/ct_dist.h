@@ -54,6 +54,24 @@ ct_status ct_dist_agree_step(const ct_dist *d, ct_status st, ct_step_report *rep
  * the result is agreed. Collective. */
 ct_status ct_dist_gather(const ct_dist *d, ct_status st, const double *local, int per_node, double *global);
 
+/* Checkpoints of a split run (host/ct_run.c): one file, written by rank 0, holding every rank's backend
+ * state. The blob rank 0 gets from ct_dist_gather_state is a header (a magic, the rank count, a hash of the
+ * partition, each rank's size) then the ranks' states in rank order; ct_dist_scatter_state checks that
+ * header against this run's partition and hands each rank its part, so a checkpoint restarts only with the
+ * same mesh, rank count and partition (METIS is run with a fixed seed, so the same inputs give the same
+ * one).
+ *
+ * gather: `st` is the status of filling this rank's `blob` (bytes); rank 0 gets *all (malloc'd, the caller
+ * frees) and *all_bytes, other ranks NULL and 0. Collective; the result is agreed. */
+ct_status ct_dist_gather_state(const ct_dist *d, ct_status st, const void *blob, size_t bytes, void **all,
+                               size_t *all_bytes);
+/* scatter: rank 0's `all` (all_bytes, read from `path`, named in errors; ignored elsewhere) into every
+ * rank's `blob` of `bytes`. Collective; the result is agreed. */
+ct_status ct_dist_scatter_state(const ct_dist *d, const char *path, const void *all, size_t all_bytes, void *blob,
+                                size_t bytes);
+/* rank 0's `bytes` of buf to every rank; `st` is rank 0's status of filling it. Collective; agreed. */
+ct_status ct_dist_bcast(const ct_dist *d, ct_status st, void *buf, size_t bytes);
+
 /* One Vm frame at t_ms (the next frame number of `out`): every rank writes vm_NNNNNN_pRRRR.vtu with the
  * elements it keeps (ct_partition.h) and local_vm at their nodes; rank 0 writes vm_NNNNNN.pvtu listing the
  * pieces (by hand: VTK's parallel writer is not among the linked modules; atomically) and adds it to

@@ -6,6 +6,8 @@
 #include <mpi.h>
 #include <stdlib.h>
 
+#include "ct_mpi.h"
+
 #define HALO_TAG 7301
 
 struct ct_halo_plan {
@@ -13,22 +15,36 @@ struct ct_halo_plan {
     MPI_Comm comm;            /* a duplicate of MPI_COMM_WORLD, owned */
     int n_ranks;
     MPI_Request *requests;    /* 2 * n_neighbours, owned */
+    int in_flight;            /* between exchange_begin and exchange_end */
     double *gathered;         /* n_ranks * CT_HALO_MAX_SUM, owned */
     ct_halo halo;             /* what backends take; send_idx borrowed from the partition */
 };
 
-static ct_status plan_exchange(void *user, const double *send_values, double *ghost_values)
+static ct_status plan_exchange_begin(void *user, const double *send_values, double *ghost_values)
 {
     ct_halo_plan *h = user;
     const ct_partition *p = h->part;
     int nn = p->n_neighbours;
+    if (h->in_flight)
+        return ct_error_set(CT_ERR_INTERNAL, "halo exchange begun twice on rank %d", p->rank);
     for (int k = 0; k < nn; k++)
         MPI_Irecv(ghost_values + p->recv_start[k], (int)(p->recv_start[k + 1] - p->recv_start[k]), MPI_DOUBLE,
                   p->neighbour[k], HALO_TAG, h->comm, &h->requests[k]);
     for (int k = 0; k < nn; k++)
         MPI_Isend(send_values + p->send_start[k], (int)(p->send_start[k + 1] - p->send_start[k]), MPI_DOUBLE,
                   p->neighbour[k], HALO_TAG, h->comm, &h->requests[nn + k]);
-    if (MPI_Waitall(2 * nn, h->requests, MPI_STATUSES_IGNORE) != MPI_SUCCESS)
+    h->in_flight = 1;
+    return CT_OK;
+}
+
+static ct_status plan_exchange_end(void *user)
+{
+    ct_halo_plan *h = user;
+    const ct_partition *p = h->part;
+    if (!h->in_flight)
+        return ct_error_set(CT_ERR_INTERNAL, "halo exchange ended without a begin on rank %d", p->rank);
+    h->in_flight = 0;
+    if (MPI_Waitall(2 * p->n_neighbours, h->requests, MPI_STATUSES_IGNORE) != MPI_SUCCESS)
         return ct_error_set(CT_ERR_INTERNAL, "halo exchange: MPI_Waitall failed on rank %d", p->rank);
     return CT_OK;
 }
@@ -69,10 +85,13 @@ ct_status ct_halo_plan_create(const ct_partition *p, ct_halo_plan **out)
     }
     h->halo = (ct_halo){
         .n_owned = p->n_owned,
+        .n_interior = p->n_interior,
         .n_send = p->send_start[p->n_neighbours],
         .send_idx = p->send_idx,
-        .exchange = plan_exchange,
+        .exchange_begin = plan_exchange_begin,
+        .exchange_end = plan_exchange_end,
         .sum = plan_sum,
+        .device_memory_ok = ct_mpi_cuda_aware(),
         .user = h,
     };
     *out = h;

@@ -1,9 +1,11 @@
 /* ct_halo.h — the MPI side of a backend's halo (kernels/backend.h ct_halo): ghost exchange and global sums
  * for one rank's partition.
  *
- * exchange: one MPI_Irecv per neighbour straight into its (contiguous) range of the ghost values and one
- * MPI_Isend per neighbour from its range of the send values, then MPI_Waitall. The plan has its own
- * communicator (MPI_Comm_dup), so halo traffic never matches any other message.
+ * exchange_begin: one MPI_Irecv per neighbour straight into its (contiguous) range of the ghost values and
+ * one MPI_Isend per neighbour from its range of the send values; exchange_end: MPI_Waitall. Between the two
+ * a backend computes the rows that need no ghost value. The plan has its own communicator (MPI_Comm_dup), so
+ * halo traffic never matches any other message. With a CUDA-aware library (ct_mpi_cuda_aware) the halo says
+ * device_memory_ok, and a CUDA backend hands device buffers straight to MPI.
  *
  * sum: MPI_Allgather of every rank's values, then the same sum in rank order on every rank. That makes the
  * totals identical bit for bit on all ranks, whatever reduction algorithm the MPI library picks (an

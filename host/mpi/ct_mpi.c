@@ -168,6 +168,30 @@ void ct_mpi_abort(const char *message)
     exit(1);
 }
 
+/* Whether the library reports CUDA-awareness at run time: 1 yes, 0 no, -1 it cannot say. */
+static int library_cuda_aware(const char **why)
+{
+#if defined(MPIX_CUDA_AWARE_SUPPORT) && MPIX_CUDA_AWARE_SUPPORT
+    int yes = MPIX_Query_cuda_support();
+    *why = yes ? "yes (built and enabled)" : "no (built in but disabled at run time)";
+    return yes ? 1 : 0;
+#elif defined(MPIX_CUDA_AWARE_SUPPORT)
+    *why = "no (this MPI was built without it)";
+    return 0;
+#else
+    *why = "unknown (no MPIX_Query_cuda_support): taken as no";
+    return -1;
+#endif
+}
+
+int ct_mpi_cuda_aware(void)
+{
+    const char *why, *off = getenv("CT_MPI_CUDA_AWARE");
+    if (!running() || (off && strcmp(off, "0") == 0))
+        return 0;
+    return library_cuda_aware(&why) == 1;
+}
+
 const char *ct_mpi_describe(char *buf, size_t len)
 {
     char lib[MPI_MAX_LIBRARY_VERSION_STRING] = "";
@@ -176,16 +200,12 @@ const char *ct_mpi_describe(char *buf, size_t len)
     char *eol = strpbrk(lib, ",\n");
     if (eol)
         *eol = '\0';
-    const char *cuda = "no";
-#if defined(MPIX_CUDA_AWARE_SUPPORT) && MPIX_CUDA_AWARE_SUPPORT
-    cuda = MPIX_Query_cuda_support() ? "yes (built and enabled)" : "built in but disabled at run time";
-#elif defined(MPIX_CUDA_AWARE_SUPPORT)
-    cuda = "no (this MPI was built without it)";
-#else
-    cuda = "unknown (no MPIX_Query_cuda_support)";
-#endif
-    snprintf(buf, len, "MPI: %d ranks on %s; CUDA-aware: %s; halo values are staged through host memory", ct_mpi_size(),
-             lib[0] ? lib : "unknown MPI", cuda);
+    const char *cuda;
+    library_cuda_aware(&cuda);
+    const char *off = getenv("CT_MPI_CUDA_AWARE");
+    snprintf(buf, len, "MPI: %d ranks on %s; CUDA-aware: %s%s; a CUDA backend's halo goes %s", ct_mpi_size(),
+             lib[0] ? lib : "unknown MPI", cuda, off && strcmp(off, "0") == 0 ? ", turned off by CT_MPI_CUDA_AWARE=0" : "",
+             ct_mpi_cuda_aware() ? "device to device" : "through host memory");
     return buf;
 }
 
@@ -216,6 +236,8 @@ void ct_mpi_abort(const char *message)
     fprintf(stderr, "cardiotwin: %s\n", message);
     exit(1);
 }
+
+int ct_mpi_cuda_aware(void) { return 0; }
 
 const char *ct_mpi_describe(char *buf, size_t len)
 {

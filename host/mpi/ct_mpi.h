@@ -49,9 +49,15 @@ void ct_mpi_abort(const char *message);
  * stderr. Nothing when MPI is not running or on rank 0. */
 void ct_mpi_quiet_other_ranks(void);
 
-/* One line about the MPI library for the run log: ranks, library version, whether it is CUDA-aware
- * (MPIX_Query_cuda_support where Open MPI provides it; the halo is staged through host memory either
- * way). Writes into buf and returns it. */
+/* 1 if halo buffers may be CUDA device memory: the MPI library says at run time that it is CUDA-aware
+ * (MPIX_Query_cuda_support, where Open MPI provides it) and CT_MPI_CUDA_AWARE is not "0" (the way to turn
+ * it off when a library claims more than it does). 0 otherwise, and without MPI: halo values are then
+ * staged through host memory. */
+int ct_mpi_cuda_aware(void);
+
+/* One line about the MPI library for the run log: ranks, library version, whether it is CUDA-aware (and so
+ * whether a CUDA backend's halo goes device to device or through host memory). Writes into buf and
+ * returns it. */
 const char *ct_mpi_describe(char *buf, size_t len);
 
 #endif /* CT_MPI_H */

@@ -95,21 +95,26 @@ static ct_status build(const ct_mesh *m, const int32_t *owner, ct_partition *p, 
         const int32_t *t = m->tets + 4 * e;
         if (owner[t[0]] == rank || owner[t[1]] == rank || owner[t[2]] == rank || owner[t[3]] == rank) {
             n_local_tets++;
-            for (int a = 0; a < 4; a++)
-                touched[t[a]] = 1;
+            int has_ghost = owner[t[0]] != rank || owner[t[1]] != rank || owner[t[2]] != rank || owner[t[3]] != rank;
+            for (int a = 0; a < 4; a++) /* 2: an owned node of an element with a ghost (a boundary node) */
+                if (touched[t[a]] < 2)
+                    touched[t[a]] = (uint8_t)(has_ghost && owner[t[a]] == rank ? 2 : 1);
         }
     }
-    /* Owned nodes first, in global order; then ghosts grouped by owner rank, each group in global order. */
-    size_t n_owned = 0, n_ghost = 0;
+    /* Interior owned nodes first, then boundary owned nodes, each in global order; then ghosts grouped by
+     * owner rank, each group in global order. */
+    size_t n_owned = 0, n_interior = 0, n_ghost = 0;
     for (size_t i = 0; i < n; i++) {
-        if (owner[i] == rank)
+        if (owner[i] == rank) {
             n_owned++;
-        else if (touched[i]) {
+            n_interior += touched[i] != 2;
+        } else if (touched[i]) {
             n_ghost++;
             ghost_count[owner[i]]++;
         }
     }
     p->n_owned = n_owned;
+    p->n_interior = n_interior;
     p->n_local = n_owned + n_ghost;
     p->n_neighbours = 0;
     for (int q = 0; q < p->n_ranks; q++)
@@ -129,11 +134,11 @@ static ct_status build(const ct_mesh *m, const int32_t *owner, ct_partition *p, 
             p->neighbour[nbr_index[q]] = q;
             p->recv_start[nbr_index[q] + 1] = p->recv_start[nbr_index[q]] + ghost_count[q];
         }
-    size_t k_owned = 0;
+    size_t k_interior = 0, k_boundary = n_interior;
     for (size_t i = 0; i < n; i++) {
         size_t at;
         if (owner[i] == rank)
-            at = k_owned++;
+            at = touched[i] == 2 ? k_boundary++ : k_interior++;
         else if (touched[i]) {
             int k = nbr_index[owner[i]];
             at = n_owned + p->recv_start[k] + fill[k]++;

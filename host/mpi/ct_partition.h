@@ -1,8 +1,11 @@
 /* ct_partition.h — splitting a mesh's nodes among MPI ranks (METIS) and one rank's share of it.
  *
  * Every node has one owner rank. Rank r's local mesh is every element that touches a node r owns; its
- * nodes are numbered owned first (0..n_owned-1, in ascending global order), then ghosts (the other nodes
- * of those elements), grouped by owner rank (ascending) and in ascending global order within a group. A
+ * nodes are numbered owned first (0..n_owned-1), then ghosts (the other nodes of those elements), grouped by
+ * owner rank (ascending) and in ascending global order within a group. The owned nodes start with the
+ * interior ones (0..n_interior-1: no element around them has a ghost, so their matrix rows read owned values
+ * only), then the boundary ones (n_interior..n_owned-1), each in ascending global order: a backend computes
+ * the interior rows while the ghost values are in flight (ct_halo.h). A
  * neighbour is a rank that owns a ghost of r; the two exchange lists of a pair match by construction:
  * what r sends q (r's owned nodes in an element that q also owns a node of, ascending global order) is
  * exactly q's ghost group owned by r, in the same order. The lists are computed from the global mesh and
@@ -26,6 +29,7 @@ typedef struct ct_partition {
     int rank, n_ranks;
     size_t n_global;             /* nodes of the whole mesh */
     size_t n_owned, n_local;     /* local nodes: owned, then n_local - n_owned ghosts */
+    size_t n_interior;           /* owned nodes 0..n_interior-1 share no element with a ghost */
     int32_t *l2g;                /* n_local global node ids, owned */
     ct_mesh *mesh;               /* the local mesh in local numbering (coordinates, tets, fibres, tissue), owned */
     int32_t *tet_l2g;            /* mesh->n_tets global element ids, owned */

@@ -4,7 +4,8 @@
  * stimulus (Rush-Larsen), then diffusion (explicit: one SpMV fused with the activation check;
  * implicit: Jacobi-preconditioned CG), then activation detection and the blow-up check.
  * With a halo (backend.h, MPI): the ghost Vm is refreshed before the detection, CG refreshes the ghosts of
- * the vector it multiplies and sums its dot products over owned nodes, then over the ranks.
+ * the vector it multiplies (the search direction's while the interior rows are multiplied) and sums its dot
+ * products over owned nodes, then over the ranks.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <limits.h>
@@ -42,8 +43,8 @@ struct ct_backend_ctx {
     ct_real *mass_over_dt;    /* m/dt, lumped (implicit rhs) */
     ct_real *inv_diag;        /* Jacobi preconditioner of a_val */
     ct_real *r, *z, *p, *q, *b; /* CG work vectors */
-    /* MPI halo (backend.h); n_owned == n and has_halo == 0 without one */
-    size_t n_owned;
+    /* MPI halo (backend.h); n_owned == n_interior == n and has_halo == 0 without one */
+    size_t n_owned, n_interior;
     int has_halo;
     ct_halo halo;             /* callbacks and user; send_idx points to the copy below */
     int32_t *send_idx;        /* halo.n_send, owned */
@@ -214,25 +215,27 @@ static ct_status cpu_create(const ct_backend_problem *pb, ct_backend_ctx **out)
     }
     for (size_t k = 0; k < nb; k++)
         c->beat_act_ms[k] = c->beat_rep_ms[k] = -1.0;
-    c->n_owned = n;
+    c->n_owned = c->n_interior = n;
     if (pb->halo) {
         const ct_halo *h = pb->halo;
-        if (h->n_owned > n || !h->exchange || !h->sum || (h->n_send && !h->send_idx)) {
+        if (h->n_owned > n || h->n_interior > h->n_owned || !h->exchange_begin || !h->exchange_end || !h->sum ||
+            (h->n_send && !h->send_idx)) {
             cpu_destroy(c);
             return ct_error_set(CT_ERR_INTERNAL, "cpu backend: incomplete halo (%zu owned of %zu nodes)", h->n_owned, n);
         }
         c->has_halo = 1;
         c->halo = *h;
         c->n_owned = h->n_owned;
+        c->n_interior = h->n_interior;
         if (!CT_ALLOC(c->send_idx, h->n_send) || !CT_ALLOC(c->send_buf, h->n_send) ||
             !CT_ALLOC(c->ghost_buf, n - h->n_owned)) {
             cpu_destroy(c);
             return ct_error_set(CT_ERR_NOMEM, "cpu backend: out of memory for the halo");
         }
         for (size_t k = 0; k < h->n_send; k++) {
-            if (h->send_idx[k] < 0 || (size_t)h->send_idx[k] >= h->n_owned) {
+            if (h->send_idx[k] < (int32_t)h->n_interior || (size_t)h->send_idx[k] >= h->n_owned) {
                 cpu_destroy(c);
-                return ct_error_set(CT_ERR_INTERNAL, "cpu backend: halo sends node %d, not an owned node",
+                return ct_error_set(CT_ERR_INTERNAL, "cpu backend: halo sends node %d, not an owned boundary node",
                                     (int)h->send_idx[k]);
             }
             c->send_idx[k] = h->send_idx[k];
@@ -243,17 +246,30 @@ static ct_status cpu_create(const ct_backend_problem *pb, ct_backend_ctx **out)
     return CT_OK;
 }
 
+/* With a halo: starts sending x's boundary values (send_idx) to the ranks that hold them as ghosts. */
+static ct_status halo_begin(ct_backend_ctx *c, const ct_real *x)
+{
+    for (size_t k = 0; k < c->halo.n_send; k++)
+        c->send_buf[k] = (double)x[c->send_idx[k]];
+    return c->halo.exchange_begin(c->halo.user, c->send_buf, c->ghost_buf);
+}
+
+/* With a halo: waits for the exchange halo_begin started and puts the owners' values into x's ghosts. */
+static ct_status halo_end(ct_backend_ctx *c, ct_real *x)
+{
+    CT_CHECK(c->halo.exchange_end(c->halo.user));
+    for (size_t g = 0; g < c->n - c->n_owned; g++)
+        x[c->n_owned + g] = (ct_real)c->ghost_buf[g];
+    return CT_OK;
+}
+
 /* With a halo: x at the ghost nodes <- the owners' values. Without: nothing. */
 static ct_status halo_refresh(ct_backend_ctx *c, ct_real *x)
 {
     if (!c->has_halo)
         return CT_OK;
-    for (size_t k = 0; k < c->halo.n_send; k++)
-        c->send_buf[k] = (double)x[c->send_idx[k]];
-    CT_CHECK(c->halo.exchange(c->halo.user, c->send_buf, c->ghost_buf));
-    for (size_t g = 0; g < c->n - c->n_owned; g++)
-        x[c->n_owned + g] = (ct_real)c->ghost_buf[g];
-    return CT_OK;
+    CT_CHECK(halo_begin(c, x));
+    return halo_end(c, x);
 }
 
 /* With a halo: the sums of values[0..count) over the ranks. Without: nothing. */
@@ -292,16 +308,37 @@ static inline void beat_node(ct_backend_ctx *c, size_t i, double v0, double v1, 
     }
 }
 
-/* y = A x for a CSR matrix sharing the mesh pattern. */
-static void spmv(const ct_backend_ctx *c, const ct_real *val, const ct_real *x, ct_real *y)
+/* y = A x on rows [r0, r1) for a CSR matrix sharing the mesh pattern. */
+static void spmv_rows(const ct_backend_ctx *c, const ct_real *val, const ct_real *x, ct_real *y, size_t r0, size_t r1)
 {
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < c->n; i++) {
+    for (size_t i = r0; i < r1; i++) {
         ct_real s = 0;
         for (int32_t k = c->row_ptr[i]; k < c->row_ptr[i + 1]; k++)
             s += val[k] * x[c->col[k]];
         y[i] = s;
     }
+}
+
+/* y = A x for a CSR matrix sharing the mesh pattern. */
+static void spmv(const ct_backend_ctx *c, const ct_real *val, const ct_real *x, ct_real *y)
+{
+    spmv_rows(c, val, x, y, 0, c->n);
+}
+
+/* q = A p in CG. With a halo, p's ghosts are refreshed meanwhile: the interior rows (which read no ghost)
+ * are computed while the boundary values travel, the other rows once the ghosts have arrived. */
+static ct_status spmv_direction(ct_backend_ctx *c)
+{
+    if (!c->has_halo) {
+        spmv(c, c->a_val, c->p, c->q);
+        return CT_OK;
+    }
+    CT_CHECK(halo_begin(c, c->p));
+    spmv_rows(c, c->a_val, c->p, c->q, 0, c->n_interior);
+    CT_CHECK(halo_end(c, c->p));
+    spmv_rows(c, c->a_val, c->p, c->q, c->n_interior, c->n);
+    return CT_OK;
 }
 
 static double dot(size_t n, const ct_real *a, const ct_real *b)
@@ -338,8 +375,7 @@ static ct_status cg_solve(ct_backend_ctx *c, ct_real *x, int *iterations)
             return ct_error_set(CT_ERR_NUMERIC, "CG did not reach relative residual %g in %d iterations",
                                 c->cg_tol, c->cg_max_it);
         }
-        CT_CHECK(halo_refresh(c, c->p));
-        spmv(c, c->a_val, c->p, c->q);
+        CT_CHECK(spmv_direction(c));
         double pq = dot(no, c->p, c->q);
         CT_CHECK(halo_sum(c, &pq, 1));
         double alpha = rz / pq;

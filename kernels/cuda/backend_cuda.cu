@@ -19,11 +19,14 @@
  * Device choice: CT_CUDA_DEVICE=<index> in the environment, else CT_LOCAL_RANK (set under MPI) modulo the
  * device count, else device 0.
  *
- * With a halo (backend.h, MPI): ghosts are refreshed through pinned host memory (the owned part of the vector
- * comes back, the values to send are picked out, the ghost range goes up in one copy), and CG runs its own
- * loop (cg_solve_halo): the kernels and dot products cover the owned nodes, each dot product comes back to
- * the host, is summed over the ranks, and alpha and beta go down again. The serial path is unchanged.
- * CUDA-aware MPI could send device buffers directly; this backend always stages through the host.
+ * With a halo (backend.h, MPI): halo_gather_kernel packs the values to send into a device buffer and
+ * halo_scatter_kernel unpacks the received ghosts. With a CUDA-aware MPI (halo.device_memory_ok) those
+ * device buffers go to MPI as they are; otherwise they are staged through pinned host memory (one copy of
+ * n_send values down, one of the ghosts up). CG runs its own loop (cg_solve_halo): the kernels and dot
+ * products cover the owned nodes, each dot product comes back to the host, is summed over the ranks, and
+ * alpha and beta go down again; the search direction's exchange overlaps the SpMV of the interior rows
+ * (a second CSR descriptor over rows 0..n_interior-1), the boundary and ghost rows follow once the ghosts
+ * are in (a third, over the remaining rows). The serial path is unchanged.
  */
 #include <cuda_runtime.h>
 #include <cusparse.h>
@@ -176,14 +179,21 @@ struct ct_backend_ctx {
 
     /* owned pinned host memory */
     pinned_mirror *pinned;
-    ct_real *h_stage;         /* n, staging for download() and the halo */
+    ct_real *h_stage;         /* n, staging for download() */
 
-    /* MPI halo (backend.h); n_owned == n and has_halo == 0 without one */
-    size_t n_owned;
+    /* MPI halo (backend.h); n_owned == n_interior == n and has_halo == 0 without one */
+    size_t n_owned, n_interior;
     int has_halo;
+    int halo_on_device;       /* MPI takes d_send / d_ghost themselves (CUDA-aware) */
     ct_halo halo;             /* callbacks and user; send_idx points to the copy below */
     int32_t *send_idx;        /* halo.n_send, owned (host) */
-    double *send_buf, *ghost_buf; /* halo.n_send and n - n_owned, owned (host) */
+    int32_t *d_send_idx;      /* halo.n_send, owned (device) */
+    double *d_send, *d_ghost; /* halo.n_send and n - n_owned, owned (device) */
+    double *h_send, *h_ghost; /* the same, owned (pinned host; staging without CUDA-aware MPI) */
+    int32_t *d_row_ptr_bnd;   /* n - n_interior + 1 row offsets of rows n_interior.., from 0, owned (device) */
+    cusparseSpMatDescr_t mat_a_int, mat_a_bnd;   /* rows 0..n_interior-1 and n_interior..n-1 of A, owned */
+    cusparseDnVecDescr_t vec_q_int, vec_q_bnd;   /* the same rows of q, owned */
+    void *buf_a_int, *buf_a_bnd;                 /* their SpMV work buffers, owned (device) */
 };
 
 /* ---------------------------------------------------------------------------------------------------
@@ -538,6 +548,23 @@ finalize_store_kernel(const double *__restrict__ partials, unsigned int nblk, do
 }
 
 /* p = z + beta p */
+/* out[k] = x[idx[k]]: the values a halo sends. */
+__global__ void halo_gather_kernel(size_t n_send, const int32_t *__restrict__ idx, const ct_real *__restrict__ x,
+                                   double *__restrict__ out)
+{
+    size_t k = global_index();
+    if (k < n_send)
+        out[k] = (double)x[idx[k]];
+}
+
+/* x_ghost[g] = in[g]: the ghost values a halo received. */
+__global__ void halo_scatter_kernel(size_t n_ghost, const double *__restrict__ in, ct_real *__restrict__ x_ghost)
+{
+    size_t g = global_index();
+    if (g < n_ghost)
+        x_ghost[g] = (ct_real)in[g];
+}
+
 __global__ void cg_direction_kernel(size_t n, const double *__restrict__ scal, const ct_real *__restrict__ z,
                                     ct_real *__restrict__ p)
 {
@@ -645,6 +672,14 @@ static void cuda_destroy(ct_backend_ctx *c)
         (void)cusparseDestroyDnVec(c->vec_tmp);
     if (c->vec_p)
         (void)cusparseDestroyDnVec(c->vec_p);
+    if (c->vec_q_int)
+        (void)cusparseDestroyDnVec(c->vec_q_int);
+    if (c->vec_q_bnd)
+        (void)cusparseDestroyDnVec(c->vec_q_bnd);
+    if (c->mat_a_int)
+        (void)cusparseDestroySpMat(c->mat_a_int);
+    if (c->mat_a_bnd)
+        (void)cusparseDestroySpMat(c->mat_a_bnd);
     if (c->mat_k)
         (void)cusparseDestroySpMat(c->mat_k);
     if (c->mat_a)
@@ -658,7 +693,8 @@ static void cuda_destroy(ct_backend_ctx *c)
                         c->col,     c->k_val,    c->a_val,    c->m_val,    c->inv_mass,     c->mass_over_dt,
                         c->inv_diag, c->tmp,     c->r,        c->z,        c->p,            c->b,
                         c->partials, c->scal,    c->bad,      c->beats.count, c->beats.phase, c->beats.v_rest,
-                        c->beats.v_peak, c->beats.act_ms, c->beats.rep_ms};
+                        c->beats.v_peak, c->beats.act_ms, c->beats.rep_ms, c->d_send_idx, c->d_send,
+                        c->d_ghost, c->d_row_ptr_bnd, c->buf_a_int, c->buf_a_bnd};
     for (size_t k = 0; k < sizeof dev_ptrs / sizeof dev_ptrs[0]; k++)
         if (dev_ptrs[k])
             (void)cudaFree(dev_ptrs[k]);
@@ -666,18 +702,21 @@ static void cuda_destroy(ct_backend_ctx *c)
         (void)cudaFreeHost(c->pinned);
     if (c->h_stage)
         (void)cudaFreeHost(c->h_stage);
+    if (c->h_send)
+        (void)cudaFreeHost(c->h_send);
+    if (c->h_ghost)
+        (void)cudaFreeHost(c->h_ghost);
     if (c->stream)
         (void)cudaStreamDestroy(c->stream);
     (void)cudaGetLastError();
     free(c->send_idx);
-    free(c->send_buf);
-    free(c->ghost_buf);
     free(c);
 }
 
 /* Host-side arrays built during create() and uploaded; owned by cuda_create, freed once the stream is idle. */
 typedef struct host_scratch {
     ct_real *k_val, *a_val, *m_val, *inv_mass, *mass_over_dt, *inv_diag;
+    int32_t *row_ptr_bnd;
 } host_scratch;
 
 static void host_scratch_free(host_scratch *h)
@@ -688,6 +727,7 @@ static void host_scratch_free(host_scratch *h)
     free(h->inv_mass);
     free(h->mass_over_dt);
     free(h->inv_diag);
+    free(h->row_ptr_bnd);
 }
 
 #define DEV_ALLOC(ptr, count) CU_CHECK(cudaMalloc((void **)&(ptr), ((size_t)(count) + 1) * sizeof *(ptr)))
@@ -717,6 +757,45 @@ static ct_status make_spmv_buffer(ct_backend_ctx *c, cusparseSpMatDescr_t mat, c
     CU_CHECK(cudaMalloc(buf, size > 256 ? size : 256));
     SP_CHECK(cusparseSpMV_preprocess(c->sparse, CUSPARSE_OPERATION_NON_TRANSPOSE, &one, mat, x1, &zero, y1,
                                      CT_CUDA_REAL, CT_SPMV_ALG, *buf));
+    return CT_OK;
+}
+
+/* The halo's device side: exchange buffers, and with CG the interior / boundary split of A (backend.h). */
+static ct_status create_halo(ct_backend_ctx *c, const ct_backend_problem *pb, host_scratch *h)
+{
+    const size_t n = c->n, ni = c->n_interior, n_send = c->halo.n_send, n_ghost = c->n - c->n_owned;
+    c->halo_on_device = c->halo.device_memory_ok && sizeof(ct_real) == sizeof(double);
+    DEV_ALLOC(c->d_send_idx, n_send);
+    DEV_ALLOC(c->d_send, n_send);
+    DEV_ALLOC(c->d_ghost, n_ghost);
+    UPLOAD(c->d_send_idx, c->send_idx, n_send);
+    if (!c->halo_on_device) {
+        CU_CHECK(cudaHostAlloc((void **)&c->h_send, (n_send + 1) * sizeof *c->h_send, cudaHostAllocDefault));
+        CU_CHECK(cudaHostAlloc((void **)&c->h_ghost, (n_ghost + 1) * sizeof *c->h_ghost, cudaHostAllocDefault));
+    }
+    if (!c->use_cg)
+        return CT_OK;
+    const int32_t *rp = pb->stiffness->row_ptr;
+    const size_t nnz_int = (size_t)rp[ni], nnz_bnd = c->nnz - nnz_int;
+    if (ni > 0) {
+        SP_CHECK(cusparseCreateCsr(&c->mat_a_int, (int64_t)ni, (int64_t)n, (int64_t)nnz_int, c->row_ptr, c->col,
+                                   c->a_val, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO,
+                                   CT_CUDA_REAL));
+        SP_CHECK(cusparseCreateDnVec(&c->vec_q_int, (int64_t)ni, c->q, CT_CUDA_REAL));
+        CT_CHECK(make_spmv_buffer(c, c->mat_a_int, c->vec_p, c->vec_q_int, NULL, NULL, &c->buf_a_int));
+    }
+    if (ni < n) {
+        HOST_ALLOC(h->row_ptr_bnd, n - ni + 1);
+        for (size_t i = ni; i <= n; i++)
+            h->row_ptr_bnd[i - ni] = rp[i] - (int32_t)nnz_int;
+        DEV_ALLOC(c->d_row_ptr_bnd, n - ni + 1);
+        UPLOAD(c->d_row_ptr_bnd, h->row_ptr_bnd, n - ni + 1);
+        SP_CHECK(cusparseCreateCsr(&c->mat_a_bnd, (int64_t)(n - ni), (int64_t)n, (int64_t)nnz_bnd, c->d_row_ptr_bnd,
+                                   c->col + nnz_int, c->a_val + nnz_int, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I,
+                                   CUSPARSE_INDEX_BASE_ZERO, CT_CUDA_REAL));
+        SP_CHECK(cusparseCreateDnVec(&c->vec_q_bnd, (int64_t)(n - ni), c->q + ni, CT_CUDA_REAL));
+        CT_CHECK(make_spmv_buffer(c, c->mat_a_bnd, c->vec_p, c->vec_q_bnd, NULL, NULL, &c->buf_a_bnd));
+    }
     return CT_OK;
 }
 
@@ -863,6 +942,8 @@ static ct_status create_inner(ct_backend_ctx *c, const ct_backend_problem *pb, h
             CT_CHECK(make_spmv_buffer(c, c->mat_m, c->vec_vm, c->vec_tmp, NULL, NULL, &c->buf_m));
         }
     }
+    if (c->has_halo)
+        CT_CHECK(create_halo(c, pb, h));
     CU_CHECK(cudaStreamSynchronize(c->stream));
     return CT_OK;
 }
@@ -905,23 +986,23 @@ static ct_status cuda_create(const ct_backend_problem *pb, ct_backend_ctx **out)
     }
     unsigned int nb = grid_for(n, RED_BLOCK);
     c->red_blocks = nb < (unsigned int)MAX_RED_BLOCKS ? nb : (unsigned int)MAX_RED_BLOCKS;
-    c->n_owned = n;
+    c->n_owned = c->n_interior = n;
     if (pb->halo) {
         const ct_halo *hl = pb->halo;
         ct_status hst = CT_OK;
-        if (hl->n_owned > n || !hl->exchange || !hl->sum || (hl->n_send && !hl->send_idx))
+        if (hl->n_owned > n || hl->n_interior > hl->n_owned || !hl->exchange_begin || !hl->exchange_end ||
+            !hl->sum || (hl->n_send && !hl->send_idx))
             hst = ct_error_set(CT_ERR_INTERNAL, "cuda backend: incomplete halo (%zu owned of %zu nodes)", hl->n_owned, n);
         c->has_halo = 1;
         c->halo = *hl;
         c->n_owned = hl->n_owned;
+        c->n_interior = hl->n_interior;
         c->send_idx = (int32_t *)malloc((hl->n_send + 1) * sizeof *c->send_idx);
-        c->send_buf = (double *)malloc((hl->n_send + 1) * sizeof *c->send_buf);
-        c->ghost_buf = (double *)malloc((n - c->n_owned + 1) * sizeof *c->ghost_buf);
-        if (hst == CT_OK && (!c->send_idx || !c->send_buf || !c->ghost_buf))
+        if (hst == CT_OK && !c->send_idx)
             hst = ct_error_set(CT_ERR_NOMEM, "cuda backend: out of memory for the halo");
         for (size_t k = 0; hst == CT_OK && k < hl->n_send; k++) {
-            if (hl->send_idx[k] < 0 || (size_t)hl->send_idx[k] >= hl->n_owned)
-                hst = ct_error_set(CT_ERR_INTERNAL, "cuda backend: halo sends node %d, not an owned node",
+            if (hl->send_idx[k] < (int32_t)hl->n_interior || (size_t)hl->send_idx[k] >= hl->n_owned)
+                hst = ct_error_set(CT_ERR_INTERNAL, "cuda backend: halo sends node %d, not an owned boundary node",
                                    (int)hl->send_idx[k]);
             else
                 c->send_idx[k] = hl->send_idx[k];
@@ -957,25 +1038,58 @@ static ct_status spmv(ct_backend_ctx *c, cusparseSpMatDescr_t mat, void *buf, cu
     return CT_OK;
 }
 
-/* With a halo: the ghosts of device vector x <- the owners' values, through pinned host memory. */
+/* With a halo: packs device vector x's values to send and starts the exchange (device buffers with a
+ * CUDA-aware MPI, else through pinned host memory). */
+static ct_status halo_begin(ct_backend_ctx *c, const ct_real *x)
+{
+    const size_t n_send = c->halo.n_send;
+    if (n_send > 0) {
+        halo_gather_kernel<<<grid_for(n_send, BLOCK), BLOCK, 0, c->stream>>>(n_send, c->d_send_idx, x, c->d_send);
+        LAUNCH_CHECK("halo_gather_kernel");
+        if (!c->halo_on_device)
+            CU_CHECK(cudaMemcpyAsync(c->h_send, c->d_send, n_send * sizeof(double), cudaMemcpyDeviceToHost,
+                                     c->stream));
+    }
+    CU_CHECK(cudaStreamSynchronize(c->stream)); /* the send values are in place before MPI reads them */
+    if (c->halo_on_device)
+        return c->halo.exchange_begin(c->halo.user, c->d_send, c->d_ghost);
+    return c->halo.exchange_begin(c->halo.user, c->h_send, c->h_ghost);
+}
+
+/* With a halo: waits for the exchange halo_begin started and writes x's ghosts (enqueued on the stream). */
+static ct_status halo_end(ct_backend_ctx *c, ct_real *x)
+{
+    const size_t n_ghost = c->n - c->n_owned;
+    CT_CHECK(c->halo.exchange_end(c->halo.user));
+    if (n_ghost == 0)
+        return CT_OK;
+    if (!c->halo_on_device)
+        CU_CHECK(cudaMemcpyAsync(c->d_ghost, c->h_ghost, n_ghost * sizeof(double), cudaMemcpyHostToDevice,
+                                 c->stream));
+    halo_scatter_kernel<<<grid_for(n_ghost, BLOCK), BLOCK, 0, c->stream>>>(n_ghost, c->d_ghost, x + c->n_owned);
+    LAUNCH_CHECK("halo_scatter_kernel");
+    return CT_OK;
+}
+
+/* With a halo: the ghosts of device vector x <- the owners' values. Without: nothing. */
 static ct_status halo_refresh(ct_backend_ctx *c, ct_real *x)
 {
     if (!c->has_halo)
         return CT_OK;
-    const size_t no = c->n_owned, n_ghost = c->n - c->n_owned;
-    if (no > 0) {
-        CU_CHECK(cudaMemcpyAsync(c->h_stage, x, no * sizeof *x, cudaMemcpyDeviceToHost, c->stream));
-        CU_CHECK(cudaStreamSynchronize(c->stream));
-    }
-    for (size_t k = 0; k < c->halo.n_send; k++)
-        c->send_buf[k] = (double)c->h_stage[c->send_idx[k]];
-    CT_CHECK(c->halo.exchange(c->halo.user, c->send_buf, c->ghost_buf));
-    for (size_t g = 0; g < n_ghost; g++)
-        c->h_stage[no + g] = (ct_real)c->ghost_buf[g];
-    if (n_ghost > 0) {
-        CU_CHECK(cudaMemcpyAsync(x + no, c->h_stage + no, n_ghost * sizeof *x, cudaMemcpyHostToDevice, c->stream));
-        CU_CHECK(cudaStreamSynchronize(c->stream));
-    }
+    CT_CHECK(halo_begin(c, x));
+    return halo_end(c, x);
+}
+
+/* q = A p in cg_solve_halo: the interior rows are enqueued before the host waits for the ghosts of p, the
+ * other rows after they are in. */
+static ct_status spmv_direction_halo(ct_backend_ctx *c)
+{
+    CT_CHECK(halo_begin(c, c->p));
+    if (c->mat_a_int)
+        CT_CHECK(spmv(c, c->mat_a_int, c->buf_a_int, c->vec_p, c->vec_q_int));
+    CT_CHECK(halo_end(c, c->p));
+    if (c->mat_a_bnd)
+        CT_CHECK(spmv(c, c->mat_a_bnd, c->buf_a_bnd, c->vec_p, c->vec_q_bnd));
     return CT_OK;
 }
 
@@ -1017,8 +1131,7 @@ static ct_status cg_solve_halo(ct_backend_ctx *c, ct_real *x, cusparseDnVecDescr
             return ct_error_set(CT_ERR_NUMERIC, "CG did not reach relative residual %g in %d iterations", c->cg_tol,
                                 c->cg_max_it);
         }
-        CT_CHECK(halo_refresh(c, c->p));
-        CT_CHECK(spmv(c, c->mat_a, c->buf_a, c->vec_p, c->vec_q));
+        CT_CHECK(spmv_direction_halo(c));
         dot_kernel<<<nb, RED_BLOCK, 0, c->stream>>>(no, c->p, c->q, c->partials);
         LAUNCH_CHECK("dot_kernel");
         double pq;

@@ -10,11 +10,12 @@
  * platforms' devices; otherwise the first available GPU that can run this build (under MPI the
  * (CT_LOCAL_RANK mod GPUs)-th), else the first available device of any type. A double-precision build needs cl_khr_fp64.
  *
- * With a halo (backend.h, MPI) a vector's ghosts are refreshed through the host: the owned part is read
- * back (one blocking read of n_owned values), the values to send are picked out, and the ghost range,
- * contiguous at the end, is written in one call. That is two transfers per refresh, one per step for Vm
- * and one per CG iteration for the search direction: correctness first; a device-side pack of send_idx
- * would cut the read to the boundary nodes. The CG reductions run over the owned nodes only.
+ * With a halo (backend.h, MPI) a vector's ghosts are refreshed through the host: the boundary range of
+ * the owned nodes (n_interior..n_owned-1, where every value to send lies) is read back in one blocking read,
+ * the values to send are picked out, and the ghost range, contiguous at the end, is written in one call.
+ * In CG the search direction's exchange is overlapped with the product's interior rows: ct_spmv over rows
+ * 0..n_interior-1 is enqueued and flushed before the host waits for MPI, then ct_spmv_dot does the rest.
+ * The CG reductions run over the owned nodes only.
  */
 #include <limits.h>
 #include <math.h>
@@ -322,8 +323,8 @@ struct ct_backend_ctx {
     int amp_valid;
     unsigned char *partial_host; /* red_groups * OCL_MAX_NSUM * acc_size bytes */
 
-    /* MPI halo (backend.h); n_owned == n and has_halo == 0 without one */
-    size_t n_owned;
+    /* MPI halo (backend.h); n_owned == n_interior == n and has_halo == 0 without one */
+    size_t n_owned, n_interior;
     int has_halo;
     ct_halo halo;             /* callbacks and user; send_idx points to the copy below */
     int32_t *send_idx;        /* halo.n_send, owned */
@@ -667,16 +668,18 @@ static ct_status upload(ct_backend_ctx *c, const ct_backend_problem *pb)
 /* Copies the halo description (backend.h) of pb, if any. */
 static ct_status copy_halo(ct_backend_ctx *c, const ct_backend_problem *pb)
 {
-    c->n_owned = c->n;
+    c->n_owned = c->n_interior = c->n;
     const ct_halo *h = pb->halo;
     if (!h)
         return CT_OK;
-    if (h->n_owned > c->n || !h->exchange || !h->sum || (h->n_send && !h->send_idx))
+    if (h->n_owned > c->n || h->n_interior > h->n_owned || !h->exchange_begin || !h->exchange_end || !h->sum ||
+        (h->n_send && !h->send_idx))
         return ct_error_set(CT_ERR_INTERNAL, "opencl backend: incomplete halo (%zu owned of %zu nodes)", h->n_owned,
                             c->n);
     c->has_halo = 1;
     c->halo = *h;
     c->n_owned = h->n_owned;
+    c->n_interior = h->n_interior;
     c->send_idx = malloc((h->n_send + 1) * sizeof *c->send_idx);
     c->send_buf = malloc((h->n_send + 1) * sizeof *c->send_buf);
     c->ghost_buf = malloc((c->n - c->n_owned + 1) * sizeof *c->ghost_buf);
@@ -684,12 +687,39 @@ static ct_status copy_halo(ct_backend_ctx *c, const ct_backend_problem *pb)
     if (!c->send_idx || !c->send_buf || !c->ghost_buf || !c->stage)
         return ct_error_set(CT_ERR_NOMEM, "opencl backend: out of memory for the halo");
     for (size_t k = 0; k < h->n_send; k++) {
-        if (h->send_idx[k] < 0 || (size_t)h->send_idx[k] >= h->n_owned)
-            return ct_error_set(CT_ERR_INTERNAL, "opencl backend: halo sends node %d, not an owned node",
+        if (h->send_idx[k] < (int32_t)h->n_interior || (size_t)h->send_idx[k] >= h->n_owned)
+            return ct_error_set(CT_ERR_INTERNAL, "opencl backend: halo sends node %d, not an owned boundary node",
                                 (int)h->send_idx[k]);
         c->send_idx[k] = h->send_idx[k];
     }
     c->halo.send_idx = c->send_idx;
+    return CT_OK;
+}
+
+/* With a halo: reads device vector x's boundary values and starts sending those of send_idx. */
+static ct_status halo_begin(ct_backend_ctx *c, cl_mem x)
+{
+    size_t R = sizeof(ct_real), nb = c->n_owned - c->n_interior;
+    if (nb > 0)
+        OCL_TRY(clEnqueueReadBuffer(c->queue, x, CL_TRUE, c->n_interior * R, nb * R, c->stage + c->n_interior, 0,
+                                    NULL, NULL),
+                "clEnqueueReadBuffer(halo send values)");
+    for (size_t k = 0; k < c->halo.n_send; k++)
+        c->send_buf[k] = (double)c->stage[c->send_idx[k]];
+    return c->halo.exchange_begin(c->halo.user, c->send_buf, c->ghost_buf);
+}
+
+/* With a halo: waits for the exchange halo_begin started and writes the ghosts of device vector x. */
+static ct_status halo_end(ct_backend_ctx *c, cl_mem x)
+{
+    size_t R = sizeof(ct_real), n_ghost = c->n - c->n_owned;
+    CT_CHECK(c->halo.exchange_end(c->halo.user));
+    for (size_t g = 0; g < n_ghost; g++)
+        c->stage[c->n_owned + g] = (ct_real)c->ghost_buf[g];
+    if (n_ghost > 0)
+        OCL_TRY(clEnqueueWriteBuffer(c->queue, x, CL_TRUE, c->n_owned * R, n_ghost * R, c->stage + c->n_owned, 0,
+                                     NULL, NULL),
+                "clEnqueueWriteBuffer(halo ghost values)");
     return CT_OK;
 }
 
@@ -698,20 +728,8 @@ static ct_status halo_refresh(ct_backend_ctx *c, cl_mem x)
 {
     if (!c->has_halo)
         return CT_OK;
-    size_t R = sizeof(ct_real), n_ghost = c->n - c->n_owned;
-    if (c->n_owned > 0)
-        OCL_TRY(clEnqueueReadBuffer(c->queue, x, CL_TRUE, 0, c->n_owned * R, c->stage, 0, NULL, NULL),
-                "clEnqueueReadBuffer(halo send values)");
-    for (size_t k = 0; k < c->halo.n_send; k++)
-        c->send_buf[k] = (double)c->stage[c->send_idx[k]];
-    CT_CHECK(c->halo.exchange(c->halo.user, c->send_buf, c->ghost_buf));
-    for (size_t g = 0; g < n_ghost; g++)
-        c->stage[c->n_owned + g] = (ct_real)c->ghost_buf[g];
-    if (n_ghost > 0)
-        OCL_TRY(clEnqueueWriteBuffer(c->queue, x, CL_TRUE, c->n_owned * R, n_ghost * R, c->stage + c->n_owned, 0,
-                                     NULL, NULL),
-                "clEnqueueWriteBuffer(halo ghost values)");
-    return CT_OK;
+    CT_CHECK(halo_begin(c, x));
+    return halo_end(c, x);
 }
 
 /* With a halo: the sums of values[0..count) over the ranks. Without: nothing. */
@@ -801,14 +819,24 @@ static ct_status cg_solve(ct_backend_ctx *c, cl_mem x, int *iterations)
     double rz = s3[1], rr = s3[2];
     int it = 0;
     /* arguments that do not change over the iterations */
-    CT_CHECK(set_args(c, K_SPMV_DOT, "immmmmml", n, c->row_ptr, c->col, c->a_val, c->p, c->q, c->partial, red_bytes));
+    int first = c->has_halo ? (int)c->n_interior : 0; /* rows ct_spmv_dot leaves to the overlapped ct_spmv */
+    CT_CHECK(set_args(c, K_SPMV_DOT, "iimmmmmml", n, first, c->row_ptr, c->col, c->a_val, c->p, c->q, c->partial,
+                      red_bytes));
     while (sqrt(rr) > stop) {
         if (it >= c->cg_max_it) {
             *iterations = it;
             return ct_error_set(CT_ERR_NUMERIC, "CG did not reach relative residual %g in %d iterations", c->cg_tol,
                                 c->cg_max_it);
         }
-        CT_CHECK(halo_refresh(c, c->p));
+        if (c->has_halo) { /* interior rows of q = A p while p's ghosts travel */
+            CT_CHECK(halo_begin(c, c->p));
+            if (first > 0) {
+                CT_CHECK(set_args(c, K_SPMV, "immmmm", first, c->row_ptr, c->col, c->a_val, c->p, c->q));
+                CT_CHECK(launch(c, K_SPMV));
+                OCL_TRY(clFlush(c->queue), "clFlush(interior rows)");
+            }
+            CT_CHECK(halo_end(c, c->p));
+        }
         CT_CHECK(launch(c, K_SPMV_DOT));
         double pq = 0;
         CT_CHECK(read_sums(c, 1, &pq));

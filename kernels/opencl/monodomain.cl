@@ -191,15 +191,22 @@ __kernel void ct_spmv(int n, __global const int *row_ptr, __global const int *co
     y[i] = ct_row_dot(i, row_ptr, col, val, x);
 }
 
-/* q = A p, with the work-group partial sums of p.q (grid-stride loop). */
-__kernel void ct_spmv_dot(int n, __global const int *row_ptr, __global const int *col, __global const ct_real *val,
-                          __global const ct_real *p, __global ct_real *q, __global ct_acc *partial,
-                          __local ct_acc *scratch)
+/* q = A p on rows first..n-1 (rows below `first` hold their products already: the MPI halo's interior
+ * rows, computed by ct_spmv while the ghosts travelled), with the work-group partial sums of p.q over all
+ * n rows (grid-stride loop). */
+__kernel void ct_spmv_dot(int n, int first, __global const int *row_ptr, __global const int *col,
+                          __global const ct_real *val, __global const ct_real *p, __global ct_real *q,
+                          __global ct_acc *partial, __local ct_acc *scratch)
 {
     ct_acc pq = 0;
     for (int i = (int)get_global_id(0); i < n; i += (int)get_global_size(0)) {
-        ct_real s = ct_row_dot(i, row_ptr, col, val, p);
-        q[i] = s;
+        ct_real s;
+        if (i >= first) {
+            s = ct_row_dot(i, row_ptr, col, val, p);
+            q[i] = s;
+        } else {
+            s = q[i];
+        }
         pq += (ct_acc)p[i] * (ct_acc)s;
     }
     scratch[get_local_id(0)] = pq;

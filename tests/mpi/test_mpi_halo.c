@@ -84,7 +84,7 @@ int main(int argc, char **argv)
         CHECK(g >= 0 && (size_t)g < n, "local %zu -> global %d", l, (int)g);
         if (l < p->n_owned) {
             CHECK(owner[g] == g_rank, "owned local %zu is global %d of rank %d", l, (int)g, (int)owner[g]);
-            CHECK(l == 0 || p->l2g[l - 1] < g, "owned nodes out of global order at %zu", l);
+            CHECK(l == 0 || l == p->n_interior || p->l2g[l - 1] < g, "owned nodes out of global order at %zu", l);
         } else {
             CHECK(owner[g] != g_rank, "ghost %zu is owned here", l);
             if (l > p->n_owned) {
@@ -142,21 +142,34 @@ int main(int argc, char **argv)
     }
     CHECK(worst <= 1e-12, "owned rows differ from the global matrices by %.3e (relative)", worst);
 
+    /* interior rows read owned nodes only; every boundary row reads a ghost (so the split is not trivially
+     * "all boundary") */
+    CHECK(p->n_interior <= p->n_owned, "%zu interior of %zu owned", p->n_interior, p->n_owned);
+    for (size_t l = 0; l < p->n_owned; l++) {
+        int reads_ghost = 0;
+        for (int32_t k = k_local->row_ptr[l]; k < k_local->row_ptr[l + 1]; k++)
+            reads_ghost |= (size_t)k_local->col[k] >= p->n_owned;
+        CHECK(reads_ghost == (l >= p->n_interior), "owned row %zu (%s) %s a ghost", l,
+              l < p->n_interior ? "interior" : "boundary", reads_ghost ? "reads" : "does not read");
+    }
+
     /* halo exchange: each ghost receives its owner's value */
     ct_halo_plan *plan = NULL;
     CHECK_OK(ct_halo_plan_create(p, &plan));
     const ct_halo *h = ct_halo_plan_halo(plan);
-    CHECK(h->n_owned == p->n_owned, "halo n_owned");
+    CHECK(h->n_owned == p->n_owned && h->n_interior == p->n_interior, "halo n_owned / n_interior");
     double *send = malloc((h->n_send + 1) * sizeof *send);
     double *ghost = malloc((p->n_local - p->n_owned + 1) * sizeof *ghost);
     for (int round = 0; round < 3; round++) { /* repeated: requests are reused */
         for (size_t k = 0; k < h->n_send; k++) {
-            CHECK(h->send_idx[k] >= 0 && (size_t)h->send_idx[k] < p->n_owned, "send %zu is not owned", k);
+            CHECK(h->send_idx[k] >= (int32_t)p->n_interior && (size_t)h->send_idx[k] < p->n_owned,
+                  "send %zu (local %d) is not an owned boundary node", k, (int)h->send_idx[k]);
             send[k] = tag(p->l2g[h->send_idx[k]]) + round;
         }
         for (size_t g = 0; g < p->n_local - p->n_owned; g++)
             ghost[g] = -1.0;
-        CHECK_OK(h->exchange(h->user, send, ghost));
+        CHECK_OK(h->exchange_begin(h->user, send, ghost));
+        CHECK_OK(h->exchange_end(h->user));
         for (size_t g = 0; g < p->n_local - p->n_owned; g++)
             CHECK(ghost[g] == tag(p->l2g[p->n_owned + g]) + round, "ghost %zu (global %d) got %g", g,
                   (int)p->l2g[p->n_owned + g], ghost[g]);
@@ -171,9 +184,9 @@ int main(int argc, char **argv)
     CHECK(v[2] == (double)n, "sum of owned counts %g, nodes %zu", v[2], n);
 
     if (g_rank == 0)
-        printf("partition and halo: %d ranks, %zu nodes, %zu elements; rank 0: %zu owned, %zu ghosts, %d neighbours, "
+        printf("partition and halo: %d ranks, %zu nodes, %zu elements; rank 0: %zu owned (%zu interior), %zu ghosts, %d neighbours, "
                "%zu sent; owned rows match the global matrices to %.1e\n",
-               size, n, ne, p->n_owned, p->n_local - p->n_owned, p->n_neighbours, h->n_send, worst);
+               size, n, ne, p->n_owned, p->n_interior, p->n_local - p->n_owned, p->n_neighbours, h->n_send, worst);
     free(all);
     free(send);
     free(ghost);
