@@ -164,12 +164,9 @@ static ct_status read_drugs(ct_cohort_plan *p, const cJSON *var)
         return ct_error_set(CT_ERR_NOMEM, "out of memory");
     static const char *const keys[] = {"name", "conductance_scales", NULL};
     for (int i = 0; i < n; i++) {
-        const cJSON *o = cJSON_GetArrayItem(arr, i);
+        const cJSON *o;
         char where[48];
-        snprintf(where, sizeof where, "variations.drug[%d]", i);
-        if (!cJSON_IsObject(o))
-            return ct_error_set(CT_ERR_CONFIG, "%s: %s must be an object", src, where);
-        CT_CHECK(ct_json_known_keys(o, keys, src, where));
+        CT_CHECK(ct_json_array_item(arr, i, "variations.drug", keys, src, where, sizeof where, &o));
         const char *name = NULL;
         CT_CHECK(ct_json_string(o, "name", 1, src, where, &name));
         ct_cohort_drug *d = &p->drugs[i];
@@ -211,12 +208,9 @@ static ct_status read_pacings(ct_cohort_plan *p, const cJSON *var)
         return ct_error_set(CT_ERR_NOMEM, "out of memory");
     static const char *const keys[] = {"name", "period_ms", "count", "end_time_ms", NULL};
     for (int i = 0; i < n; i++) {
-        const cJSON *o = cJSON_GetArrayItem(arr, i);
+        const cJSON *o;
         char where[48];
-        snprintf(where, sizeof where, "variations.pacing[%d]", i);
-        if (!cJSON_IsObject(o))
-            return ct_error_set(CT_ERR_CONFIG, "%s: %s must be an object", src, where);
-        CT_CHECK(ct_json_known_keys(o, keys, src, where));
+        CT_CHECK(ct_json_array_item(arr, i, "variations.pacing", keys, src, where, sizeof where, &o));
         ct_cohort_pacing *pc = &p->pacings[i];
         CT_CHECK(ct_json_number(o, "period_ms", 1, 1e-3, 1e7, src, where, &pc->period_ms));
         CT_CHECK(ct_json_int(o, "count", 1, 1, 1000000, src, where, &pc->count));

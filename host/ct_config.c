@@ -295,12 +295,9 @@ static ct_status parse_stimuli(const cJSON *root, const char *src, ct_config *c)
     static const char *const keys[] = {"name",       "box_min_mm", "box_max_mm",  "center_mm", "radius_mm",
                                        "amplitude_uA_per_uF", "start_ms", "duration_ms", "period_ms", "count", NULL};
     for (int i = 0; i < n; i++) {
-        const cJSON *o = cJSON_GetArrayItem(arr, i);
+        const cJSON *o;
         char where[64];
-        snprintf(where, sizeof where, "stimuli[%d]", i);
-        if (!cJSON_IsObject(o))
-            return ct_error_set(CT_ERR_CONFIG, "%s: %s must be an object", src, where);
-        CT_CHECK(ct_json_known_keys(o, keys, src, where));
+        CT_CHECK(ct_json_array_item(arr, i, "stimuli", keys, src, where, sizeof where, &o));
         ct_stimulus *s = &c->stimuli[i];
         memset(s, 0, sizeof *s);
         const char *name = NULL;
@@ -341,12 +338,9 @@ static ct_status parse_shapes(const cJSON *root, const char *key, const char *sr
                                               "to_mm", "box_min_mm", "box_max_mm", "tissue",    NULL};
     const char *const *keys = tissue_out ? region_keys : lesion_keys;
     for (int i = 0; i < n; i++) {
-        const cJSON *o = cJSON_GetArrayItem(arr, i);
+        const cJSON *o;
         char where[64];
-        snprintf(where, sizeof where, "%s[%d]", key, i);
-        if (!cJSON_IsObject(o))
-            return ct_error_set(CT_ERR_CONFIG, "%s: %s must be an object", src, where);
-        CT_CHECK(ct_json_known_keys(o, keys, src, where));
+        CT_CHECK(ct_json_array_item(arr, i, key, keys, src, where, sizeof where, &o));
         if (tissue_out) {
             const char *tissue = NULL;
             CT_CHECK(ct_json_string(o, "tissue", 1, src, where, &tissue));
@@ -420,12 +414,9 @@ static ct_status parse_probes(const cJSON *root, const char *src, ct_config *c)
         return ct_error_set(CT_ERR_NOMEM, "%s: out of memory for probes", src);
     static const char *const keys[] = {"name", "position_mm", NULL};
     for (int i = 0; i < n; i++) {
-        const cJSON *o = cJSON_GetArrayItem(arr, i);
+        const cJSON *o;
         char where[64];
-        snprintf(where, sizeof where, "probes[%d]", i);
-        if (!cJSON_IsObject(o))
-            return ct_error_set(CT_ERR_CONFIG, "%s: %s must be an object", src, where);
-        CT_CHECK(ct_json_known_keys(o, keys, src, where));
+        CT_CHECK(ct_json_array_item(arr, i, "probes", keys, src, where, sizeof where, &o));
         const char *name = NULL;
         CT_CHECK(ct_json_string(o, "name", 1, src, where, &name));
         snprintf(c->probes[i].name, sizeof c->probes[i].name, "%s", name);

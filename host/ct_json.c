@@ -84,6 +84,16 @@ ct_status ct_json_known_keys(const cJSON *obj, const char *const *allowed, const
     return CT_OK;
 }
 
+ct_status ct_json_array_item(const cJSON *arr, int i, const char *array_name, const char *const *allowed,
+                             const char *source, char *where, size_t where_len, const cJSON **out)
+{
+    *out = cJSON_GetArrayItem(arr, i);
+    snprintf(where, where_len, "%s[%d]", array_name, i);
+    if (!cJSON_IsObject(*out))
+        return ct_error_set(CT_ERR_CONFIG, "%s: %s must be an object", source, where);
+    return ct_json_known_keys(*out, allowed, source, where);
+}
+
 static ct_status missing(const char *source, const char *where, const char *key)
 {
     char path[256];

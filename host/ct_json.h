@@ -17,6 +17,11 @@ ct_status ct_json_parse(const char *text, const char *source, cJSON **root);
 ct_status ct_json_known_keys(const cJSON *obj, const char *const *allowed, const char *source,
                              const char *where);
 
+/* Element i of array `arr`, named "<array_name>[i]" in `where` (where_len bytes, for the caller's later
+ * messages): fails unless it is an object whose keys are all in `allowed`. *out borrows cJSON's storage. */
+ct_status ct_json_array_item(const cJSON *arr, int i, const char *array_name, const char *const *allowed,
+                             const char *source, char *where, size_t where_len, const cJSON **out);
+
 /* Looks up obj[key] as an object; `required` 0 leaves *out NULL when absent. */
 ct_status ct_json_object(const cJSON *obj, const char *key, int required, const char *source,
                          const char *where, const cJSON **out);

@@ -58,6 +58,10 @@ typedef struct ct_halo {
     void *user;
 } ct_halo;
 
+/* CT_OK if h fits a problem of n_nodes nodes (counts in order, callbacks set, every send an owned boundary
+ * node); else CT_ERR_INTERNAL naming `backend`. Every backend checks the halo it is given with this. */
+ct_status ct_halo_check(const ct_halo *h, size_t n_nodes, const char *backend);
+
 /* Everything a backend needs to run; all pointers are borrowed for the duration of create(). */
 typedef struct ct_backend_problem {
     size_t n_nodes;

@@ -33,7 +33,14 @@ void ct_test_rmtree(const char *dir)
 int ct_test_cli(const char *args, char **output)
 {
     char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", CT_BINARY, args);
+    snprintf(cmd, sizeof cmd, "%s %s", CT_BINARY, args);
+    return ct_test_shell(cmd, output);
+}
+
+int ct_test_shell(const char *command, char **output)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s 2>&1", command);
     FILE *p = popen(cmd, "r");
     if (!p)
         return -1;

@@ -13,6 +13,8 @@ void ct_test_rmtree(const char *dir);
 /* Runs `cardiotwin ARGS` (shell words), capturing stderr+stdout into *output (caller frees, may be NULL).
  * Returns the exit status. */
 int ct_test_cli(const char *args, char **output);
+/* The same for any shell command line (an MPI launcher in front of cardiotwin, ...). */
+int ct_test_shell(const char *command, char **output);
 
 /* Writes text to path; returns 0 on success. */
 int ct_test_write(const char *path, const char *text);

@@ -538,15 +538,12 @@ Test(cohort, mpi_ranks_share_the_runs, .timeout = 300)
     write_in("c.json", "{\"members\": [{\"config\": \"ms.json\"}, {\"config\": \"tp06.json\"}],"
                        " \"variations\": {\"end_time_ms\": [300, 400]}}");
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s 2 %s %s cohort %s/c.json --out %s/out --quiet 2>&1", CT_MPIEXEC, CT_MPIEXEC_NP,
+    snprintf(cmd, sizeof cmd, "%s %s 2 %s %s cohort %s/c.json --out %s/out --quiet", CT_MPIEXEC, CT_MPIEXEC_NP,
              CT_MPIEXEC_PREFLAGS, CT_BINARY, dir, dir);
-    FILE *p = popen(cmd, "r");
-    cr_assert(p);
-    char log[8192];
-    size_t n = fread(log, 1, sizeof log - 1, p);
-    log[n] = '\0';
-    int status = pclose(p);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s\n%s", cmd, log);
+    char *log = NULL;
+    int rc = ct_test_shell(cmd, &log);
+    cr_assert_eq(rc, 0, "%s\n%s", cmd, log ? log : "");
+    free(log);
     table *t = load_results("out");
     cr_assert_eq(t->n_rows, 4);
     int ran_on[2] = {0, 0};

@@ -12,7 +12,7 @@
  * The ranks run with OMP_NUM_THREADS=1 (see mpi_env for Open MPI's settings). Skipped where MPI was not
  * compiled in. About a minute on two idle cores, most of it the 60 ms CPU case.
  */
-#define _POSIX_C_SOURCE 200809L /* setenv, popen */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "../kernels/backend.h"
 #include "ct_test_util.h"
@@ -41,35 +40,6 @@ static void mpi_env(void)
     setenv("OMP_NUM_THREADS", "1", 1);
 }
 
-/* Runs a shell command, capturing stdout + stderr into *output (caller frees); returns the exit status. */
-static int run_cmd(const char *cmd, char **output)
-{
-    char full[8192];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    if (!p)
-        return -1;
-    size_t cap = 1 << 14, len = 0, got;
-    char *buf = malloc(cap);
-    while (buf && (got = fread(buf + len, 1, cap - len - 1, p)) > 0) {
-        len += got;
-        if (len + 1 >= cap) {
-            char *b = realloc(buf, cap *= 2);
-            if (!b)
-                free(buf);
-            buf = b;
-        }
-    }
-    if (buf)
-        buf[len] = '\0';
-    int status = pclose(p);
-    if (output)
-        *output = buf;
-    else
-        free(buf);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /* `cardiotwin run config --out dir --backend be --quiet` on n_ranks ranks (0: plainly, without mpiexec). */
 static int run_ranks(int n_ranks, const char *config, const char *dir, const char *backend, char **output)
 {
@@ -79,7 +49,7 @@ static int run_ranks(int n_ranks, const char *config, const char *dir, const cha
     else
         snprintf(cmd, sizeof cmd, "%s %s %d %s %s run %s --out %s --backend %s --quiet", CT_MPIEXEC, CT_MPIEXEC_NP,
                  n_ranks, CT_MPIEXEC_PREFLAGS, CT_BINARY, config, dir, backend);
-    return run_cmd(cmd, output);
+    return ct_test_shell(cmd, output);
 }
 
 /* The N-version slab configuration with its end time and diffusion changed, its Vm output interval set (0: no
@@ -314,7 +284,7 @@ Test(mpi, failure_on_one_rank_stops_all, .timeout = 120)
     snprintf(cmd, sizeof cmd, "%s %s 1 %s %s run %s --out %s/out --quiet : %s 1 %s run %s/missing.json --out %s/out --quiet",
              CT_MPIEXEC, CT_MPIEXEC_NP, CT_MPIEXEC_PREFLAGS, CT_BINARY, config, dir, CT_MPIEXEC_NP, CT_BINARY, dir, dir);
     char *log = NULL;
-    int rc = run_cmd(cmd, &log);
+    int rc = ct_test_shell(cmd, &log);
     cr_assert_neq(rc, 0, "%s", log);
     cr_assert(log && strstr(log, "rank 1: ") && strstr(log, "missing.json"), "the message names rank 1 and the file:\n%s",
               log);
@@ -348,12 +318,12 @@ Test(mpi, restart_equals_uninterrupted_on_two_ranks, .timeout = 600)
     const char *mpi = CT_MPIEXEC " " CT_MPIEXEC_NP;
     snprintf(cmd, sizeof cmd, "%s 2 %s %s run %s --out %s/whole --backend cpu --quiet", mpi, CT_MPIEXEC_PREFLAGS,
              CT_BINARY, config, dir);
-    int rc = run_cmd(cmd, &log);
+    int rc = ct_test_shell(cmd, &log);
     cr_assert_eq(rc, 0, "uninterrupted: exit %d\n%s", rc, log ? log : "");
     free(log);
     snprintf(cmd, sizeof cmd, "%s 2 %s %s run %s --out %s/split --backend cpu --quiet --checkpoint-every 4 --stop-at 9",
              mpi, CT_MPIEXEC_PREFLAGS, CT_BINARY, config, dir);
-    rc = run_cmd(cmd, &log);
+    rc = ct_test_shell(cmd, &log);
     cr_assert_eq(rc, 0, "interrupted: exit %d\n%s", rc, log ? log : "");
     free(log);
     snprintf(ck, sizeof ck, "%s/split/checkpoint.ctck", dir);
@@ -363,19 +333,19 @@ Test(mpi, restart_equals_uninterrupted_on_two_ranks, .timeout = 600)
     /* the wrong rank counts are refused, naming the file and the counts */
     snprintf(cmd, sizeof cmd, "%s 3 %s %s run %s --out %s/np3 --backend cpu --quiet --restart %s", mpi,
              CT_MPIEXEC_PREFLAGS, CT_BINARY, config, dir, ck);
-    rc = run_cmd(cmd, &log);
+    rc = ct_test_shell(cmd, &log);
     cr_assert_neq(rc, 0, "a 2-rank checkpoint restarted on 3 ranks\n%s", log ? log : "");
     cr_assert(log && strstr(log, ck) && strstr(log, "2 MPI rank(s); this run has 3"), "%s", log ? log : "");
     free(log);
     snprintf(cmd, sizeof cmd, "%s run %s --out %s/serial --backend cpu --quiet --restart %s", CT_BINARY, config, dir, ck);
-    rc = run_cmd(cmd, &log);
+    rc = ct_test_shell(cmd, &log);
     cr_assert_neq(rc, 0, "a 2-rank checkpoint restarted serially\n%s", log ? log : "");
     cr_assert(log && strstr(log, "this run has 1"), "%s", log ? log : "");
     free(log);
 
     snprintf(cmd, sizeof cmd, "%s 2 %s %s run %s --out %s/split --backend cpu --quiet --restart %s", mpi,
              CT_MPIEXEC_PREFLAGS, CT_BINARY, config, dir, ck);
-    rc = run_cmd(cmd, &log);
+    rc = ct_test_shell(cmd, &log);
     cr_assert_eq(rc, 0, "restart: exit %d\n%s", rc, log ? log : "");
     free(log);
 
@@ -404,7 +374,7 @@ Test(mpi, other_commands_refuse_ranks, .timeout = 120)
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "%s %s 2 %s %s cell --beats 1", CT_MPIEXEC, CT_MPIEXEC_NP, CT_MPIEXEC_PREFLAGS, CT_BINARY);
     char *log = NULL;
-    int rc = run_cmd(cmd, &log);
+    int rc = ct_test_shell(cmd, &log);
     cr_assert_neq(rc, 0, "%s", log);
     cr_assert(log && strstr(log, "only `cardiotwin run` can be split"), "%s", log);
     free(log);

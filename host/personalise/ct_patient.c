@@ -215,12 +215,9 @@ static ct_status parse_patient(const cJSON *root, patient *p)
     static const char *const pkeys[] = {"name",     "aha_segment", "position_mm", "radius_mm", "amplitude_uA_per_uF",
                                         "start_ms", "duration_ms", "period_ms",   "count",     NULL};
     for (int k = 0; k < cJSON_GetArraySize(pacing); k++) {
-        const cJSON *o = cJSON_GetArrayItem(pacing, k);
+        const cJSON *o;
         char where[32];
-        snprintf(where, sizeof where, "pacing[%d]", k);
-        if (!cJSON_IsObject(o))
-            return ct_error_set(CT_ERR_CONFIG, "%s: %s must be an object", src, where);
-        CT_CHECK(ct_json_known_keys(o, pkeys, src, where));
+        CT_CHECK(ct_json_array_item(pacing, k, "pacing", pkeys, src, where, sizeof where, &o));
         pacing_site *s = &p->sites[k];
         const char *name = where;
         CT_CHECK(ct_json_string(o, "name", 0, src, where, &name));

@@ -218,10 +218,10 @@ static ct_status cpu_create(const ct_backend_problem *pb, ct_backend_ctx **out)
     c->n_owned = c->n_interior = n;
     if (pb->halo) {
         const ct_halo *h = pb->halo;
-        if (h->n_owned > n || h->n_interior > h->n_owned || !h->exchange_begin || !h->exchange_end || !h->sum ||
-            (h->n_send && !h->send_idx)) {
+        ct_status hst = ct_halo_check(h, n, "cpu");
+        if (hst != CT_OK) {
             cpu_destroy(c);
-            return ct_error_set(CT_ERR_INTERNAL, "cpu backend: incomplete halo (%zu owned of %zu nodes)", h->n_owned, n);
+            return hst;
         }
         c->has_halo = 1;
         c->halo = *h;
@@ -232,14 +232,8 @@ static ct_status cpu_create(const ct_backend_problem *pb, ct_backend_ctx **out)
             cpu_destroy(c);
             return ct_error_set(CT_ERR_NOMEM, "cpu backend: out of memory for the halo");
         }
-        for (size_t k = 0; k < h->n_send; k++) {
-            if (h->send_idx[k] < (int32_t)h->n_interior || (size_t)h->send_idx[k] >= h->n_owned) {
-                cpu_destroy(c);
-                return ct_error_set(CT_ERR_INTERNAL, "cpu backend: halo sends node %d, not an owned boundary node",
-                                    (int)h->send_idx[k]);
-            }
-            c->send_idx[k] = h->send_idx[k];
-        }
+        if (h->n_send)
+            memcpy(c->send_idx, h->send_idx, h->n_send * sizeof *c->send_idx);
         c->halo.send_idx = c->send_idx;
     }
     *out = c;

@@ -989,10 +989,7 @@ static ct_status cuda_create(const ct_backend_problem *pb, ct_backend_ctx **out)
     c->n_owned = c->n_interior = n;
     if (pb->halo) {
         const ct_halo *hl = pb->halo;
-        ct_status hst = CT_OK;
-        if (hl->n_owned > n || hl->n_interior > hl->n_owned || !hl->exchange_begin || !hl->exchange_end ||
-            !hl->sum || (hl->n_send && !hl->send_idx))
-            hst = ct_error_set(CT_ERR_INTERNAL, "cuda backend: incomplete halo (%zu owned of %zu nodes)", hl->n_owned, n);
+        ct_status hst = ct_halo_check(hl, n, "cuda");
         c->has_halo = 1;
         c->halo = *hl;
         c->n_owned = hl->n_owned;
@@ -1000,13 +997,8 @@ static ct_status cuda_create(const ct_backend_problem *pb, ct_backend_ctx **out)
         c->send_idx = (int32_t *)malloc((hl->n_send + 1) * sizeof *c->send_idx);
         if (hst == CT_OK && !c->send_idx)
             hst = ct_error_set(CT_ERR_NOMEM, "cuda backend: out of memory for the halo");
-        for (size_t k = 0; hst == CT_OK && k < hl->n_send; k++) {
-            if (hl->send_idx[k] < (int32_t)hl->n_interior || (size_t)hl->send_idx[k] >= hl->n_owned)
-                hst = ct_error_set(CT_ERR_INTERNAL, "cuda backend: halo sends node %d, not an owned boundary node",
-                                   (int)hl->send_idx[k]);
-            else
-                c->send_idx[k] = hl->send_idx[k];
-        }
+        if (hst == CT_OK && hl->n_send)
+            memcpy(c->send_idx, hl->send_idx, hl->n_send * sizeof *c->send_idx);
         c->halo.send_idx = c->send_idx;
         if (hst != CT_OK) {
             cuda_destroy(c);

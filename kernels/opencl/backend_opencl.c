@@ -672,10 +672,7 @@ static ct_status copy_halo(ct_backend_ctx *c, const ct_backend_problem *pb)
     const ct_halo *h = pb->halo;
     if (!h)
         return CT_OK;
-    if (h->n_owned > c->n || h->n_interior > h->n_owned || !h->exchange_begin || !h->exchange_end || !h->sum ||
-        (h->n_send && !h->send_idx))
-        return ct_error_set(CT_ERR_INTERNAL, "opencl backend: incomplete halo (%zu owned of %zu nodes)", h->n_owned,
-                            c->n);
+    CT_CHECK(ct_halo_check(h, c->n, "opencl"));
     c->has_halo = 1;
     c->halo = *h;
     c->n_owned = h->n_owned;
@@ -686,12 +683,8 @@ static ct_status copy_halo(ct_backend_ctx *c, const ct_backend_problem *pb)
     c->stage = malloc((c->n + 1) * sizeof *c->stage);
     if (!c->send_idx || !c->send_buf || !c->ghost_buf || !c->stage)
         return ct_error_set(CT_ERR_NOMEM, "opencl backend: out of memory for the halo");
-    for (size_t k = 0; k < h->n_send; k++) {
-        if (h->send_idx[k] < (int32_t)h->n_interior || (size_t)h->send_idx[k] >= h->n_owned)
-            return ct_error_set(CT_ERR_INTERNAL, "opencl backend: halo sends node %d, not an owned boundary node",
-                                (int)h->send_idx[k]);
-        c->send_idx[k] = h->send_idx[k];
-    }
+    if (h->n_send)
+        memcpy(c->send_idx, h->send_idx, h->n_send * sizeof *c->send_idx);
     c->halo.send_idx = c->send_idx;
     return CT_OK;
 }
