@@ -381,6 +381,52 @@ Test(mesh_io, garbage_vtu)
     cr_assert_null(r);
 }
 
+/* One tetrahedron in an ASCII .vtu, with the piece's counts, the "offsets" values and any extra elements of
+ * the piece (point or cell data) given. */
+static void write_one_tet_vtu(const char *name, const char *n_points, const char *n_cells, const char *offsets,
+                              const char *extra)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "<?xml version=\"1.0\"?>\n<VTKFile type=\"UnstructuredGrid\" version=\"1.0\" "
+             "byte_order=\"LittleEndian\" header_type=\"UInt64\">\n<UnstructuredGrid>"
+             "<Piece NumberOfPoints=\"%s\" NumberOfCells=\"%s\">\n%s<Points><DataArray type=\"Float64\" "
+             "NumberOfComponents=\"3\" format=\"ascii\">0 0 0 1 0 0 0 1 0 0 0 1</DataArray></Points>\n"
+             "<Cells><DataArray type=\"Int64\" Name=\"connectivity\" format=\"ascii\">0 1 2 3</DataArray>\n"
+             "<DataArray type=\"Int64\" Name=\"offsets\" format=\"ascii\">%s</DataArray>\n"
+             "<DataArray type=\"UInt8\" Name=\"types\" format=\"ascii\">10</DataArray></Cells>\n"
+             "</Piece></UnstructuredGrid></VTKFile>\n",
+             n_points, n_cells, extra, offsets);
+    write_text(name, text);
+}
+
+/* VTK 9.1 sizes its arrays from these counts with multiplications that wrap: 2^62 + 4 eight-byte
+ * values is a 32-byte allocation, which the data read then overflows (a heap overflow fuzz_vtu found
+ * through a flipped byte in the last offset). Each must be refused, naming the array and the count. */
+Test(mesh_io, vtu_impossible_counts_are_refused)
+{
+    ct_mesh *r = NULL;
+    write_one_tet_vtu("ok.vtu", "4", "1", "4", "");
+    cr_assert_eq(ct_mesh_read(in_dir("ok.vtu"), NULL, 1.0, &r), CT_OK, "%s", ct_error_message());
+    cr_assert_eq(r->n_tets, 1);
+    ct_mesh_destroy(r);
+    r = NULL;
+    write_one_tet_vtu("off.vtu", "4", "1", "4611686018427387908", "");
+    expect_error(ct_mesh_read(in_dir("off.vtu"), NULL, 1.0, &r), CT_ERR_PARSE, "off.vtu",
+                 "\"connectivity\" declares 4611686018427387908 values", NULL);
+    write_one_tet_vtu("pts.vtu", "4611686018427387908", "1", "4", "");
+    expect_error(ct_mesh_read(in_dir("pts.vtu"), NULL, 1.0, &r), CT_ERR_PARSE, "pts.vtu", "NumberOfPoints=\"4611686018427387908\" is more than",
+                 NULL);
+    write_one_tet_vtu("cells.vtu", "4", "2305843009213693952", "4", "");
+    expect_error(ct_mesh_read(in_dir("cells.vtu"), NULL, 1.0, &r), CT_ERR_PARSE, "cells.vtu", "NumberOfCells", NULL);
+    write_one_tet_vtu("comps.vtu", "4", "1", "4",
+                      "<PointData><DataArray type=\"Float64\" Name=\"phi\" NumberOfComponents=\"1073741824\" "
+                      "format=\"ascii\">0 1 2 3</DataArray></PointData>\n");
+    expect_error(ct_mesh_read(in_dir("comps.vtu"), NULL, 1.0, &r), CT_ERR_PARSE, "comps.vtu",
+                 "point data array \"phi\": NumberOfComponents=\"1073741824\" is out of range", NULL);
+    cr_assert_null(r);
+}
+
 /* ---- Gmsh ----------------------------------------------------------------------------------------- */
 
 /* Meshes a 2 x 1 x 1 mm box with the Gmsh API: volume in physical group "border_zone", face x = 0 in

@@ -10,6 +10,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -42,6 +43,7 @@
 #include <vtkPoints.h>
 #include <vtkUnstructuredGrid.h>
 #include <vtkXMLDataElement.h>
+#include <vtkXMLDataParser.h>
 #include <vtkXMLUnstructuredGridReader.h>
 #include <vtkXMLUnstructuredGridWriter.h>
 
@@ -295,14 +297,73 @@ void copy_fields(vtkFieldData *src, std::vector<ct_vtk_grid::field> &dst)
  *    a message that dereferences the piece's <PointData> element, which files with cell fields only
  *    (as meshio writes them) do not have.
  * Such failures are recorded here instead and VTK is told the array was read; read_vtu then rejects
- * the file, naming the array. */
+ * the file, naming the array.
+ * A third bug writes past the end of the heap: VTK sizes each array from counts the file declares
+ * (NumberOfPoints, NumberOfCells, the last entry of "offsets" for the connectivity) with unchecked
+ * multiplications, so a huge count wraps to a small allocation, and the data read then fills it with
+ * as many bytes as the block holds (found by fuzz_vtu: one flipped byte in the last offset). Every
+ * read of values goes through ReadArrayValues, so it is checked there: the count must fit the array
+ * VTK actually allocated, and no file can hold more values than it has bytes (1 byte is the smallest
+ * value, raw; compressed blocks expand at most 65536-fold here, far beyond zlib, LZ4 or LZMA in VTK's
+ * 32 KiB blocks), which keeps every byte count far from wrapping. */
 class ct_vtu_reader : public vtkXMLUnstructuredGridReader {
 public:
     static ct_vtu_reader *New();
     vtkTypeMacro(ct_vtu_reader, vtkXMLUnstructuredGridReader);
     std::string bad_array; /* the first point/cell data array VTK could not read; "" if none */
+    std::string bad_count; /* the first array whose declared size is impossible; "" if none */
+    long long file_bytes = 0; /* size of the file being read, set before Update() */
 
 protected:
+    /* Counts are checked per piece, before VTK allocates anything from them. */
+    int ReadPiece(vtkXMLDataElement *piece) override
+    {
+        const char *counts[2] = {"NumberOfPoints", "NumberOfCells"};
+        for (int k = 0; k < 2; ++k) {
+            vtkIdType n = 0;
+            if (piece->GetScalarAttribute(counts[k], n)) {
+                total[k] = n < 0 || n > max_values() - total[k] ? -1 : total[k] + n;
+                if (total[k] < 0)
+                    return refuse(std::string(counts[k]) + "=\"" + piece->GetAttribute(counts[k]) +
+                                  "\" is more than a file of " + std::to_string(file_bytes) + " bytes can hold");
+            }
+        }
+        /* Point and cell data arrays get NumberOfComponents values per point or cell. */
+        const char *sections[2] = {"PointData", "CellData"};
+        for (int k = 0; k < 2; ++k) {
+            vtkXMLDataElement *section = piece->FindNestedElementWithName(sections[k]);
+            for (int i = 0; section && i < section->GetNumberOfNestedElements(); ++i) {
+                vtkXMLDataElement *da = section->GetNestedElement(i);
+                int comps = 1;
+                if (da->GetScalarAttribute("NumberOfComponents", comps) &&
+                    (comps < 1 || (total[k] > 0 && comps > max_values() / total[k]))) {
+                    const char *name = da->GetAttribute("Name");
+                    return refuse(std::string(k ? "cell" : "point") + " data array \"" + (name ? name : "(unnamed)") +
+                                  "\": NumberOfComponents=\"" + std::to_string(comps) + "\" is out of range [1, " +
+                                  std::to_string(total[k] > 0 ? max_values() / total[k] : max_values()) + "]");
+                }
+            }
+        }
+        return Superclass::ReadPiece(piece);
+    }
+    int ReadArrayValues(vtkXMLDataElement *da, vtkIdType array_index, vtkAbstractArray *array,
+                        vtkIdType start_index, vtkIdType n_values, FieldType type) override
+    {
+        const vtkIdType held = array ? array->GetNumberOfValues() : 0;
+        if (n_values < 0 || array_index < 0 || start_index < 0 || n_values > max_values() ||
+            array_index > held - n_values || (n_values > 0 && array->GetVoidPointer(0) == nullptr)) {
+            const char *name = da ? da->GetAttribute("Name") : nullptr;
+            vtkXMLDataElement *parent = da ? da->GetParent() : nullptr;
+            std::string what = std::string("data array \"") +
+                               (name ? name : parent && parent->GetName() ? parent->GetName() : "(unnamed)") +
+                               "\"";
+            return refuse(what + " declares " + (n_values < 0 ? "more than 2^63" : std::to_string(n_values)) +
+                          " values, more than a file of " + std::to_string(file_bytes) +
+                          " bytes can hold or than could be allocated (corrupt NumberOfPoints, NumberOfCells, "
+                          "NumberOfComponents or \"offsets\")");
+        }
+        return Superclass::ReadArrayValues(da, array_index, array, start_index, n_values, type);
+    }
     int ReadArrayForPoints(vtkXMLDataElement *da, vtkAbstractArray *out_array) override
     {
         if (out_array == nullptr)
@@ -317,6 +378,19 @@ protected:
     }
 
 private:
+    vtkIdType total[2] = {0, 0}; /* points and cells declared by the pieces so far */
+
+    vtkIdType max_values() const
+    {
+        const long long expand = this->XMLParser && this->XMLParser->GetCompressor() ? 65536 : 1;
+        return file_bytes > LLONG_MAX / expand ? LLONG_MAX : file_bytes * expand;
+    }
+    int refuse(const std::string &problem)
+    {
+        if (bad_count.empty())
+            bad_count = problem;
+        return 0;
+    }
     int note_bad(const char *kind, vtkXMLDataElement *da)
     {
         if (bad_array.empty()) {
@@ -354,7 +428,10 @@ ct_status read_vtu(const char *path, ct_vtk_grid **out)
         return ct_error_set(CT_ERR_PARSE, "%s: not a VTK XML UnstructuredGrid (.vtu) file%s%s", path,
                             errors.text.empty() ? "" : ": ", errors.text.c_str());
     reader->SetFileName(path);
+    reader->file_bytes = static_cast<long long>(st.st_size);
     reader->Update();
+    if (!reader->bad_count.empty())
+        return ct_error_set(CT_ERR_PARSE, "%s: cannot read: %s", path, reader->bad_count.c_str());
     const unsigned long code = reader->GetErrorCode();
     vtkUnstructuredGrid *ug = reader->GetOutput();
     if (code != vtkErrorCode::NoError || !errors.text.empty() || ug == nullptr)
