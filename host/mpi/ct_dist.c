@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "ct_dist.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,6 +303,37 @@ typedef struct state_header {
 
 static const char STATE_MAGIC[8] = {'C', 'T', 'S', 'P', 'L', 'I', 'T', '1'};
 
+/* The state parts travel point to point, in messages of at most message_cap() bytes (MPI counts are int).
+ * Rank 0 picks the cap and broadcasts it, so that every send matches its receive. */
+enum { STATE_TAG = 7302 }; /* on MPI_COMM_WORLD; the halo exchange has its own communicator */
+
+static uint64_t message_cap(void)
+{
+    uint64_t cap = (uint64_t)1 << 30; /* 1 GiB */
+    const char *e = getenv("CT_MPI_MESSAGE_BYTES"); /* smaller, for tests: every part in many pieces */
+    if (e && *e) {
+        char *end;
+        unsigned long long v = strtoull(e, &end, 10);
+        if (*end == '\0' && v >= 1 && v < cap)
+            cap = v;
+    }
+    MPI_Bcast(&cap, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    return cap;
+}
+
+static void send_part(const unsigned char *p, uint64_t n, int to, uint64_t cap)
+{
+    for (uint64_t off = 0; off < n; off += cap)
+        MPI_Send(p + off, (int)(n - off < cap ? n - off : cap), MPI_BYTE, to, STATE_TAG, MPI_COMM_WORLD);
+}
+
+static void recv_part(unsigned char *p, uint64_t n, int from, uint64_t cap)
+{
+    for (uint64_t off = 0; off < n; off += cap)
+        MPI_Recv(p + off, (int)(n - off < cap ? n - off : cap), MPI_BYTE, from, STATE_TAG, MPI_COMM_WORLD,
+                 MPI_STATUS_IGNORE);
+}
+
 ct_status ct_dist_gather_state(const ct_dist *d, ct_status st, const void *blob, size_t bytes, void **all,
                                size_t *all_bytes)
 {
@@ -312,8 +344,7 @@ ct_status ct_dist_gather_state(const ct_dist *d, ct_status st, const void *blob,
     int nr = d->n_ranks;
     uint64_t mine = bytes;
     uint64_t *sizes = malloc((size_t)nr * sizeof *sizes);
-    int *count = malloc((size_t)nr * sizeof *count), *displ = malloc((size_t)nr * sizeof *displ);
-    if (st == CT_OK && (!sizes || !count || !displ))
+    if (st == CT_OK && !sizes)
         st = ct_error_set(CT_ERR_NOMEM, "out of memory gathering the checkpoint");
     st = ct_mpi_agree(st);
     if (st != CT_OK)
@@ -322,23 +353,20 @@ ct_status ct_dist_gather_state(const ct_dist *d, ct_status st, const void *blob,
     size_t head = sizeof(state_header) + (size_t)nr * sizeof(uint64_t), total = head;
     if (d->rank == 0) {
         for (int r = 0; r < nr && st == CT_OK; r++) {
-            if (sizes[r] > (uint64_t)INT_MAX || total - head + sizes[r] > (uint64_t)INT_MAX)
-                st = ct_error_set(CT_ERR_CONFIG, "checkpoint: the states of ranks 0..%d exceed 2 GiB, more than one "
-                                  "MPI message gathers: use more ranks or no checkpoints", r);
-            count[r] = (int)sizes[r];
-            displ[r] = (int)(total - head);
-            total += sizes[r];
+            if (sizes[r] > SIZE_MAX - total)
+                st = ct_error_set(CT_ERR_NOMEM, "checkpoint: the ranks' states exceed the address space");
+            else
+                total += sizes[r];
         }
         if (st == CT_OK && !(*all = malloc(total)))
-            st = ct_error_set(CT_ERR_NOMEM, "out of memory for a checkpoint of %zu bytes", total);
+            st = ct_error_set(CT_ERR_NOMEM, "out of memory for a checkpoint of %zu bytes on rank 0", total);
     }
     st = ct_mpi_agree(st);
     if (st != CT_OK)
         goto done;
-    unsigned char *dst = *all;
-    MPI_Gatherv(blob, (int)bytes, MPI_BYTE, d->rank == 0 ? dst + head : NULL, count, displ, MPI_BYTE, 0,
-                MPI_COMM_WORLD);
+    uint64_t cap = message_cap();
     if (d->rank == 0) {
+        unsigned char *dst = *all;
         state_header h;
         memset(&h, 0, sizeof h);
         memcpy(h.magic, STATE_MAGIC, sizeof h.magic);
@@ -346,7 +374,17 @@ ct_status ct_dist_gather_state(const ct_dist *d, ct_status st, const void *blob,
         h.partition_hash = d->partition_hash;
         memcpy(dst, &h, sizeof h);
         memcpy(dst + sizeof h, sizes, (size_t)nr * sizeof *sizes);
+        size_t at = head;
+        if (bytes)
+            memcpy(dst + at, blob, bytes);
+        at += bytes;
+        for (int r = 1; r < nr; r++) { /* in rank order: the parts lie in the file in that order */
+            recv_part(dst + at, sizes[r], r, cap);
+            at += sizes[r];
+        }
         *all_bytes = total;
+    } else {
+        send_part(blob, bytes, 0, cap);
     }
 done:
     if (st != CT_OK) {
@@ -354,8 +392,6 @@ done:
         *all = NULL;
     }
     free(sizes);
-    free(count);
-    free(displ);
     return st;
 }
 
@@ -366,18 +402,17 @@ ct_status ct_dist_scatter_state(const ct_dist *d, const char *path, const void *
         return ct_error_set(CT_ERR_INTERNAL, "ct_dist_scatter_state without a split run");
     int nr = d->n_ranks;
     ct_status st = CT_OK;
-    int *count = malloc((size_t)nr * sizeof *count), *displ = malloc((size_t)nr * sizeof *displ);
     uint64_t mine = bytes, *want = malloc((size_t)nr * sizeof *want);
-    if (!count || !displ || !want)
+    if (!want)
         st = ct_error_set(CT_ERR_NOMEM, "out of memory restoring the checkpoint");
     st = ct_mpi_agree(st);
     if (st != CT_OK)
         goto done;
     MPI_Gather(&mine, 1, MPI_UINT64_T, want, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
     size_t head = sizeof(state_header) + (size_t)nr * sizeof(uint64_t);
+    const unsigned char *src = all;
     if (d->rank == 0) {
         state_header h;
-        const unsigned char *src = all;
         if (all_bytes < head) {
             st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint state is not that of a run split over %d MPI ranks", path,
                               nr);
@@ -397,21 +432,33 @@ ct_status ct_dist_scatter_state(const ct_dist *d, const char *path, const void *
             if (size != want[r])
                 st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint holds %llu bytes of state for rank %d; its backend "
                                   "needs %llu", path, (unsigned long long)size, r, (unsigned long long)want[r]);
-            count[r] = (int)size;
-            displ[r] = (int)(total - head);
-            total += size;
+            else if (size > all_bytes - total)
+                st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint state of %zu bytes is shorter than the ranks' parts",
+                                  path, all_bytes);
+            else
+                total += size;
         }
         if (st == CT_OK && total != all_bytes)
             st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint state of %zu bytes; the ranks' parts add up to %zu", path,
                               all_bytes, total);
     }
     st = ct_mpi_agree(st);
-    if (st == CT_OK)
-        MPI_Scatterv(d->rank == 0 ? (const unsigned char *)all + head : NULL, count, displ, MPI_BYTE, blob, (int)bytes,
-                     MPI_BYTE, 0, MPI_COMM_WORLD);
+    if (st != CT_OK)
+        goto done;
+    uint64_t cap = message_cap();
+    if (d->rank == 0) {
+        size_t at = head;
+        if (bytes)
+            memcpy(blob, src + at, bytes);
+        at += bytes;
+        for (int r = 1; r < nr; r++) {
+            send_part(src + at, want[r], r, cap);
+            at += want[r];
+        }
+    } else {
+        recv_part(blob, bytes, 0, cap);
+    }
 done:
-    free(count);
-    free(displ);
     free(want);
     return st;
 }

@@ -61,6 +61,10 @@ ct_status ct_dist_gather(const ct_dist *d, ct_status st, const double *local, in
  * same mesh, rank count and partition (METIS is run with a fixed seed, so the same inputs give the same
  * one).
  *
+ * The parts travel point to point in messages of at most 1 GiB (CT_MPI_MESSAGE_BYTES, read on rank 0, sets
+ * a smaller cap: the tests use it to send each part in many pieces), so no part or total is limited by
+ * MPI's int counts; rank 0 holds the whole state once.
+ *
  * gather: `st` is the status of filling this rank's `blob` (bytes); rank 0 gets *all (malloc'd, the caller
  * frees) and *all_bytes, other ranks NULL and 0. Collective; the result is agreed. */
 ct_status ct_dist_gather_state(const ct_dist *d, ct_status st, const void *blob, size_t bytes, void **all,
