@@ -184,6 +184,37 @@ static ct_status parse_conductivity(const cJSON *root, const char *src, ct_confi
     return CT_OK;
 }
 
+ct_status ct_config_border_zone(const cJSON *bz, const char *src, const char *where, ct_config *c)
+{
+    char at[96];
+    static const char *const bkeys[] = {"conductance_scales", "parameters", "sigma_scale", NULL};
+    CT_CHECK(ct_json_known_keys(bz, bkeys, src, where));
+    CT_CHECK(ct_json_number(bz, "sigma_scale", 0, 0.0, 10.0, src, where, &c->border_zone_sigma_scale));
+    const cJSON *sc;
+    CT_CHECK(ct_json_object(bz, "conductance_scales", 0, src, where, &sc));
+    if (sc) {
+        snprintf(at, sizeof at, "%s.conductance_scales", where);
+        if (c->model != CT_MODEL_TP06)
+            return ct_error_set(CT_ERR_CONFIG, "%s: %s needs model tp06", src, at);
+        CT_CHECK(ct_json_known_keys(sc, tp06_scale_names, src, at));
+        for (int k = 0; tp06_scale_names[k]; k++)
+            CT_CHECK(ct_json_number(sc, tp06_scale_names[k], 0, 0.0, 100.0, src, at, &c->border_zone_scales[k]));
+    }
+    const cJSON *pr;
+    CT_CHECK(ct_json_object(bz, "parameters", 0, src, where, &pr));
+    if (pr) {
+        snprintf(at, sizeof at, "%s.parameters", where);
+        if (c->model != CT_MODEL_MITCHELL_SCHAEFFER)
+            return ct_error_set(CT_ERR_CONFIG, "%s: %s needs model mitchell_schaeffer (tp06 takes conductance_scales)",
+                                src, at);
+        CT_CHECK(ct_json_known_keys(pr, ms_param_names, src, at));
+        for (int k = 0; ms_param_names[k]; k++)
+            CT_CHECK(ct_json_number(pr, ms_param_names[k], 0, ms_param_lo[k], ms_param_hi[k], src, at,
+                                    &c->border_zone_params[ms_param_index[k]]));
+    }
+    return CT_OK;
+}
+
 static ct_status parse_tissue(const cJSON *root, const char *src, ct_config *c)
 {
     for (int k = 0; k < 12; k++)
@@ -200,34 +231,8 @@ static ct_status parse_tissue(const cJSON *root, const char *src, ct_config *c)
     CT_CHECK(ct_json_known_keys(t, keys, src, "tissue"));
     const cJSON *bz, *scar;
     CT_CHECK(ct_json_object(t, "border_zone", 0, src, "tissue", &bz));
-    if (bz) {
-        static const char *const bkeys[] = {"conductance_scales", "parameters", "sigma_scale", NULL};
-        CT_CHECK(ct_json_known_keys(bz, bkeys, src, "tissue.border_zone"));
-        CT_CHECK(ct_json_number(bz, "sigma_scale", 0, 0.0, 10.0, src, "tissue.border_zone", &c->border_zone_sigma_scale));
-        const cJSON *sc;
-        CT_CHECK(ct_json_object(bz, "conductance_scales", 0, src, "tissue.border_zone", &sc));
-        if (sc) {
-            if (c->model != CT_MODEL_TP06)
-                return ct_error_set(CT_ERR_CONFIG, "%s: tissue.border_zone.conductance_scales needs model tp06", src);
-            CT_CHECK(ct_json_known_keys(sc, tp06_scale_names, src, "tissue.border_zone.conductance_scales"));
-            for (int k = 0; tp06_scale_names[k]; k++)
-                CT_CHECK(ct_json_number(sc, tp06_scale_names[k], 0, 0.0, 100.0, src,
-                                        "tissue.border_zone.conductance_scales", &c->border_zone_scales[k]));
-        }
-        const cJSON *pr;
-        CT_CHECK(ct_json_object(bz, "parameters", 0, src, "tissue.border_zone", &pr));
-        if (pr) {
-            if (c->model != CT_MODEL_MITCHELL_SCHAEFFER)
-                return ct_error_set(CT_ERR_CONFIG,
-                                    "%s: tissue.border_zone.parameters needs model mitchell_schaeffer (tp06 takes "
-                                    "conductance_scales)",
-                                    src);
-            CT_CHECK(ct_json_known_keys(pr, ms_param_names, src, "tissue.border_zone.parameters"));
-            for (int k = 0; ms_param_names[k]; k++)
-                CT_CHECK(ct_json_number(pr, ms_param_names[k], 0, ms_param_lo[k], ms_param_hi[k], src,
-                                        "tissue.border_zone.parameters", &c->border_zone_params[ms_param_index[k]]));
-        }
-    }
+    if (bz)
+        CT_CHECK(ct_config_border_zone(bz, src, "tissue.border_zone", c));
     CT_CHECK(ct_json_object(t, "scar", 0, src, "tissue", &scar));
     if (scar) {
         static const char *const skeys[] = {"sigma_scale", NULL};

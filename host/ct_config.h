@@ -93,6 +93,12 @@ ct_status ct_config_load(const char *path, ct_config *out);
 ct_status ct_config_parse(const char *json_text, const char *source, ct_config *out);
 void ct_config_free(ct_config *cfg);
 
+struct cJSON;
+/* Checks a border-zone object (keys conductance_scales for tp06, parameters for mitchell_schaeffer,
+ * sigma_scale) against c->model and fills c's border_zone_* fields; `where` names the object in messages
+ * ("tissue.border_zone" in a configuration, "border_zone" in a patient file). */
+ct_status ct_config_border_zone(const struct cJSON *bz, const char *src, const char *where, ct_config *c);
+
 /* Whether stimulus s delivers current during the step starting at t_ms. */
 int ct_stimulus_active(const ct_stimulus *s, double t_ms);
 

@@ -102,6 +102,20 @@ Test(patient, bad_patient_files_are_refused_and_write_nothing)
     ct_test_write(path, text);
     cr_assert_eq(ct_personalise(path, out, 1), CT_ERR_CONFIG);
     cr_assert(strstr(ct_error_message(), "aha_segments[0]"), "%s", ct_error_message());
+    /* the border zone goes into model.json as it is, so it is checked against this file, not model.json */
+    const char *bad_bz[][2] = {
+        {", \"border_zone\": {\"conductance_scales\": {\"G_Na\": -1}}", "border_zone.conductance_scales"},
+        {", \"border_zone\": {\"conductance_scales\": {\"G_Nah\": 0.4}}", "border_zone.conductance_scales.G_Nah"},
+        {", \"border_zone\": {\"parameters\": {\"tau_in_ms\": 0.3}}", "needs model mitchell_schaeffer"},
+        {", \"border_zone\": {\"sigma_scale\": 20}", "sigma_scale"},
+    };
+    for (size_t k = 0; k < sizeof bad_bz / sizeof bad_bz[0]; k++) {
+        snprintf(text, sizeof text, patient_fmt, 8, bad_bz[k][0]);
+        ct_test_write(path, text);
+        cr_assert_eq(ct_personalise(path, out, 1), CT_ERR_CONFIG, "%s", bad_bz[k][0]);
+        const char *msg = ct_error_message();
+        cr_assert(strstr(msg, path) && strstr(msg, bad_bz[k][1]), "%s: %s", bad_bz[k][0], msg);
+    }
     cr_assert_eq(ct_personalise("/nonexistent/p.json", out, 1), CT_ERR_IO);
     char probe[600];
     snprintf(probe, sizeof probe, "%s/model.json", out);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../kernels/models/ct_models.h"
+#include "../ct_config.h"
 #include "../ct_files.h"
 #include "../ct_json.h"
 #include "../ct_mesh.h"
@@ -168,6 +170,12 @@ static ct_status parse_patient(const cJSON *root, patient *p)
     const cJSON *bz = cJSON_GetObjectItemCaseSensitive(root, "border_zone");
     if (bz && !cJSON_IsObject(bz))
         return ct_error_set(CT_ERR_CONFIG, "%s: \"border_zone\" must be an object", src);
+    if (bz) { /* copied into model.json's tissue.border_zone: checked here, so that errors name this file */
+        ct_config check;
+        memset(&check, 0, sizeof check);
+        check.model = CT_MODEL_TP06;
+        CT_CHECK(ct_config_border_zone(bz, src, "border_zone", &check));
+    }
     p->border_zone = bz ? cJSON_Duplicate(bz, 1)
                         : cJSON_Parse("{\"conductance_scales\": {\"G_Na\": 0.38, \"G_CaL\": 0.31, \"G_Kr\": 0.30, "
                                       "\"G_Ks\": 0.20}}");
