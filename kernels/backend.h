@@ -32,8 +32,11 @@ enum ct_diffusion_method {
  * an owned node). The owned nodes start with the interior ones (0..n_interior-1), whose matrix rows read
  * owned values only. Owned rows of the matrices are complete; ghost rows are not and their results are never
  * used. With a halo a backend, in every step:
- *   - refreshes the ghost Vm after the diffusion update (before the activation and blow-up tests count):
- *     the values of send_idx go out, n_nodes - n_owned values come back, in ghost order;
+ *   - refreshes the ghost Vm after the diffusion update: the values of send_idx go out, n_nodes - n_owned
+ *     values come back, in ghost order. The exchange is begun at the end of the step and ended in the next
+ *     one, after the owned nodes' reaction (which reads no ghost) and before the ghosts'; so the reaction
+ *     of the owned nodes overlaps it. download, save_state, load_state and destroy end an exchange still in
+ *     flight first, so that every value they see or keep is current;
  *   - inside CG, refreshes the ghosts of the vector a product is taken of (the start value, then the search
  *     direction), and sums every dot product over owned nodes only, then through sum(), so every rank
  *     takes the same number of iterations with the same scalars. The refresh of the search direction is

@@ -46,6 +46,7 @@ struct ct_backend_ctx {
     /* MPI halo (backend.h); n_owned == n_interior == n and has_halo == 0 without one */
     size_t n_owned, n_interior;
     int has_halo;
+    int vm_in_flight;         /* the end-of-step Vm exchange is begun, not yet ended (backend.h) */
     ct_halo halo;             /* callbacks and user; send_idx points to the copy below */
     int32_t *send_idx;        /* halo.n_send, owned */
     double *send_buf, *ghost_buf; /* halo.n_send and n - n_owned, owned */
@@ -87,10 +88,13 @@ static double cpu_peak_bandwidth(char *how, size_t how_len)
     return best;
 }
 
+static ct_status vm_halo_end(ct_backend_ctx *c);
+
 static void cpu_destroy(ct_backend_ctx *c)
 {
     if (!c)
         return;
+    (void)vm_halo_end(c); /* MPI must be done with send_buf and ghost_buf before they are freed */
     free(c->params);
     free(c->node_set);
     free(c->stim_mask);
@@ -266,6 +270,15 @@ static ct_status halo_refresh(ct_backend_ctx *c, ct_real *x)
     return halo_end(c, x);
 }
 
+/* Ends the Vm exchange the last step began, if it is still in flight: the ghosts' Vm <- their owners'. */
+static ct_status vm_halo_end(ct_backend_ctx *c)
+{
+    if (!c->vm_in_flight)
+        return CT_OK;
+    c->vm_in_flight = 0;
+    return halo_end(c, c->vm);
+}
+
 /* With a halo: the sums of values[0..count) over the ranks. Without: nothing. */
 static ct_status halo_sum(ct_backend_ctx *c, double *values, int count)
 {
@@ -393,21 +406,12 @@ static ct_status cg_solve(ct_backend_ctx *c, ct_real *x, int *iterations)
     return CT_OK;
 }
 
-static ct_status cpu_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active, const double *stim_amp,
-                          ct_step_report *rep)
+/* Reaction on nodes [r0, r1): ionic model (Rush-Larsen) and stimulus, node by node. */
+static void react_rows(ct_backend_ctx *c, size_t r0, size_t r1, uint32_t active, const ct_real *amp, ct_real dt)
 {
     size_t n = c->n;
-    ct_real dt = (ct_real)c->dt_ms;
-    ct_real amp[CT_MAX_STIMULI];
-    for (int s = 0; s < CT_MAX_STIMULI; s++)
-        amp[s] = (stim_active >> s & 1u) ? (ct_real)stim_amp[s] : 0;
-    uint32_t active = c->stim_mask ? stim_active : 0;
-    rep->bad_node = -1;
-    rep->cg_iterations = 0;
-
-    /* Reaction: ionic model and stimulus, node by node. */
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = r0; i < r1; i++) {
         ct_real i_app = 0;
         uint32_t hit = active ? (c->stim_mask[i] & active) : 0;
         while (hit) {
@@ -423,6 +427,29 @@ static ct_status cpu_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active, 
         c->vm_prev[i] = v;
         ct_real i_ion = ct_model_step(c->model, c->y + i, n, v, i_app, dt, prm);
         c->vm[i] = v + dt * (i_app - i_ion);
+    }
+}
+
+static ct_status cpu_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active, const double *stim_amp,
+                          ct_step_report *rep)
+{
+    size_t n = c->n;
+    ct_real dt = (ct_real)c->dt_ms;
+    ct_real amp[CT_MAX_STIMULI];
+    for (int s = 0; s < CT_MAX_STIMULI; s++)
+        amp[s] = (stim_active >> s & 1u) ? (ct_real)stim_amp[s] : 0;
+    uint32_t active = c->stim_mask ? stim_active : 0;
+    rep->bad_node = -1;
+    rep->cg_iterations = 0;
+
+    /* Reaction. With a halo the Vm exchange the last step began is still in flight: the owned nodes react
+     * while it travels, the ghosts once their owners' values have arrived. */
+    if (c->vm_in_flight) {
+        react_rows(c, 0, c->n_owned, active, amp, dt);
+        CT_CHECK(vm_halo_end(c));
+        react_rows(c, c->n_owned, n, active, amp, dt);
+    } else {
+        react_rows(c, 0, n, active, amp, dt);
     }
 
     /* Diffusion. */
@@ -465,19 +492,25 @@ static ct_status cpu_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active, 
         }
         CT_CHECK(cg_solve(c, c->vm, &rep->cg_iterations));
     }
-    CT_CHECK(halo_refresh(c, c->vm));
-
-    /* Activation detection and blow-up check (ghosts hold their owners' values by now). */
+    /* With a halo: the ghosts' new Vm starts its way from their owners, to arrive during the next step's
+     * reaction (or before anything reads Vm: download, save_state). Activation detection and the blow-up
+     * check run on the owned nodes meanwhile (a ghost's times are its owner's to report). */
+    size_t n_detect = n;
+    if (c->has_halo) {
+        CT_CHECK(halo_begin(c, c->vm));
+        c->vm_in_flight = 1;
+        n_detect = c->n_owned;
+    }
     long bad = LONG_MAX; /* lowest index of a node past the bound */
     double thr = c->threshold_mV, bound = c->bound_mV;
 #pragma omp parallel for schedule(static) reduction(min : bad)
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n_detect; i++) {
         double v0 = (double)c->vm_prev[i], v1 = (double)c->vm[i];
         if (c->act_ms[i] < 0.0 && v0 < thr && v1 >= thr)
             c->act_ms[i] = t_ms + c->dt_ms * (thr - v0) / (v1 - v0);
         if (c->max_beats > 0)
             beat_node(c, i, v0, v1, t_ms);
-        if (!(fabs(v1) <= bound) && (long)i < bad && i < c->n_owned)
+        if (!(fabs(v1) <= bound) && (long)i < bad)
             bad = (long)i;
     }
     if (bad != LONG_MAX) {
@@ -491,6 +524,7 @@ static ct_status cpu_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active, 
 
 static ct_status cpu_download(ct_backend_ctx *c, enum ct_field field, double *host)
 {
+    CT_CHECK(vm_halo_end(c));
     if (field == CT_FIELD_VM) {
         for (size_t i = 0; i < c->n; i++)
             host[i] = (double)c->vm[i];
@@ -544,6 +578,7 @@ static size_t cpu_state_size(ct_backend_ctx *c)
 
 static ct_status cpu_save_state(ct_backend_ctx *c, void *buf)
 {
+    CT_CHECK(vm_halo_end(c));
     void *ptr[10];
     size_t bytes[10], off = 0;
     int k = cpu_state_segments(c, ptr, bytes);
@@ -554,6 +589,7 @@ static ct_status cpu_save_state(ct_backend_ctx *c, void *buf)
 
 static ct_status cpu_load_state(ct_backend_ctx *c, const void *buf)
 {
+    CT_CHECK(vm_halo_end(c));
     void *ptr[10];
     size_t bytes[10], off = 0;
     int k = cpu_state_segments(c, ptr, bytes);

@@ -184,6 +184,7 @@ struct ct_backend_ctx {
     /* MPI halo (backend.h); n_owned == n_interior == n and has_halo == 0 without one */
     size_t n_owned, n_interior;
     int has_halo;
+    int vm_in_flight;         /* the end-of-step Vm exchange is begun, not yet ended (backend.h) */
     int halo_on_device;       /* MPI takes d_send / d_ghost themselves (CUDA-aware) */
     ct_halo halo;             /* callbacks and user; send_idx points to the copy below */
     int32_t *send_idx;        /* halo.n_send, owned (host) */
@@ -234,19 +235,20 @@ __global__ void init_kernel(size_t n, ct_real *__restrict__ y, ct_real *__restri
     act_ms[i] = -1.0;
 }
 
-/* Reaction: ionic model and stimulus for node i (the CPU's first loop). Thread 0 also resets the
- * blow-up flag for this step: the host read the previous step's value before this launch. */
+/* Reaction: ionic model and stimulus for node i = first + thread index, i < end (the CPU's react_rows); n
+ * is the node count, the stride of y. Where first is 0, thread 0 also resets the blow-up flag for this
+ * step: the host read the previous step's value before this launch. */
 template <int MODEL>
 __global__ void __launch_bounds__(REACTION_BLOCK)
-reaction_kernel(size_t n, ct_real *__restrict__ y, ct_real *__restrict__ vm, ct_real *__restrict__ vm_prev,
-                const ct_real *__restrict__ params, const uint8_t *__restrict__ node_set,
-                const uint32_t *__restrict__ stim_mask, uint32_t active, stim_amps amp, ct_real dt,
-                unsigned int *__restrict__ bad)
+reaction_kernel(size_t n, size_t first, size_t end, ct_real *__restrict__ y, ct_real *__restrict__ vm,
+                ct_real *__restrict__ vm_prev, const ct_real *__restrict__ params,
+                const uint8_t *__restrict__ node_set, const uint32_t *__restrict__ stim_mask, uint32_t active,
+                stim_amps amp, ct_real dt, unsigned int *__restrict__ bad)
 {
-    size_t i = global_index();
+    size_t i = first + global_index();
     if (i == 0)
         *bad = UINT_MAX;
-    if (i >= n)
+    if (i >= end)
         return;
     ct_real i_app = 0;
     uint32_t hit = active ? (stim_mask[i] & active) : 0u; /* active is 0 when stim_mask is NULL */
@@ -656,12 +658,15 @@ static double cuda_peak_bandwidth(char *how, size_t how_len)
     return 2.0 * (double)clock_kHz * 1e3 * (double)bus_bits / 8.0 * 1e-9;
 }
 
+static ct_status vm_halo_end(ct_backend_ctx *c);
+
 /* Releases everything the context owns; tolerates a half-built context and a broken device. */
 static void cuda_destroy(ct_backend_ctx *c)
 {
     if (!c)
         return;
     (void)cudaSetDevice(c->device);
+    (void)vm_halo_end(c); /* MPI must be done with the send and ghost buffers before they are freed */
     if (c->stream)
         (void)cudaStreamSynchronize(c->stream);
     if (c->vec_vm)
@@ -1072,6 +1077,31 @@ static ct_status halo_refresh(ct_backend_ctx *c, ct_real *x)
     return halo_end(c, x);
 }
 
+/* Ends the Vm exchange the last step began, if it is still in flight: the ghosts' Vm <- their owners'
+ * (enqueued on the stream). */
+static ct_status vm_halo_end(ct_backend_ctx *c)
+{
+    if (!c->vm_in_flight)
+        return CT_OK;
+    c->vm_in_flight = 0;
+    return halo_end(c, c->vm);
+}
+
+/* Enqueues the reaction of nodes [first, end). */
+static ct_status launch_reaction(ct_backend_ctx *c, size_t first, size_t end, uint32_t active, const stim_amps &amp,
+                                 ct_real dt)
+{
+    const unsigned int blocks = grid_for(end > first ? end - first : 0, REACTION_BLOCK);
+    if (c->model == CT_MODEL_TP06)
+        reaction_kernel<CT_MODEL_TP06><<<blocks, REACTION_BLOCK, 0, c->stream>>>(
+            c->n, first, end, c->y, c->vm, c->vm_prev, c->params, c->node_set, c->stim_mask, active, amp, dt, c->bad);
+    else
+        reaction_kernel<CT_MODEL_MITCHELL_SCHAEFFER><<<blocks, REACTION_BLOCK, 0, c->stream>>>(
+            c->n, first, end, c->y, c->vm, c->vm_prev, c->params, c->node_set, c->stim_mask, active, amp, dt, c->bad);
+    LAUNCH_CHECK("reaction_kernel");
+    return CT_OK;
+}
+
 /* q = A p in cg_solve_halo: the interior rows are enqueued before the host waits for the ghosts of p, the
  * other rows after they are in. */
 static ct_status spmv_direction_halo(ct_backend_ctx *c)
@@ -1210,14 +1240,15 @@ static ct_status cuda_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active,
         amp.a[s] = (stim_active >> s & 1u) ? (ct_real)stim_amp[s] : (ct_real)0;
     uint32_t active = c->stim_mask ? stim_active : 0u;
 
-    /* Reaction. */
-    if (c->model == CT_MODEL_TP06)
-        reaction_kernel<CT_MODEL_TP06><<<grid_for(n, REACTION_BLOCK), REACTION_BLOCK, 0, c->stream>>>(
-            n, c->y, c->vm, c->vm_prev, c->params, c->node_set, c->stim_mask, active, amp, dt, c->bad);
-    else
-        reaction_kernel<CT_MODEL_MITCHELL_SCHAEFFER><<<grid_for(n, REACTION_BLOCK), REACTION_BLOCK, 0, c->stream>>>(
-            n, c->y, c->vm, c->vm_prev, c->params, c->node_set, c->stim_mask, active, amp, dt, c->bad);
-    LAUNCH_CHECK("reaction_kernel");
+    /* Reaction. With a halo the Vm exchange the last step began is still in flight: the owned nodes react
+     * on the device while the host waits for it, the ghosts once their owners' values are written. */
+    if (c->vm_in_flight) {
+        CT_CHECK(launch_reaction(c, 0, c->n_owned, active, amp, dt));
+        CT_CHECK(vm_halo_end(c));
+        CT_CHECK(launch_reaction(c, c->n_owned, n, active, amp, dt));
+    } else {
+        CT_CHECK(launch_reaction(c, 0, n, active, amp, dt));
+    }
 
     /* Diffusion (and, for explicit lumped, detection). */
     if (c->diffusion == CT_DIFFUSION_EXPLICIT && !c->consistent) {
@@ -1256,9 +1287,14 @@ static ct_status cuda_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active,
         LAUNCH_CHECK("detect_kernel");
     }
 
-    /* With a halo the ghosts' Vm is refreshed now; their detection above ran before, so a ghost's activation
-     * time is not to be used and a ghost in the blow-up flag is not reported (its owner does). */
-    CT_CHECK(halo_refresh(c, c->vm));
+    /* With a halo the ghosts' new Vm starts its way from their owners, to arrive during the next step's
+     * reaction (or before anything reads the state: download, save_state). Their detection above ran on
+     * values before the refresh, so a ghost's activation time is not to be used and a ghost in the blow-up
+     * flag is not reported (its owner does). */
+    if (c->has_halo) {
+        CT_CHECK(halo_begin(c, c->vm));
+        c->vm_in_flight = 1;
+    }
 
     /* The one wait of an explicit step: 4 bytes of blow-up flag. */
     CU_CHECK(cudaMemcpyAsync(&c->pinned->bad, c->bad, sizeof(unsigned int), cudaMemcpyDeviceToHost, c->stream));
@@ -1281,6 +1317,7 @@ static ct_status cuda_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active,
 static ct_status cuda_download(ct_backend_ctx *c, enum ct_field field, double *host)
 {
     CU_CHECK(cudaSetDevice(c->device));
+    CT_CHECK(vm_halo_end(c));
     if (field == CT_FIELD_VM) {
         CU_CHECK(cudaMemcpyAsync(c->h_stage, c->vm, c->n * sizeof *c->vm, cudaMemcpyDeviceToHost, c->stream));
         CU_CHECK(cudaStreamSynchronize(c->stream));
@@ -1352,6 +1389,7 @@ static ct_status cuda_save_state(ct_backend_ctx *c, void *buf)
     size_t bytes[10], off = 0;
     int k = cuda_state_segments(c, ptr, bytes);
     CU_CHECK(cudaSetDevice(c->device));
+    CT_CHECK(vm_halo_end(c));
     for (int s = 0; s < k; off += bytes[s], s++)
         CU_CHECK(cudaMemcpyAsync((char *)buf + off, ptr[s], bytes[s], cudaMemcpyDeviceToHost, c->stream));
     CU_CHECK(cudaStreamSynchronize(c->stream));
@@ -1364,6 +1402,7 @@ static ct_status cuda_load_state(ct_backend_ctx *c, const void *buf)
     size_t bytes[10], off = 0;
     int k = cuda_state_segments(c, ptr, bytes);
     CU_CHECK(cudaSetDevice(c->device));
+    CT_CHECK(vm_halo_end(c));
     for (int s = 0; s < k; off += bytes[s], s++)
         CU_CHECK(cudaMemcpyAsync(ptr[s], (const char *)buf + off, bytes[s], cudaMemcpyHostToDevice, c->stream));
     CU_CHECK(cudaStreamSynchronize(c->stream));

@@ -326,6 +326,7 @@ struct ct_backend_ctx {
     /* MPI halo (backend.h); n_owned == n_interior == n and has_halo == 0 without one */
     size_t n_owned, n_interior;
     int has_halo;
+    int vm_in_flight;         /* the end-of-step Vm exchange is begun, not yet ended (backend.h) */
     ct_halo halo;             /* callbacks and user; send_idx points to the copy below */
     int32_t *send_idx;        /* halo.n_send, owned */
     double *send_buf, *ghost_buf; /* halo.n_send and n - n_owned, owned */
@@ -339,10 +340,13 @@ static void release_mem(cl_mem *m)
     *m = NULL;
 }
 
+static ct_status vm_halo_end(ct_backend_ctx *c);
+
 static void ocl_destroy(ct_backend_ctx *c)
 {
     if (!c)
         return;
+    (void)vm_halo_end(c); /* MPI must be done with send_buf and ghost_buf before they are freed */
     if (c->queue)
         clFinish(c->queue);
     cl_mem *mems[] = {&c->params, &c->node_set, &c->stim_mask, &c->amp,  &c->y,     &c->vm,   &c->vm_prev,
@@ -437,20 +441,31 @@ static ct_status set_args(ct_backend_ctx *c, int k, const char *fmt, ...)
     return CT_OK;
 }
 
-/* Enqueues kernel k: one work-item per node, or red_groups work-groups for a reduction kernel. */
-static ct_status launch(ct_backend_ctx *c, int k)
+/* Enqueues kernel k over `global` work-items in work-groups of its local size. */
+static ct_status enqueue(ct_backend_ctx *c, int k, size_t global)
 {
     size_t local = c->local_size[k];
-    size_t global;
-    if (k == K_SPMV_DOT || k == K_CG_INIT || k == K_CG_UPDATE)
-        global = c->red_groups * local;
-    else
-        global = (c->n + local - 1) / local * local;
     cl_int err = clEnqueueNDRangeKernel(c->queue, c->kernel[k], 1, NULL, &global, &local, 0, NULL, NULL);
     if (err != CL_SUCCESS)
         return ct_error_set(CT_ERR_BACKEND, "opencl backend: clEnqueueNDRangeKernel(%s, %zu x %zu) failed: %s (%d)",
                             kernel_names[k], global / local, local, cl_err_name(err), (int)err);
     return CT_OK;
+}
+
+/* Enqueues kernel k: one work-item per node, or red_groups work-groups for a reduction kernel. */
+static ct_status launch(ct_backend_ctx *c, int k)
+{
+    size_t local = c->local_size[k];
+    if (k == K_SPMV_DOT || k == K_CG_INIT || k == K_CG_UPDATE)
+        return enqueue(c, k, c->red_groups * local);
+    return enqueue(c, k, (c->n + local - 1) / local * local);
+}
+
+/* Enqueues node kernel k over nodes first..end-1 (its work-item k takes node first + k). */
+static ct_status launch_nodes(ct_backend_ctx *c, int k, size_t first, size_t end)
+{
+    size_t local = c->local_size[k];
+    return end <= first ? CT_OK : enqueue(c, k, (end - first + local - 1) / local * local);
 }
 
 /* Sets the 7 beat-tracking arguments (CT_BEAT_PARAMS of monodomain.cl) of kernel k from argument index idx. */
@@ -725,6 +740,15 @@ static ct_status halo_refresh(ct_backend_ctx *c, cl_mem x)
     return halo_end(c, x);
 }
 
+/* Ends the Vm exchange the last step began, if it is still in flight: the ghosts' Vm <- their owners'. */
+static ct_status vm_halo_end(ct_backend_ctx *c)
+{
+    if (!c->vm_in_flight)
+        return CT_OK;
+    c->vm_in_flight = 0;
+    return halo_end(c, c->vm);
+}
+
 /* With a halo: the sums of values[0..count) over the ranks. Without: nothing. */
 static ct_status halo_sum(ct_backend_ctx *c, double *values, int count)
 {
@@ -876,10 +900,20 @@ static ct_status ocl_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active, 
         }
     }
 
-    /* Reaction. */
-    CT_CHECK(set_args(c, K_REACTION, "iimmmmmimumr", c->model, n, c->y, c->vm, c->vm_prev, c->params, c->node_set,
-                      c->use_node_set, c->stim_mask, active, c->amp, dt));
-    CT_CHECK(launch(c, K_REACTION));
+    /* Reaction. With a halo the Vm exchange the last step began is still in flight: the owned nodes react
+     * while it travels (enqueued and flushed before the host waits on MPI), the ghosts once their owners'
+     * values have been written. */
+    int react_end = c->vm_in_flight ? (int)c->n_owned : n;
+    CT_CHECK(set_args(c, K_REACTION, "iiiimmmmmimumr", c->model, n, 0, react_end, c->y, c->vm, c->vm_prev, c->params,
+                      c->node_set, c->use_node_set, c->stim_mask, active, c->amp, dt));
+    CT_CHECK(launch_nodes(c, K_REACTION, 0, (size_t)react_end));
+    if (c->vm_in_flight) {
+        OCL_TRY(clFlush(c->queue), "clFlush(reaction of the owned nodes)");
+        CT_CHECK(vm_halo_end(c));
+        CT_CHECK(set_args(c, K_REACTION, "iiiimmmmmimumr", c->model, n, react_end, n, c->y, c->vm, c->vm_prev,
+                          c->params, c->node_set, c->use_node_set, c->stim_mask, active, c->amp, dt));
+        CT_CHECK(launch_nodes(c, K_REACTION, (size_t)react_end, (size_t)n));
+    }
 
     /* Diffusion, then activation detection and the blow-up test. */
     double thr = c->threshold_mV, bound = c->bound_mV;
@@ -923,9 +957,14 @@ static ct_status ocl_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active, 
         CT_CHECK(launch(c, K_DETECT));
     }
 
-    /* With a halo the ghosts' Vm is now refreshed; their detection above ran on values before the refresh,
-     * so a ghost's activation time is not to be used and a ghost in the blow-up flag is not reported. */
-    CT_CHECK(halo_refresh(c, c->vm));
+    /* With a halo the ghosts' new Vm starts its way from their owners, to arrive during the next step's
+     * reaction (or before anything reads the state: download, save_state). Their detection above ran on
+     * values before the refresh, so a ghost's activation time is not to be used and a ghost in the blow-up
+     * flag is not reported. */
+    if (c->has_halo) {
+        CT_CHECK(halo_begin(c, c->vm));
+        c->vm_in_flight = 1;
+    }
 
     /* The one read of every step: the blow-up flag (blocking, so the step is complete on return). */
     cl_int bad = INT_MAX;
@@ -954,6 +993,7 @@ static ct_status ocl_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active, 
 
 static ct_status ocl_download(ct_backend_ctx *c, enum ct_field field, double *host)
 {
+    CT_CHECK(vm_halo_end(c));
     size_t n = c->n;
     size_t elem;
     cl_mem src;
@@ -1035,6 +1075,7 @@ static size_t ocl_state_size(ct_backend_ctx *c)
 
 static ct_status ocl_save_state(ct_backend_ctx *c, void *buf)
 {
+    CT_CHECK(vm_halo_end(c));
     cl_mem mem[10];
     size_t bytes[10], off = 0;
     int k = ocl_state_segments(c, mem, bytes);
@@ -1046,6 +1087,7 @@ static ct_status ocl_save_state(ct_backend_ctx *c, void *buf)
 
 static ct_status ocl_load_state(ct_backend_ctx *c, const void *buf)
 {
+    CT_CHECK(vm_halo_end(c));
     cl_mem mem[10];
     size_t bytes[10], off = 0;
     int k = ocl_state_segments(c, mem, bytes);

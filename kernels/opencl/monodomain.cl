@@ -138,12 +138,14 @@ __kernel void ct_beat_init(int n, __global const ct_real *vm, CT_BEAT_PARAMS)
 /* Ionic model and stimulus of every node (Rush-Larsen inside ct_model_step); saves Vm in vm_prev.
  * `active` is the set of stimuli on during this step (0 when the problem has no stimulus mask);
  * amp[s] is stimulus s's amplitude (uA/uF). */
-__kernel void ct_reaction(int model, int n, __global ct_real *y, __global ct_real *vm, __global ct_real *vm_prev,
-                          __global const ct_real *param_sets, __global const uchar *node_set, int use_node_set,
-                          __global const uint *stim_mask, uint active, __global const ct_real *amp, ct_real dt)
+/* Nodes first..end-1 (work-item k takes node first + k); n is the node count, the stride of y. */
+__kernel void ct_reaction(int model, int n, int first, int end, __global ct_real *y, __global ct_real *vm,
+                          __global ct_real *vm_prev, __global const ct_real *param_sets,
+                          __global const uchar *node_set, int use_node_set, __global const uint *stim_mask,
+                          uint active, __global const ct_real *amp, ct_real dt)
 {
-    int i = (int)get_global_id(0);
-    if (i >= n)
+    int i = first + (int)get_global_id(0);
+    if (i >= end)
         return;
     ct_real i_app = 0;
     uint hit = active ? (stim_mask[i] & active) : 0u;
