@@ -221,6 +221,9 @@ Test(mesh_io, carp_lon_styles_and_missing_lon)
     /* Bad header. */
     write_text("a.lon", "3\n1 0 0\n1 0 0\n");
     expect_error(ct_mesh_read(in_dir("a"), NULL, 1e-3, &r), CT_ERR_PARSE, "a.lon:1:", "expected 1", NULL);
+    /* a header too large for 3 x itself in a long long (UBSan found the overflow, fuzz_carp) */
+    write_text("a.lon", "6666666660666666666\n1 0 0\n1 0 0\n");
+    expect_error(ct_mesh_read(in_dir("a"), NULL, 1e-3, &r), CT_ERR_PARSE, "a.lon:1:", "6666666660666666666", NULL);
     /* Mixed counts per line. */
     write_text("a.lon", "1 0 0\n1 0 0 0 1 0\n");
     expect_error(ct_mesh_read(in_dir("a"), NULL, 1e-3, &r), CT_ERR_PARSE, "a.lon:2:", "expected 3", NULL);
@@ -541,6 +544,29 @@ Test(mesh_io, gmsh_hand_written_v2_and_v4)
     cr_assert_eq(r->n_tris, 0);
     cr_assert_float_eq(ct_mesh_volume(r), 0.5, 1e-12);
     ct_mesh_destroy(r);
+}
+
+/* Gmsh 4.8 corrupts its heap on this file (a fuzzing find, double free in gmshFinalize). Gmsh runs in a
+ * child process, so the file is refused and this process goes on reading good files. */
+Test(mesh_io, gmsh_crashing_reader_is_an_error_not_a_crash)
+{
+    ct_mesh *r = NULL;
+    const char *bad = CT_SOURCE_DIR "/fuzz/corpus/gmsh/regress_gmsh_heap_corruption.msh";
+    ct_status s = ct_mesh_read(bad, NULL, 1.0, &r);
+    cr_assert_neq(s, CT_OK, "a file that corrupts Gmsh's heap was read");
+    cr_assert_null(r);
+    const char *msg = ct_error_message();
+    cr_assert(strstr(msg, "regress_gmsh_heap_corruption.msh") && strstr(msg, "malformed .msh"), "%s", msg);
+    write_text("ok.msh", "$MeshFormat\n2.2 0 8\n$EndMeshFormat\n$Nodes\n4\n1 0 0 0\n2 1 0 0\n3 0 1 0\n4 0 0 1\n"
+                         "$EndNodes\n$Elements\n1\n1 4 2 1 1 1 2 3 4\n$EndElements\n");
+    for (int k = 0; k < 3; k++) {
+        cr_assert_eq(ct_mesh_read(in_dir("ok.msh"), NULL, 1.0, &r), CT_OK, "%s", ct_error_message());
+        cr_assert_eq(r->n_nodes, 4);
+        cr_assert_eq(r->n_tets, 1);
+        ct_mesh_destroy(r);
+        r = NULL;
+        cr_assert_neq(ct_mesh_read(bad, NULL, 1.0, &r), CT_OK);
+    }
 }
 
 Test(mesh_io, gmsh_malformed)

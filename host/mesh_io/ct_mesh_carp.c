@@ -338,7 +338,7 @@ static ct_status read_lon(const char *path, size_t n_tets, double *fibre)
         if (st == CT_OK && dirs != 1 && dirs != 2)
             st = ct_error_set(CT_ERR_PARSE, "%s:1: header says %lld directions per element; expected 1 (fibre) "
                               "or 2 (fibre and sheet)", path, dirs);
-        per_line = (int)(3 * dirs);
+        per_line = st == CT_OK ? (int)(3 * dirs) : 0;
         header = 1;
     }
     for (size_t e = 0; st == CT_OK && e < n_tets; e++) {

@@ -1,11 +1,11 @@
 /* ct_mesh_gmsh.c — Gmsh .msh meshes (v2 and v4, ASCII and binary) through Gmsh's C API (gmshc.h).
- * Gmsh parses the file; this file turns its entities, physical groups and elements into a ct_mesh.
- * Gmsh keeps global state, so every read runs initialise..finalise under one process-wide mutex. */
+ * Gmsh parses the file; this file turns its entities, physical groups and elements into a ct_mesh. Gmsh
+ * runs in a child process of its own for every read (read_in_child), which also keeps its global state
+ * out of this one, so reads from several threads need no lock. */
 #define _POSIX_C_SOURCE 200809L
 #include "ct_mesh_io.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +18,6 @@
 #include <gmshc.h>
 
 enum { GMSH_TRIANGLE_3 = 2, GMSH_TETRA_4 = 4 };
-
-static pthread_mutex_t gmsh_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Records "PATH: WHAT: <Gmsh's error messages>" and returns `code`. The messages come from Gmsh's logger
  * (started in ct_mesh_read_gmsh), which keeps every error of this read; its last error alone is often
@@ -361,40 +359,180 @@ done:
 /* Set when the build has a sanitizer runtime (tools/sanitize.sh), NULL otherwise. */
 extern void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
 
-/* Gmsh 4.8's .msh readers corrupt its heap on some malformed files (fuzzing found a double free in
- * gmshFinalize after a file that mixes MSH 4 and MSH 2 sections). So Gmsh first opens and closes the
- * file in a child process, a copy of this one doing what this one is about to do: if that crashes, the
- * file is refused with an error instead of crashing cardiotwin. Call with gmsh_lock held. */
-static ct_status gmsh_dry_run(const char *path)
+/* Reads the file with Gmsh into *out, in the calling process. */
+static ct_status read_with_gmsh(const char *path, double unit_to_mm, ct_mesh **out)
 {
+    int ierr = 0;
+    char *argv[] = {"cardiotwin", NULL};
+    gmshInitialize(1, argv, 0, &ierr);
+    if (ierr)
+        return gmsh_error(CT_ERR_BACKEND, path, "cannot initialise Gmsh");
+    gmshOptionSetNumber("General.Terminal", 0, &ierr); /* errors come back through ierr, not stdout */
+    gmshOptionSetNumber("General.AbortOnError", 2, &ierr);
+    gmshLoggerStart(&ierr);
+    gmshOpen(path, &ierr);
+    ct_status st = ierr ? gmsh_error(CT_ERR_PARSE, path, "Gmsh cannot read the file") : read_model(path, unit_to_mm, out);
+    gmshLoggerStop(&ierr);
+    gmshFinalize(&ierr);
+    return st;
+}
+
+/* What the child sends back through the pipe: this header, then the error message (msg_bytes) or the
+ * mesh's arrays in the order of ct_mesh. */
+typedef struct child_header {
+    int32_t status;
+    uint32_t has_tissue;
+    uint64_t msg_bytes, n_nodes, n_tets, n_tris;
+} child_header;
+
+static int write_all(int fd, const void *data, size_t n)
+{
+    const char *p = data;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return 0;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 1;
+}
+
+static int read_all(int fd, void *data, size_t n)
+{
+    char *p = data;
+    while (n > 0) {
+        ssize_t r = read(fd, p, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return 0;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 1;
+}
+
+/* The child's side: the result of read_with_gmsh into fd. 1 if all of it was written. */
+static int send_result(int fd, ct_status st, const ct_mesh *m)
+{
+    child_header h = {.status = (int32_t)st};
+    const char *msg = st != CT_OK ? ct_error_message() : "";
+    h.msg_bytes = strlen(msg);
+    if (st == CT_OK) {
+        h.n_nodes = m->n_nodes;
+        h.n_tets = m->n_tets;
+        h.n_tris = m->n_tris;
+        h.has_tissue = m->tissue != NULL;
+    }
+    int ok = write_all(fd, &h, sizeof h) && write_all(fd, msg, h.msg_bytes);
+    if (ok && st == CT_OK)
+        ok = write_all(fd, m->xyz_mm, 3 * m->n_nodes * sizeof *m->xyz_mm) &&
+             write_all(fd, m->tets, 4 * m->n_tets * sizeof *m->tets) &&
+             write_all(fd, m->fibre, 3 * m->n_tets * sizeof *m->fibre) &&
+             (!m->tissue || write_all(fd, m->tissue, m->n_tets * sizeof *m->tissue)) &&
+             (!m->n_tris || (write_all(fd, m->tris, 3 * m->n_tris * sizeof *m->tris) &&
+                             write_all(fd, m->tri_label, m->n_tris * sizeof *m->tri_label)));
+    return ok;
+}
+
+/* The parent's side: the child's result from fd, into *out or an error. No count may exceed the file's
+ * size in bytes (max_count): every node, element and triangle takes at least a byte of it. */
+static ct_status receive_result(int fd, const char *path, size_t max_count, ct_mesh **out)
+{
+    child_header h;
+    if (!read_all(fd, &h, sizeof h))
+        return ct_error_set(CT_ERR_PARSE, "%s: malformed .msh file: Gmsh ended without an answer", path);
+    if (h.status != CT_OK) {
+        char msg[1024];
+        size_t keep = h.msg_bytes < sizeof msg - 1 ? (size_t)h.msg_bytes : sizeof msg - 1;
+        if (!read_all(fd, msg, keep))
+            keep = 0;
+        msg[keep] = '\0';
+        return ct_error_set(h.status > 0 && h.status <= CT_ERR_INTERNAL ? (ct_status)h.status : CT_ERR_PARSE, "%s",
+                            keep ? msg : "Gmsh failed reading the file");
+    }
+    if (h.msg_bytes != 0 || h.n_nodes > max_count || h.n_tets > max_count || h.n_tris > max_count)
+        return ct_error_set(CT_ERR_INTERNAL, "%s: inconsistent answer from the Gmsh reading process", path);
+    ct_mesh *m = NULL;
+    CT_CHECK(ct_mesh_create((size_t)h.n_nodes, (size_t)h.n_tets, &m));
+    int ok = read_all(fd, m->xyz_mm, 3 * m->n_nodes * sizeof *m->xyz_mm) &&
+             read_all(fd, m->tets, 4 * m->n_tets * sizeof *m->tets) &&
+             read_all(fd, m->fibre, 3 * m->n_tets * sizeof *m->fibre);
+    if (ok && h.has_tissue)
+        ok = (m->tissue = malloc(m->n_tets * sizeof *m->tissue + 1)) != NULL &&
+             read_all(fd, m->tissue, m->n_tets * sizeof *m->tissue);
+    if (ok && h.n_tris) {
+        m->n_tris = (size_t)h.n_tris;
+        ok = (m->tris = malloc(3 * m->n_tris * sizeof *m->tris)) != NULL &&
+             (m->tri_label = malloc(m->n_tris * sizeof *m->tri_label)) != NULL &&
+             read_all(fd, m->tris, 3 * m->n_tris * sizeof *m->tris) &&
+             read_all(fd, m->tri_label, m->n_tris * sizeof *m->tri_label);
+    }
+    if (!ok) {
+        ct_mesh_destroy(m);
+        return ct_error_set(CT_ERR_PARSE, "%s: the Gmsh reading process ended part way (or out of memory)", path);
+    }
+    *out = m;
+    return CT_OK;
+}
+
+/* Gmsh 4.8's .msh readers corrupt its heap on some malformed files: fuzzing found double and invalid frees
+ * in gmshFinalize, and corruption that shows only later, in other code. So Gmsh never runs in this process:
+ * a child (fork) reads the file and sends the mesh back through a pipe. If the child crashes, fails or
+ * sends a short answer, the file is refused with an error; this process's memory is never touched. */
+static ct_status read_in_child(const char *path, double unit_to_mm, size_t max_count, ct_mesh **out)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return ct_error_set(CT_ERR_IO, "%s: cannot open a pipe to read the file with Gmsh: %s", path, strerror(errno));
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
-    if (pid < 0)
-        return ct_error_set(CT_ERR_IO, "%s: cannot start a process to check the file with Gmsh: %s", path,
-                            strerror(errno));
+    if (pid < 0) {
+        int err = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return ct_error_set(CT_ERR_IO, "%s: cannot start a process to read the file with Gmsh: %s", path,
+                            strerror(err));
+    }
     if (pid == 0) {
-        static const int deadly[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
+        close(fds[0]);
+        static const int deadly[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, SIGPIPE};
         for (size_t i = 0; i < sizeof deadly / sizeof deadly[0]; i++)
             signal(deadly[i], SIG_DFL); /* die by the signal, whatever handlers the parent installed */
         if (__sanitizer_set_death_callback)
             __sanitizer_set_death_callback(NULL); /* a report here must not run the parent's (libFuzzer's) */
-        int ierr = 0;
-        char *argv[] = {"cardiotwin", NULL};
-        gmshInitialize(1, argv, 0, &ierr);
-        gmshOptionSetNumber("General.Terminal", 0, &ierr);
-        gmshOptionSetNumber("General.AbortOnError", 2, &ierr);
-        gmshOpen(path, &ierr);
-        gmshFinalize(&ierr);
-        _exit(0);
+        ct_mesh *m = NULL;
+        ct_status st = read_with_gmsh(path, unit_to_mm, &m);
+        int sent = send_result(fds[1], st, m);
+        ct_mesh_destroy(m);
+        close(fds[1]);
+        _exit(sent ? 0 : 3);
     }
+    close(fds[1]);
+    ct_status st = receive_result(fds[0], path, max_count, out);
+    char sink[4096]; /* the rest, if any, so that the child never blocks on a full pipe */
+    for (;;) {
+        ssize_t r = read(fds[0], sink, sizeof sink);
+        if (r == 0 || (r < 0 && errno != EINTR))
+            break;
+    }
+    close(fds[0]);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return ct_error_set(CT_ERR_IO, "%s: lost the process checking the file with Gmsh: %s", path,
+        if (errno != EINTR) {
+            ct_mesh_destroy(*out);
+            *out = NULL;
+            return ct_error_set(CT_ERR_IO, "%s: lost the process reading the file with Gmsh: %s", path,
                                 strerror(errno));
+        }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return CT_OK;
+        return st;
+    ct_mesh_destroy(*out);
+    *out = NULL;
     if (WIFSIGNALED(status))
         return ct_error_set(CT_ERR_PARSE, "%s: malformed .msh file: Gmsh crashed reading it (signal %d, %s)", path,
                             WTERMSIG(status), strsignal(WTERMSIG(status)));
@@ -427,31 +565,5 @@ ct_status ct_mesh_read_gmsh(const char *path, double unit_to_mm, ct_mesh **out)
     if (got != 11 || memcmp(header, "$MeshFormat", 11) != 0)
         return ct_error_set(CT_ERR_PARSE, "%s:1: not a Gmsh mesh: the file must begin with $MeshFormat "
                             "(MSH 2 or 4)", path);
-
-    pthread_mutex_lock(&gmsh_lock);
-    ct_status st = gmsh_dry_run(path);
-    if (st != CT_OK) {
-        pthread_mutex_unlock(&gmsh_lock);
-        return st;
-    }
-    int ierr = 0;
-    char *argv[] = {"cardiotwin", NULL};
-    gmshInitialize(1, argv, 0, &ierr);
-    if (ierr) {
-        st = gmsh_error(CT_ERR_BACKEND, path, "cannot initialise Gmsh");
-        pthread_mutex_unlock(&gmsh_lock);
-        return st;
-    }
-    gmshOptionSetNumber("General.Terminal", 0, &ierr); /* errors come back through ierr, not stdout */
-    gmshOptionSetNumber("General.AbortOnError", 2, &ierr);
-    gmshLoggerStart(&ierr);
-    gmshOpen(path, &ierr);
-    if (ierr)
-        st = gmsh_error(CT_ERR_PARSE, path, "Gmsh cannot read the file");
-    else
-        st = read_model(path, unit_to_mm, out);
-    gmshLoggerStop(&ierr);
-    gmshFinalize(&ierr);
-    pthread_mutex_unlock(&gmsh_lock);
-    return st;
+    return read_in_child(path, unit_to_mm, (size_t)sb.st_size, out);
 }

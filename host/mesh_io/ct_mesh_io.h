@@ -57,8 +57,9 @@ ct_status ct_mesh_read_carp(const char *path, double unit_to_mm, ct_mesh **out);
 ct_status ct_mesh_read_vtu(const char *path, double unit_to_mm, ct_mesh **out);
 /* Gmsh, through its C API (libgmsh). The file must be named *.msh and begin with $MeshFormat, else
  * CT_ERR_CONFIG / CT_ERR_PARSE: Gmsh would read it by its extension or as a .geo script, which can run
- * shell commands. Gmsh first reads the file in a child process (fork), since Gmsh 4.8 corrupts its
- * heap on some malformed files: a crash there is CT_ERR_PARSE. Linear tetrahedra (type 4) of all
+ * shell commands. Gmsh reads the file in a child process (fork) that sends the mesh back through a pipe,
+ * since Gmsh 4.8 corrupts its heap on some malformed files: a crash there is CT_ERR_PARSE, and the
+ * caller's memory is never touched by Gmsh. Linear tetrahedra (type 4) of all
  * volumes are read; any other 3-D element (second-order tets, hexahedra, prisms, pyramids) is an error.
  * Only nodes used by a tet are kept (Gmsh files also carry nodes of points and curves), renumbered in
  * Gmsh's node order.
