@@ -31,6 +31,36 @@ ct_status ct_mkdir_p(const char *path)
     return CT_OK;
 }
 
+int ct_write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return 0;
+        p += w;
+        len -= (size_t)w;
+    }
+    return 1;
+}
+
+int ct_read_all(int fd, void *data, size_t len)
+{
+    char *p = data;
+    while (len > 0) {
+        ssize_t r = read(fd, p, len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return 0;
+        p += r;
+        len -= (size_t)r;
+    }
+    return 1;
+}
+
 ct_status ct_write_file_atomic(const char *path, const void *data, size_t len)
 {
     char tmp[4096];
@@ -39,20 +69,11 @@ ct_status ct_write_file_atomic(const char *path, const void *data, size_t len)
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
     if (fd < 0)
         return ct_error_set(CT_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return ct_error_set(CT_ERR_IO, "%s: write failed: %s", path, strerror(e));
-        }
-        p += w;
-        left -= (size_t)w;
+    if (!ct_write_all(fd, data, len)) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        return ct_error_set(CT_ERR_IO, "%s: write failed: %s", path, strerror(e));
     }
     /* close even when fsync fails (a full disk can surface there: NFS, delayed allocation); EINVAL / EROFS:
      * a file system without fsync, as the VTK and .pvd writers treat it */

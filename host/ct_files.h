@@ -13,6 +13,11 @@ ct_status ct_mkdir_p(const char *path);
  * one, never half of one; on failure the temporary file is removed and PATH is untouched. */
 ct_status ct_write_file_atomic(const char *path, const void *data, size_t len);
 
+/* Writes / reads exactly `len` bytes to / from descriptor fd, going on after partial transfers and EINTR.
+ * 1 on success; 0 on an error (errno set by write/read) or, reading, on end of file first. */
+int ct_write_all(int fd, const void *data, size_t len);
+int ct_read_all(int fd, void *data, size_t len);
+
 /* Reads a whole regular file into a NUL-terminated buffer the caller frees; *len (may be NULL) gets its
  * size in bytes (the file may itself contain NUL bytes: callers that want text check). */
 ct_status ct_read_file(const char *path, char **data, size_t *len);

@@ -17,6 +17,8 @@
 
 #include <gmshc.h>
 
+#include "../ct_files.h"
+
 enum { GMSH_TRIANGLE_3 = 2, GMSH_TETRA_4 = 4 };
 
 /* Records "PATH: WHAT: <Gmsh's error messages>" and returns `code`. The messages come from Gmsh's logger
@@ -385,36 +387,6 @@ typedef struct child_header {
     uint64_t msg_bytes, n_nodes, n_tets, n_tris;
 } child_header;
 
-static int write_all(int fd, const void *data, size_t n)
-{
-    const char *p = data;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return 0;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 1;
-}
-
-static int read_all(int fd, void *data, size_t n)
-{
-    char *p = data;
-    while (n > 0) {
-        ssize_t r = read(fd, p, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return 0;
-        p += r;
-        n -= (size_t)r;
-    }
-    return 1;
-}
-
 /* The child's side: the result of read_with_gmsh into fd. 1 if all of it was written. */
 static int send_result(int fd, ct_status st, const ct_mesh *m)
 {
@@ -427,14 +399,14 @@ static int send_result(int fd, ct_status st, const ct_mesh *m)
         h.n_tris = m->n_tris;
         h.has_tissue = m->tissue != NULL;
     }
-    int ok = write_all(fd, &h, sizeof h) && write_all(fd, msg, h.msg_bytes);
+    int ok = ct_write_all(fd, &h, sizeof h) && ct_write_all(fd, msg, h.msg_bytes);
     if (ok && st == CT_OK)
-        ok = write_all(fd, m->xyz_mm, 3 * m->n_nodes * sizeof *m->xyz_mm) &&
-             write_all(fd, m->tets, 4 * m->n_tets * sizeof *m->tets) &&
-             write_all(fd, m->fibre, 3 * m->n_tets * sizeof *m->fibre) &&
-             (!m->tissue || write_all(fd, m->tissue, m->n_tets * sizeof *m->tissue)) &&
-             (!m->n_tris || (write_all(fd, m->tris, 3 * m->n_tris * sizeof *m->tris) &&
-                             write_all(fd, m->tri_label, m->n_tris * sizeof *m->tri_label)));
+        ok = ct_write_all(fd, m->xyz_mm, 3 * m->n_nodes * sizeof *m->xyz_mm) &&
+             ct_write_all(fd, m->tets, 4 * m->n_tets * sizeof *m->tets) &&
+             ct_write_all(fd, m->fibre, 3 * m->n_tets * sizeof *m->fibre) &&
+             (!m->tissue || ct_write_all(fd, m->tissue, m->n_tets * sizeof *m->tissue)) &&
+             (!m->n_tris || (ct_write_all(fd, m->tris, 3 * m->n_tris * sizeof *m->tris) &&
+                             ct_write_all(fd, m->tri_label, m->n_tris * sizeof *m->tri_label)));
     return ok;
 }
 
@@ -443,12 +415,12 @@ static int send_result(int fd, ct_status st, const ct_mesh *m)
 static ct_status receive_result(int fd, const char *path, size_t max_count, ct_mesh **out)
 {
     child_header h;
-    if (!read_all(fd, &h, sizeof h))
+    if (!ct_read_all(fd, &h, sizeof h))
         return ct_error_set(CT_ERR_PARSE, "%s: malformed .msh file: Gmsh ended without an answer", path);
     if (h.status != CT_OK) {
         char msg[1024];
         size_t keep = h.msg_bytes < sizeof msg - 1 ? (size_t)h.msg_bytes : sizeof msg - 1;
-        if (!read_all(fd, msg, keep))
+        if (!ct_read_all(fd, msg, keep))
             keep = 0;
         msg[keep] = '\0';
         return ct_error_set(h.status > 0 && h.status <= CT_ERR_INTERNAL ? (ct_status)h.status : CT_ERR_PARSE, "%s",
@@ -458,18 +430,18 @@ static ct_status receive_result(int fd, const char *path, size_t max_count, ct_m
         return ct_error_set(CT_ERR_INTERNAL, "%s: inconsistent answer from the Gmsh reading process", path);
     ct_mesh *m = NULL;
     CT_CHECK(ct_mesh_create((size_t)h.n_nodes, (size_t)h.n_tets, &m));
-    int ok = read_all(fd, m->xyz_mm, 3 * m->n_nodes * sizeof *m->xyz_mm) &&
-             read_all(fd, m->tets, 4 * m->n_tets * sizeof *m->tets) &&
-             read_all(fd, m->fibre, 3 * m->n_tets * sizeof *m->fibre);
+    int ok = ct_read_all(fd, m->xyz_mm, 3 * m->n_nodes * sizeof *m->xyz_mm) &&
+             ct_read_all(fd, m->tets, 4 * m->n_tets * sizeof *m->tets) &&
+             ct_read_all(fd, m->fibre, 3 * m->n_tets * sizeof *m->fibre);
     if (ok && h.has_tissue)
         ok = (m->tissue = malloc(m->n_tets * sizeof *m->tissue + 1)) != NULL &&
-             read_all(fd, m->tissue, m->n_tets * sizeof *m->tissue);
+             ct_read_all(fd, m->tissue, m->n_tets * sizeof *m->tissue);
     if (ok && h.n_tris) {
         m->n_tris = (size_t)h.n_tris;
         ok = (m->tris = malloc(3 * m->n_tris * sizeof *m->tris)) != NULL &&
              (m->tri_label = malloc(m->n_tris * sizeof *m->tri_label)) != NULL &&
-             read_all(fd, m->tris, 3 * m->n_tris * sizeof *m->tris) &&
-             read_all(fd, m->tri_label, m->n_tris * sizeof *m->tri_label);
+             ct_read_all(fd, m->tris, 3 * m->n_tris * sizeof *m->tris) &&
+             ct_read_all(fd, m->tri_label, m->n_tris * sizeof *m->tri_label);
     }
     if (!ok) {
         ct_mesh_destroy(m);

@@ -452,20 +452,19 @@ static ct_status enqueue(ct_backend_ctx *c, int k, size_t global)
     return CT_OK;
 }
 
-/* Enqueues kernel k: one work-item per node, or red_groups work-groups for a reduction kernel. */
-static ct_status launch(ct_backend_ctx *c, int k)
-{
-    size_t local = c->local_size[k];
-    if (k == K_SPMV_DOT || k == K_CG_INIT || k == K_CG_UPDATE)
-        return enqueue(c, k, c->red_groups * local);
-    return enqueue(c, k, (c->n + local - 1) / local * local);
-}
-
 /* Enqueues node kernel k over nodes first..end-1 (its work-item k takes node first + k). */
 static ct_status launch_nodes(ct_backend_ctx *c, int k, size_t first, size_t end)
 {
     size_t local = c->local_size[k];
     return end <= first ? CT_OK : enqueue(c, k, (end - first + local - 1) / local * local);
+}
+
+/* Enqueues kernel k: one work-item per node, or red_groups work-groups for a reduction kernel. */
+static ct_status launch(ct_backend_ctx *c, int k)
+{
+    if (k == K_SPMV_DOT || k == K_CG_INIT || k == K_CG_UPDATE)
+        return enqueue(c, k, c->red_groups * c->local_size[k]);
+    return launch_nodes(c, k, 0, c->n);
 }
 
 /* Sets the 7 beat-tracking arguments (CT_BEAT_PARAMS of monodomain.cl) of kernel k from argument index idx. */
