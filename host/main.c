@@ -14,6 +14,9 @@
 #include "personalise/ct_tune_cv.h"
 #include "ct_study.h"
 #include "ct_cohort.h"
+#include "ct_files.h"
+#include "image/ct_phantom.h"
+#include "io/ct_vtk.h"
 
 #ifndef CT_VERSION
 #define CT_VERSION "unknown"
@@ -61,6 +64,13 @@ static void usage(FILE *f)
             "        the variations (drug block, pacing, end time, dt), runs in parallel processes; writes\n"
             "        DIR/runs/<id>/, DIR/results.csv (one row per run) and DIR/cohort.json; a rerun of the same\n"
             "        command resumes, skipping the runs already completed\n"
+            "  phantom --out DIR [--voxel-mm 1.0] [--rotate-deg RX,RY,RZ] [--noise-sd 8] [--seed 1] [--no-scar]\n"
+            "          [--no-channel] [--format nii.gz|nii|mha|vti]\n"
+            "        rasterise an adult biventricular heart with an infarct (scar core, border zone, surviving\n"
+            "        channel) on a voxel grid turned by RX, RY, RZ degrees about x, y, z: DIR/labels.<fmt>\n"
+            "        (0 background, 1 LV / 2 RV myocardium, 3 LV / 4 RV blood, 5 scar, 6 border zone),\n"
+            "        DIR/lge.<fmt> (a late-gadolinium-enhancement image) and DIR/phantom.json (parameters,\n"
+            "        labels, reference volumes)\n"
             "  help      this text\n"
             "  version   the version\n"
             "\n"
@@ -475,6 +485,140 @@ static int cmd_tune_cv(int argc, char **argv)
     return 0;
 }
 
+/* phantom: a synthetic label map and LGE image of a known heart, the input of the image route. */
+static int cmd_phantom(int argc, char **argv)
+{
+    const char *out = NULL, *format = "nii.gz";
+    double voxel_mm = 1.0, noise_sd = 8.0, rot_deg[3] = {0, 0, 0};
+    long seed = 1;
+    int no_scar = 0, no_channel = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        char *end = NULL;
+        if (strcmp(argv[i], "--no-scar") == 0) {
+            no_scar = 1;
+            continue;
+        }
+        if (strcmp(argv[i], "--no-channel") == 0) {
+            no_channel = 1;
+            continue;
+        }
+        if (argv[i][0] != '-') {
+            fprintf(stderr, "cardiotwin phantom: unexpected argument \"%s\"\n", argv[i]);
+            return 2;
+        }
+        if (!v) {
+            fprintf(stderr, "cardiotwin phantom: unknown or incomplete option \"%s\"\n", argv[i]);
+            return 2;
+        }
+        if (strcmp(argv[i], "--out") == 0)
+            out = v;
+        else if (strcmp(argv[i], "--format") == 0)
+            format = v;
+        else if (strcmp(argv[i], "--voxel-mm") == 0) {
+            voxel_mm = strtod(v, &end);
+            if (*end || !(voxel_mm > 0) || voxel_mm > 100) {
+                fprintf(stderr, "cardiotwin phantom: --voxel-mm needs a number of mm in (0, 100], not \"%s\"\n", v);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--noise-sd") == 0) {
+            noise_sd = strtod(v, &end);
+            if (*end || !(noise_sd >= 0) || noise_sd > 1e4) {
+                fprintf(stderr, "cardiotwin phantom: --noise-sd needs a number >= 0, not \"%s\"\n", v);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--seed") == 0) {
+            seed = strtol(v, &end, 10);
+            if (*end || end == v || seed < 0 || seed > 4294967295L) {
+                fprintf(stderr, "cardiotwin phantom: --seed needs a whole number from 0 to 4294967295, not \"%s\"\n",
+                        v);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--rotate-deg") == 0) {
+            int used = 0;
+            if (sscanf(v, "%lf,%lf,%lf%n", &rot_deg[0], &rot_deg[1], &rot_deg[2], &used) != 3 || v[used] ||
+                !isfinite(rot_deg[0]) || !isfinite(rot_deg[1]) || !isfinite(rot_deg[2])) {
+                fprintf(stderr, "cardiotwin phantom: --rotate-deg needs three angles RX,RY,RZ in degrees, not \"%s\"\n",
+                        v);
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "cardiotwin phantom: unknown option \"%s\"\n", argv[i]);
+            return 2;
+        }
+        i++;
+    }
+    if (!out) {
+        fprintf(stderr, "usage: cardiotwin phantom --out DIR [--voxel-mm 1.0] [--rotate-deg RX,RY,RZ] [--noise-sd 8] "
+                        "[--seed 1] [--no-scar] [--no-channel] [--format nii.gz|nii|mha|vti]\n");
+        return 2;
+    }
+    if (strcmp(format, "nii.gz") != 0 && strcmp(format, "nii") != 0 && strcmp(format, "mha") != 0 &&
+        strcmp(format, "vti") != 0) {
+        fprintf(stderr, "cardiotwin phantom: --format \"%s\" is not nii.gz, nii, mha or vti\n", format);
+        return 2;
+    }
+    ct_phantom_params p = ct_phantom_params_default();
+    if (no_scar)
+        p.has_scar = 0;
+    if (no_channel)
+        p.channel_width_mm = 0;
+    double rot[9];
+    ct_phantom_rotation_from_deg(rot_deg[0], rot_deg[1], rot_deg[2], rot);
+    ct_image *labels = NULL, *lge = NULL;
+    double vol[CT_PHANTOM_N_LABELS];
+    char path[4096], name[64];
+    cJSON *root = NULL;
+    char *text = NULL;
+    ct_status st = ct_mkdir_p(out);
+    if (st == CT_OK)
+        st = ct_phantom_rasterise(&p, voxel_mm, rot, noise_sd, (unsigned)seed, &labels, &lge);
+    snprintf(name, sizeof name, "labels.%s", format);
+    if (st == CT_OK && (st = ct_path_join(path, sizeof path, out, name)) == CT_OK)
+        st = ct_vtk_write_image(path, labels, 0);
+    snprintf(name, sizeof name, "lge.%s", format);
+    if (st == CT_OK && (st = ct_path_join(path, sizeof path, out, name)) == CT_OK)
+        st = ct_vtk_write_image(path, lge, 1);
+    if (st == CT_OK)
+        st = ct_phantom_volumes(&p, 0.25, vol);
+    if (st == CT_OK) {
+        root = ct_phantom_to_json(&p, vol);
+        cJSON *grid = root ? cJSON_AddObjectToObject(root, "grid") : NULL;
+        cJSON *dims = grid ? cJSON_AddArrayToObject(grid, "dims") : NULL;
+        cJSON *angles = grid ? cJSON_AddArrayToObject(grid, "rotation_deg_xyz") : NULL;
+        cJSON *matrix = grid ? cJSON_AddArrayToObject(grid, "rotation") : NULL;
+        int ok = dims && angles && matrix && cJSON_AddNumberToObject(grid, "voxel_mm", voxel_mm) &&
+                 cJSON_AddStringToObject(grid, "frame", "RAS") &&
+                 cJSON_AddNumberToObject(grid, "noise_sd", noise_sd) &&
+                 cJSON_AddNumberToObject(grid, "seed", (double)seed) &&
+                 cJSON_AddNumberToObject(root, "volume_quadrature_step_mm", 0.25);
+        for (int d = 0; ok && d < 3; d++)
+            ok = cJSON_AddItemToArray(dims, cJSON_CreateNumber(labels->dims[d])) &&
+                 cJSON_AddItemToArray(angles, cJSON_CreateNumber(rot_deg[d]));
+        for (int e = 0; ok && e < 9; e++)
+            ok = cJSON_AddItemToArray(matrix, cJSON_CreateNumber(rot[e]));
+        text = ok ? cJSON_Print(root) : NULL;
+        if (!text)
+            st = ct_error_set(CT_ERR_NOMEM, "phantom: out of memory describing %s/phantom.json", out);
+    }
+    if (st == CT_OK && (st = ct_path_join(path, sizeof path, out, "phantom.json")) == CT_OK)
+        st = ct_write_file_atomic(path, text, strlen(text));
+    if (st == CT_OK) {
+        printf("phantom: %d x %d x %d voxels of %g mm in %s/ (labels.%s, lge.%s, phantom.json)\n", labels->dims[0],
+               labels->dims[1], labels->dims[2], voxel_mm, out, format, format);
+        for (int l = 1; l < CT_PHANTOM_N_LABELS; l++)
+            printf("  %-14s %8.2f mL\n", ct_phantom_label_name(l), vol[l] / 1000.0);
+        double myo = vol[CT_PHANTOM_LV_MYO] + vol[CT_PHANTOM_RV_MYO] + vol[CT_PHANTOM_SCAR] + vol[CT_PHANTOM_BORDER];
+        printf("  %-14s %8.2f mL\n", "myocardium", myo / 1000.0);
+    }
+    if (text)
+        cJSON_free(text);
+    cJSON_Delete(root);
+    ct_image_destroy(labels);
+    ct_image_destroy(lge);
+    return st == CT_OK ? 0 : fail(ct_error_message());
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -507,6 +651,8 @@ int main(int argc, char **argv)
         return cmd_tune_cv(argc - 2, argv + 2);
     if (strcmp(cmd, "cell") == 0)
         return cmd_cell(argc - 2, argv + 2);
+    if (strcmp(cmd, "phantom") == 0)
+        return cmd_phantom(argc - 2, argv + 2);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         return 0;

@@ -224,6 +224,13 @@ Test(coords, lv_fields_are_bounded_take_their_boundary_values_and_rise_to_the_ba
     cr_assert_float_eq(ct_coords_rotational_deg(c, ant), 330.0, 1.0);
     cr_assert_float_eq(ct_coords_rotational_deg(c, inf), 150.0, 1.0);
     cr_assert_float_eq(ct_coords_rotational_deg(c, lat), 240.0, 1.0);
+    /* No RV: insertions assumed at the nominal 0 and 120, rotational = geometric. */
+    cr_assert_eq(c->insertions_detected, 0);
+    cr_assert_eq(c->insertion_bins, 0);
+    cr_assert_float_eq(c->insertion_anterior_deg, 0.0, 1e-12);
+    cr_assert_float_eq(c->insertion_inferior_deg, 120.0, 1e-12);
+    for (size_t i = 0; i < m->n_nodes; i++)
+        cr_assert_float_eq(c->rotational_deg[i], ct_coords_geometric_deg(c, m->xyz_mm + 3 * i), 1e-9);
     /* Apex to base: mean a and axial over 2 mm bins of z, strictly increasing. */
     double sum_a[13] = {0}, sum_x[13] = {0};
     int n_bin[13] = {0};
@@ -478,6 +485,211 @@ Test(aha, biv_rv_elements_get_no_segment)
     for (int s = 0; s <= 17; s++)
         cr_assert_gt(n[s], 0, "no element in segment %d", s);
     free(seg);
+    ct_ventricular_coords_destroy(c);
+    ct_mesh_destroy(m);
+}
+
+/* Mapping rule of ct_coords.h on made-up insertions: septal arc 140 deg (350 -> 130) onto [0, 120),
+ * free wall 220 deg onto [120, 360). */
+Test(coords, rotational_maps_the_septal_arc_onto_120_deg)
+{
+    ct_ventricular_coords c = {.insertion_anterior_deg = 350.0, .insertion_inferior_deg = 130.0, .insertions_detected = 1};
+    cr_assert_float_eq(ct_coords_rotational_of_geometric(&c, 350.0), 0.0, 1e-9);
+    cr_assert_float_eq(ct_coords_rotational_of_geometric(&c, 130.0), 120.0, 1e-9);
+    cr_assert_float_eq(ct_coords_rotational_of_geometric(&c, 60.0), 60.0, 1e-9);   /* middle of the septal arc */
+    cr_assert_float_eq(ct_coords_rotational_of_geometric(&c, 0.0), 120.0 * 10 / 140, 1e-9);
+    cr_assert_float_eq(ct_coords_rotational_of_geometric(&c, 240.0), 240.0, 1e-9); /* middle of the free wall */
+    cr_assert_float_eq(ct_coords_rotational_of_geometric(&c, 185.0), 180.0, 1e-9);
+    cr_assert_float_eq(ct_coords_rotational_of_geometric(&c, 349.999), 360.0 - 240.0 * 0.001 / 220, 1e-9);
+    /* The AHA boundaries follow: just septal of the anterior insertion is 2, just anterior of it 1. */
+    cr_assert_eq(ct_aha_segment_of(0.9, ct_coords_rotational_of_geometric(&c, 351.0), 0.1), 2);
+    cr_assert_eq(ct_aha_segment_of(0.9, ct_coords_rotational_of_geometric(&c, 349.0), 0.1), 1);
+    cr_assert_eq(ct_aha_segment_of(0.5, ct_coords_rotational_of_geometric(&c, 129.0), 0.1), 9);
+    cr_assert_eq(ct_aha_segment_of(0.5, ct_coords_rotational_of_geometric(&c, 131.0), 0.1), 10);
+    /* Nominal insertions: the identity. */
+    ct_ventricular_coords nom = {.insertion_anterior_deg = 0.0, .insertion_inferior_deg = 120.0};
+    for (double g = 0.0; g < 360.0; g += 7.5)
+        cr_assert_float_eq(ct_coords_rotational_of_geometric(&nom, g), g, 1e-9);
+}
+
+/* Analytic insertion of the idealised BiV at height z: the angle theta > 0 from +x about the z axis
+ * where the RV endocardial ellipsoid meets the LV epicardial one (the septal face of the RV cavity lies
+ * on the LV epicardium for |angle| < theta). Negative if the RV cavity does not reach height z. */
+static double analytic_insertion_deg(const ct_biv_params *p, double z)
+{
+    double a = p->lv.epi_short_mm, cl = p->lv.epi_long_mm;
+    if (fabs(z) >= cl)
+        return -1.0;
+    double r = a * sqrt(1.0 - z * z / (cl * cl));
+    double rx = p->rv_epi_x_mm - p->rv_wall_mm, ry = p->rv_epi_y_mm - p->rv_wall_mm, rz = p->rv_epi_z_mm - p->rv_wall_mm;
+    double dz = z - p->rv_centre_z_mm, k = 1.0 - dz * dz / (rz * rz);
+#define RV_F(t) (pow(r * cos(t) - p->rv_centre_x_mm, 2) / (rx * rx) + pow(r * sin(t), 2) / (ry * ry) - k)
+    if (k <= 0.0 || RV_F(0.0) >= 0.0)
+        return -1.0;
+    double lo = 0.0, hi = M_PI;
+    for (int it = 0; it < 60; it++) {
+        double mid = 0.5 * (lo + hi);
+        if (RV_F(mid) < 0.0)
+            lo = mid;
+        else
+            hi = mid;
+    }
+#undef RV_F
+    return lo * 180.0 / M_PI;
+}
+
+/* The detection rule evaluated on the analytic insertion: per bin of the basal and mid thirds (cavity tip
+ * z = -(endo long) to the base), the largest angle in the bin; the median over the bins. */
+static double analytic_insertion_median_deg(const ct_biv_params *p)
+{
+    enum { NB = CT_COORDS_INSERTION_BINS };
+    double z_tip = -p->lv.endo_long_mm, len = p->lv.base_z_mm - z_tip, best[NB];
+    for (int b = 0; b < NB; b++) {
+        best[b] = -1.0;
+        double u0 = 1.0 / 3.0 + (2.0 / 3.0) * b / NB, u1 = 1.0 / 3.0 + (2.0 / 3.0) * (b + 1) / NB;
+        for (int k = 0; k <= 100; k++)
+            best[b] = fmax(best[b], analytic_insertion_deg(p, z_tip + len * (u0 + (u1 - u0) * k / 100.0)));
+    }
+    qsort(best, NB, sizeof *best, cmp_double);
+    return 0.5 * (best[NB / 2 - 1] + best[NB / 2]);
+}
+
+/* Signed angle from the septal reference, + towards inferior (geometric g - 60 in (-180, 180]). */
+static double from_septum_deg(double g)
+{
+    double phi = g - 60.0;
+    return phi > 180.0 ? phi - 360.0 : (phi <= -180.0 ? phi + 360.0 : phi);
+}
+
+static void check_insertions(const ct_biv_params *p, const char *name, double *arc_deg)
+{
+    ct_mesh *m = NULL;
+    cr_assert_eq(ct_geometry_biv(p, H_MM, &m), CT_OK, "%s", ct_error_message());
+    ct_ventricular_coords *c = coords_of(m);
+    double ant = from_septum_deg(c->insertion_anterior_deg), inf = from_septum_deg(c->insertion_inferior_deg);
+    double exact = analytic_insertion_median_deg(p);
+    double z_mid = -p->lv.endo_long_mm + 0.5 * (p->lv.base_z_mm + p->lv.endo_long_mm);
+    fprintf(stderr, "BiV %s (rv_epi_y %.0f mm) insertions: detected %d over %d bins: anterior %.1f deg, inferior %+.1f "
+            "deg from s (geometric %.1f, %.1f; septal arc %.1f); analytic by the same rule +-%.1f (arc %.1f), at the "
+            "mid-level middle z = %.1f: +-%.1f, at the equator +-%.1f\n",
+            name, p->rv_epi_y_mm, c->insertions_detected, c->insertion_bins, ant, inf, c->insertion_anterior_deg,
+            c->insertion_inferior_deg, inf - ant, exact, 2 * exact, z_mid, analytic_insertion_deg(p, z_mid),
+            analytic_insertion_deg(p, 0.0));
+    cr_assert_eq(c->insertions_detected, 1);
+    cr_assert_geq(c->insertion_bins, CT_COORDS_INSERTION_BINS - 1);
+    cr_assert_lt(ant, 0.0, "the anterior insertion must lie on the L x s side");
+    cr_assert_float_eq(ant, -exact, 8.0);
+    cr_assert_float_eq(inf, exact, 8.0);
+    /* The insertions are where the rotational angle puts them. */
+    cr_assert_float_eq(ct_coords_rotational_of_geometric(c, c->insertion_anterior_deg), 0.0, 1e-9);
+    cr_assert_float_eq(ct_coords_rotational_of_geometric(c, c->insertion_inferior_deg), 120.0, 1e-9);
+    *arc_deg = inf - ant;
+    ct_ventricular_coords_destroy(c);
+    ct_mesh_destroy(m);
+}
+
+Test(coords, biv_insertions_match_the_analytic_ones_and_widen_with_the_rv)
+{
+    ct_biv_params p = ct_biv_params_default(), wide = p;
+    wide.rv_epi_y_mm = 20.0;
+    double arc = 0, arc_wide = 0;
+    check_insertions(&p, "default", &arc);
+    check_insertions(&wide, "wide", &arc_wide);
+    double widening = 2 * (analytic_insertion_median_deg(&wide) - analytic_insertion_median_deg(&p));
+    fprintf(stderr, "BiV septal arc widens by %.1f deg with the wider RV (analytic %.1f)\n", arc_wide - arc, widening);
+    cr_assert_gt(widening, 5.0);
+    cr_assert_float_eq(arc_wide - arc, widening, 4.0);
+}
+
+/* Analytic septum of the idealised BiV: the point of the LV epicardium at the angle and height of x lies
+ * inside the RV endocardial ellipsoid (the RV cavity is radially outside x). */
+static int in_septum(const ct_biv_params *p, const double *x)
+{
+    double a = p->lv.epi_short_mm, cl = p->lv.epi_long_mm, z = x[2];
+    if (fabs(z) >= cl)
+        return 0;
+    double r = a * sqrt(1.0 - z * z / (cl * cl)), rho = hypot(x[0], x[1]);
+    double q[3] = {r * x[0] / rho - p->rv_centre_x_mm, r * x[1] / rho, z - p->rv_centre_z_mm};
+    double rx = p->rv_epi_x_mm - p->rv_wall_mm, ry = p->rv_epi_y_mm - p->rv_wall_mm, rz = p->rv_epi_z_mm - p->rv_wall_mm;
+    return q[0] * q[0] / (rx * rx) + q[1] * q[1] / (ry * ry) + q[2] * q[2] / (rz * rz) < 1.0;
+}
+
+typedef struct seg_stats {
+    double vol[18];
+    double septal_in_septal_segs, septal_total, septal_segs_total; /* basal + mid volumes */
+} seg_stats;
+
+static void segment_stats(const ct_mesh *m, const ct_ventricular_coords *c, const ct_biv_params *p, seg_stats *st)
+{
+    int8_t *seg = malloc(m->n_tets);
+    cr_assert_eq(ct_aha_segments(m, c, seg), CT_OK, "%s", ct_error_message());
+    memset(st, 0, sizeof *st);
+    for (size_t e = 0; e < m->n_tets; e++) {
+        double v = ct_mesh_tet_volume(m, e), x[3] = {0, 0, 0};
+        st->vol[seg[e]] += v;
+        if (seg[e] < 1 || seg[e] > 12)
+            continue;
+        for (int a = 0; a < 4; a++)
+            for (int k = 0; k < 3; k++)
+                x[k] += 0.25 * m->xyz_mm[3 * (size_t)m->tets[4 * e + a] + k];
+        int sept_seg = seg[e] == 2 || seg[e] == 3 || seg[e] == 8 || seg[e] == 9, sept = in_septum(p, x);
+        st->septal_total += sept ? v : 0.0;
+        st->septal_segs_total += sept_seg ? v : 0.0;
+        st->septal_in_septal_segs += sept && sept_seg ? v : 0.0;
+    }
+    free(seg);
+}
+
+/* Septal / free-wall volume ratio of one level (first = 1 basal, 7 mid). */
+static double septal_ratio(const seg_stats *st, int first)
+{
+    double sept = 0.5 * (st->vol[first + 1] + st->vol[first + 2]);
+    double free_wall = 0.25 * (st->vol[first] + st->vol[first + 3] + st->vol[first + 4] + st->vol[first + 5]);
+    return sept / free_wall;
+}
+
+static void print_level(const char *when, const seg_stats *st, int first)
+{
+    fprintf(stderr, "  %s %s:", when, first == 1 ? "basal" : "mid  ");
+    for (int s = first; s < first + 6; s++)
+        fprintf(stderr, " %2d %6.1f", s, st->vol[s]);
+    fprintf(stderr, " mm^3; septal/free-wall %.3f\n", septal_ratio(st, first));
+}
+
+Test(aha, biv_septal_segments_lie_between_the_insertions)
+{
+    ct_biv_params p = ct_biv_params_default();
+    ct_mesh *m = biv_mesh();
+    ct_ventricular_coords *c = coords_of(m);
+    seg_stats before, after;
+    segment_stats(m, c, &p, &after);
+    double arc = from_septum_deg(c->insertion_inferior_deg) - from_septum_deg(c->insertion_anterior_deg);
+    ct_ventricular_coords nominal = *c; /* the fixed-angle rule: insertions 60 deg either side of s */
+    nominal.insertion_anterior_deg = 0.0;
+    nominal.insertion_inferior_deg = 120.0;
+    segment_stats(m, &nominal, &p, &before);
+    /* The LV wall of the idealised BiV is axisymmetric, so a segment's volume is proportional to the
+     * geometric arc it spans: septal segments arc / 2, free-wall ones (360 - arc) / 4. */
+    double predicted = (arc / 2) / ((360 - arc) / 4);
+    fprintf(stderr, "BiV AHA segments, septal arc %.1f deg (predicted septal/free-wall volume ratio %.3f):\n", arc,
+            predicted);
+    print_level("fixed 120 deg", &before, 1);
+    print_level("fixed 120 deg", &before, 7);
+    print_level("detected     ", &after, 1);
+    print_level("detected     ", &after, 7);
+    fprintf(stderr, "  septum (analytic, basal+mid) in segments 2,3,8,9: fixed %.1f%%, detected %.1f%%; segments 2,3,8,9 "
+            "in the septum: fixed %.1f%%, detected %.1f%%\n",
+            100 * before.septal_in_septal_segs / before.septal_total, 100 * after.septal_in_septal_segs / after.septal_total,
+            100 * before.septal_in_septal_segs / before.septal_segs_total,
+            100 * after.septal_in_septal_segs / after.septal_segs_total);
+    for (int first = 1; first <= 7; first += 6) {
+        cr_assert_float_eq(septal_ratio(&before, first), 1.0, 0.1);
+        cr_assert_float_eq(septal_ratio(&after, first), predicted, 0.1 * predicted);
+    }
+    cr_assert_gt(after.septal_in_septal_segs / after.septal_total, 0.97);
+    cr_assert_gt(after.septal_in_septal_segs / after.septal_total,
+                 before.septal_in_septal_segs / before.septal_total + 0.1);
+    cr_assert_gt(after.septal_in_septal_segs / after.septal_segs_total, 0.85);
     ct_ventricular_coords_destroy(c);
     ct_mesh_destroy(m);
 }

@@ -60,6 +60,47 @@ ct_status ct_vtk_grid_point_field(const ct_vtk_grid *g, const char *name, const 
 ct_status ct_vtk_grid_cell_field(const ct_vtk_grid *g, const char *name, const double **data,
                                  int *n_components);
 
+
+/* ---- images (host/image/ct_image.h) ---- */
+struct ct_image;
+
+/* Reads a 3-D image: NIfTI (.nii, .nii.gz), MetaImage (.mha, .mhd), NRRD (.nrrd, .nhdr) or VTK image
+ * data (.vti), chosen by the extension, into *out (NULL on failure; caller owns it, ct_image_destroy).
+ * Placement (ct_image.h) from the header: NIfTI sform when its code is > 0, else qform, else pixdim
+ * alone (frame "RAS"); MetaImage Offset/Position/Origin and TransformMatrix/Orientation/Rotation
+ * (frame "LPS", or as AnatomicalOrientation says); NRRD "space origin" and "space directions"
+ * (frame from "space"); .vti Origin, Spacing and Direction (frame "").
+ * Before any voxel is read, the header's size is checked: not 3-D (a 2-D image, or a fourth dimension
+ * above 1), more than one component per voxel, or more bytes than max_bytes (voxels x (4 + the
+ * file's own bytes per voxel)) are refused with CT_ERR_CONFIG naming the file and the memory needed.
+ * Missing or unreadable file: CT_ERR_IO; a header VTK cannot parse, an unknown extension or data that
+ * cannot be read: CT_ERR_PARSE / CT_ERR_CONFIG, naming the file. */
+ct_status ct_vtk_read_image(const char *path, size_t max_bytes, struct ct_image **out);
+
+/* Writes img as NIfTI-1 (.nii or .nii.gz) with its placement as both qform and sform (codes 1, scanner
+ * frame; the 3x3 part must be a rotation times positive spacings: otherwise CT_ERR_CONFIG), or as
+ * MetaImage (.mha, with TransformMatrix and Offset) or .vti (with Direction), by extension.
+ * type: 0 unsigned 8-bit, 1 unsigned 16-bit, 2 float 32 (values are rounded and clamped to the type).
+ * Atomic like ct_vtk_write_vtu. */
+ct_status ct_vtk_write_image(const char *path, const struct ct_image *img, int type);
+
+/* A closed triangulated surface (mm): points and triangles, owned by the caller (free()). */
+typedef struct ct_trisurf {
+    size_t n_points, n_tris;
+    double *xyz_mm;  /* 3*n_points */
+    int32_t *tris;   /* 3*n_tris, 0-based */
+} ct_trisurf;
+void ct_trisurf_free(ct_trisurf *s); /* frees the arrays, zeroes the struct; NULL allowed */
+
+/* The boundary of the voxels where mask != 0 (dims as an image, i fastest), as a closed surface in the
+ * frame of ijk_to_mm: VTK's discrete flying edges on the mask padded by one empty voxel, then
+ * windowed-sinc smoothing (smooth_iterations passes, pass band `passband`; 0 iterations: none), then
+ * quadric decimation to about target_edge_mm (0: none). `what` names the image in messages.
+ * CT_ERR_MESH if the mask is empty or the surface is empty. */
+ct_status ct_vtk_mask_surface(const unsigned char *mask, const int dims[3], const double ijk_to_mm[3][4],
+                              int smooth_iterations, double passband, double target_edge_mm, const char *what,
+                              ct_trisurf *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,5 @@
-/* ct_coords.c — transmural, apicobasal, LV/RV Laplace fields and the geometric frame (long axis,
- * apex, septal reference) of ventricular coordinates. Conventions in ct_coords.h. */
+/* ct_coords.c — transmural, apicobasal, LV/RV Laplace fields, the geometric frame (long axis, apex,
+ * septal reference) and the RV insertions of ventricular coordinates. Conventions in ct_coords.h. */
 #include "ct_coords.h"
 #include "../ct_vec3.h"
 
@@ -40,7 +40,7 @@ static double normalise3(double v[3])
     return n;
 }
 
-double ct_coords_rotational_deg(const ct_ventricular_coords *c, const double p_mm[3])
+double ct_coords_geometric_deg(const ct_ventricular_coords *c, const double p_mm[3])
 {
     double d[3];
     for (int k = 0; k < 3; k++)
@@ -48,8 +48,90 @@ double ct_coords_rotational_deg(const ct_ventricular_coords *c, const double p_m
     double ps = ct_dot3(d, c->septum_dir), pa = ct_dot3(d, c->anterior_dir);
     /* Viewed from the apex: screen up = anterior, screen left = septum. */
     double screen_deg = atan2(pa, -ps) * 180.0 / M_PI;
-    double r = fmod(screen_deg - 120.0 + 720.0, 360.0);
+    double g = fmod(screen_deg - 120.0 + 720.0, 360.0);
+    return g >= 360.0 ? 0.0 : g;
+}
+
+static double wrap360(double a)
+{
+    double r = fmod(a, 360.0);
+    if (r < 0.0)
+        r += 360.0;
     return r >= 360.0 ? 0.0 : r;
+}
+
+double ct_coords_rotational_of_geometric(const ct_ventricular_coords *c, double geometric_deg)
+{
+    double arc = wrap360(c->insertion_inferior_deg - c->insertion_anterior_deg); /* septal arc */
+    double d = wrap360(geometric_deg - c->insertion_anterior_deg);
+    if (!(arc > 0.0)) /* degenerate insertions: cannot happen for detected ones; keep g */
+        return wrap360(geometric_deg);
+    /* Nominal insertions (arc 120): both factors are exactly 1, so rotational = geometric. */
+    double r = d < arc ? d * (120.0 / arc) : 120.0 + (d - arc) * (240.0 / (360.0 - arc));
+    return r >= 360.0 ? 0.0 : r;
+}
+
+double ct_coords_rotational_deg(const ct_ventricular_coords *c, const double p_mm[3])
+{
+    return ct_coords_rotational_of_geometric(c, ct_coords_geometric_deg(c, p_mm));
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* RV insertions (ct_coords.h): per axial bin over the basal and mid thirds, the angular extremes of the
+ * nodes of septal RV endocardial triangles (side bit 0), signed from s (negative = anterior); medians
+ * over the bins holding >= 3 such nodes on both sides of s. Leaves the nominal values when fewer than
+ * 2 bins count. */
+static void detect_insertions(const ct_mesh *mesh, const uint8_t *side, ct_ventricular_coords *c)
+{
+    enum { NB = CT_COORDS_INSERTION_BINS };
+    double lo[NB], hi[NB], ant[NB], inf[NB];
+    int n_ant[NB] = {0}, n_inf[NB] = {0}, nb = 0;
+    for (int b = 0; b < NB; b++) {
+        lo[b] = 0.0;
+        hi[b] = 0.0;
+    }
+    double tip = c->lv_cavity_tip_axial;
+    for (size_t i = 0; i < mesh->n_nodes; i++) {
+        if (!(side[i] & 1u))
+            continue;
+        double u = (c->axial[i] - tip) / (1.0 - tip); /* 0 cavity tip .. 1 base, as ct_aha.h */
+        int b = (int)floor((u - 1.0 / 3.0) / (2.0 / 3.0) * NB);
+        if (b < 0 || u > 1.0 + 1e-9)
+            continue;
+        b = b >= NB ? NB - 1 : b;
+        double phi = ct_coords_geometric_deg(c, mesh->xyz_mm + 3 * i) - 60.0; /* from s, + inferior */
+        phi = phi > 180.0 ? phi - 360.0 : phi;
+        if (phi < 0.0) {
+            lo[b] = fmin(lo[b], phi);
+            n_ant[b]++;
+        } else {
+            hi[b] = fmax(hi[b], phi);
+            n_inf[b]++;
+        }
+    }
+    for (int b = 0; b < NB; b++)
+        if (n_ant[b] >= 3 && n_inf[b] >= 3) {
+            ant[nb] = lo[b];
+            inf[nb] = hi[b];
+            nb++;
+        }
+    if (nb < 2)
+        return;
+    c->insertion_anterior_deg = wrap360(60.0 + median(ant, nb));
+    c->insertion_inferior_deg = wrap360(60.0 + median(inf, nb));
+    c->insertions_detected = 1;
+    c->insertion_bins = nb;
 }
 
 /* Node flags by surface label: bit (1 << label). */
@@ -245,8 +327,10 @@ static ct_status compute(const ct_mesh *mesh, const ct_coords_options *opt, ct_v
                             "(%s)", has_rv ? "RV centroid on the LV axis" : "options septum_dir");
     memcpy(c->septum_dir, s, sizeof s);
     ct_cross3(nb, s, c->anterior_dir);
-    for (size_t i = 0; i < n; i++)
-        c->rotational_deg[i] = ct_coords_rotational_deg(c, mesh->xyz_mm + 3 * i);
+    c->insertion_anterior_deg = 0.0; /* nominal until detected */
+    c->insertion_inferior_deg = 120.0;
+    c->insertions_detected = 0;
+    c->insertion_bins = 0;
 
     CT_CHECK(ct_laplace_stiffness(mesh, &w->k));
     int it = 0;
@@ -307,6 +391,7 @@ static ct_status compute(const ct_mesh *mesh, const ct_coords_options *opt, ct_v
             w->fixed[i] = (uint8_t)(lv || side[i]);
             v[i] = (lv || side[i] == 1) ? 0.0 : (side[i] == 2 ? 1.0 : 0.5);
         }
+        detect_insertions(mesh, side, c);
         ct_status st = ct_laplace_solve(w->k, w->fixed, v, opt->rel_tol, max_iter, "lv-rv", &it);
         c->cg_iterations += it;
         if (st == CT_OK)
@@ -316,6 +401,8 @@ static ct_status compute(const ct_mesh *mesh, const ct_coords_options *opt, ct_v
         free(v);
         CT_CHECK(st);
     }
+    for (size_t i = 0; i < n; i++)
+        c->rotational_deg[i] = ct_coords_rotational_deg(c, mesh->xyz_mm + 3 * i);
     return CT_OK;
 }
 

@@ -202,7 +202,8 @@ static void sort3(int32_t v[3])
             }
 }
 
-/* Boundary faces (used by one tet only), oriented outwards, labelled by the model. */
+/* Boundary faces (used by one tet only), oriented outwards, labelled by the model (CT_SURF_NONE without
+ * one: the caller labels them). */
 static ct_status extract_boundary(ct_mesh *mesh, const surface_model *model, double tol_mm)
 {
     size_t nf = 4 * mesh->n_tets;
@@ -267,7 +268,7 @@ static ct_status extract_boundary(ct_mesh *mesh, const surface_model *model, dou
                 x[2][k] = u;
             }
         }
-        mesh->tri_label[i] = classify(model, x, tol_mm);
+        mesh->tri_label[i] = model ? classify(model, x, tol_mm) : CT_SURF_NONE;
     }
     free(f);
     return CT_OK;
@@ -490,4 +491,105 @@ ct_status ct_geometry_biv(const ct_biv_params *p, double h_mm, ct_mesh **out)
     m.rv_endo = (ellipsoid){{p->rv_centre_x_mm, 0, p->rv_centre_z_mm},
                             {p->rv_epi_x_mm - w, p->rv_epi_y_mm - w, p->rv_epi_z_mm - w}};
     return build_and_mesh(&m, h_mm, "biv", out);
+}
+
+/* ---- a closed triangulated surface to tets ---- */
+
+ct_status ct_geometry_from_surface(const ct_trisurf *surf, double h_mm, const char *name, ct_mesh **out)
+{
+    *out = NULL;
+    if (!(h_mm > 0.0) || !isfinite(h_mm))
+        return ct_error_set(CT_ERR_CONFIG, "%s: element size h_mm = %g must be > 0", name, h_mm);
+    if (surf->n_tris < 4 || surf->n_points < 4)
+        return ct_error_set(CT_ERR_MESH, "%s: the surface has %zu triangles: nothing to mesh", name, surf->n_tris);
+    ct_status st = CT_OK;
+    size_t *tags = malloc(surf->n_points * sizeof *tags + 1), *etags = malloc(surf->n_tris * sizeof *etags + 1);
+    size_t *enodes = malloc(3 * surf->n_tris * sizeof *enodes + 1);
+    size_t *node_tags = NULL, *elem_tags = NULL, *tet_nodes = NULL;
+    double *coord = NULL, *param = NULL;
+    int *dimtags = NULL, *surfs = NULL;
+    size_t n_node_tags = 0, n_coord = 0, n_param = 0, n_elem = 0, n_tet_nodes = 0, n_dimtags = 0;
+    int initialised = 0;
+    if (!tags || !etags || !enodes) {
+        st = ct_error_set(CT_ERR_NOMEM, "%s: out of memory for the surface", name);
+        goto done;
+    }
+    for (size_t i = 0; i < surf->n_points; i++)
+        tags[i] = i + 1;
+    for (size_t t = 0; t < surf->n_tris; t++) {
+        etags[t] = t + 1;
+        for (int a = 0; a < 3; a++)
+            enodes[3 * t + a] = (size_t)surf->tris[3 * t + a] + 1;
+    }
+    GMSH_TRY("initialise", gmshInitialize(0, NULL, 0, &ierr));
+    initialised = 1;
+    GMSH_TRY("set General.Terminal", gmshOptionSetNumber("General.Terminal", 0, &ierr));
+    GMSH_TRY("add model", gmshModelAdd(name, &ierr));
+    int s = -1;
+    GMSH_TRY("add the surface", s = gmshModelAddDiscreteEntity(2, -1, NULL, 0, &ierr));
+    GMSH_TRY("add the surface nodes", gmshModelMeshAddNodes(2, s, tags, surf->n_points, (double *)surf->xyz_mm,
+                                                            3 * surf->n_points, NULL, 0, &ierr));
+    GMSH_TRY("add the surface triangles", gmshModelMeshAddElementsByType(s, 2, etags, surf->n_tris, enodes,
+                                                                         3 * surf->n_tris, &ierr));
+    /* patches split at 40 deg creases, each one reparametrised, so that Gmsh remeshes them at h_mm */
+    GMSH_TRY("classify the surface", gmshModelMeshClassifySurfaces(40.0 * M_PI / 180.0, 1, 1, M_PI, 1, &ierr));
+    GMSH_TRY("create the geometry", gmshModelMeshCreateGeometry(NULL, 0, &ierr));
+    GMSH_TRY("list the surfaces", gmshModelGetEntities(&dimtags, &n_dimtags, 2, &ierr));
+    surfs = malloc(n_dimtags * sizeof *surfs + 1);
+    if (!surfs) {
+        st = ct_error_set(CT_ERR_NOMEM, "%s: out of memory", name);
+        goto done;
+    }
+    for (size_t i = 0; i + 1 < n_dimtags; i += 2)
+        surfs[i / 2] = dimtags[i + 1];
+    int loop = -1;
+    GMSH_TRY("close the surface", loop = gmshModelGeoAddSurfaceLoop(surfs, n_dimtags / 2, -1, &ierr));
+    GMSH_TRY("add the volume", gmshModelGeoAddVolume(&loop, 1, -1, &ierr));
+    GMSH_TRY("synchronize", gmshModelGeoSynchronize(&ierr));
+    GMSH_TRY("set Mesh.MeshSizeMax", gmshOptionSetNumber("Mesh.MeshSizeMax", h_mm, &ierr));
+    GMSH_TRY("set Mesh.MeshSizeMin", gmshOptionSetNumber("Mesh.MeshSizeMin", 0.5 * h_mm, &ierr));
+    GMSH_TRY("set Mesh.MeshSizeFromCurvature", gmshOptionSetNumber("Mesh.MeshSizeFromCurvature", 0, &ierr));
+    GMSH_TRY("set Mesh.MeshSizeExtendFromBoundary", gmshOptionSetNumber("Mesh.MeshSizeExtendFromBoundary", 1, &ierr));
+    GMSH_TRY("set Mesh.Algorithm", gmshOptionSetNumber("Mesh.Algorithm", 6, &ierr));
+    GMSH_TRY("set Mesh.Algorithm3D", gmshOptionSetNumber("Mesh.Algorithm3D", 1, &ierr));
+    GMSH_TRY("set Mesh.Optimize", gmshOptionSetNumber("Mesh.Optimize", 1, &ierr));
+    GMSH_TRY("generate 3D mesh", gmshModelMeshGenerate(3, &ierr));
+    GMSH_TRY("get nodes", gmshModelMeshGetNodes(&node_tags, &n_node_tags, &coord, &n_coord, &param, &n_param, -1, -1,
+                                                0, 0, &ierr));
+    GMSH_TRY("get tetrahedra", gmshModelMeshGetElementsByType(4, &elem_tags, &n_elem, &tet_nodes, &n_tet_nodes, -1,
+                                                              0, 1, &ierr));
+    if (n_coord != 3 * n_node_tags || n_tet_nodes != 4 * n_elem) {
+        st = ct_error_set(CT_ERR_MESH, "%s: inconsistent gmsh output", name);
+        goto done;
+    }
+    if ((st = mesh_from_gmsh(node_tags, n_node_tags, coord, tet_nodes, n_elem, out)) != CT_OK) {
+        st = ct_error_set(st, "%s: %s", name, ct_error_message());
+        goto done;
+    }
+    st = extract_boundary(*out, NULL, 0.0);
+    if (st == CT_OK)
+        st = ct_mesh_validate(*out, name);
+    if (st != CT_OK) {
+        ct_mesh_destroy(*out);
+        *out = NULL;
+    }
+done:
+    if (st != CT_OK && initialised && strncmp(ct_error_message(), "gmsh:", 5) == 0)
+        st = ct_error_set(st, "%s: meshing the surface (%zu triangles) at h %g mm: %s", name, surf->n_tris, h_mm,
+                          ct_error_message());
+    free(tags);
+    free(etags);
+    free(enodes);
+    free(surfs);
+    gmshFree(dimtags);
+    gmshFree(node_tags);
+    gmshFree(coord);
+    gmshFree(param);
+    gmshFree(elem_tags);
+    gmshFree(tet_nodes);
+    if (initialised) {
+        int ierr = 0;
+        gmshFinalize(&ierr);
+    }
+    return st;
 }

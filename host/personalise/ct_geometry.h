@@ -15,6 +15,7 @@
 #define CT_GEOMETRY_H
 
 #include "ct_mesh.h"
+#include "io/ct_vtk.h"
 
 /* Truncated ellipsoidal LV of the Land et al. 2015 mechanics benchmark: the shell between the
  * ellipsoids x^2/r_s^2 + y^2/r_s^2 + z^2/r_l^2 = 1 of the endocardium and of the epicardium, cut at
@@ -56,6 +57,12 @@ ct_biv_params ct_biv_params_default(void);
  * wall and the septal LV epicardium facing the RV cavity), CT_SURF_EPI, CT_SURF_BASE. Caller owns
  * *out (ct_mesh_destroy). */
 ct_status ct_geometry_biv(const ct_biv_params *p, double h_mm, ct_mesh **out);
+
+/* Tets inside a closed, manifold, outward- or inward-facing triangulated surface (mm): Gmsh splits it
+ * into patches at 40 deg creases, remeshes each at h_mm and fills the volume (Delaunay, optimised).
+ * The boundary triangles of the result are oriented outwards and unlabelled (CT_SURF_NONE): the caller
+ * labels them. `name` names the input in messages. Same Gmsh caveats as above. Caller owns *out. */
+ct_status ct_geometry_from_surface(const ct_trisurf *surf, double h_mm, const char *name, ct_mesh **out);
 
 /* Analytic volume (mm^3) of the solid ellipsoid x^2/a^2 + y^2/a^2 + z^2/c^2 <= 1 below the plane z =
  * z_top (clamped to [-c, c]): pi a^2 [z - z^3 / (3 c^2)] from -c to z_top. The LV wall volume is

@@ -12,6 +12,8 @@
 #include "../ct_files.h"
 #include "../ct_json.h"
 #include "../ct_mesh.h"
+#include "../image/ct_image.h"
+#include "../image/ct_image_heart.h"
 #include "../io/ct_vtk.h"
 #include "../mesh_io/ct_mesh_io.h"
 #include "ct_aha.h"
@@ -34,10 +36,15 @@ typedef struct patient {
     const char *src;
     char description[512];
     /* geometry */
-    char geometry[32];        /* biventricular, lv_ellipsoid, file */
+    char geometry[32];        /* biventricular, lv_ellipsoid, file, image */
     double h_mm;
     char mesh_path[1024], mesh_format[16];
-    double unit_to_mm;
+    double unit_to_mm;        /* file: the mesh's unit; image: 0 = the header's, else overrides it */
+    /* image */
+    ct_image_labels labels;
+    ct_image_heart_options image;
+    char lge_path[1024];
+    double max_image_gib;
     /* model: the "model" object copied through (drug block lives in its conductance_scales) */
     cJSON *model;             /* owned copy */
     double endo_until, mid_until;
@@ -60,6 +67,107 @@ typedef struct patient {
 static const char *const tp06_drug_keys[] = {"G_Na",  "G_CaL", "G_to", "G_Kr",  "G_Ks",  "G_K1", "k_NaCa",
                                              "P_NaK", "G_pCa", "G_pK", "G_bNa", "G_bCa", NULL};
 
+/* geometry.type "image": the label image, its label map, the LGE image and the meshing options. */
+static ct_status parse_image_geometry(const cJSON *g, patient *p)
+{
+    const char *src = p->src, *path = NULL, *units = NULL;
+    p->image = ct_image_heart_options_default();
+    p->h_mm = 1.5;
+    p->unit_to_mm = 0;
+    p->max_image_gib = 8;
+    CT_CHECK(ct_json_string(g, "path", 1, src, "geometry", &path));
+    CT_CHECK(ct_path_relative_to(p->mesh_path, sizeof p->mesh_path, src, path));
+    CT_CHECK(ct_json_number(g, "h_mm", 0, 0.2, 10.0, src, "geometry", &p->h_mm));
+    CT_CHECK(ct_json_number(g, "max_memory_gib", 0, 1e-6, 1e4, src, "geometry", &p->max_image_gib));
+    p->image.h_mm = p->h_mm;
+    long it = p->image.smooth_iterations;
+    CT_CHECK(ct_json_int(g, "smoothing_iterations", 0, 0, 500, src, "geometry", &it));
+    p->image.smooth_iterations = (int)it;
+    CT_CHECK(ct_json_string(g, "units", 0, src, "geometry", &units));
+    if (units) {
+        p->unit_to_mm = strcmp(units, "um") == 0 ? 1e-3 : strcmp(units, "cm") == 0 ? 10.0 : strcmp(units, "mm") == 0 ? 1.0
+                        : strcmp(units, "m") == 0 ? 1000.0 : -1;
+        if (p->unit_to_mm < 0)
+            return ct_error_set(CT_ERR_CONFIG, "%s: geometry.units \"%s\" is not known (expected mm, um, cm or m; "
+                                "leave it out to use the image header's)", src, units);
+    }
+    const cJSON *labels;
+    CT_CHECK(ct_json_object(g, "labels", 1, src, "geometry", &labels));
+    const cJSON *item;
+    cJSON_ArrayForEach(item, labels)
+    {
+        int cls = -1;
+        for (int k = 1; k < CT_IMG_N_CLASSES; k++)
+            if (strcmp(item->string, ct_image_class_name(k)) == 0)
+                cls = k;
+        if (cls < 0)
+            return ct_error_set(CT_ERR_CONFIG, "%s: geometry.labels.%s is not a tissue (expected lv_myocardium, "
+                                "rv_myocardium, lv_blood, rv_blood, scar, border_zone)", src, item->string);
+        int n = cJSON_IsArray(item) ? cJSON_GetArraySize(item) : 1;
+        if (n < 1 || n > CT_IMAGE_MAX_VALUES)
+            return ct_error_set(CT_ERR_CONFIG, "%s: geometry.labels.%s: give 1 to %d label values", src, item->string,
+                                CT_IMAGE_MAX_VALUES);
+        for (int j = 0; j < n; j++) {
+            const cJSON *v = cJSON_IsArray(item) ? cJSON_GetArrayItem(item, j) : item;
+            if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 ||
+                v->valuedouble > 16777216)
+                return ct_error_set(CT_ERR_CONFIG, "%s: geometry.labels.%s must be a whole number >= 0 or an array of them",
+                                    src, item->string);
+            for (int k = 1; k < CT_IMG_N_CLASSES; k++)
+                for (int q = 0; q < p->labels.n[k]; q++)
+                    if (p->labels.value[k][q] == v->valuedouble)
+                        return ct_error_set(CT_ERR_CONFIG, "%s: geometry.labels: label %g is given to both %s and %s",
+                                            src, v->valuedouble, ct_image_class_name(k), item->string);
+            p->labels.value[cls][p->labels.n[cls]++] = v->valuedouble;
+        }
+    }
+    if (p->labels.n[CT_IMG_LV_MYOCARDIUM] == 0 || p->labels.n[CT_IMG_LV_BLOOD] == 0)
+        return ct_error_set(CT_ERR_CONFIG, "%s: geometry.labels needs at least lv_myocardium and lv_blood", src);
+    if ((p->labels.n[CT_IMG_RV_MYOCARDIUM] == 0) != (p->labels.n[CT_IMG_RV_BLOOD] == 0))
+        return ct_error_set(CT_ERR_CONFIG, "%s: geometry.labels: give both rv_myocardium and rv_blood, or neither", src);
+    const cJSON *lge;
+    CT_CHECK(ct_json_object(g, "lge", 0, src, "geometry", &lge));
+    if (lge) {
+        static const char *const lkeys[] = {"path", "method", "core_fraction", "grey_fraction", "core_sd", "grey_sd", NULL};
+        CT_CHECK(ct_json_known_keys(lge, lkeys, src, "geometry.lge"));
+        const char *lpath = NULL, *method = "fwhm";
+        CT_CHECK(ct_json_string(lge, "path", 1, src, "geometry.lge", &lpath));
+        CT_CHECK(ct_path_relative_to(p->lge_path, sizeof p->lge_path, src, lpath));
+        CT_CHECK(ct_json_string(lge, "method", 0, src, "geometry.lge", &method));
+        int m = strcmp(method, "fwhm") == 0 ? CT_LGE_FWHM : strcmp(method, "nsd") == 0 ? CT_LGE_NSD : -1;
+        if (m < 0)
+            return ct_error_set(CT_ERR_CONFIG, "%s: geometry.lge.method \"%s\" (expected fwhm or nsd)", src, method);
+        ct_lge_params *lp = &p->image.lge_params;
+        *lp = ct_lge_params_default(m);
+        CT_CHECK(ct_json_number(lge, "core_fraction", 0, 0.01, 1, src, "geometry.lge", &lp->core_fraction));
+        CT_CHECK(ct_json_number(lge, "grey_fraction", 0, 0.01, 1, src, "geometry.lge", &lp->grey_fraction));
+        CT_CHECK(ct_json_number(lge, "core_sd", 0, -10, 100, src, "geometry.lge", &lp->core_sd));
+        CT_CHECK(ct_json_number(lge, "grey_sd", 0, -10, 100, src, "geometry.lge", &lp->grey_sd));
+        if (m == CT_LGE_FWHM && !(lp->grey_fraction < lp->core_fraction))
+            return ct_error_set(CT_ERR_CONFIG, "%s: geometry.lge: grey_fraction must be below core_fraction", src);
+        if (m == CT_LGE_NSD && !(lp->grey_sd < lp->core_sd))
+            return ct_error_set(CT_ERR_CONFIG, "%s: geometry.lge: grey_sd must be below core_sd", src);
+    }
+    const cJSON *base;
+    CT_CHECK(ct_json_object(g, "base", 0, src, "geometry", &base));
+    if (base) {
+        static const char *const bkeys[] = {"point_mm", "normal", NULL};
+        CT_CHECK(ct_json_known_keys(base, bkeys, src, "geometry.base"));
+        CT_CHECK(ct_json_vec(base, "point_mm", 1, 3, src, "geometry.base", p->image.base_point_mm));
+        CT_CHECK(ct_json_vec(base, "normal", 1, 3, src, "geometry.base", p->image.base_normal));
+        const double *nb = p->image.base_normal;
+        if (!(nb[0] * nb[0] + nb[1] * nb[1] + nb[2] * nb[2] > 0))
+            return ct_error_set(CT_ERR_CONFIG, "%s: geometry.base.normal must not be zero", src);
+        p->image.has_base = 1;
+    }
+    return CT_OK;
+}
+
+static int image_has_scar(const patient *p)
+{
+    return p->labels.n[CT_IMG_SCAR] > 0 || p->labels.n[CT_IMG_BORDER_ZONE] > 0 || p->lge_path[0];
+}
+
 static ct_status parse_patient(const cJSON *root, patient *p)
 {
     const char *src = p->src;
@@ -73,7 +181,8 @@ static ct_status parse_patient(const cJSON *root, patient *p)
 
     const cJSON *g;
     CT_CHECK(ct_json_object(root, "geometry", 1, src, "", &g));
-    static const char *const gkeys[] = {"type", "h_mm", "path", "format", "units", NULL};
+    static const char *const gkeys[] = {"type", "h_mm", "path", "format", "units", "labels", "lge", "base",
+                                        "smoothing_iterations", "max_memory_gib", NULL};
     CT_CHECK(ct_json_known_keys(g, gkeys, src, "geometry"));
     const char *type = NULL;
     CT_CHECK(ct_json_string(g, "type", 1, src, "geometry", &type));
@@ -92,11 +201,18 @@ static ct_status parse_patient(const cJSON *root, patient *p)
         snprintf(p->mesh_format, sizeof p->mesh_format, "%s", format);
     } else if (strcmp(type, "biventricular") == 0 || strcmp(type, "lv_ellipsoid") == 0) {
         CT_CHECK(ct_json_number(g, "h_mm", 0, 0.2, 5.0, src, "geometry", &p->h_mm));
+    } else if (strcmp(type, "image") == 0) {
+        CT_CHECK(parse_image_geometry(g, p));
     } else {
         return ct_error_set(CT_ERR_CONFIG,
-                            "%s: geometry.type \"%s\" is not known (expected biventricular, lv_ellipsoid or file)", src,
-                            type);
+                            "%s: geometry.type \"%s\" is not known (expected biventricular, lv_ellipsoid, file or "
+                            "image)", src, type);
     }
+    if (strcmp(type, "image") != 0)
+        for (const char *const *k = (const char *const[]){"labels", "lge", "base", "smoothing_iterations",
+                                                           "max_memory_gib", NULL}; *k; k++)
+            if (cJSON_HasObjectItem(g, *k))
+                return ct_error_set(CT_ERR_CONFIG, "%s: geometry.%s belongs to geometry.type \"image\"", src, *k);
 
     const cJSON *m;
     CT_CHECK(ct_json_object(root, "model", 0, src, "", &m));
@@ -167,6 +283,9 @@ static ct_status parse_patient(const cJSON *root, patient *p)
         if (p->scar_t_to <= p->scar_t_from)
             return ct_error_set(CT_ERR_CONFIG, "%s: infarct.transmural_to must exceed transmural_from", src);
     }
+    if (p->n_infarct_segments && strcmp(p->geometry, "image") == 0 && image_has_scar(p))
+        return ct_error_set(CT_ERR_CONFIG, "%s: the scar comes from the image (geometry.labels scar/border_zone or "
+                            "geometry.lge): leave out \"infarct\", or leave the scar out of the image", src);
     const cJSON *bz = cJSON_GetObjectItemCaseSensitive(root, "border_zone");
     if (bz && !cJSON_IsObject(bz))
         return ct_error_set(CT_ERR_CONFIG, "%s: \"border_zone\" must be an object", src);
@@ -393,13 +512,131 @@ static ct_status write_json(const char *dir, const char *name, const cJSON *obj)
     return st;
 }
 
-static ct_status run_pipeline(patient *p, int quiet, ct_mesh **mesh_out,
+/* The body frame (unit superior, anterior and left directions in mesh coordinates) of a scanner frame. */
+static int body_frame(const char *frame, double sup[3], double ant[3], double left[3])
+{
+    int ras = strcmp(frame, "RAS") == 0, lps = strcmp(frame, "LPS") == 0;
+    if (!ras && !lps)
+        return 0;
+    double s = ras ? 1 : -1; /* RAS: +y anterior, -x left; LPS: -y anterior, +x left */
+    sup[0] = 0, sup[1] = 0, sup[2] = 1;
+    ant[0] = 0, ant[1] = s, ant[2] = 0;
+    left[0] = -s, left[1] = 0, left[2] = 0;
+    return 1;
+}
+
+/* geometry.type "image": the label image (and LGE image) to a labelled mesh; what was found goes to
+ * summary["image"]. */
+static ct_status image_mesh(patient *p, int quiet, cJSON *summary, ct_mesh **out)
+{
+    const char *src = p->src;
+    size_t max_bytes = (size_t)(p->max_image_gib * 1073741824.0);
+    ct_image *img = NULL, *lge = NULL;
+    ct_status st = ct_vtk_read_image(p->mesh_path, max_bytes, &img);
+    if (st == CT_OK && p->lge_path[0])
+        st = ct_vtk_read_image(p->lge_path, max_bytes, &lge);
+    if (st != CT_OK)
+        return ct_error_set(st, "%s: geometry: %s", src, ct_error_message());
+    if (p->unit_to_mm > 0) /* the patient file's unit overrides the header's */
+        for (ct_image *im = img; im; im = im == img ? lge : NULL)
+            for (int r = 0; r < 3; r++)
+                for (int c = 0; c < 4; c++)
+                    im->ijk_to_mm[r][c] *= p->unit_to_mm;
+    if (lge && img->frame[0] && lge->frame[0] && ct_image_set_frame(lge, img->frame) != CT_OK) {
+        st = ct_error_set(CT_ERR_CONFIG, "%s: the LGE image %s is in the %s frame, the label image %s in %s", src,
+                          p->lge_path, lge->frame, p->mesh_path, img->frame);
+        goto done;
+    }
+    if (!quiet)
+        fprintf(stderr, "personalise: image %s: %d x %d x %d voxels of %.3g mm^3%s%s\n", p->mesh_path, img->dims[0],
+                img->dims[1], img->dims[2], ct_image_voxel_volume_mm3(img), img->frame[0] ? ", frame " : "", img->frame);
+    ct_image_heart_options opt = p->image;
+    opt.lge = lge;
+    ct_image_heart_report rep;
+    if ((st = ct_image_heart(img, &p->labels, &opt, p->mesh_path, out, &rep)) != CT_OK) {
+        st = ct_error_set(st, "%s: geometry: %s", src, ct_error_message());
+        goto done;
+    }
+    double myo_mm3 = ct_mesh_volume(*out);
+    if (myo_mm3 < 1e3 || myo_mm3 > 3e6) {
+        st = ct_error_set(CT_ERR_CONFIG, "%s: the myocardium meshed from %s holds %.4g mL, implausible for a heart (1 to "
+                          "3000 mL): are the image's units right? (geometry.units overrides the header's)", src,
+                          p->mesh_path, myo_mm3 / 1e3);
+        goto done;
+    }
+    cJSON *ji = cJSON_AddObjectToObject(summary, "image");
+    cJSON_AddStringToObject(ji, "path", p->mesh_path);
+    cJSON_AddItemToObject(ji, "dims", cJSON_CreateIntArray(img->dims, 3));
+    cJSON_AddNumberToObject(ji, "voxel_volume_mm3", ct_image_voxel_volume_mm3(img));
+    cJSON_AddStringToObject(ji, "frame", img->frame);
+    cJSON *seen = cJSON_AddArrayToObject(ji, "labels_seen");
+    for (int k = 0; k < rep.n_values; k++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "label", rep.values[k]);
+        cJSON_AddNumberToObject(o, "voxels", (double)rep.counts[k]);
+        cJSON_AddItemToArray(seen, o);
+    }
+    cJSON *vol = cJSON_AddObjectToObject(ji, "voxel_volumes_mL");
+    for (int k = 1; k < CT_IMG_N_CLASSES; k++)
+        cJSON_AddNumberToObject(vol, ct_image_class_name(k), rep.class_volume_mm3[k] / 1e3);
+    cJSON_AddNumberToObject(ji, "myocardium_mesh_mL", myo_mm3 / 1e3);
+    cJSON *jb = cJSON_AddObjectToObject(ji, "base");
+    cJSON_AddStringToObject(jb, "source", rep.base_found ? "found" : "given");
+    cJSON_AddItemToObject(jb, "point_mm", cJSON_CreateDoubleArray(rep.base_point_mm, 3));
+    cJSON_AddItemToObject(jb, "normal", cJSON_CreateDoubleArray(rep.base_normal, 3));
+    cJSON_AddNumberToObject(ji, "surface_triangles", (double)rep.n_surface_tris);
+    cJSON_AddNumberToObject(ji, "triangles_labelled_from_neighbours", (double)rep.n_unresolved_tris);
+    cJSON_AddNumberToObject(ji, "seconds_surface", rep.seconds_surface);
+    cJSON_AddNumberToObject(ji, "seconds_mesh", rep.seconds_mesh);
+    double sup[3], ant[3], left[3];
+    if (body_frame(img->frame, sup, ant, left)) {
+        cJSON *jf = cJSON_AddObjectToObject(summary, "body_frame");
+        cJSON_AddStringToObject(jf, "source", img->frame);
+        cJSON_AddItemToObject(jf, "superior", cJSON_CreateDoubleArray(sup, 3));
+        cJSON_AddItemToObject(jf, "anterior", cJSON_CreateDoubleArray(ant, 3));
+        cJSON_AddItemToObject(jf, "left", cJSON_CreateDoubleArray(left, 3));
+    }
+    if (lge) {
+        cJSON *jl = cJSON_AddObjectToObject(ji, "lge");
+        cJSON_AddStringToObject(jl, "path", p->lge_path);
+        cJSON_AddStringToObject(jl, "method", p->image.lge_params.method == CT_LGE_FWHM ? "fwhm" : "nsd");
+        cJSON_AddNumberToObject(jl, "myocardial_voxels", (double)rep.lge.n_myocardial);
+        cJSON_AddNumberToObject(jl, "peak", rep.lge.peak);
+        cJSON_AddNumberToObject(jl, "remote_mean", rep.lge.remote_mean);
+        cJSON_AddNumberToObject(jl, "remote_sd", rep.lge.remote_sd);
+        cJSON_AddNumberToObject(jl, "grey_threshold", rep.lge.grey_threshold);
+        cJSON_AddNumberToObject(jl, "core_threshold", rep.lge.core_threshold);
+        cJSON_AddNumberToObject(jl, "core_mL", rep.lge_core_mm3 / 1e3);
+        cJSON_AddNumberToObject(jl, "grey_zone_mL", rep.lge_grey_mm3 / 1e3);
+    }
+    if (!quiet)
+        fprintf(stderr, "personalise: myocardium %.1f mL: surface %zu triangles in %.1f s, tets in %.1f s; base %s\n",
+                myo_mm3 / 1e3, rep.n_surface_tris, rep.seconds_surface, rep.seconds_mesh,
+                rep.base_found ? "found" : "given");
+    if (!quiet && lge)
+        fprintf(stderr, "personalise: LGE (%s): core >= %.1f, grey zone >= %.1f: core %.2f mL, grey zone %.2f mL of "
+                        "voxels\n", p->image.lge_params.method == CT_LGE_FWHM ? "FWHM" : "n-SD", rep.lge.core_threshold,
+                rep.lge.grey_threshold, rep.lge_core_mm3 / 1e3, rep.lge_grey_mm3 / 1e3);
+done:
+    if (st != CT_OK) {
+        ct_mesh_destroy(*out);
+        *out = NULL;
+    }
+    ct_image_destroy(img);
+    ct_image_destroy(lge);
+    return st;
+}
+
+static ct_status run_pipeline(patient *p, int quiet, cJSON *summary, ct_mesh **mesh_out,
                               ct_ventricular_coords **co_out, int8_t **seg_out, double **sheet_out)
 {
     const char *src = p->src;
     ct_mesh *m = NULL;
     ct_status st;
-    if (strcmp(p->geometry, "file") == 0) {
+    if (strcmp(p->geometry, "image") == 0) {
+        CT_CHECK(image_mesh(p, quiet, summary, &m));
+        st = CT_OK;
+    } else if (strcmp(p->geometry, "file") == 0) {
         st = ct_mesh_read(p->mesh_path, p->mesh_format[0] ? p->mesh_format : NULL, p->unit_to_mm, &m);
     } else if (strcmp(p->geometry, "lv_ellipsoid") == 0) {
         ct_lv_params lp = ct_lv_params_default();
@@ -434,7 +671,7 @@ static ct_status personalise(patient *p, const char *out_dir, int quiet)
     int8_t *seg = NULL;
     double *sheet = NULL, *pf = NULL, *cf = NULL;
     cJSON *summary = cJSON_CreateObject(), *model = NULL, *sites = NULL;
-    ct_status st = run_pipeline(p, quiet, &m, &co, &seg, &sheet);
+    ct_status st = run_pipeline(p, quiet, summary, &m, &co, &seg, &sheet);
     if (st != CT_OK)
         goto done;
     size_t n = m->n_nodes, ne = m->n_tets;
