@@ -7,6 +7,7 @@
  * throws std::bad_alloc, which ct_vtk.cxx turns into an error naming the file; under ASan the allocation
  * aborts the process, so every such input would be reported as a finding in VTK, not in our code. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,8 +33,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ct_mesh *m = NULL;
     ct_status st = ct_mesh_read(path, "vtu", 1.0, &m);
     ct_fuzz_check_status(st, path, "ct_mesh_read(vtu)");
-    if (st == CT_OK)
+    if (st == CT_OK) {
         ct_fuzz_check_mesh(m, path);
+        size_t stray;
+        if (ct_mesh_first_stray_tri(m, &stray) != CT_OK || stray != m->n_tris) {
+            fprintf(stderr, "fuzz_vtu: %s: an accepted triangle cell is not a tet face\n", path);
+            abort();
+        }
+        for (size_t t = 0; t < m->n_tris; t++)
+            if (m->tri_label[t] < CT_SURF_ENDO_LV || m->tri_label[t] > CT_SURF_BASE) {
+                fprintf(stderr, "fuzz_vtu: %s: an accepted triangle has label %d\n", path, (int)m->tri_label[t]);
+                abort();
+            }
+    }
     ct_mesh_destroy(m);
     return 0;
 }

@@ -244,6 +244,41 @@ static ct_status parse_tissue(const cJSON *root, const char *src, ct_config *c)
 
 /* "ecg": sampling interval and the conductivities of the pseudo-ECG. The intracellular conductivities
  * default to the configuration's intracellular ones, else to its monodomain ones (an approximation). */
+ct_status ct_config_body_frame(const cJSON *obj, const char *src, const char *where, double sup[3], double ant[3],
+                               int *given)
+{
+    *given = 0;
+    int has_s = cJSON_HasObjectItem(obj, "superior"), has_a = cJSON_HasObjectItem(obj, "anterior");
+    if (!has_s && !has_a)
+        return CT_OK;
+    if (!has_s || !has_a)
+        return ct_error_set(CT_ERR_CONFIG, "%s: %s.%s is missing: give both superior and anterior, or neither", src, where,
+                            has_s ? "anterior" : "superior");
+    double v[2][3];
+    const char *const names[2] = {"superior", "anterior"};
+    for (int k = 0; k < 2; k++) {
+        CT_CHECK(ct_json_vec(obj, names[k], 1, 3, src, where, v[k]));
+        double big = fmax(fabs(v[k][0]), fmax(fabs(v[k][1]), fabs(v[k][2]))); /* scaled: no overflow */
+        if (!(big > 0))
+            return ct_error_set(CT_ERR_CONFIG, "%s: %s.%s = [0, 0, 0]: a direction must not be zero", src, where,
+                                names[k]);
+        for (int d = 0; d < 3; d++)
+            v[k][d] /= big;
+        double n = sqrt(v[k][0] * v[k][0] + v[k][1] * v[k][1] + v[k][2] * v[k][2]);
+        for (int d = 0; d < 3; d++)
+            v[k][d] /= n;
+    }
+    double x[3] = {v[0][1] * v[1][2] - v[0][2] * v[1][1], v[0][2] * v[1][0] - v[0][0] * v[1][2],
+                   v[0][0] * v[1][1] - v[0][1] * v[1][0]};
+    if (!(sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]) >= 1e-3))
+        return ct_error_set(CT_ERR_CONFIG, "%s: %s.anterior is parallel to %s.superior (they must span the body's "
+                            "sagittal plane)", src, where, where);
+    memcpy(sup, v[0], sizeof v[0]);
+    memcpy(ant, v[1], sizeof v[1]);
+    *given = 1;
+    return CT_OK;
+}
+
 static ct_status parse_ecg(const cJSON *root, const char *src, ct_config *c)
 {
     CT_CHECK(ct_json_int(root, "max_beats", 0, 0, 1000, src, "", &c->max_beats));
@@ -253,8 +288,10 @@ static ct_status parse_ecg(const cJSON *root, const char *src, ct_config *c)
     CT_CHECK(ct_json_object(root, "ecg", 0, src, "", &e));
     if (!e)
         return CT_OK;
-    static const char *const keys[] = {"interval_ms", "sigma_bath_S_per_m", "sigma_il_S_per_m", "sigma_it_S_per_m", NULL};
+    static const char *const keys[] = {"interval_ms",      "sigma_bath_S_per_m", "sigma_il_S_per_m",
+                                       "sigma_it_S_per_m", "superior",           "anterior", NULL};
     CT_CHECK(ct_json_known_keys(e, keys, src, "ecg"));
+    CT_CHECK(ct_config_body_frame(e, src, "ecg", c->ecg_superior, c->ecg_anterior, &c->ecg_has_body_frame));
     c->ecg_interval_ms = 1.0;
     CT_CHECK(ct_json_number(e, "interval_ms", 0, c->dt_ms, 1e6, src, "ecg", &c->ecg_interval_ms));
     CT_CHECK(ct_json_number(e, "sigma_bath_S_per_m", 0, 1e-6, 100, src, "ecg", &c->ecg_sigma_bath_S_per_m));

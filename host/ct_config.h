@@ -82,6 +82,8 @@ typedef struct ct_config {
     double ecg_interval_ms;
     double ecg_sigma_bath_S_per_m;
     double ecg_sigma_il_S_per_m, ecg_sigma_it_S_per_m; /* intracellular conductivities */
+    int ecg_has_body_frame;          /* 1: ecg.superior and ecg.anterior given; 0: +z superior, +y anterior */
+    double ecg_superior[3], ecg_anterior[3]; /* unit directions in mesh coordinates (metrics/ct_ecg.h) */
     /* per-beat activation / repolarisation tracking: at most this many beats (0: first activation only) */
     long max_beats;
 } ct_config;
@@ -98,6 +100,14 @@ struct cJSON;
  * sigma_scale) against c->model and fills c's border_zone_* fields; `where` names the object in messages
  * ("tissue.border_zone" in a configuration, "border_zone" in a patient file). */
 ct_status ct_config_border_zone(const struct cJSON *bz, const char *src, const char *where, ct_config *c);
+
+/* A body frame for the 12-lead ECG electrodes: the keys "superior" and "anterior" of obj, directions in mesh
+ * coordinates, both or neither; each finite and non-zero, and the two not parallel (at least 0.001 rad
+ * apart). *given says whether they were there; sup and ant receive them normalised (untouched when not
+ * given). Messages name the key as "<where>.superior" ("ecg" in a configuration, "body_frame" in a patient
+ * file). Other keys of obj are the caller's to check. */
+ct_status ct_config_body_frame(const struct cJSON *obj, const char *src, const char *where, double sup[3],
+                               double ant[3], int *given);
 
 /* Whether stimulus s delivers current during the step starting at t_ms. */
 int ct_stimulus_active(const ct_stimulus *s, double t_ms);

@@ -37,7 +37,30 @@ void ct_output_close(ct_output *o)
     if (!o)
         return;
     ct_pvd_destroy(o->pvd);
+    free(o->labels);
     free(o);
+}
+
+/* The labels every whole-mesh file carries (ct_output.h), as doubles for ct_vtk_write_vtu: node_id and
+ * cell_type per node, tissue and aha_segment per element (the ones the sim has), built once. */
+static ct_status build_labels(ct_output *o)
+{
+    const ct_sim *sim = o->sim;
+    const ct_mesh *m = sim->mesh;
+    size_t n = m->n_nodes, ne = m->n_tets;
+    o->labels = malloc((2 * n + 2 * ne + 1) * sizeof *o->labels);
+    if (!o->labels)
+        return ct_error_set(CT_ERR_NOMEM, "out of memory for the output labels (%zu nodes)", n);
+    double *id = o->labels, *type = id + n, *tissue = type + n, *aha = tissue + ne;
+    for (size_t i = 0; i < n; i++) {
+        id[i] = sim->node_id ? sim->node_id[i] : (double)i;
+        type[i] = sim->node_cell_type ? sim->node_cell_type[i] : 0;
+    }
+    for (size_t e = 0; e < ne; e++) {
+        tissue[e] = m->tissue ? m->tissue[e] : 0;
+        aha[e] = sim->aha_segment ? sim->aha_segment[e] : 0;
+    }
+    return CT_OK;
 }
 
 static ct_status write_grid(ct_output *o, const char *name, const ct_vtk_field *pf, int npf,
@@ -45,11 +68,31 @@ static ct_status write_grid(ct_output *o, const char *name, const ct_vtk_field *
 {
     char path[4096];
     CT_CHECK(ct_path_join(path, sizeof path, o->dir, name));
-    const ct_mesh *m = o->sim->mesh;
-    ct_vtk_field cells[4] = {{"fibre", 3, m->fibre}};
+    if (!o->labels)
+        CT_CHECK(build_labels(o));
+    const ct_sim *sim = o->sim;
+    const ct_mesh *m = sim->mesh;
+    size_t n = m->n_nodes, ne = m->n_tets;
+    ct_vtk_field *points = malloc(((size_t)npf + 2) * sizeof *points);
+    if (!points)
+        return ct_error_set(CT_ERR_NOMEM, "out of memory writing %s", path);
+    int np = 0;
+    for (int k = 0; k < npf; k++)
+        points[np++] = pf[k];
+    points[np++] = (ct_vtk_field){"node_id", 1, o->labels, CT_VTK_INT32};
+    if (sim->node_cell_type)
+        points[np++] = (ct_vtk_field){"cell_type", 1, o->labels + n, CT_VTK_INT8};
+    ct_vtk_field cells[6] = {{"fibre", 3, m->fibre, CT_VTK_FLOAT64}};
+    int nc = 1;
     for (int k = 0; k < n_extra && k < 3; k++)
-        cells[1 + k] = extra_cells[k];
-    return ct_vtk_write_vtu(path, m->n_nodes, m->xyz_mm, m->n_tets, m->tets, pf, npf, cells, 1 + n_extra);
+        cells[nc++] = extra_cells[k];
+    if (m->tissue)
+        cells[nc++] = (ct_vtk_field){"tissue", 1, o->labels + 2 * n, CT_VTK_INT8};
+    if (sim->aha_segment)
+        cells[nc++] = (ct_vtk_field){"aha_segment", 1, o->labels + 2 * n + ne, CT_VTK_INT8};
+    ct_status st = ct_vtk_write_vtu(path, n, m->xyz_mm, ne, m->tets, points, np, cells, nc);
+    free(points);
+    return st;
 }
 
 ct_status ct_output_frame(ct_output *o, double t_ms, const double *vm_mV)
@@ -61,7 +104,7 @@ ct_status ct_output_frame(ct_output *o, double t_ms, const double *vm_mV)
     }
     char name[64];
     snprintf(name, sizeof name, "vm_%06d.vtu", o->n_frames);
-    ct_vtk_field f = {"Vm_mV", 1, vm_mV};
+    ct_vtk_field f = {"Vm_mV", 1, vm_mV, CT_VTK_FLOAT64};
     CT_CHECK(write_grid(o, name, &f, 1, NULL, 0));
     CT_CHECK(ct_pvd_add(o->pvd, t_ms, name));
     o->n_frames++;
@@ -93,9 +136,10 @@ ct_status ct_output_resume_frames(ct_output *o, int n_frames, const double *time
 ct_status ct_output_activation(ct_output *o, const double *activation_ms, const double *cv_speed,
                                const double *cv_along, const double *cv_across)
 {
-    ct_vtk_field f = {"activation_time_ms", 1, activation_ms};
-    ct_vtk_field cv[3] = {{"cv_m_per_s", 1, cv_speed}, {"cv_along_m_per_s", 1, cv_along},
-                          {"cv_across_m_per_s", 1, cv_across}};
+    ct_vtk_field f = {"activation_time_ms", 1, activation_ms, CT_VTK_FLOAT64};
+    ct_vtk_field cv[3] = {{"cv_m_per_s", 1, cv_speed, CT_VTK_FLOAT64},
+                          {"cv_along_m_per_s", 1, cv_along, CT_VTK_FLOAT64},
+                          {"cv_across_m_per_s", 1, cv_across, CT_VTK_FLOAT64}};
     return write_grid(o, "activation.vtu", &f, 1, cv, cv_speed ? 3 : 0);
 }
 
@@ -119,9 +163,9 @@ ct_status ct_output_beats(ct_output *o, const ct_run_result *r)
         snprintf(names[3 * b], sizeof names[0], "activation_ms_beat%d", b + 1);
         snprintf(names[3 * b + 1], sizeof names[0], "repolarisation_ms_beat%d", b + 1);
         snprintf(names[3 * b + 2], sizeof names[0], "apd90_ms_beat%d", b + 1);
-        f[3 * b] = (ct_vtk_field){names[3 * b], 1, act};
-        f[3 * b + 1] = (ct_vtk_field){names[3 * b + 1], 1, rep};
-        f[3 * b + 2] = (ct_vtk_field){names[3 * b + 2], 1, apd + (size_t)b * n};
+        f[3 * b] = (ct_vtk_field){names[3 * b], 1, act, CT_VTK_FLOAT64};
+        f[3 * b + 1] = (ct_vtk_field){names[3 * b + 1], 1, rep, CT_VTK_FLOAT64};
+        f[3 * b + 2] = (ct_vtk_field){names[3 * b + 2], 1, apd + (size_t)b * n, CT_VTK_FLOAT64};
     }
     ct_status st = write_grid(o, "beats.vtu", f, 3 * nb, NULL, 0);
     free(apd);

@@ -1,7 +1,13 @@
 /* ct_output.h — the files a run leaves in its output folder:
  *   vm.pvd + vm_NNNNNN.vtu   Vm (mV) time series, the .pvd rewritten after each frame (open it mid-run)
  *   activation.vtu           activation_time_ms per node (-1: never activated), conduction velocity per element
+ *   beats.vtu                per-beat activation, repolarisation and APD90
  *   metrics.json             probe activation times, run status, wall time, node-steps per second
+ * Every .vtu (and every piece of a split run's .pvtu, host/mpi/ct_dist.c) also carries what lines it up with
+ * the mesh file, whose nodes the run renumbers (elements keep their order): the point field node_id (Int32,
+ * the node's index in the mesh file, ct_sim.h), and where the mesh has them the point field cell_type and
+ * the cell fields tissue (the labels the run used: the file's, with tissue_regions and lesions painted
+ * over) and aha_segment (Int8).
  * Every file is written to a temporary name and renamed into place.
  */
 #ifndef CT_OUTPUT_H
@@ -14,6 +20,7 @@ typedef struct ct_output {
     char dir[3072];
     const ct_sim *sim;   /* borrowed */
     ct_pvd *pvd;         /* owned; NULL until the first frame */
+    double *labels;      /* owned; NULL until the first whole-mesh file: node_id, cell_type, tissue, aha_segment */
     int n_frames;
 } ct_output;
 

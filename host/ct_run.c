@@ -292,7 +292,12 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
         ct_ecg_conductivity ec = {.sigma_il_S_per_m = cfg->ecg_sigma_il_S_per_m,
                                   .sigma_it_S_per_m = cfg->ecg_sigma_it_S_per_m,
                                   .sigma_b_S_per_m = cfg->ecg_sigma_bath_S_per_m};
-        if ((st = ct_dist_agree(dist, root ? ct_ecg_create(m, &ec, NULL, &ecg) : CT_OK)) != CT_OK ||
+        ct_ecg_placement place = {0}; /* zero directions: +z superior, +y anterior */
+        if (cfg->ecg_has_body_frame) {
+            memcpy(place.superior, cfg->ecg_superior, sizeof place.superior);
+            memcpy(place.anterior, cfg->ecg_anterior, sizeof place.anterior);
+        }
+        if ((st = ct_dist_agree(dist, root ? ct_ecg_create(m, &ec, &place, &ecg) : CT_OK)) != CT_OK ||
             (st = fetch(be, ctx, dist, local, CT_FIELD_VM, 1, r->vm_final_mV)) != CT_OK ||
             (st = ct_dist_agree(dist, root ? ct_ecg_sample(ecg, r->vm_final_mV, 0.0) : CT_OK)) != CT_OK)
             goto done;

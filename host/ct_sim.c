@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ct_fem.h"
 #include "ct_reorder.h"
@@ -24,6 +25,9 @@ void ct_sim_destroy(ct_sim *sim)
     free(sim->probe_bary);
     free(sim->node_param_set);
     free(sim->sigma_scale);
+    free(sim->node_id);
+    free(sim->node_cell_type);
+    free(sim->aha_segment);
     free(sim);
 }
 
@@ -42,34 +46,49 @@ static int in_region(const ct_stimulus *s, const double *x)
     return d2 <= (s->radius_mm + tol) * (s->radius_mm + tol);
 }
 
-/* Per-node cell type (0 endo, 1 mid, 2 epi) from the point field "cell_type" of a .vtu mesh file;
- * caller frees *out. */
-static ct_status read_cell_types(const ct_config *cfg, size_t n_nodes, int8_t **out)
+/* The labels a .vtu mesh file may carry beyond what ct_mesh_read takes: the point field "cell_type" (0 endo,
+ * 1 mid, 2 epi) and the cell field "aha_segment" (0..17), into sim->node_cell_type and sim->aha_segment for
+ * the output files. With model.cell_type "from_mesh" the cell types are required and checked (they set the
+ * model's parameters); otherwise a field that is not such labels is simply not carried. */
+static ct_status read_vtu_labels(const ct_config *cfg, ct_sim *sim)
 {
-    *out = NULL;
+    const ct_mesh *m = sim->mesh;
+    size_t len = strlen(cfg->mesh_path);
+    int vtu = strcmp(cfg->mesh_format, "vtu") == 0 ||
+              (!cfg->mesh_format[0] && len > 4 && strcasecmp(cfg->mesh_path + len - 4, ".vtu") == 0);
+    if (!vtu && !cfg->cell_type_from_mesh)
+        return CT_OK;
     ct_vtk_grid *g = NULL;
     CT_CHECK(ct_vtk_read_vtu(cfg->mesh_path, &g));
     const double *v;
     int nc;
     ct_status st = ct_vtk_grid_point_field(g, "cell_type", &v, &nc);
-    if (st == CT_OK && (nc != 1 || ct_vtk_grid_n_points(g) != n_nodes))
+    if (st == CT_OK && (nc != 1 || ct_vtk_grid_n_points(g) != m->n_nodes))
         st = ct_error_set(CT_ERR_PARSE, "%s: point field cell_type must have one component per node", cfg->mesh_path);
-    int8_t *t = st == CT_OK ? malloc(n_nodes + 1) : NULL;
-    if (st == CT_OK && !t)
-        st = ct_error_set(CT_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; st == CT_OK && i < n_nodes; i++) {
+    for (size_t i = 0; st == CT_OK && i < m->n_nodes; i++)
         if (!(v[i] == 0.0 || v[i] == 1.0 || v[i] == 2.0))
             st = ct_error_set(CT_ERR_PARSE, "%s: node %zu: cell_type %g is not 0 (endo), 1 (mid) or 2 (epi)",
                               cfg->mesh_path, i, v[i]);
-        else
-            t[i] = (int8_t)v[i];
-    }
-    ct_vtk_grid_destroy(g);
-    if (st != CT_OK) {
-        free(t);
+    if (st == CT_OK && !(sim->node_cell_type = malloc(m->n_nodes + 1)))
+        st = ct_error_set(CT_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; st == CT_OK && i < m->n_nodes; i++)
+        sim->node_cell_type[i] = (int8_t)v[i];
+    if (st != CT_OK && (cfg->cell_type_from_mesh || st == CT_ERR_NOMEM)) {
+        ct_vtk_grid_destroy(g);
         return st;
     }
-    *out = t;
+    int ok = ct_vtk_grid_cell_field(g, "aha_segment", &v, &nc) == CT_OK && nc == 1 &&
+             ct_vtk_grid_n_tets(g) == m->n_tets;
+    for (size_t e = 0; ok && e < m->n_tets; e++)
+        ok = v[e] == floor(v[e]) && v[e] >= 0 && v[e] <= 17;
+    if (ok && !(sim->aha_segment = malloc(m->n_tets + 1))) {
+        ct_vtk_grid_destroy(g);
+        return ct_error_set(CT_ERR_NOMEM, "out of memory");
+    }
+    for (size_t e = 0; ok && e < m->n_tets; e++)
+        sim->aha_segment[e] = (int8_t)v[e];
+    ct_vtk_grid_destroy(g);
+    ct_error_set(CT_OK, "%s", ""); /* clear the "no such field" message of a lookup above */
     return CT_OK;
 }
 
@@ -112,10 +131,9 @@ static ct_status build_param_sets(const ct_config *cfg, ct_sim *sim, const int8_
     return CT_OK;
 }
 
-static ct_status load_mesh(const ct_config *cfg, ct_sim *sim, int8_t **node_type)
+static ct_status load_mesh(const ct_config *cfg, ct_sim *sim)
 {
     const char *src = cfg->source;
-    *node_type = NULL;
     ct_status st;
     if (cfg->mesh_from_file) {
         st = ct_mesh_read(cfg->mesh_path, cfg->mesh_format[0] ? cfg->mesh_format : NULL, cfg->mesh_unit_to_mm,
@@ -123,8 +141,7 @@ static ct_status load_mesh(const ct_config *cfg, ct_sim *sim, int8_t **node_type
         if (st != CT_OK)
             return ct_error_set(st, "%s: mesh: %s", src, ct_error_message());
         CT_CHECK(ct_mesh_validate(sim->mesh, cfg->mesh_path));
-        if (cfg->cell_type_from_mesh)
-            CT_CHECK(read_cell_types(cfg, sim->mesh->n_nodes, node_type));
+        CT_CHECK(read_vtu_labels(cfg, sim));
     } else {
         st = ct_mesh_box(cfg->box_size_mm, cfg->dx_mm, cfg->fibre_direction, &sim->mesh);
         if (st != CT_OK)
@@ -135,19 +152,27 @@ static ct_status load_mesh(const ct_config *cfg, ct_sim *sim, int8_t **node_type
         if (cfg->cell_type_from_mesh)
             return ct_error_set(CT_ERR_CONFIG, "%s: model.cell_type \"from_mesh\" needs a mesh file", src);
     }
-    if (cfg->renumber_rcm) {
+    size_t n = sim->mesh->n_nodes;
+    if (!(sim->node_id = malloc((n + 1) * sizeof *sim->node_id)))
+        return ct_error_set(CT_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        sim->node_id[i] = (int32_t)i;
+    if (cfg->renumber_rcm) { /* node i of the file becomes node perm[i]: the per-node labels follow it */
         int32_t *perm = NULL;
         CT_CHECK(ct_mesh_reorder_rcm(sim->mesh, &perm));
-        if (*node_type) {
-            int8_t *t = malloc(sim->mesh->n_nodes + 1);
-            if (!t) {
-                free(perm);
-                return ct_error_set(CT_ERR_NOMEM, "out of memory");
-            }
-            for (size_t i = 0; i < sim->mesh->n_nodes; i++)
-                t[perm[i]] = (*node_type)[i];
-            free(*node_type);
-            *node_type = t;
+        int8_t *t = sim->node_cell_type ? malloc(n + 1) : NULL;
+        if (sim->node_cell_type && !t) {
+            free(perm);
+            return ct_error_set(CT_ERR_NOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < n; i++) {
+            sim->node_id[perm[i]] = (int32_t)i;
+            if (t)
+                t[perm[i]] = sim->node_cell_type[i];
+        }
+        if (t) {
+            free(sim->node_cell_type);
+            sim->node_cell_type = t;
         }
         free(perm);
     }
@@ -183,13 +208,11 @@ static ct_status paint_tissue_regions(const ct_config *cfg, ct_sim *sim)
 static ct_status build(const ct_config *cfg, ct_sim *sim)
 {
     const char *src = cfg->source;
-    int8_t *node_type = NULL;
-    ct_status lst = load_mesh(cfg, sim, &node_type);
+    ct_status lst = load_mesh(cfg, sim);
     if (lst == CT_OK)
         lst = paint_tissue_regions(cfg, sim);
-    if (lst == CT_OK)
-        lst = build_param_sets(cfg, sim, node_type);
-    free(node_type);
+    if (lst == CT_OK) /* load_mesh fails when "from_mesh" finds no cell types */
+        lst = build_param_sets(cfg, sim, cfg->cell_type_from_mesh ? sim->node_cell_type : NULL);
     CT_CHECK(lst);
     const ct_mesh *m = sim->mesh;
     size_t n = m->n_nodes;

@@ -31,6 +31,14 @@ typedef struct ct_sim {
     double *sigma_scale;         /* owned, n_tets conductivity factors (tissue labels, lesions); NULL: all 1 */
     /* ablation lesions of the configuration (their elements are scar with zero conductivity) */
     ct_lesion_effect lesion_effect[CT_CONFIG_MAX_LESIONS];
+    /* What the output files carry so that they line up with the mesh file (host/ct_output.h). Nodes are
+     * renumbered (mesh.renumber "rcm"), elements keep the file's order. */
+    int32_t *node_id;            /* owned, n_nodes: each node's index in the mesh as read (the file's node order;
+                                    a .msh: the order of the nodes its tets use; a box: as generated) */
+    int8_t *node_cell_type;      /* owned, n_nodes: the .vtu mesh file's point field cell_type (0 endo, 1 mid,
+                                    2 epi); NULL when the file has none */
+    int8_t *aha_segment;         /* owned, n_tets: the .vtu mesh file's cell field aha_segment (0..17); NULL when
+                                    the file has none */
 } ct_sim;
 
 /* Builds mesh, matrices, stimulus masks and probe locations; caller owns *out (ct_sim_destroy). */

@@ -1,5 +1,6 @@
 /* test_config.c — configuration parsing: every bad input gets an error naming the key. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -110,6 +111,31 @@ Test(config, nested_unknown_key_and_type_errors)
     expect_error("\"output\": {\"interval_ms\": 0.001},", CT_ERR_CONFIG, "shorter than dt_ms");
     expect_error("\"diffusion\": {\"method\": \"rk4\"},", CT_ERR_CONFIG, "diffusion.method");
     expect_error("\"diffusion\": {\"mass\": \"heavy\"},", CT_ERR_CONFIG, "diffusion.mass");
+}
+
+/* ecg.superior / ecg.anterior: the body frame of the 12-lead electrodes, checked here so that a bad one
+ * names its key. */
+Test(config, ecg_body_frame_is_read_normalised_and_checked)
+{
+    ct_config c;
+    cr_assert_eq(parse_with("", &c), CT_OK, "%s", ct_error_message());
+    cr_assert_eq(c.ecg_has_body_frame, 0, "no frame given: the ECG's default +z / +y");
+    ct_config_free(&c);
+    cr_assert_eq(parse_with("\"ecg\": {\"superior\": [0, 0, -2], \"anterior\": [3, 0, 0.1]},", &c), CT_OK, "%s",
+                 ct_error_message());
+    cr_assert_eq(c.ecg_has_body_frame, 1);
+    cr_assert_float_eq(c.ecg_superior[2], -1.0, 1e-15);
+    cr_assert_float_eq(c.ecg_anterior[0], 3.0 / sqrt(9.01), 1e-15);
+    ct_config_free(&c);
+    expect_error("\"ecg\": {\"superior\": [0, 0, 0], \"anterior\": [0, 1, 0]},", CT_ERR_CONFIG, "ecg.superior");
+    expect_error("\"ecg\": {\"superior\": [0, 0, 1], \"anterior\": [0, 0, 0]},", CT_ERR_CONFIG, "ecg.anterior");
+    expect_error("\"ecg\": {\"superior\": [0, 0, 1], \"anterior\": [0, 0, -5]},", CT_ERR_CONFIG, "ecg.anterior");
+    expect_error("\"ecg\": {\"superior\": [0, 0, 1]},", CT_ERR_CONFIG, "ecg.anterior");
+    expect_error("\"ecg\": {\"anterior\": [0, 1, 0]},", CT_ERR_CONFIG, "ecg.superior");
+    expect_error("\"ecg\": {\"superior\": [0, 1e999, 1], \"anterior\": [0, 1, 0]},", CT_ERR_CONFIG, "ecg.superior");
+    expect_error("\"ecg\": {\"superior\": [0, 1], \"anterior\": [0, 1, 0]},", CT_ERR_CONFIG, "ecg.superior");
+    expect_error("\"ecg\": {\"superior\": [0, 0, 1], \"anterior\": \"up\"},", CT_ERR_CONFIG, "ecg.anterior");
+    expect_error("\"ecg\": {\"left\": [1, 0, 0]},", CT_ERR_CONFIG, "ecg.left");
 }
 
 Test(config, missing_file_is_io_error)

@@ -232,7 +232,7 @@ typedef struct vtu_job {
 static ct_status vtu_write(void *arg)
 {
     vtu_job *j = arg;
-    ct_vtk_field f = {"Vm_mV", 1, j->field};
+    ct_vtk_field f = {"Vm_mV", 1, j->field, CT_VTK_FLOAT64};
     return ct_vtk_write_vtu(j->path, j->n_points, j->xyz, j->n_tets, j->tets, &f, 1, NULL, 0);
 }
 

@@ -397,3 +397,66 @@ Test(image_bad, lge_image_elsewhere_in_space)
     ct_test_rmtree(dir);
     free(dir);
 }
+
+/* ---- separate surfaces (epicardium, LV and RV cavities), as segmentation pipelines export them ---- */
+
+static void write_mask_surface(const ct_image *img, const int *values, int n_values, const char *path)
+{
+    size_t nv = ct_image_n_voxels(img);
+    unsigned char *mask = malloc(nv);
+    for (size_t i = 0; i < nv; i++) {
+        mask[i] = 0;
+        for (int k = 0; k < n_values; k++)
+            mask[i] |= (int)img->value[i] == values[k];
+    }
+    ct_trisurf s;
+    cr_assert_eq(ct_vtk_mask_surface(mask, img->dims, img->ijk_to_mm, 20, 0.05, 1.5, path, &s), CT_OK, "%s",
+                 ct_error_message());
+    cr_assert_eq(ct_vtk_write_surface_vtp(path, &s, NULL), CT_OK, "%s", ct_error_message());
+    ct_trisurf_free(&s);
+    free(mask);
+}
+
+Test(image_route, separate_surfaces_of_epicardium_and_cavities, .timeout = 600)
+{
+    char *dir = ct_test_tmpdir("img_surfaces");
+    ct_image *img = phantom_labels(1.0, 0, 0, 0, NULL);
+    char path[1024];
+    static const int epi[] = {1, 2, 3, 4, 5, 6}, lv[] = {3}, rv[] = {4};
+    snprintf(path, sizeof path, "%s/epi.vtp", dir);
+    write_mask_surface(img, epi, 6, path);
+    snprintf(path, sizeof path, "%s/lv.vtp", dir);
+    write_mask_surface(img, lv, 1, path);
+    snprintf(path, sizeof path, "%s/rv.vtp", dir);
+    write_mask_surface(img, rv, 1, path);
+    ct_image_destroy(img);
+    snprintf(path, sizeof path, "%s/patient.json", dir);
+    cr_assert_eq(ct_test_write(path, "{\"geometry\": {\"type\": \"surfaces\", \"epi\": \"epi.vtp\", \"endo_lv\": \"lv.vtp\", "
+                                     "\"endo_rv\": \"rv.vtp\", \"h_mm\": 2.5, \"voxel_mm\": 1.0},\n"
+                                     " \"pacing\": [{\"name\": \"LV lateral\", \"aha_segment\": 11}]}\n"),
+                 0);
+    ct_status st;
+    cJSON *j = personalise_dir(dir, &st);
+    cr_assert_eq(st, CT_OK, "%s", ct_error_message());
+    reference();
+    double myo = ref_mL[1] + ref_mL[2] + ref_mL[5] + ref_mL[6], got = num(j, "image", "myocardium_mesh_mL");
+    const cJSON *nrm = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "image"), "base"), "normal");
+    cr_log_info("separate surfaces: myocardium %.2f mL (analytic %.2f); base normal %.3f %.3f %.3f", got, myo,
+                cJSON_GetArrayItem(nrm, 0)->valuedouble, cJSON_GetArrayItem(nrm, 1)->valuedouble,
+                cJSON_GetArrayItem(nrm, 2)->valuedouble);
+    cr_assert(fabs(got / myo - 1) < 0.03, "myocardium %.2f mL vs analytic %.2f", got, myo);
+    cr_assert(cJSON_GetArrayItem(nrm, 2)->valuedouble > 0.999);
+    /* AHA segments as the label-image route gives them (same heart) */
+    route a = run_route(1.0, 0, 0, 0, NULL);
+    const cJSON *segs = cJSON_GetObjectItem(j, "aha_segments");
+    for (int s = 0; s < 17; s++)
+        cr_log_info("AHA %d: %.2f mL (label image %.2f)", s + 1,
+                    num(cJSON_GetArrayItem(segs, s), "volume_mm3", NULL) / 1e3, a.seg_mL[s]);
+    for (int s = 0; s < 17; s++) {
+        double v = num(cJSON_GetArrayItem(segs, s), "volume_mm3", NULL) / 1e3, tol = s < 12 ? 0.08 : 0.12;
+        cr_assert(fabs(v / a.seg_mL[s] - 1) < tol, "AHA %d: %.2f vs %.2f mL", s + 1, v, a.seg_mL[s]);
+    }
+    cJSON_Delete(j);
+    ct_test_rmtree(dir);
+    free(dir);
+}

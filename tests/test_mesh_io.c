@@ -17,6 +17,7 @@
 #include "../host/ct_status.h"
 #include "ct_test_util.h"
 #include "../host/mesh_io/ct_mesh_io.h"
+#include "../host/personalise/ct_geometry.h"
 
 /* ---- fixture: a fresh temp directory per test ------------------------------------------------- */
 
@@ -592,5 +593,207 @@ Test(mesh_io, gmsh_malformed)
                            "5 1 1 0\n$EndNodes\n$Elements\n2\n1 4 2 1 1 1 2 3 4\n2 4 2 1 1 1 2 3 5\n$EndElements\n");
     expect_error(ct_mesh_read(in_dir("flat.msh"), NULL, 1.0, &r), CT_ERR_MESH, "flat.msh", "element 1 is degenerate",
                  NULL);
+    cr_assert_null(r);
+}
+
+/* ---- labelled surfaces: openCARP BASE.<name>.surf and .vtu triangle cells -------------------------- */
+
+/* The triangles of `a` with label L, in order, must be those of `b` with label L, for every label. */
+static void expect_same_tris_per_label(const ct_mesh *a, const ct_mesh *b)
+{
+    cr_assert_eq(a->n_tris, b->n_tris);
+    for (int32_t label = CT_SURF_ENDO_LV; label <= CT_SURF_BASE; label++) {
+        size_t j = 0, n = 0;
+        for (size_t i = 0; i < a->n_tris; i++) {
+            if (a->tri_label[i] != label)
+                continue;
+            n++;
+            while (j < b->n_tris && b->tri_label[j] != label)
+                j++;
+            cr_assert_lt(j, b->n_tris, "label %d: triangle %zu missing", (int)label, i);
+            cr_assert_eq(memcmp(a->tris + 3 * i, b->tris + 3 * j, 3 * sizeof *a->tris), 0,
+                         "label %d: triangle %zu differs", (int)label, i);
+            j++;
+        }
+        size_t m = 0;
+        for (size_t k = 0; k < b->n_tris; k++)
+            m += b->tri_label[k] == label;
+        cr_assert_eq(m, n, "label %d: %zu triangles read back, %zu written", (int)label, m, n);
+    }
+}
+
+Test(mesh_io, surfaces_round_trip_carp_and_vtu)
+{
+    ct_lv_params lp = ct_lv_params_default();
+    ct_mesh *m = NULL, *r = NULL;
+    cr_assert_eq(ct_geometry_lv(&lp, 3.0, &m), CT_OK, "%s", ct_error_message());
+    cr_assert_gt(m->n_tris, 0);
+    int seen[5] = {0};
+    for (size_t t = 0; t < m->n_tris; t++)
+        seen[m->tri_label[t]] = 1;
+    cr_assert(seen[CT_SURF_ENDO_LV] && seen[CT_SURF_EPI] && seen[CT_SURF_BASE]);
+
+    /* openCARP in um: one .surf per label present; a stale endo_rv.surf is removed. */
+    write_text("lv.endo_rv.surf", "1\nTr 0 1 2\n");
+    cr_assert_eq(ct_mesh_write_carp(in_dir("lv"), m, 1000.0), CT_OK, "%s", ct_error_message());
+    cr_assert_null(fopen(in_dir("lv.endo_rv.surf"), "r"), "stale lv.endo_rv.surf left behind");
+    FILE *f = fopen(in_dir("lv.epi.surf"), "r");
+    cr_assert_not_null(f);
+    char tr[8];
+    size_t n;
+    int a, b, c;
+    cr_assert_eq(fscanf(f, "%zu %7s %d %d %d", &n, tr, &a, &b, &c), 5);
+    cr_assert_str_eq(tr, "Tr");
+    fclose(f);
+    cr_assert_eq(ct_mesh_read(in_dir("lv"), "carp", 1e-3, &r), CT_OK, "%s", ct_error_message());
+    cr_assert_eq(r->n_tets, m->n_tets);
+    expect_same_tris_per_label(m, r);
+    ct_mesh_destroy(r);
+    r = NULL;
+
+    /* .vtu: triangles after the tets, in order, with the cell field "surface". */
+    cr_assert_eq(ct_mesh_write_vtu(in_dir("lv.vtu"), m), CT_OK, "%s", ct_error_message());
+    cr_assert_eq(ct_mesh_read(in_dir("lv.vtu"), NULL, 1.0, &r), CT_OK, "%s", ct_error_message());
+    cr_assert_eq(r->n_tets, m->n_tets);
+    cr_assert_eq(r->n_tris, m->n_tris);
+    cr_assert_eq(memcmp(r->tris, m->tris, 3 * m->n_tris * sizeof *m->tris), 0);
+    cr_assert_eq(memcmp(r->tri_label, m->tri_label, m->n_tris * sizeof *m->tri_label), 0);
+    for (size_t i = 0; i < 3 * m->n_tets; i++)
+        cr_assert(fabs(r->fibre[i] - m->fibre[i]) < 1e-15, "fibre %zu", i);
+    ct_mesh_destroy(r);
+    ct_mesh_destroy(m);
+}
+
+Test(mesh_io, carp_surf_files)
+{
+    ct_mesh *r = NULL;
+    write_text("s.pts", two_pts);
+    write_text("s.elem", "2\nTt 0 1 2 3\nTt 1 2 3 4\n");
+    /* With a count line, region tags and CR LF; and without a count line, trailing blank lines. */
+    write_text("s.epi.surf", "2\r\nTr 0 1 2 7\r\nTr 2 4 3\r\n");
+    write_text("s.base.surf", "Tr 0 3 1\nTr 3 0 2\n\n");
+    cr_assert_eq(ct_mesh_read(in_dir("s"), NULL, 1e-3, &r), CT_OK, "%s", ct_error_message());
+    cr_assert_eq(r->n_tris, 4);
+    const int32_t want[4][4] = {{0, 1, 2, CT_SURF_EPI}, {2, 4, 3, CT_SURF_EPI}, {0, 3, 1, CT_SURF_BASE},
+                                {3, 0, 2, CT_SURF_BASE}};
+    for (int t = 0; t < 4; t++) {
+        cr_assert_eq(memcmp(r->tris + 3 * t, want[t], 3 * sizeof *r->tris), 0, "triangle %d", t);
+        cr_assert_eq(r->tri_label[t], want[t][3], "label of triangle %d", t);
+    }
+    ct_mesh_destroy(r);
+    r = NULL;
+
+    write_text("s.base.surf", "Tr 0 3 1\nTr 3 0 5\n");
+    expect_error(ct_mesh_read(in_dir("s"), NULL, 1.0, &r), CT_ERR_PARSE, "s.base.surf:2:", "node index 5 out of range",
+                 NULL);
+    write_text("s.base.surf", "Tr 0 3\n");
+    expect_error(ct_mesh_read(in_dir("s"), NULL, 1.0, &r), CT_ERR_PARSE, "s.base.surf:1:", "expected 3 node indices",
+                 NULL);
+    write_text("s.base.surf", "1\nQd 0 1 2 3\n");
+    expect_error(ct_mesh_read(in_dir("s"), NULL, 1.0, &r), CT_ERR_PARSE, "s.base.surf:2:", "'Qd'", NULL);
+    write_text("s.base.surf", "3\nTr 0 3 1\nTr 3 0 2\n");
+    expect_error(ct_mesh_read(in_dir("s"), NULL, 1.0, &r), CT_ERR_PARSE, "s.base.surf:4:",
+                 "after 2 of the 3 triangles", NULL);
+    write_text("s.base.surf", "1\nTr 0 3 1\nTr 3 0 2\n");
+    expect_error(ct_mesh_read(in_dir("s"), NULL, 1.0, &r), CT_ERR_PARSE, "s.base.surf:3:", "unexpected content", NULL);
+    write_text("s.base.surf", "Tr 0 3 1\n\nTr 3 0 2\n");
+    expect_error(ct_mesh_read(in_dir("s"), NULL, 1.0, &r), CT_ERR_PARSE, "s.base.surf:3:", "empty line", NULL);
+    write_text("s.base.surf", "Tr 0 3 1\nTr x 0 2\n");
+    expect_error(ct_mesh_read(in_dir("s"), NULL, 1.0, &r), CT_ERR_PARSE, "s.base.surf:2:", "'x' is not an integer",
+                 NULL);
+    /* 0 1 4 spans the two tets but is a face of neither; 1 1 2 repeats a node. */
+    write_text("s.base.surf", "Tr 0 3 1\nTr 0 1 4\n");
+    expect_error(ct_mesh_read(in_dir("s"), NULL, 1.0, &r), CT_ERR_MESH, "s.base.surf:2:", "0 1 4",
+                 "not a face of any tetrahedron", NULL);
+    write_text("s.base.surf", "1\nTr 1 1 2\n");
+    expect_error(ct_mesh_read(in_dir("s"), NULL, 1.0, &r), CT_ERR_MESH, "s.base.surf:2:", "not a face", NULL);
+    cr_assert_null(r);
+}
+
+/* Two tets (nodes 0..4, sharing the face 1 2 3) with the triangle cells given (VTK type 5), in a
+ * cell order that puts a triangle first; `cell_data` is the <CellData> content. */
+static void write_tri_vtu(const char *name, const char *tri_conn, int n_tris, const char *cell_data)
+{
+    char text[4096], conn[512], offsets[256], types[256];
+    /* cell 0: the first triangle; cells 1, 2: the tets; then the other triangles */
+    char first[64] = "", rest[256] = "";
+    const char *p = tri_conn;
+    for (int t = 0; t < n_tris; t++) {
+        int x, y, z, used;
+        cr_assert_eq(sscanf(p, "%d %d %d%n", &x, &y, &z, &used), 3);
+        p += used;
+        char one[40];
+        snprintf(one, sizeof one, " %d %d %d", x, y, z);
+        if (t == 0)
+            snprintf(first, sizeof first, "%s", one + 1);
+        else
+            strncat(rest, one, sizeof rest - strlen(rest) - 1);
+    }
+    snprintf(conn, sizeof conn, "%s 0 1 2 3 1 2 3 4%s", first, rest);
+    int off = 11, k = snprintf(offsets, sizeof offsets, "3 7 11");
+    snprintf(types, sizeof types, "5 10 10");
+    for (int t = 1; t < n_tris; t++) {
+        off += 3;
+        k += snprintf(offsets + k, sizeof offsets - (size_t)k, " %d", off);
+        strncat(types, " 5", sizeof types - strlen(types) - 1);
+    }
+    snprintf(text, sizeof text,
+             "<?xml version=\"1.0\"?>\n<VTKFile type=\"UnstructuredGrid\" version=\"1.0\" byte_order=\"LittleEndian\">\n"
+             "<UnstructuredGrid><Piece NumberOfPoints=\"5\" NumberOfCells=\"%d\">\n"
+             "<Points><DataArray type=\"Float64\" NumberOfComponents=\"3\" format=\"ascii\">"
+             "0 0 0 1 0 0 0 1 0 0 0 1 1 1 1</DataArray></Points>\n"
+             "<Cells><DataArray type=\"Int64\" Name=\"connectivity\" format=\"ascii\">%s</DataArray>\n"
+             "<DataArray type=\"Int64\" Name=\"offsets\" format=\"ascii\">%s</DataArray>\n"
+             "<DataArray type=\"UInt8\" Name=\"types\" format=\"ascii\">%s</DataArray></Cells>\n"
+             "<CellData>%s</CellData>\n</Piece></UnstructuredGrid></VTKFile>\n",
+             n_tris + 2, conn, offsets, types, cell_data);
+    write_text(name, text);
+}
+
+Test(mesh_io, vtu_surface_triangles)
+{
+    ct_mesh *r = NULL;
+    /* Cells: triangle 0 1 2 (epi), tet, tet, triangle 2 4 3 (base). Fibres of the tets only. */
+    const char *fib = "<DataArray type=\"Float64\" Name=\"fibre\" NumberOfComponents=\"3\" format=\"ascii\">"
+                      "0 0 0 0 2 0 0 0 3 0 0 0</DataArray>";
+    char cd[1024];
+    snprintf(cd, sizeof cd, "%s<DataArray type=\"Int32\" Name=\"surface\" format=\"ascii\">3 0 0 4</DataArray>", fib);
+    write_tri_vtu("t.vtu", "0 1 2 2 4 3", 2, cd);
+    cr_assert_eq(ct_mesh_read(in_dir("t.vtu"), NULL, 1.0, &r), CT_OK, "%s", ct_error_message());
+    cr_assert_eq(r->n_tets, 2);
+    cr_assert_eq(r->n_tris, 2);
+    const int32_t want[6] = {0, 1, 2, 2, 4, 3};
+    cr_assert_eq(memcmp(r->tris, want, sizeof want), 0);
+    cr_assert_eq(r->tri_label[0], CT_SURF_EPI);
+    cr_assert_eq(r->tri_label[1], CT_SURF_BASE);
+    cr_assert_eq(r->fibre[1], 1.0, "tet 0 takes the second cell's fibre");
+    cr_assert_eq(r->fibre[5], 1.0, "tet 1 takes the third cell's fibre");
+    ct_mesh_destroy(r);
+    r = NULL;
+
+    /* "surface_label" is accepted too. */
+    write_tri_vtu("sl.vtu", "0 1 2", 1,
+                  "<DataArray type=\"Int8\" Name=\"surface_label\" format=\"ascii\">1 0 0</DataArray>");
+    cr_assert_eq(ct_mesh_read(in_dir("sl.vtu"), NULL, 1.0, &r), CT_OK, "%s", ct_error_message());
+    cr_assert_eq(r->n_tris, 1);
+    cr_assert_eq(r->tri_label[0], CT_SURF_ENDO_LV);
+    ct_mesh_destroy(r);
+    r = NULL;
+
+    /* Errors, each naming the cell. */
+    write_tri_vtu("lab.vtu", "0 1 2 2 4 3", 2,
+                  "<DataArray type=\"Int32\" Name=\"surface\" format=\"ascii\">3 0 0 5</DataArray>");
+    expect_error(ct_mesh_read(in_dir("lab.vtu"), NULL, 1.0, &r), CT_ERR_PARSE, "lab.vtu", "cell 3 ", "surface 5", NULL);
+    write_tri_vtu("zero.vtu", "0 1 2", 1, "<DataArray type=\"Int32\" Name=\"surface\" format=\"ascii\">0 0 0</DataArray>");
+    expect_error(ct_mesh_read(in_dir("zero.vtu"), NULL, 1.0, &r), CT_ERR_PARSE, "zero.vtu", "cell 0 ", "surface 0", NULL);
+    write_tri_vtu("face.vtu", "0 1 2 0 1 4", 2,
+                  "<DataArray type=\"Int32\" Name=\"surface\" format=\"ascii\">3 0 0 3</DataArray>");
+    expect_error(ct_mesh_read(in_dir("face.vtu"), NULL, 1.0, &r), CT_ERR_MESH, "face.vtu", "cell 3 ",
+                 "not a face of any tetrahedron", NULL);
+    write_tri_vtu("none.vtu", "2 4 3", 1, "");
+    expect_error(ct_mesh_read(in_dir("none.vtu"), NULL, 1.0, &r), CT_ERR_PARSE, "none.vtu", "cell 0",
+                 "\"surface\"", NULL);
+    write_tri_vtu("idx.vtu", "2 4 9", 1, "<DataArray type=\"Int32\" Name=\"surface\" format=\"ascii\">3 0 0</DataArray>");
+    expect_error(ct_mesh_read(in_dir("idx.vtu"), NULL, 1.0, &r), CT_ERR_MESH, "idx.vtu", "triangle 0 corner 2", NULL);
     cr_assert_null(r);
 }

@@ -307,6 +307,70 @@ Test(ecg, rejects_bad_input)
     ct_mesh_destroy(m);
 }
 
+/* The body frame: the same activation sequence on the slab turned by a rotation Q (50 deg about (1, 2, 2)/3),
+ * with the frame turned with it (superior Q z, anterior Q y), gives the same 12 leads to rounding and every
+ * electrode at Q times its old place; with the default frame (+z, +y) on the turned slab the leads change,
+ * since the electrodes stay where they were while the heart turns. */
+Test(ecg, leads_turn_with_the_body_frame)
+{
+    ct_mesh *m = box(slab_mm, 0.5, (const double[3]){1, 0, 0}), *turned = NULL;
+    cr_assert_eq(ct_mesh_create(m->n_nodes, m->n_tets, &turned), CT_OK);
+    const double u[3] = {1.0 / 3, 2.0 / 3, 2.0 / 3}, a = 50.0 * PI / 180.0, c = cos(a), s = sin(a);
+    double Q[3][3]; /* Rodrigues: c I + s [u]x + (1 - c) u u^T */
+    const double ux[3][3] = {{0, -u[2], u[1]}, {u[2], 0, -u[0]}, {-u[1], u[0], 0}};
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            Q[i][j] = (i == j ? c : 0.0) + s * ux[i][j] + (1 - c) * u[i] * u[j];
+    for (size_t i = 0; i < m->n_nodes; i++)
+        for (int r = 0; r < 3; r++)
+            turned->xyz_mm[3 * i + r] = Q[r][0] * m->xyz_mm[3 * i] + Q[r][1] * m->xyz_mm[3 * i + 1] +
+                                        Q[r][2] * m->xyz_mm[3 * i + 2];
+    for (size_t e = 0; e < m->n_tets; e++)
+        for (int r = 0; r < 3; r++)
+            turned->fibre[3 * e + r] = Q[r][0] * m->fibre[3 * e] + Q[r][1] * m->fibre[3 * e + 1] +
+                                       Q[r][2] * m->fibre[3 * e + 2];
+    memcpy(turned->tets, m->tets, 4 * m->n_tets * sizeof *m->tets);
+    ct_ecg_placement frame = {.superior = {Q[0][2], Q[1][2], Q[2][2]}, .anterior = {Q[0][1], Q[1][1], Q[2][1]}};
+    ct_ecg *g0 = NULL, *g1 = NULL, *g2 = NULL;
+    cr_assert_eq(ct_ecg_create(m, &ecg_cond, NULL, &g0), CT_OK, "%s", ct_error_message());
+    cr_assert_eq(ct_ecg_create(turned, &ecg_cond, &frame, &g1), CT_OK, "%s", ct_error_message());
+    cr_assert_eq(ct_ecg_create(turned, &ecg_cond, NULL, &g2), CT_OK, "%s", ct_error_message());
+    for (size_t j = 0; j < 9; j++) {
+        double e0[3], e1[3];
+        ct_ecg_electrode_position(g0, j, e0);
+        ct_ecg_electrode_position(g1, j, e1);
+        for (int r = 0; r < 3; r++)
+            cr_assert_float_eq(e1[r], Q[r][0] * e0[0] + Q[r][1] * e0[1] + Q[r][2] * e0[2], 1e-9, "electrode %zu", j);
+    }
+    double *vm = malloc(m->n_nodes * sizeof *vm);
+    for (int k = 0; k <= 140; k++) { /* the same sequence by node on both meshes */
+        double t = -5.0 + 0.25 * k;
+        plane_front(m, t, vm);
+        cr_assert_eq(ct_ecg_sample(g0, vm, t), CT_OK);
+        cr_assert_eq(ct_ecg_sample(g1, vm, t), CT_OK);
+        cr_assert_eq(ct_ecg_sample(g2, vm, t), CT_OK);
+    }
+    double vmax = 0, d_turned = 0, d_fixed = 0;
+    for (size_t k = 0; k < ct_ecg_n_samples(g0); k++)
+        for (size_t l = 0; l < 12; l++) {
+            double v0 = ct_ecg_value(g0, k, l);
+            vmax = fmax(vmax, fabs(v0));
+            d_turned = fmax(d_turned, fabs(ct_ecg_value(g1, k, l) - v0));
+            d_fixed = fmax(d_fixed, fabs(ct_ecg_value(g2, k, l) - v0));
+        }
+    cr_log_info("body frame: max |lead| %.4g mV; turned with the mesh: max diff %.3g, left at +z/+y: %.3g", vmax,
+                d_turned, d_fixed);
+    cr_assert_gt(vmax, 0.0);
+    cr_assert_leq(d_turned, 1e-9 * vmax, "the frame turned with the mesh: leads differ by %g mV", d_turned);
+    cr_assert_gt(d_fixed, 0.05 * vmax, "the frame not turned: leads should change (by %g mV only)", d_fixed);
+    free(vm);
+    ct_ecg_destroy(g0);
+    ct_ecg_destroy(g1);
+    ct_ecg_destroy(g2);
+    ct_mesh_destroy(turned);
+    ct_mesh_destroy(m);
+}
+
 /* Repolarisation-time gradients: a linear field has the same gradient everywhere. */
 Test(metrics, repolarisation_gradient_stats)
 {

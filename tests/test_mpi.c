@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 
 #include "../kernels/backend.h"
+#include "ct_mesh.h"
 #include "ct_test_util.h"
 #include "io/ct_vtk.h"
 
@@ -220,6 +221,122 @@ Test(mpi, frames_are_pieces_of_the_serial_frame, .timeout = 300)
     fprintf(stderr, "mpi frames: 2 pieces, %zu elements, max |d Vm| vs serial at 10 ms = %.3e mV\n", tets, worst);
     cr_assert_leq(worst, 1e-9);
     ct_vtk_grid_destroy(whole);
+    ct_test_rmtree(dir);
+    free(dir);
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* A piece or whole-mesh output file `file` lines up with the mesh file (xyz, tets, cell_type, tissue, aha):
+ * every node's node_id names the file's node at the same place with the same cell_type, and every element
+ * (found by its corners' node ids) has the file element's tissue and aha_segment. Returns the elements. */
+static size_t check_lines_up(const char *file, size_t n, const double *xyz, size_t ne, const int32_t *tets,
+                             const double *type, const double *tissue, const double *aha)
+{
+    ct_vtk_grid *g = NULL;
+    cr_assert_eq(ct_vtk_read_vtu(file, &g), CT_OK, "%s", ct_error_message());
+    const double *id, *pt, *pz, *pa, *px = ct_vtk_grid_points(g);
+    int nc;
+    cr_assert_eq(ct_vtk_grid_point_field(g, "node_id", &id, &nc), CT_OK, "%s", ct_error_message());
+    cr_assert_eq(ct_vtk_grid_point_field(g, "cell_type", &pt, &nc), CT_OK, "%s", ct_error_message());
+    cr_assert_eq(ct_vtk_grid_cell_field(g, "tissue", &pz, &nc), CT_OK, "%s", ct_error_message());
+    cr_assert_eq(ct_vtk_grid_cell_field(g, "aha_segment", &pa, &nc), CT_OK, "%s", ct_error_message());
+    for (size_t k = 0; k < ct_vtk_grid_n_points(g); k++) {
+        cr_assert(id[k] >= 0 && id[k] < (double)n, "%s: node %zu: node_id %g", file, k, id[k]);
+        size_t i = (size_t)id[k];
+        for (int d = 0; d < 3; d++)
+            cr_assert_eq(px[3 * k + d], xyz[3 * i + d], "%s: node %zu is not at mesh-file node %zu", file, k, i);
+        cr_assert_eq(pt[k], type[i], "%s: node %zu: cell_type", file, k);
+    }
+    const int32_t *pt4 = ct_vtk_grid_tets(g);
+    for (size_t k = 0; k < ct_vtk_grid_n_tets(g); k++) {
+        int32_t a[4], b[4];
+        for (int c = 0; c < 4; c++)
+            a[c] = (int32_t)id[pt4[4 * k + c]];
+        qsort(a, 4, sizeof *a, cmp_i32);
+        size_t e = 0;
+        for (; e < ne; e++) {
+            memcpy(b, tets + 4 * e, sizeof b);
+            qsort(b, 4, sizeof *b, cmp_i32);
+            if (memcmp(a, b, sizeof a) == 0)
+                break;
+        }
+        cr_assert_lt(e, ne, "%s: element %zu is no element of the mesh file", file, k);
+        cr_assert_eq(pz[k], tissue[e], "%s: element %zu: tissue", file, k);
+        cr_assert_eq(pa[k], aha[e], "%s: element %zu: aha_segment", file, k);
+    }
+    size_t nt = ct_vtk_grid_n_tets(g);
+    ct_vtk_grid_destroy(g);
+    return nt;
+}
+
+/* A labelled mesh file (point field cell_type, cell fields tissue and aha_segment): the serial run's
+ * activation.vtu and frames, and each piece of a 2-rank run's frames, carry node_id and the labels. */
+Test(mpi, pieces_carry_node_ids_and_labels, .timeout = 300)
+{
+    mpi_env();
+    char *dir = ct_test_tmpdir("mpi_labels");
+    ct_mesh *m = NULL;
+    cr_assert_eq(ct_mesh_box((const double[3]){6, 3, 2}, 0.5, (const double[3]){1, 0, 0}, &m), CT_OK);
+    size_t n = m->n_nodes, ne = m->n_tets;
+    double *type = malloc(n * sizeof *type), *tissue = malloc(ne * sizeof *tissue), *aha = malloc(ne * sizeof *aha);
+    for (size_t i = 0; i < n; i++)
+        type[i] = fmin(2.0, floor(m->xyz_mm[3 * i] / 2.0));
+    for (size_t e = 0; e < ne; e++) {
+        double c[3];
+        ct_mesh_tet_centroid(m, e, c);
+        tissue[e] = c[0] > 4.5 ? 1 : 0;
+        aha[e] = (double)(1 + e % 17);
+    }
+    char path[1200], config[1200], serial[1024], par[1024];
+    snprintf(path, sizeof path, "%s/labelled.vtu", dir);
+    ct_vtk_field pf = {"cell_type", 1, type, CT_VTK_FLOAT64};
+    ct_vtk_field cf[3] = {{"fibre", 3, m->fibre, CT_VTK_FLOAT64}, {"tissue", 1, tissue, CT_VTK_FLOAT64},
+                          {"aha_segment", 1, aha, CT_VTK_FLOAT64}};
+    cr_assert_eq(ct_vtk_write_vtu(path, n, m->xyz_mm, ne, m->tets, &pf, 1, cf, 3), CT_OK, "%s", ct_error_message());
+    snprintf(config, sizeof config, "%s/labelled.json", dir);
+    ct_test_write(config,
+                  "{\"mesh\": {\"type\": \"file\", \"path\": \"labelled.vtu\"},"
+                  " \"model\": {\"name\": \"tp06\", \"cell_type\": \"from_mesh\"},"
+                  " \"conductivity\": {\"sigma_l_S_per_m\": 0.13, \"sigma_t_S_per_m\": 0.02},"
+                  " \"chi_per_mm\": 140, \"Cm_uF_per_mm2\": 0.01, \"dt_ms\": 0.05, \"end_time_ms\": 2,"
+                  " \"stimuli\": [{\"box_min_mm\": [0, 0, 0], \"box_max_mm\": [1, 3, 2], \"amplitude_uA_per_uF\": 50,"
+                  " \"duration_ms\": 1}], \"output\": {\"interval_ms\": 1}}");
+    snprintf(serial, sizeof serial, "%s/serial", dir);
+    snprintf(par, sizeof par, "%s/np2", dir);
+    char *log = NULL;
+    cr_assert_eq(run_ranks(0, config, serial, "cpu", &log), 0, "%s", log);
+    free(log);
+    cr_assert_eq(run_ranks(2, config, par, "cpu", &log), 0, "%s", log);
+    free(log);
+    const char *whole[] = {"activation.vtu", "vm_000001.vtu"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/%s", serial, whole[k]);
+        cr_assert_eq(check_lines_up(path, n, m->xyz_mm, ne, m->tets, type, tissue, aha), ne);
+    }
+    snprintf(path, sizeof path, "%s/activation.vtu", par);
+    cr_assert_eq(check_lines_up(path, n, m->xyz_mm, ne, m->tets, type, tissue, aha), ne);
+    size_t tets = 0;
+    for (int r = 0; r < 2; r++) {
+        snprintf(path, sizeof path, "%s/vm_000001_p%04d.vtu", par, r);
+        tets += check_lines_up(path, n, m->xyz_mm, ne, m->tets, type, tissue, aha);
+    }
+    cr_assert_eq(tets, ne);
+    snprintf(path, sizeof path, "%s/vm_000001.pvtu", par);
+    char *pvtu = ct_test_read(path);
+    cr_assert_not_null(pvtu);
+    const char *arrays[] = {"Name=\"node_id\"", "Name=\"cell_type\"", "Name=\"tissue\"", "Name=\"aha_segment\""};
+    for (int k = 0; k < 4; k++)
+        cr_assert(strstr(pvtu, arrays[k]), "the .pvtu does not list %s:\n%s", arrays[k], pvtu);
+    free(pvtu);
+    free(type);
+    free(tissue);
+    free(aha);
+    ct_mesh_destroy(m);
     ct_test_rmtree(dir);
     free(dir);
 }

@@ -26,10 +26,12 @@ static ct_mesh *lv_mesh(void)
     return m;
 }
 
+/* The small (16 mm) BiV: the adult default would take minutes at this h (see test_dimensions.c). */
 static ct_mesh *biv_mesh(void)
 {
     ct_mesh *m = NULL;
-    cr_assert_eq(ct_geometry_biv(NULL, H_MM, &m), CT_OK, "%s", ct_error_message());
+    ct_biv_params p = ct_biv_params_small();
+    cr_assert_eq(ct_geometry_biv(&p, H_MM, &m), CT_OK, "%s", ct_error_message());
     return m;
 }
 
@@ -142,7 +144,7 @@ Test(geometry, bad_parameters_are_reported)
     p.endo_short_mm = 12.0; /* endocardium outside the epicardium */
     cr_assert_eq(ct_geometry_lv(&p, 2.0, &m), CT_ERR_CONFIG);
     cr_assert(strstr(ct_error_message(), "semi-axes") != NULL, "%s", ct_error_message());
-    ct_biv_params b = ct_biv_params_default();
+    ct_biv_params b = ct_biv_params_small();
     b.rv_centre_x_mm = -10.0; /* RV cavity inside the LV */
     cr_assert_eq(ct_geometry_biv(&b, 2.0, &m), CT_ERR_CONFIG);
     cr_assert_null(m);
@@ -590,7 +592,7 @@ static void check_insertions(const ct_biv_params *p, const char *name, double *a
 
 Test(coords, biv_insertions_match_the_analytic_ones_and_widen_with_the_rv)
 {
-    ct_biv_params p = ct_biv_params_default(), wide = p;
+    ct_biv_params p = ct_biv_params_small(), wide = p;
     wide.rv_epi_y_mm = 20.0;
     double arc = 0, arc_wide = 0;
     check_insertions(&p, "default", &arc);
@@ -658,7 +660,7 @@ static void print_level(const char *when, const seg_stats *st, int first)
 
 Test(aha, biv_septal_segments_lie_between_the_insertions)
 {
-    ct_biv_params p = ct_biv_params_default();
+    ct_biv_params p = ct_biv_params_small();
     ct_mesh *m = biv_mesh();
     ct_ventricular_coords *c = coords_of(m);
     seg_stats before, after;

@@ -137,8 +137,8 @@ Test(labels, cell_type_from_mesh, .timeout = 300)
         type[i] = m->xyz_mm[3 * i] < 2.0 ? 0.0 : 1.0;
     char path[512];
     snprintf(path, sizeof path, "%s/types.vtu", dir);
-    ct_vtk_field pf = {"cell_type", 1, type};
-    ct_vtk_field cf = {"fibre", 3, m->fibre};
+    ct_vtk_field pf = {"cell_type", 1, type, CT_VTK_FLOAT64};
+    ct_vtk_field cf = {"fibre", 3, m->fibre, CT_VTK_FLOAT64};
     cr_assert_eq(ct_vtk_write_vtu(path, m->n_nodes, m->xyz_mm, m->n_tets, m->tets, &pf, 1, &cf, 1), CT_OK);
     char text[2048];
     snprintf(text, sizeof text,

@@ -81,8 +81,8 @@ static void fill_fields(double scale)
 
 static ct_status write_cube(const char *path)
 {
-    const ct_vtk_field pf[] = {{"Vm_mV", 1, vm_mV}, {"fiber", 3, fiber}};
-    const ct_vtk_field cf[] = {{"region", 1, region}};
+    const ct_vtk_field pf[] = {{"Vm_mV", 1, vm_mV, CT_VTK_FLOAT64}, {"fiber", 3, fiber, CT_VTK_FLOAT64}};
+    const ct_vtk_field cf[] = {{"region", 1, region, CT_VTK_FLOAT64}};
     return ct_vtk_write_vtu(path, N_POINTS, cube_xyz, N_TETS, cube_tets, pf, 2, cf, 1);
 }
 
@@ -187,12 +187,12 @@ Test(vtk_io, rejected_arguments_leave_old_file_intact)
     cr_assert_eq(write_cube(path), CT_OK, "%s", ct_error_message());
 
     double other[N_POINTS] = {0};
-    const ct_vtk_field bad_nc[] = {{"Vm_mV", 0, other}};
+    const ct_vtk_field bad_nc[] = {{"Vm_mV", 0, other, CT_VTK_FLOAT64}};
     cr_assert_eq(ct_vtk_write_vtu(path, N_POINTS, cube_xyz, N_TETS, cube_tets, bad_nc, 1, NULL, 0),
                  CT_ERR_INTERNAL);
     cr_assert_not_null(strstr(ct_error_message(), "Vm_mV"), "message: %s", ct_error_message());
 
-    const ct_vtk_field dup[] = {{"a", 1, other}, {"a", 1, other}};
+    const ct_vtk_field dup[] = {{"a", 1, other, CT_VTK_FLOAT64}, {"a", 1, other, CT_VTK_FLOAT64}};
     cr_assert_eq(ct_vtk_write_vtu(path, N_POINTS, cube_xyz, N_TETS, cube_tets, dup, 2, NULL, 0),
                  CT_ERR_INTERNAL);
 

@@ -96,11 +96,11 @@ summary+=("build-fuzz: configure + build $((t3 - t2)) s")
 #  - they allocate what a file declares (VTK: a cell array as long as the last value of "offsets")
 #    and then find the data missing, so allocations up to 16 GB are let through (untouched, they cost
 #    no memory; -rss_limit_mb still catches memory really used) and larger ones return NULL.
-for name in config patient carp vtu gmsh image; do
+for name in config patient carp vtu gmsh image surface; do
   export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1"
   limits=()
   case $name in
-    vtu | gmsh | image)
+    vtu | gmsh | image | surface)
       ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=0:max_allocation_size_mb=16384"
       limits=(-malloc_limit_mb=16384) ;;
   esac

@@ -1,4 +1,5 @@
 /* ct_image_heart.c — label image -> labelled tet mesh of the myocardium (see ct_image_heart.h). */
+#define _POSIX_C_SOURCE 200809L
 #include "ct_image_heart.h"
 
 #include <math.h>

@@ -31,14 +31,7 @@
 ct_phantom_params ct_phantom_params_default(void)
 {
     ct_phantom_params p = {0};
-    p.heart.lv = (ct_lv_params){.endo_short_mm = 24.0, .endo_long_mm = 60.0, .epi_short_mm = 34.0,
-                                .epi_long_mm = 68.0, .base_z_mm = 18.0};
-    p.heart.rv_centre_x_mm = 26.0;
-    p.heart.rv_centre_z_mm = 0.0;
-    p.heart.rv_epi_x_mm = 32.0;
-    p.heart.rv_epi_y_mm = 44.0;
-    p.heart.rv_epi_z_mm = 60.0;
-    p.heart.rv_wall_mm = 4.0;
+    p.heart = ct_biv_params_default(); /* the adult heart of geometry.type "biventricular" (ct_geometry.h) */
     p.has_scar = 1;
     p.scar_phi_from_deg = 100.0;
     p.scar_phi_to_deg = 200.0;

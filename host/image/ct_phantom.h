@@ -70,8 +70,9 @@ typedef struct ct_phantom_params {
     double channel_z_mm;              /* height of the channel's centre line */
 } ct_phantom_params;
 
-/* An adult heart (Lang et al. 2015, ASE/EACVI chamber quantification) with a transmural anterolateral
- * infarct crossed by a channel; the values are listed in ct_phantom.c. */
+/* The adult heart of geometry.type "biventricular" (ct_biv_params_default, ct_geometry.h: Lang et al. 2015,
+ * ASE/EACVI chamber quantification) with a transmural anterolateral infarct crossed by a channel; the
+ * infarct's values are listed in ct_phantom.c. */
 ct_phantom_params ct_phantom_params_default(void);
 
 /* Checks every parameter: CT_ERR_CONFIG naming the parameter and its value (NaN, an empty range, an

@@ -34,6 +34,9 @@
 #include <vtkDataArray.h>
 #include <vtkDoubleArray.h>
 #include <vtkErrorCode.h>
+#include <vtkIntArray.h>
+#include <vtkSignedCharArray.h>
+#include <vtkUnsignedCharArray.h>
 #include <vtkExecutive.h>
 #include <vtkIdList.h>
 #include <vtkIdTypeArray.h>
@@ -119,6 +122,17 @@ ct_status check_fields(const char *path, const char *where, const ct_vtk_field *
                                 path, where, f.name, f.n_components);
         if (f.data == nullptr && n_items > 0)
             return ct_error_set(CT_ERR_INTERNAL, "%s: %s field \"%s\": data is NULL", path, where, f.name);
+        if (f.type != CT_VTK_FLOAT64 && f.type != CT_VTK_INT32 && f.type != CT_VTK_INT8)
+            return ct_error_set(CT_ERR_INTERNAL, "%s: %s field \"%s\": unknown type %d", path, where, f.name,
+                                f.type);
+        if (f.type != CT_VTK_FLOAT64) {
+            const double lim = f.type == CT_VTK_INT32 ? 2147483647.0 : 127.0;
+            const size_t n = n_items * static_cast<size_t>(f.n_components);
+            for (size_t k = 0; k < n; ++k)
+                if (!(f.data[k] == std::floor(f.data[k]) && f.data[k] >= -lim - 1 && f.data[k] <= lim))
+                    return ct_error_set(CT_ERR_INTERNAL, "%s: %s field \"%s\": value %g at %zu is not a whole "
+                                        "number that fits its integer type", path, where, f.name, f.data[k], k);
+        }
         for (int j = 0; j < i; ++j)
             if (std::strcmp(fields[j].name, f.name) == 0)
                 return ct_error_set(CT_ERR_INTERNAL, "%s: %s field \"%s\" appears twice", path, where,
@@ -127,9 +141,32 @@ ct_status check_fields(const char *path, const char *where, const ct_vtk_field *
     return CT_OK;
 }
 
+/* An integer array of type A (vtkIntArray, vtkSignedCharArray) from a field checked by check_fields. */
+template <class A, class T>
+void add_int_field(vtkFieldData *dst, const ct_vtk_field &f, size_t n_items)
+{
+    vtkNew<A> arr;
+    arr->SetName(f.name);
+    arr->SetNumberOfComponents(f.n_components);
+    arr->SetNumberOfTuples(static_cast<vtkIdType>(n_items));
+    const size_t n = n_items * static_cast<size_t>(f.n_components);
+    T *out = arr->GetPointer(0);
+    for (size_t k = 0; k < n; ++k)
+        out[k] = static_cast<T>(f.data[k]);
+    dst->AddArray(arr);
+}
+
 void add_fields(vtkFieldData *dst, const ct_vtk_field *fields, int n_fields, size_t n_items)
 {
     for (int i = 0; i < n_fields; ++i) {
+        if (fields[i].type == CT_VTK_INT32) {
+            add_int_field<vtkIntArray, int>(dst, fields[i], n_items);
+            continue;
+        }
+        if (fields[i].type == CT_VTK_INT8) {
+            add_int_field<vtkSignedCharArray, signed char>(dst, fields[i], n_items);
+            continue;
+        }
         vtkNew<vtkDoubleArray> arr;
         arr->SetName(fields[i].name);
         arr->SetNumberOfComponents(fields[i].n_components);
@@ -156,13 +193,14 @@ ct_status fsync_file(const char *path)
 }
 
 ct_status write_vtu(const char *path, size_t n_points, const double *xyz_mm, size_t n_tets,
-                    const int32_t *tets, const ct_vtk_field *point_fields, int n_point_fields,
+                    const int32_t *tets, size_t n_tris, const int32_t *tris,
+                    const ct_vtk_field *point_fields, int n_point_fields,
                     const ct_vtk_field *cell_fields, int n_cell_fields)
 {
     if (path == nullptr || path[0] == '\0')
         return ct_error_set(CT_ERR_INTERNAL, "ct_vtk_write_vtu: path is NULL or empty");
-    if ((n_points > 0 && xyz_mm == nullptr) || (n_tets > 0 && tets == nullptr))
-        return ct_error_set(CT_ERR_INTERNAL, "%s: points or tets array is NULL", path);
+    if ((n_points > 0 && xyz_mm == nullptr) || (n_tets > 0 && tets == nullptr) || (n_tris > 0 && tris == nullptr))
+        return ct_error_set(CT_ERR_INTERNAL, "%s: points, tets or triangles array is NULL", path);
     if (n_points > static_cast<size_t>(INT32_MAX))
         return ct_error_set(CT_ERR_MESH, "%s: %zu points exceed the int32 index range", path, n_points);
     for (size_t t = 0; t < n_tets; ++t)
@@ -172,8 +210,15 @@ ct_status write_vtu(const char *path, size_t n_points, const double *xyz_mm, siz
                 return ct_error_set(CT_ERR_MESH, "%s: tet %zu corner %d: point index %d outside [0, %zu)",
                                     path, t, k, static_cast<int>(v), n_points);
         }
+    for (size_t t = 0; t < n_tris; ++t)
+        for (int k = 0; k < 3; ++k) {
+            int32_t v = tris[3 * t + k];
+            if (v < 0 || static_cast<size_t>(v) >= n_points)
+                return ct_error_set(CT_ERR_MESH, "%s: triangle %zu corner %d: point index %d outside [0, %zu)",
+                                    path, t, k, static_cast<int>(v), n_points);
+        }
     CT_CHECK(check_fields(path, "point", point_fields, n_point_fields, n_points));
-    CT_CHECK(check_fields(path, "cell", cell_fields, n_cell_fields, n_tets));
+    CT_CHECK(check_fields(path, "cell", cell_fields, n_cell_fields, n_tets + n_tris));
 
     /* Build the grid: copies of the caller's arrays (VTK must not alias borrowed const memory). */
     vtkNew<vtkUnstructuredGrid> grid;
@@ -186,19 +231,32 @@ ct_status write_vtu(const char *path, size_t n_points, const double *xyz_mm, siz
     points->SetData(xyz);
     grid->SetPoints(points);
 
+    /* Tets first, then triangles (cells n_tets .. n_tets + n_tris - 1). */
     vtkNew<vtkIdTypeArray> offsets, connectivity;
-    offsets->SetNumberOfTuples(static_cast<vtkIdType>(n_tets + 1));
-    connectivity->SetNumberOfTuples(static_cast<vtkIdType>(4 * n_tets));
+    offsets->SetNumberOfTuples(static_cast<vtkIdType>(n_tets + n_tris + 1));
+    connectivity->SetNumberOfTuples(static_cast<vtkIdType>(4 * n_tets + 3 * n_tris));
     for (size_t t = 0; t <= n_tets; ++t)
         offsets->SetValue(static_cast<vtkIdType>(t), static_cast<vtkIdType>(4 * t));
+    for (size_t t = 1; t <= n_tris; ++t)
+        offsets->SetValue(static_cast<vtkIdType>(n_tets + t), static_cast<vtkIdType>(4 * n_tets + 3 * t));
     for (size_t i = 0; i < 4 * n_tets; ++i)
         connectivity->SetValue(static_cast<vtkIdType>(i), tets[i]);
+    for (size_t i = 0; i < 3 * n_tris; ++i)
+        connectivity->SetValue(static_cast<vtkIdType>(4 * n_tets + i), tris[i]);
     vtkNew<vtkCellArray> cells;
     cells->SetData(offsets, connectivity);
-    grid->SetCells(VTK_TETRA, cells);
+    if (n_tris == 0) {
+        grid->SetCells(VTK_TETRA, cells);
+    } else {
+        vtkNew<vtkUnsignedCharArray> types;
+        types->SetNumberOfTuples(static_cast<vtkIdType>(n_tets + n_tris));
+        for (size_t c = 0; c < n_tets + n_tris; ++c)
+            types->SetValue(static_cast<vtkIdType>(c), c < n_tets ? VTK_TETRA : VTK_TRIANGLE);
+        grid->SetCells(types, cells);
+    }
 
     add_fields(grid->GetPointData(), point_fields, n_point_fields, n_points);
-    add_fields(grid->GetCellData(), cell_fields, n_cell_fields, n_tets);
+    add_fields(grid->GetCellData(), cell_fields, n_cell_fields, n_tets + n_tris);
 
     /* Write to PATH.tmp.<pid>, then rename over PATH. */
     const std::string tmp = std::string(path) + ".tmp." + std::to_string(static_cast<long>(getpid()));
@@ -267,7 +325,10 @@ struct ct_vtk_grid {
     std::string path;
     std::vector<double> points;
     std::vector<int32_t> tets;
-    std::vector<field> point_fields, cell_fields;
+    std::vector<int32_t> tris;       /* 3 per VTK_TRIANGLE cell */
+    std::vector<size_t> tri_cells;   /* cell index in the file of each triangle */
+    std::vector<field> point_fields, cell_fields; /* cell_fields: the tets' values only */
+    std::vector<field> tri_fields;   /* the same cell arrays, the triangles' values */
 };
 
 namespace {
@@ -454,31 +515,71 @@ ct_status read_vtu(const char *path, ct_vtk_grid **out)
     for (vtkIdType i = 0; i < n_points; ++i)
         ug->GetPoint(i, &g->points[3 * static_cast<size_t>(i)]);
 
-    g->tets.resize(4 * static_cast<size_t>(n_cells));
+    /* n_cells is bounded by the file's size (ct_vtu_reader::ReadPiece), so these reservations are too. */
+    g->tets.reserve(4 * static_cast<size_t>(n_cells));
+    std::vector<char> is_tri(static_cast<size_t>(n_cells), 0);
     vtkNew<vtkIdList> ids;
     for (vtkIdType c = 0; c < n_cells; ++c) {
         const int type = ug->GetCellType(c);
-        if (type != VTK_TETRA) {
+        if (type != VTK_TETRA && type != VTK_TRIANGLE) {
             const char *type_name = vtkCellTypes::GetClassNameFromTypeId(type);
             return ct_error_set(CT_ERR_MESH, "%s: cell %lld is a %s (VTK type %d), only linear tetrahedra "
-                                "(VTK_TETRA = %d) are supported", path, static_cast<long long>(c),
-                                type_name ? type_name : "unknown cell", type, VTK_TETRA);
+                                "(VTK_TETRA = %d) and boundary triangles (VTK_TRIANGLE = %d) are supported", path,
+                                static_cast<long long>(c), type_name ? type_name : "unknown cell", type, VTK_TETRA,
+                                VTK_TRIANGLE);
         }
+        const int corners = type == VTK_TETRA ? 4 : 3;
+        const char *what = type == VTK_TETRA ? "tetrahedron" : "triangle";
         ug->GetCellPoints(c, ids);
-        if (ids->GetNumberOfIds() != 4)
-            return ct_error_set(CT_ERR_MESH, "%s: tetrahedron %lld has %lld points, expected 4", path,
-                                static_cast<long long>(c), static_cast<long long>(ids->GetNumberOfIds()));
-        for (int k = 0; k < 4; ++k) {
+        if (ids->GetNumberOfIds() != corners)
+            return ct_error_set(CT_ERR_MESH, "%s: %s %lld has %lld points, expected %d", path, what,
+                                static_cast<long long>(c), static_cast<long long>(ids->GetNumberOfIds()), corners);
+        for (int k = 0; k < corners; ++k) {
             const vtkIdType v = ids->GetId(k);
             if (v < 0 || v >= n_points)
-                return ct_error_set(CT_ERR_MESH, "%s: tetrahedron %lld corner %d: point index %lld outside "
-                                    "[0, %lld)", path, static_cast<long long>(c), k,
+                return ct_error_set(CT_ERR_MESH, "%s: %s %lld corner %d: point index %lld outside "
+                                    "[0, %lld)", path, what, static_cast<long long>(c), k,
                                     static_cast<long long>(v), static_cast<long long>(n_points));
-            g->tets[4 * static_cast<size_t>(c) + k] = static_cast<int32_t>(v);
+            (type == VTK_TETRA ? g->tets : g->tris).push_back(static_cast<int32_t>(v));
+        }
+        if (type == VTK_TRIANGLE) {
+            g->tri_cells.push_back(static_cast<size_t>(c));
+            is_tri[static_cast<size_t>(c)] = 1;
         }
     }
     copy_fields(ug->GetPointData(), g->point_fields);
     copy_fields(ug->GetCellData(), g->cell_fields);
+    /* Every array must hold one tuple per point (cell) before its values are indexed by point (cell). */
+    for (const auto &f : g->point_fields)
+        if (f.data.size() != static_cast<size_t>(n_points) * static_cast<size_t>(f.n_components))
+            return ct_error_set(CT_ERR_PARSE, "%s: point data array \"%s\" holds %zu values, expected %lld x %d",
+                                path, f.name.c_str(), f.data.size(), static_cast<long long>(n_points),
+                                f.n_components);
+    for (const auto &f : g->cell_fields)
+        if (f.data.size() != static_cast<size_t>(n_cells) * static_cast<size_t>(f.n_components))
+            return ct_error_set(CT_ERR_PARSE, "%s: cell data array \"%s\" holds %zu values, expected %lld x %d",
+                                path, f.name.c_str(), f.data.size(), static_cast<long long>(n_cells),
+                                f.n_components);
+    /* With triangles among the cells, split each cell array: the tets' rows stay, in order, in
+     * cell_fields; the triangles' rows go to tri_fields. */
+    if (!g->tri_cells.empty())
+        for (auto &f : g->cell_fields) {
+            ct_vtk_grid::field tf;
+            tf.name = f.name;
+            tf.n_components = f.n_components;
+            const size_t nc = static_cast<size_t>(f.n_components);
+            size_t kept = 0;
+            for (size_t c = 0; c < static_cast<size_t>(n_cells); ++c) {
+                if (is_tri[c]) {
+                    tf.data.insert(tf.data.end(), f.data.begin() + c * nc, f.data.begin() + (c + 1) * nc);
+                } else {
+                    std::copy(f.data.begin() + c * nc, f.data.begin() + (c + 1) * nc, f.data.begin() + kept * nc);
+                    ++kept;
+                }
+            }
+            f.data.resize(kept * nc);
+            g->tri_fields.push_back(std::move(tf));
+        }
     *out = g.release();
     return CT_OK;
 }
@@ -507,8 +608,20 @@ extern "C" ct_status ct_vtk_write_vtu(const char *path, size_t n_points, const d
                                       const ct_vtk_field *cell_fields, int n_cell_fields)
 {
     return guarded("writing .vtu", path, [&] {
-        return write_vtu(path, n_points, xyz_mm, n_tets, tets, point_fields, n_point_fields, cell_fields,
-                         n_cell_fields);
+        return write_vtu(path, n_points, xyz_mm, n_tets, tets, 0, nullptr, point_fields, n_point_fields,
+                         cell_fields, n_cell_fields);
+    });
+}
+
+extern "C" ct_status ct_vtk_write_vtu_tris(const char *path, size_t n_points, const double *xyz_mm,
+                                           size_t n_tets, const int32_t *tets, size_t n_tris,
+                                           const int32_t *tris, const ct_vtk_field *point_fields,
+                                           int n_point_fields, const ct_vtk_field *cell_fields,
+                                           int n_cell_fields)
+{
+    return guarded("writing .vtu", path, [&] {
+        return write_vtu(path, n_points, xyz_mm, n_tets, tets, n_tris, tris, point_fields, n_point_fields,
+                         cell_fields, n_cell_fields);
     });
 }
 
@@ -525,6 +638,9 @@ extern "C" size_t ct_vtk_grid_n_points(const ct_vtk_grid *g) { return g->points.
 extern "C" size_t ct_vtk_grid_n_tets(const ct_vtk_grid *g) { return g->tets.size() / 4; }
 extern "C" const double *ct_vtk_grid_points(const ct_vtk_grid *g) { return g->points.data(); }
 extern "C" const int32_t *ct_vtk_grid_tets(const ct_vtk_grid *g) { return g->tets.data(); }
+extern "C" size_t ct_vtk_grid_n_tris(const ct_vtk_grid *g) { return g->tris.size() / 3; }
+extern "C" const int32_t *ct_vtk_grid_tris(const ct_vtk_grid *g) { return g->tris.data(); }
+extern "C" size_t ct_vtk_grid_tri_cell(const ct_vtk_grid *g, size_t t) { return g->tri_cells[t]; }
 
 extern "C" ct_status ct_vtk_grid_point_field(const ct_vtk_grid *g, const char *name, const double **data,
                                              int *n_components)
@@ -543,6 +659,19 @@ extern "C" ct_status ct_vtk_grid_cell_field(const ct_vtk_grid *g, const char *na
         return ct_error_set(CT_ERR_INTERNAL, "ct_vtk_grid_cell_field: grid is NULL");
     return guarded("looking up cell field", g->path.c_str(), [&] {
         return find_field(g, g->cell_fields, "cell", name, data, n_components);
+    });
+}
+
+extern "C" ct_status ct_vtk_grid_tri_field(const ct_vtk_grid *g, const char *name, const double **data,
+                                           int *n_components)
+{
+    if (g == nullptr)
+        return ct_error_set(CT_ERR_INTERNAL, "ct_vtk_grid_tri_field: grid is NULL");
+    return guarded("looking up cell field", g->path.c_str(), [&] {
+        if (g->tri_cells.empty())
+            return ct_error_set(CT_ERR_PARSE, "%s: no triangle cells, so no triangle values of cell field \"%s\"",
+                                g->path.c_str(), name ? name : "(null)");
+        return find_field(g, g->tri_fields, "cell", name, data, n_components);
     });
 }
 
@@ -890,6 +1019,95 @@ ct_status read_nrrd(const char *path, size_t max_bytes, ct_image **out)
     return CT_OK;
 }
 
+/* A NIfTI-1 header checked field by field before VTK sees the file: vtkNIFTIImageReader (9.1) trusts it
+ * and a fuzzed header crashed it (fuzz/corpus/image/regress_*). Only single-file NIfTI-1 is accepted. */
+ct_status check_nifti_header(const char *path, size_t max_bytes)
+{
+    unsigned char h[348];
+    gzFile f = gzopen(path, "rb");
+    if (f == nullptr)
+        return ct_error_set(CT_ERR_IO, "%s: cannot read: %s", path, std::strerror(errno));
+    const int got = gzread(f, h, sizeof h);
+    gzclose(f);
+    if (got != static_cast<int>(sizeof h))
+        return ct_error_set(CT_ERR_PARSE, "%s: %d bytes: shorter than a NIfTI-1 header (348 bytes)", path, got < 0 ? 0 : got);
+    int32_t sizeof_hdr;
+    std::memcpy(&sizeof_hdr, h, 4);
+    const bool swap = sizeof_hdr != 348;
+    auto rd = [&](int off, int n, void *dst) {
+        unsigned char b[8];
+        for (int k = 0; k < n; ++k)
+            b[k] = h[off + (swap ? n - 1 - k : k)];
+        std::memcpy(dst, b, static_cast<size_t>(n));
+    };
+    if (swap) {
+        rd(0, 4, &sizeof_hdr);
+        if (sizeof_hdr != 348)
+            return ct_error_set(CT_ERR_PARSE, "%s: not a NIfTI-1 file (header size field %d, expected 348; NIfTI-2 and "
+                                "Analyze files are not read: convert to NIfTI-1)", path, static_cast<int>(sizeof_hdr));
+    }
+    if (std::memcmp(h + 344, "n+1\0", 4) != 0)
+        return ct_error_set(CT_ERR_PARSE, "%s: not a single-file NIfTI-1 image (magic is not \"n+1\"; .hdr/.img pairs "
+                                          "and Analyze files are not read)", path);
+    int16_t dim[8], datatype, bitpix, qcode, scode;
+    for (int k = 0; k < 8; ++k)
+        rd(40 + 2 * k, 2, &dim[k]);
+    rd(70, 2, &datatype);
+    rd(72, 2, &bitpix);
+    rd(252, 2, &qcode);
+    rd(254, 2, &scode);
+    float pixdim[8], vox_offset, f4;
+    for (int k = 0; k < 8; ++k)
+        rd(76 + 4 * k, 4, &pixdim[k]);
+    rd(108, 4, &vox_offset);
+    if (dim[0] < 2 || dim[0] > 7)
+        return ct_error_set(CT_ERR_PARSE, "%s: NIfTI dim[0] = %d (the number of dimensions must be 1 to 7)", path, dim[0]);
+    for (int k = 1; k <= dim[0]; ++k)
+        if (dim[k] < 1)
+            return ct_error_set(CT_ERR_PARSE, "%s: NIfTI dim[%d] = %d (must be >= 1)", path, k, dim[k]);
+    if (dim[0] < 3 || dim[1] < 2 || dim[2] < 2 || dim[3] < 2)
+        return ct_error_set(CT_ERR_CONFIG, "%s: the image is %d x %d x %d voxels: a segmentation must be 3-D (at least 2 "
+                            "voxels along each axis)", path, dim[1], dim[0] >= 2 ? dim[2] : 1, dim[0] >= 3 ? dim[3] : 1);
+    for (int k = 4; k <= dim[0]; ++k)
+        if (dim[k] > 1)
+            return ct_error_set(CT_ERR_CONFIG, "%s: NIfTI dimension %d has %d entries (a %s): give one 3-D scalar image",
+                                path, k, dim[k], k == 4 ? "time series" : "vector image");
+    static const int16_t types[][2] = {{2, 8}, {256, 8}, {4, 16}, {512, 16}, {8, 32}, {768, 32}, {16, 32}, {64, 64}};
+    int bytes = 0;
+    for (const auto &t : types)
+        if (t[0] == datatype)
+            bytes = t[1] / 8;
+    if (bytes == 0)
+        return ct_error_set(CT_ERR_CONFIG, "%s: NIfTI datatype %d is not read (8-, 16- or 32-bit integers, float32, "
+                            "float64)", path, datatype);
+    if (bitpix != 8 * bytes)
+        return ct_error_set(CT_ERR_PARSE, "%s: NIfTI bitpix %d does not match datatype %d", path, bitpix, datatype);
+    for (int k = 1; k <= 3; ++k)
+        if (!(pixdim[k] > 0) || !std::isfinite(pixdim[k]))
+            return ct_error_set(CT_ERR_CONFIG, "%s: NIfTI voxel size pixdim[%d] = %g (must be a positive number)", path, k,
+                                static_cast<double>(pixdim[k]));
+    if (!(vox_offset >= 348) || !(vox_offset < 1e12f))
+        return ct_error_set(CT_ERR_PARSE, "%s: NIfTI vox_offset %g (the data must start after the header)", path,
+                            static_cast<double>(vox_offset));
+    for (int off : {280, 284, 288, 292, 296, 300, 304, 308, 312, 316, 320, 324, 256, 260, 264, 268, 272, 276, 112, 116}) {
+        rd(off, 4, &f4); /* srow_*, quatern_*, qoffset_*, scl_slope, scl_inter */
+        if (!std::isfinite(f4) && (off < 256 || (off >= 256 && off < 280 && qcode > 0) || (off >= 280 && scode > 0)))
+            return ct_error_set(CT_ERR_PARSE, "%s: a NIfTI header number at byte %d is not finite", path, off);
+    }
+    const double n = static_cast<double>(dim[1]) * dim[2] * dim[3];
+    if (n * (4.0 + bytes) > static_cast<double>(max_bytes))
+        return ct_error_set(CT_ERR_CONFIG, "%s: %d x %d x %d voxels would need %.1f GiB of memory to read, more than the "
+                            "limit of %.1f GiB (crop or resample the image, or raise max_memory_gib)", path, dim[1], dim[2],
+                            dim[3], n * (4.0 + bytes) / 1073741824.0, static_cast<double>(max_bytes) / 1073741824.0);
+    if (!ends_with(lower(path), ".gz")) {
+        struct stat sb;
+        if (stat(path, &sb) == 0 && static_cast<double>(sb.st_size) < static_cast<double>(vox_offset) + n * bytes)
+            return ct_error_set(CT_ERR_PARSE, "%s: %lld bytes, the header declares %.0f (truncated file?)", path,
+                                static_cast<long long>(sb.st_size), static_cast<double>(vox_offset) + n * bytes);
+    }
+    return CT_OK;
+}
+
 ct_status read_image(const char *path, size_t max_bytes, ct_image **out)
 {
     *out = nullptr;
@@ -907,6 +1125,7 @@ ct_status read_image(const char *path, size_t max_bytes, ct_image **out)
     vtkNIFTIImageReader *nifti = nullptr;
     switch (fmt) {
     case IMG_NIFTI:
+        CT_CHECK(check_nifti_header(path, max_bytes));
         reader = vtkSmartPointer<vtkNIFTIImageReader>::New();
         nifti = vtkNIFTIImageReader::SafeDownCast(reader);
         break;
@@ -1358,5 +1577,514 @@ extern "C" ct_status ct_vtk_mask_surface(const unsigned char *mask, const int di
     std::memset(out, 0, sizeof *out);
     return guarded("extracting a surface", what, [&] {
         return mask_surface(mask, dims, ijk_to_mm, smooth_iterations, passband, target_edge_mm, what, out);
+    });
+}
+
+/* ---- triangulated surfaces (STL, PLY, OBJ, VTP) ------------------------------------------------ */
+
+#include <vtkCleanPolyData.h>
+#include <vtkIntArray.h>
+#include <vtkOBJReader.h>
+#include <vtkPLYReader.h>
+#include <vtkSTLReader.h>
+#include <vtkTriangleFilter.h>
+#include <vtkXMLPolyDataReader.h>
+#include <vtkXMLPolyDataWriter.h>
+
+namespace {
+
+/* VTK 9.1's PLY reader (vtkPLYReader, on Greg Turk's vtkPLY) trusts the file: a face's vertex index is used
+ * unchecked to fetch that point (a read far outside the points array: found by fuzz_surface, one flipped
+ * byte), a face has room for 256 corners, faces read before the vertices have no points, elements other than
+ * "vertex" before "face" are read as faces, and a header count sizes the points array before the data is
+ * seen. check_ply walks the whole file first, as vtkPLY would read it (header and ASCII lines split into
+ * words at spaces, tabs and CRs; binary items of the sizes the header declares), and refuses, naming the
+ * file, anything VTK would misread: only files whose first two elements are "vertex" (scalar properties,
+ * x, y and z among them) and "face" (a list "vertex_indices" of whole-number indices below the vertex count,
+ * at most 256 per face), every value present, reach VTK. Elements after these two are never read. */
+struct ply_prop {
+    std::string name;
+    int type = 0, count_type = 0; /* byte sizes (1, 2, 4, 8); count_type 0: not a list */
+    bool is_float = false, is_signed = true, count_signed = true;
+};
+struct ply_elem {
+    std::string name;
+    long long count = 0;
+    std::vector<ply_prop> props;
+};
+
+bool ply_type(const std::string &w, int *size, bool *is_float)
+{
+    static const struct { const char *name; int size; bool fl; } types[] = {
+        {"char", 1, false},  {"int8", 1, false},   {"uchar", 1, false},  {"uint8", 1, false},
+        {"short", 2, false}, {"int16", 2, false},  {"ushort", 2, false}, {"uint16", 2, false},
+        {"int", 4, false},   {"int32", 4, false},  {"uint", 4, false},   {"uint32", 4, false},
+        {"float", 4, true},  {"float32", 4, true}, {"double", 8, true},  {"float64", 8, true}};
+    for (const auto &t : types)
+        if (w == t.name) {
+            *size = t.size;
+            *is_float = t.fl;
+            return true;
+        }
+    return false;
+}
+
+/* words of one line as vtkPLY's get_words splits them; false if the line is too long or holds a NUL */
+bool ply_words(const std::string &data, size_t *pos, std::vector<std::string> *words)
+{
+    words->clear();
+    if (*pos >= data.size())
+        return false;
+    size_t end = data.find('\n', *pos);
+    const size_t stop = end == std::string::npos ? data.size() : end;
+    if (stop - *pos > 4000)
+        return false;
+    std::string w;
+    for (size_t i = *pos; i < stop; ++i) {
+        const char c = data[i];
+        if (c == '\0')
+            return false;
+        if (c == ' ' || c == '\t' || c == '\r') {
+            if (!w.empty())
+                words->push_back(w);
+            w.clear();
+        } else {
+            w += c;
+        }
+    }
+    if (!w.empty())
+        words->push_back(w);
+    *pos = end == std::string::npos ? data.size() : end + 1;
+    return true;
+}
+
+bool ply_whole(const std::string &w, long long lo, long long hi, long long *v)
+{
+    if (w.empty() || w.size() > 20)
+        return false;
+    char *end = nullptr;
+    errno = 0;
+    const long long x = std::strtoll(w.c_str(), &end, 10);
+    if (errno != 0 || *end != '\0' || x < lo || x > hi)
+        return false;
+    *v = x;
+    return true;
+}
+
+ct_status check_ply(const char *path)
+{
+    std::string data;
+    {
+        FILE *f = std::fopen(path, "rb");
+        if (f == nullptr)
+            return ct_error_set(CT_ERR_IO, "%s: cannot open: %s", path, std::strerror(errno));
+        char buf[65536];
+        size_t n;
+        while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
+            data.append(buf, n);
+        const bool bad = std::ferror(f) != 0;
+        std::fclose(f);
+        if (bad)
+            return ct_error_set(CT_ERR_IO, "%s: cannot read: %s", path, std::strerror(errno));
+    }
+    auto refuse = [&](const std::string &why) {
+        return ct_error_set(CT_ERR_PARSE, "%s: not a PLY surface this reader accepts: %s", path, why.c_str());
+    };
+    size_t pos = 0;
+    std::vector<std::string> w;
+    if (!ply_words(data, &pos, &w) || w.size() != 1 || w[0] != "ply")
+        return refuse("the first line is not \"ply\"");
+    int format = -1; /* 0 ascii, 1 binary little endian, 2 binary big endian */
+    std::vector<ply_elem> elems;
+    for (;;) {
+        if (!ply_words(data, &pos, &w))
+            return refuse("no \"end_header\" line (or a header line too long or holding a NUL byte)");
+        if (w.empty() || w[0] == "comment" || w[0] == "obj_info")
+            continue;
+        if (w[0] == "end_header" && w.size() == 1)
+            break;
+        if (w[0] == "format" && w.size() == 3 && format < 0) {
+            format = w[1] == "ascii" ? 0 : w[1] == "binary_little_endian" ? 1 : w[1] == "binary_big_endian" ? 2 : -1;
+            if (format < 0)
+                return refuse("unknown format \"" + w[1] + "\"");
+        } else if (w[0] == "element" && w.size() == 3) {
+            ply_elem e;
+            e.name = w[1];
+            if (!ply_whole(w[2], 0, INT_MAX, &e.count))
+                return refuse("element \"" + w[1] + "\": count \"" + w[2] + "\" is not a whole number in [0, 2^31)");
+            elems.push_back(e);
+        } else if (w[0] == "property" && !elems.empty() && (w.size() == 3 || (w.size() == 5 && w[1] == "list"))) {
+            ply_prop p;
+            bool count_float = false;
+            p.name = w.back();
+            p.is_signed = w[w.size() - 2][0] != 'u';
+            p.count_signed = w[2][0] != 'u';
+            if (!ply_type(w[w.size() - 2], &p.type, &p.is_float) ||
+                (w.size() == 5 && (!ply_type(w[2], &p.count_type, &count_float) || count_float)))
+                return refuse("property \"" + p.name + "\": unknown or unusable type");
+            elems.back().props.push_back(p);
+        } else {
+            return refuse("unexpected header line starting \"" + w[0] + "\"");
+        }
+    }
+    if (format < 0)
+        return refuse("no \"format\" line");
+    if (elems.size() < 2 || elems[0].name != "vertex" || elems[1].name != "face")
+        return refuse("the first two elements must be \"vertex\" and \"face\"");
+    int xyz = 0;
+    for (const ply_prop &p : elems[0].props) {
+        if (p.count_type)
+            return refuse("vertex property \"" + p.name + "\" is a list");
+        xyz |= p.name == "x" ? 1 : p.name == "y" ? 2 : p.name == "z" ? 4 : 0;
+    }
+    if (xyz != 7)
+        return refuse("the vertex element lacks x, y or z");
+    int n_index_lists = 0;
+    for (const ply_prop &p : elems[1].props)
+        if (p.name == "vertex_indices" || p.name == "vertex_index") {
+            if (!p.count_type || p.is_float)
+                return refuse("face property \"" + p.name + "\" is not a list of whole numbers");
+            ++n_index_lists;
+        }
+    if (n_index_lists != 1)
+        return refuse("the face element needs one list \"vertex_indices\"");
+    const long long n_vertices = elems[0].count;
+    /* the body, element by element, as vtkPLY reads it */
+    auto binary_value = [&](int size, bool is_float, bool is_signed, long double *v) {
+        if (data.size() - pos < static_cast<size_t>(size))
+            return false;
+        unsigned char b[8];
+        for (int i = 0; i < size; ++i)
+            b[i] = static_cast<unsigned char>(data[pos + (format == 1 ? i : size - 1 - i)]);
+        pos += static_cast<size_t>(size);
+        uint64_t u = 0;
+        for (int i = size - 1; i >= 0; --i)
+            u = u << 8 | b[i];
+        if (is_float)
+            *v = 0; /* value not needed */
+        else if (is_signed && size < 8 && (u >> (8 * size - 1)) != 0)
+            *v = static_cast<long double>(static_cast<long long>(u) - (1LL << (8 * size)));
+        else
+            *v = static_cast<long double>(u);
+        return true;
+    };
+    for (int e = 0; e < 2; ++e) {
+        const ply_elem &el = elems[static_cast<size_t>(e)];
+        for (long long i = 0; i < el.count; ++i) {
+            size_t word = 0;
+            if (format == 0 && !ply_words(data, &pos, &w))
+                return refuse(el.name + " " + std::to_string(i) + ": missing, or its line is too long or holds a NUL byte");
+            for (const ply_prop &p : el.props) {
+                const bool indices = e == 1 && (p.name == "vertex_indices" || p.name == "vertex_index");
+                long long count = 1;
+                if (p.count_type) {
+                    if (format == 0) {
+                        if (word >= w.size() || !ply_whole(w[word++], 0, indices ? 256 : 65536, &count))
+                            return refuse(el.name + " " + std::to_string(i) + ": list \"" + p.name +
+                                          "\" has no count or one out of range");
+                    } else {
+                        long double c;
+                        if (!binary_value(p.count_type, false, p.count_signed, &c) || c < 0 || c > (indices ? 256 : 65536))
+                            return refuse(el.name + " " + std::to_string(i) + ": list \"" + p.name +
+                                          "\" has no count or one out of range");
+                        count = static_cast<long long>(c);
+                    }
+                }
+                for (long long k = 0; k < count; ++k) {
+                    if (format == 0) {
+                        if (word >= w.size())
+                            return refuse(el.name + " " + std::to_string(i) + ": too few values");
+                        long long v;
+                        if (indices && !ply_whole(w[word], 0, n_vertices - 1, &v))
+                            return refuse(el.name + " " + std::to_string(i) + ": vertex index \"" + w[word] +
+                                          "\" is not a whole number in [0, " + std::to_string(n_vertices) + ")");
+                        ++word;
+                    } else {
+                        long double v;
+                        if (!binary_value(p.type, p.is_float, p.is_signed, &v))
+                            return refuse(el.name + " " + std::to_string(i) + ": the file ends early");
+                        if (indices && (v < 0 || v >= static_cast<long double>(n_vertices)))
+                            return refuse(el.name + " " + std::to_string(i) + ": vertex index " +
+                                          std::to_string(static_cast<long long>(v)) + " outside [0, " +
+                                          std::to_string(n_vertices) + ")");
+                    }
+                }
+            }
+        }
+    }
+    return CT_OK;
+}
+
+ct_status read_surface(const char *path, ct_trisurf *out)
+{
+    if (path == nullptr || path[0] == '\0')
+        return ct_error_set(CT_ERR_INTERNAL, "ct_vtk_read_surface: path is NULL or empty");
+    const std::string p = lower(path);
+    enum { STL, PLY, OBJ, VTP } fmt;
+    if (ends_with(p, ".stl"))
+        fmt = STL;
+    else if (ends_with(p, ".ply"))
+        fmt = PLY;
+    else if (ends_with(p, ".obj"))
+        fmt = OBJ;
+    else if (ends_with(p, ".vtp"))
+        fmt = VTP;
+    else
+        return ct_error_set(CT_ERR_CONFIG, "%s: unknown surface format (expected .stl, .ply, .obj or .vtp)", path);
+    /* the readers' own messages for a missing file are vague: check first */
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return ct_error_set(CT_ERR_IO, "%s: cannot open: %s", path, std::strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return ct_error_set(CT_ERR_IO, "%s: not a regular file", path);
+    if (sb.st_size == 0)
+        return ct_error_set(CT_ERR_PARSE, "%s: the file is empty", path);
+    FILE *f = std::fopen(path, "rb");
+    if (f == nullptr)
+        return ct_error_set(CT_ERR_IO, "%s: cannot open: %s", path, std::strerror(errno));
+    std::fclose(f);
+
+    ct_vtk_error_capture errors;
+    vtkSmartPointer<vtkAlgorithm> reader;
+    if (fmt == STL) {
+        auto r = vtkSmartPointer<vtkSTLReader>::New();
+        r->SetFileName(path);
+        r->MergingOn();
+        reader = r;
+    } else if (fmt == PLY) {
+        CT_CHECK(check_ply(path));
+        auto r = vtkSmartPointer<vtkPLYReader>::New();
+        r->SetFileName(path);
+        reader = r;
+    } else if (fmt == OBJ) {
+        auto r = vtkSmartPointer<vtkOBJReader>::New();
+        r->SetFileName(path);
+        reader = r;
+    } else {
+        auto r = vtkSmartPointer<vtkXMLPolyDataReader>::New();
+        r->SetFileName(path);
+        reader = r;
+    }
+    errors.watch(reader);
+    ct_vtk_error_capture warnings; /* the PLY reader reports an unreadable file as a warning */
+    reader->AddObserver(vtkCommand::WarningEvent, warnings.command);
+    /* VTK 9.1's OBJ reader (and the others) pass on a cell's point index as the file gives it, and its
+     * filters then fetch that point unchecked (a read outside the points array: fuzz_surface,
+     * regress_obj_index_out_of_range.bin): every index is checked here, before any filter runs. */
+    reader->Update();
+    if (!errors.text.empty())
+        return ct_error_set(CT_ERR_PARSE, "%s: cannot read the surface: %s", path, errors.text.c_str());
+    vtkPolyData *raw = vtkPolyData::SafeDownCast(reader->GetOutputDataObject(0));
+    if (raw == nullptr)
+        return ct_error_set(CT_ERR_PARSE, "%s: no triangles in the file (is it a surface of this format?)%s%s", path,
+                            warnings.text.empty() ? "" : ": ", warnings.text.c_str());
+    {
+        const vtkIdType n_raw = raw->GetPoints() ? raw->GetNumberOfPoints() : 0;
+        vtkCellArray *kinds[4] = {raw->GetVerts(), raw->GetLines(), raw->GetPolys(), raw->GetStrips()};
+        vtkIdType cell = 0;
+        for (vtkCellArray *ca : kinds) {
+            vtkIdType n;
+            const vtkIdType *ids;
+            if (ca == nullptr)
+                continue;
+            for (ca->InitTraversal(); ca->GetNextCell(n, ids) != 0; ++cell)
+                for (vtkIdType k = 0; k < n; ++k)
+                    if (ids[k] < 0 || ids[k] >= n_raw)
+                        return ct_error_set(CT_ERR_PARSE, "%s: cell %lld refers to point %lld, outside [0, %lld)", path,
+                                            static_cast<long long>(cell), static_cast<long long>(ids[k]),
+                                            static_cast<long long>(n_raw));
+        }
+    }
+    /* polygons to triangles (lines and vertices dropped), then coincident points merged (exactly) and
+     * triangles that collapse in the merge dropped */
+    vtkNew<vtkTriangleFilter> tri;
+    errors.watch(tri);
+    tri->SetInputConnection(reader->GetOutputPort());
+    tri->PassLinesOff();
+    tri->PassVertsOff();
+    vtkNew<vtkCleanPolyData> clean;
+    errors.watch(clean);
+    clean->SetInputConnection(tri->GetOutputPort());
+    clean->PointMergingOn();
+    clean->SetTolerance(0.0);
+    clean->ConvertPolysToLinesOff();
+    clean->ConvertLinesToPointsOff();
+    clean->ConvertStripsToPolysOn();
+    clean->Update();
+    vtkPolyData *surf = clean->GetOutput();
+    if (!errors.text.empty())
+        return ct_error_set(CT_ERR_PARSE, "%s: cannot read the surface: %s", path, errors.text.c_str());
+    if (surf == nullptr || surf->GetNumberOfPolys() == 0)
+        return ct_error_set(CT_ERR_PARSE, "%s: no triangles in the file (is it a surface of this format?)%s%s", path,
+                            warnings.text.empty() ? "" : ": ", warnings.text.c_str());
+    if (surf->GetNumberOfPoints() > static_cast<vtkIdType>(INT32_MAX))
+        return ct_error_set(CT_ERR_MESH, "%s: %lld points exceed the int32 index range", path,
+                            static_cast<long long>(surf->GetNumberOfPoints()));
+    const size_t np = static_cast<size_t>(surf->GetNumberOfPoints());
+    vtkCellArray *polys = surf->GetPolys();
+    size_t nt = 0;
+    vtkIdType npts;
+    const vtkIdType *ids;
+    for (polys->InitTraversal(); polys->GetNextCell(npts, ids) != 0;)
+        if (npts == 3 && ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2])
+            ++nt;
+    if (nt == 0)
+        return ct_error_set(CT_ERR_PARSE, "%s: no triangles in the file (is it a surface of this format?)", path);
+    out->xyz_mm = static_cast<double *>(std::malloc(3 * np * sizeof(double) + 1));
+    out->tris = static_cast<int32_t *>(std::malloc(3 * nt * sizeof(int32_t) + 1));
+    if (!out->xyz_mm || !out->tris) {
+        ct_trisurf_free(out);
+        return ct_error_set(CT_ERR_NOMEM, "%s: out of memory for %zu points and %zu triangles", path, np, nt);
+    }
+    out->n_points = np;
+    out->n_tris = nt;
+    for (size_t i = 0; i < np; ++i) {
+        surf->GetPoint(static_cast<vtkIdType>(i), out->xyz_mm + 3 * i);
+        for (int k = 0; k < 3; ++k)
+            if (!std::isfinite(out->xyz_mm[3 * i + k])) {
+                ct_trisurf_free(out);
+                return ct_error_set(CT_ERR_PARSE, "%s: point %zu has a coordinate that is not a finite number", path,
+                                    i);
+            }
+    }
+    size_t t = 0;
+    for (polys->InitTraversal(); polys->GetNextCell(npts, ids) != 0;) {
+        if (!(npts == 3 && ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2]))
+            continue;
+        for (int k = 0; k < 3; ++k)
+            out->tris[3 * t + k] = static_cast<int32_t>(ids[k]);
+        ++t;
+    }
+    return CT_OK;
+}
+
+ct_status write_surface_vtp(const char *path, const ct_trisurf *s, const int32_t *labels)
+{
+    if (path == nullptr || path[0] == '\0' || s == nullptr)
+        return ct_error_set(CT_ERR_INTERNAL, "ct_vtk_write_surface_vtp: NULL argument");
+    if ((s->n_points > 0 && s->xyz_mm == nullptr) || (s->n_tris > 0 && s->tris == nullptr))
+        return ct_error_set(CT_ERR_INTERNAL, "%s: points or triangles array is NULL", path);
+    for (size_t t = 0; t < 3 * s->n_tris; ++t)
+        if (s->tris[t] < 0 || static_cast<size_t>(s->tris[t]) >= s->n_points)
+            return ct_error_set(CT_ERR_MESH, "%s: triangle %zu corner %zu: point index %d outside [0, %zu)", path,
+                                t / 3, t % 3, static_cast<int>(s->tris[t]), s->n_points);
+    vtkNew<vtkPolyData> pd;
+    vtkNew<vtkDoubleArray> xyz;
+    xyz->SetNumberOfComponents(3);
+    xyz->SetNumberOfTuples(static_cast<vtkIdType>(s->n_points));
+    if (s->n_points > 0)
+        std::memcpy(xyz->GetPointer(0), s->xyz_mm, 3 * s->n_points * sizeof(double));
+    vtkNew<vtkPoints> points;
+    points->SetData(xyz);
+    pd->SetPoints(points);
+    vtkNew<vtkIdTypeArray> offsets, connectivity;
+    offsets->SetNumberOfTuples(static_cast<vtkIdType>(s->n_tris + 1));
+    connectivity->SetNumberOfTuples(static_cast<vtkIdType>(3 * s->n_tris));
+    for (size_t t = 0; t <= s->n_tris; ++t)
+        offsets->SetValue(static_cast<vtkIdType>(t), static_cast<vtkIdType>(3 * t));
+    for (size_t i = 0; i < 3 * s->n_tris; ++i)
+        connectivity->SetValue(static_cast<vtkIdType>(i), s->tris[i]);
+    vtkNew<vtkCellArray> cells;
+    cells->SetData(offsets, connectivity);
+    pd->SetPolys(cells);
+    if (labels != nullptr) {
+        vtkNew<vtkIntArray> lab;
+        lab->SetName("label");
+        lab->SetNumberOfTuples(static_cast<vtkIdType>(s->n_tris));
+        for (size_t t = 0; t < s->n_tris; ++t)
+            lab->SetValue(static_cast<vtkIdType>(t), labels[t]);
+        pd->GetCellData()->AddArray(lab);
+    }
+    const std::string tmp = std::string(path) + ".tmp." + std::to_string(static_cast<long>(getpid())) + ".vtp";
+    ct_vtk_error_capture errors;
+    vtkNew<vtkXMLPolyDataWriter> writer;
+    errors.watch(writer);
+    writer->SetFileName(tmp.c_str());
+    writer->SetInputData(pd);
+    writer->SetDataModeToAppended();
+    writer->EncodeAppendedDataOff();
+    writer->SetCompressorTypeToZLib();
+    writer->SetHeaderTypeToUInt64();
+    const int ok = writer->Write();
+    if (ok != 1 || writer->GetErrorCode() != vtkErrorCode::NoError || !errors.text.empty()) {
+        int saved_errno = errno;
+        std::remove(tmp.c_str());
+        return ct_error_set(CT_ERR_IO, "%s: cannot write (temp file %s): %s", path, tmp.c_str(),
+                            errors.or_else(std::strerror(saved_errno)));
+    }
+    ct_status st = fsync_file(tmp.c_str());
+    if (st == CT_OK && std::rename(tmp.c_str(), path) != 0)
+        st = ct_error_set(CT_ERR_IO, "%s: cannot rename %s over it: %s", path, tmp.c_str(), std::strerror(errno));
+    if (st != CT_OK)
+        std::remove(tmp.c_str());
+    return st;
+}
+
+} // namespace
+
+extern "C" ct_status ct_vtk_read_surface(const char *path, ct_trisurf *out)
+{
+    if (out == nullptr)
+        return ct_error_set(CT_ERR_INTERNAL, "ct_vtk_read_surface: out is NULL");
+    std::memset(out, 0, sizeof *out);
+    ct_status st = guarded("reading a surface", path, [&] { return read_surface(path, out); });
+    if (st != CT_OK)
+        ct_trisurf_free(out);
+    return st;
+}
+
+extern "C" ct_status ct_vtk_write_surface_vtp(const char *path, const ct_trisurf *s, const int32_t *labels)
+{
+    return guarded("writing a surface", path, [&] { return write_surface_vtp(path, s, labels); });
+}
+
+/* ---- a closed surface to a voxel mask ------------------------------------------------------------------- */
+
+#include <vtkImageStencilData.h>
+#include <vtkPolyDataToImageStencil.h>
+
+extern "C" ct_status ct_vtk_surface_mask(const ct_trisurf *s, const int dims[3], const double a[3][4], const char *what,
+                                         unsigned char *mask)
+{
+    return guarded("voxelising a surface", what, [&]() -> ct_status {
+        for (int r = 0; r < 3; ++r)
+            for (int c = 0; c < 3; ++c)
+                if (r != c && a[r][c] != 0)
+                    return ct_error_set(CT_ERR_INTERNAL, "%s: voxelising needs an axis-aligned grid", what);
+        vtkNew<vtkPoints> pts;
+        pts->SetDataTypeToDouble();
+        pts->SetNumberOfPoints(static_cast<vtkIdType>(s->n_points));
+        for (size_t i = 0; i < s->n_points; ++i)
+            pts->SetPoint(static_cast<vtkIdType>(i), s->xyz_mm + 3 * i);
+        vtkNew<vtkCellArray> tris;
+        for (size_t t = 0; t < s->n_tris; ++t) {
+            vtkIdType ids[3] = {s->tris[3 * t], s->tris[3 * t + 1], s->tris[3 * t + 2]};
+            tris->InsertNextCell(3, ids);
+        }
+        vtkNew<vtkPolyData> pd;
+        pd->SetPoints(pts);
+        pd->SetPolys(tris);
+        ct_vtk_error_capture errors;
+        vtkNew<vtkPolyDataToImageStencil> st;
+        errors.watch(st);
+        st->SetInputData(pd);
+        st->SetOutputOrigin(a[0][3], a[1][3], a[2][3]);
+        st->SetOutputSpacing(a[0][0], a[1][1], a[2][2]);
+        st->SetOutputWholeExtent(0, dims[0] - 1, 0, dims[1] - 1, 0, dims[2] - 1);
+        st->SetTolerance(0);
+        st->Update();
+        if (!errors.text.empty())
+            return ct_error_set(CT_ERR_MESH, "%s: cannot voxelise the surface: %s", what, errors.text.c_str());
+        vtkImageStencilData *sd = st->GetOutput();
+        const size_t n = static_cast<size_t>(dims[0]) * dims[1] * dims[2];
+        std::memset(mask, 0, n);
+        for (int k = 0; k < dims[2]; ++k)
+            for (int j = 0; j < dims[1]; ++j) {
+                int iter = 0, r1 = 0, r2 = 0;
+                while (sd->GetNextExtent(r1, r2, 0, dims[0] - 1, j, k, iter))
+                    for (int i = std::max(r1, 0); i <= std::min(r2, dims[0] - 1); ++i)
+                        mask[i + static_cast<size_t>(dims[0]) * (j + static_cast<size_t>(dims[1]) * k)] = 1;
+            }
+        return CT_OK;
     });
 }

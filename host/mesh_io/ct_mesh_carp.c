@@ -1,4 +1,5 @@
-/* ct_mesh_carp.c — openCARP meshes: BASE.pts (nodes), BASE.elem (elements), BASE.lon (fibres).
+/* ct_mesh_carp.c — openCARP meshes: BASE.pts (nodes), BASE.elem (elements), BASE.lon (fibres) and the
+ * labelled surfaces BASE.endo_lv.surf, BASE.endo_rv.surf, BASE.epi.surf, BASE.base.surf.
  * The accepted dialect is described in ct_mesh_io.h. Files are read whole, then parsed line by line so
  * that every error names the file and line. */
 #define _POSIX_C_SOURCE 200809L
@@ -13,8 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../ct_files.h"
+
+/* The surface files BASE.<name>.surf, indexed by enum ct_surface. */
+static const char *const surf_names[] = {[CT_SURF_ENDO_LV] = "endo_lv", [CT_SURF_ENDO_RV] = "endo_rv",
+                                         [CT_SURF_EPI] = "epi", [CT_SURF_BASE] = "base"};
 
 /* ---- reading a text file line by line ----------------------------------------------------------- */
 
@@ -381,6 +387,150 @@ static ct_status read_lon(const char *path, size_t n_tets, double *fibre)
     return st;
 }
 
+/* Triangles read from the .surf files, each with its label and the file line it came from. */
+typedef struct tri_list {
+    int32_t *tris, *label;
+    size_t *line;
+    size_t n, cap;
+} tri_list;
+
+static void tri_list_free(tri_list *L)
+{
+    free(L->tris);
+    free(L->label);
+    free(L->line);
+    memset(L, 0, sizeof *L);
+}
+
+static int tri_list_push(tri_list *L, const int32_t t[3], int32_t label, size_t line)
+{
+    if (L->n == L->cap) {
+        size_t cap = L->cap ? 2 * L->cap : 256;
+        int32_t *tr = realloc(L->tris, 3 * cap * sizeof *tr);
+        if (tr)
+            L->tris = tr;
+        int32_t *lb = realloc(L->label, cap * sizeof *lb);
+        if (lb)
+            L->label = lb;
+        size_t *ln = realloc(L->line, cap * sizeof *ln);
+        if (ln)
+            L->line = ln;
+        if (!tr || !lb || !ln)
+            return 0;
+        L->cap = cap;
+    }
+    memcpy(L->tris + 3 * L->n, t, 3 * sizeof *t);
+    L->label[L->n] = label;
+    L->line[L->n] = line;
+    L->n++;
+    return 1;
+}
+
+/* One "Tr n0 n1 n2 [tag]" line (the tag, openCARP's region, is ignored) of a .surf file. */
+static ct_status parse_surf_line(const text_file *tf, char *line, size_t n_nodes, int32_t t[3])
+{
+    char *tok[6];
+    int n = split(line, tok, 5);
+    if (n == 0 || strcmp(tok[0], "Tr") != 0) {
+        char buf[48];
+        return ct_error_set(CT_ERR_PARSE, "%s:%zu: element type '%s'; a surface file holds triangles \"Tr n0 n1 "
+                            "n2\" (0-based node indices)", tf->path, tf->line_no,
+                            n ? token_for_message(tok[0], buf, sizeof buf) : "");
+    }
+    if (n < 4 || n > 5)
+        return ct_error_set(CT_ERR_PARSE, "%s:%zu: expected 3 node indices after Tr and an optional region tag, got "
+                            "%s%d fields", tf->path, tf->line_no, n > 5 ? "more than " : "", (n > 5 ? 5 : n) - 1);
+    for (int a = 0; a < 3; a++) {
+        long long v;
+        CT_CHECK(parse_long(tf, tok[1 + a], "node index", &v));
+        if (v < 0 || (unsigned long long)v >= n_nodes)
+            return ct_error_set(CT_ERR_PARSE, "%s:%zu: node index %lld out of range (0..%lld)", tf->path,
+                                tf->line_no, v, (long long)n_nodes - 1);
+        t[a] = (int32_t)v;
+    }
+    if (n == 5) {
+        long long tag;
+        CT_CHECK(parse_long(tf, tok[4], "region tag", &tag));
+    }
+    return CT_OK;
+}
+
+/* BASE.<name>.surf: an optional first line holding the triangle count alone, then one "Tr" line per
+ * triangle; without the count line, every line up to the end (trailing blank lines allowed). */
+static ct_status read_surf(const char *path, size_t n_nodes, int32_t label, tri_list *L)
+{
+    text_file tf;
+    CT_CHECK(text_open(&tf, path));
+    char *first = tf.data;
+    size_t first_len = strcspn(first, "\n");
+    char copy[256];
+    snprintf(copy, sizeof copy, "%.*s", (int)(first_len < sizeof copy - 1 ? first_len : sizeof copy - 1), first);
+    char *tok[2];
+    ct_status st = CT_OK;
+    if (split(copy, tok, 1) == 1) {
+        size_t count = 0, cap = 0;
+        st = read_count(&tf, "triangles", 9 /* "Tr 0 0 0\n" */, &count, &cap);
+        for (size_t i = 0; st == CT_OK && i < count; i++) {
+            char *line;
+            int32_t t[3];
+            st = data_line(&tf, i, count, "triangles", "triangle", &line);
+            if (st == CT_OK)
+                st = parse_surf_line(&tf, line, n_nodes, t);
+            if (st == CT_OK && !tri_list_push(L, t, label, tf.line_no))
+                st = ct_error_set(CT_ERR_NOMEM, "%s: out of memory for %zu triangles", path, L->n);
+        }
+        if (st == CT_OK)
+            st = expect_end(&tf, count, "triangles", 1);
+    } else {
+        char *line;
+        while (st == CT_OK && (line = text_next(&tf)) != NULL) {
+            if (is_blank(line)) {
+                st = expect_end(&tf, L->n, "triangles", 1);
+                if (st != CT_OK) /* the message's "declared in line 1" does not apply: say it plainly */
+                    st = ct_error_set(CT_ERR_PARSE, "%s:%zu: content after an empty line (a surface file without "
+                                      "a count line ends at its first empty line)", path, tf.line_no);
+                break;
+            }
+            int32_t t[3];
+            st = parse_surf_line(&tf, line, n_nodes, t);
+            if (st == CT_OK && !tri_list_push(L, t, label, tf.line_no))
+                st = ct_error_set(CT_ERR_NOMEM, "%s: out of memory for %zu triangles", path, L->n);
+        }
+    }
+    text_close(&tf);
+    return st;
+}
+
+/* Every BASE.<name>.surf beside the mesh into m->tris / m->tri_label; each triangle must be a tet face. */
+static ct_status read_surfs(const char *base, ct_mesh *m)
+{
+    tri_list L = {0};
+    ct_status st = CT_OK;
+    char path[4200];
+    for (int32_t label = CT_SURF_ENDO_LV; label <= CT_SURF_BASE && st == CT_OK; label++) {
+        snprintf(path, sizeof path, "%s.%s.surf", base, surf_names[label]);
+        struct stat sb;
+        if (stat(path, &sb) == 0 || errno != ENOENT)
+            st = read_surf(path, m->n_nodes, label, &L);
+    }
+    if (st == CT_OK && L.n > 0) {
+        m->tris = L.tris;
+        m->tri_label = L.label;
+        m->n_tris = L.n;
+        L.tris = L.label = NULL;
+        size_t bad;
+        st = ct_mesh_first_stray_tri(m, &bad);
+        if (st == CT_OK && bad < m->n_tris) {
+            const int32_t *t = m->tris + 3 * bad;
+            st = ct_error_set(CT_ERR_MESH, "%s.%s.surf:%zu: triangle %d %d %d is not a face of any tetrahedron of "
+                              "%s.elem", base, surf_names[m->tri_label[bad]], L.line[bad], (int)t[0], (int)t[1],
+                              (int)t[2], base);
+        }
+    }
+    tri_list_free(&L);
+    return st;
+}
+
 /* ---- public entry points ------------------------------------------------------------------------- */
 
 /* BASE from BASE, BASE.pts, BASE.elem or BASE.lon. */
@@ -445,6 +595,11 @@ ct_status ct_mesh_read_carp(const char *path, double unit_to_mm, ct_mesh **out)
             ct_mesh_destroy(m);
             return st;
         }
+    }
+    st = read_surfs(base, m);
+    if (st != CT_OK) {
+        ct_mesh_destroy(m);
+        return st;
     }
     *out = m;
     return CT_OK;
@@ -515,6 +670,10 @@ ct_status ct_mesh_write_carp(const char *base_path, const ct_mesh *mesh, double 
         if (mesh->tets[e] < 0 || (size_t)mesh->tets[e] >= mesh->n_nodes)
             return ct_error_set(CT_ERR_MESH, "%s: element %zu: node index %d out of range (0..%zu)", base_path,
                                 e / 4, (int)mesh->tets[e], mesh->n_nodes - 1);
+    for (size_t k = 0; mesh->tris && k < 3 * mesh->n_tris; k++)
+        if (mesh->tris[k] < 0 || (size_t)mesh->tris[k] >= mesh->n_nodes)
+            return ct_error_set(CT_ERR_MESH, "%s: boundary triangle %zu: node index %d out of range (0..%zu)",
+                                base_path, k / 3, (int)mesh->tris[k], mesh->n_nodes - 1);
 
     text_buf b = {0};
     buf_printf(&b, "%zu\n", mesh->n_nodes);
@@ -537,5 +696,27 @@ ct_status ct_mesh_write_carp(const char *base_path, const ct_mesh *mesh, double 
     for (size_t e = 0; e < mesh->n_tets; e++)
         buf_printf(&b, "%.17g %.17g %.17g\n", mesh->fibre[3 * e], mesh->fibre[3 * e + 1], mesh->fibre[3 * e + 2]);
     snprintf(path, sizeof path, "%s.lon", base_path);
-    return buf_write(&b, path);
+    CT_CHECK(buf_write(&b, path));
+
+    /* One .surf per label present; a stale one of a label the mesh lacks is removed, so that reading
+     * BASE back gives this mesh. */
+    const size_t nt = mesh->tris && mesh->tri_label ? mesh->n_tris : 0;
+    for (int32_t label = CT_SURF_ENDO_LV; label <= CT_SURF_BASE; label++) {
+        snprintf(path, sizeof path, "%s.%s.surf", base_path, surf_names[label]);
+        size_t count = 0;
+        for (size_t t = 0; t < nt; t++)
+            count += mesh->tri_label[t] == label;
+        if (count == 0) {
+            if (unlink(path) != 0 && errno != ENOENT)
+                return ct_error_set(CT_ERR_IO, "%s: cannot remove the stale surface file: %s", path, strerror(errno));
+            continue;
+        }
+        buf_printf(&b, "%zu\n", count);
+        for (size_t t = 0; t < nt; t++)
+            if (mesh->tri_label[t] == label)
+                buf_printf(&b, "Tr %d %d %d\n", (int)mesh->tris[3 * t], (int)mesh->tris[3 * t + 1],
+                           (int)mesh->tris[3 * t + 2]);
+        CT_CHECK(buf_write(&b, path));
+    }
+    return CT_OK;
 }

@@ -28,6 +28,50 @@ size_t ct_mesh_orient(ct_mesh *mesh)
     return flipped;
 }
 
+ct_status ct_mesh_first_stray_tri(const ct_mesh *mesh, size_t *first)
+{
+    const size_t nn = mesh->n_nodes, ne = mesh->n_tets;
+    *first = mesh->n_tris;
+    if (mesh->n_tris == 0)
+        return CT_OK;
+    /* The tets around each node (compressed rows): start[v] .. start[v+1] in around[]. */
+    size_t *start = calloc(nn + 2, sizeof *start);
+    size_t *around = malloc((4 * ne + 1) * sizeof *around);
+    if (!start || !around) {
+        free(start);
+        free(around);
+        return ct_error_set(CT_ERR_NOMEM, "out of memory checking %zu boundary triangles", mesh->n_tris);
+    }
+    for (size_t i = 0; i < 4 * ne; i++)
+        start[(size_t)mesh->tets[i] + 2]++;
+    for (size_t v = 0; v < nn; v++)
+        start[v + 2] += start[v + 1];
+    for (size_t e = 0; e < ne; e++)
+        for (int a = 0; a < 4; a++)
+            around[start[(size_t)mesh->tets[4 * e + a] + 1]++] = e;
+    for (size_t f = 0; f < mesh->n_tris; f++) {
+        const int32_t *t = mesh->tris + 3 * f;
+        int found = 0;
+        if (t[0] != t[1] && t[1] != t[2] && t[0] != t[2])
+            for (size_t k = start[t[0]]; k < start[t[0] + 1] && !found; k++) {
+                const int32_t *q = mesh->tets + 4 * around[k];
+                int has1 = 0, has2 = 0;
+                for (int a = 0; a < 4; a++) {
+                    has1 |= q[a] == t[1];
+                    has2 |= q[a] == t[2];
+                }
+                found = has1 && has2;
+            }
+        if (!found) {
+            *first = f;
+            break;
+        }
+    }
+    free(start);
+    free(around);
+    return CT_OK;
+}
+
 /* Union-find over nodes with path halving and union by size. */
 static size_t uf_find(size_t *parent, size_t i)
 {

@@ -18,9 +18,11 @@
 /* Reads a tetrahedral mesh into *out (NULL on failure); the caller owns *out and frees it with
  * ct_mesh_destroy().
  *
- * format: "carp"  openCARP PATH.pts / PATH.elem / PATH.lon; PATH may be the base name or any of the
- *                 three files (see ct_mesh_read_carp for the accepted dialect);
- *         "vtu"   VTK XML unstructured grid of linear tets (cell fields "fibre" and "tissue" if present);
+ * format: "carp"  openCARP PATH.pts / PATH.elem / PATH.lon and the surface files PATH.<surface>.surf;
+ *                 PATH may be the base name or any of the three mesh files (see ct_mesh_read_carp for
+ *                 the accepted dialect);
+ *         "vtu"   VTK XML unstructured grid of linear tets (cell fields "fibre" and "tissue" if present),
+ *                 optionally with labelled boundary triangles (see ct_mesh_read_vtu);
  *         "gmsh"  Gmsh .msh, versions 2 and 4, ASCII or binary (see ct_mesh_read_gmsh);
  *         "vtk"   legacy VTK: NOT supported (the build links VTK's XML reader only) -> CT_ERR_CONFIG;
  *         NULL    inferred: .vtu -> vtu, .msh -> gmsh, .vtk -> vtk, .pts/.elem/.lon or a base name
@@ -36,8 +38,9 @@
  * (well-formed but unusable mesh), CT_ERR_CONFIG (unknown or unsupported format, bad unit). */
 ct_status ct_mesh_read(const char *path, const char *format, double unit_to_mm, ct_mesh **out);
 
-/* The format parsers on their own: they parse and range-check node indices but do not orient,
- * validate or check topology (ct_mesh_read does). Same ownership as ct_mesh_read.
+/* The format parsers on their own: they parse and range-check node indices, and (carp, vtu) check that
+ * every boundary triangle is a tet face, but do not orient, validate or check topology (ct_mesh_read
+ * does). Same ownership as ct_mesh_read.
  *
  * openCARP dialect accepted by ct_mesh_read_carp:
  *   .pts   line 1: node count N; then N lines "x y z" (finite numbers).
@@ -51,9 +54,25 @@ ct_status ct_mesh_read(const char *path, const char *format, double unit_to_mm, 
  *          numbers. A first line holding one number is taken as that header. Fibres are normalised; a
  *          zero or non-finite fibre is an error naming the element. Missing .lon: fibres stay along x,
  *          no error.
+ *   .surf  optional, the labelled boundary (mesh->tris, mesh->tri_label): BASE.endo_lv.surf,
+ *          BASE.endo_rv.surf, BASE.epi.surf and BASE.base.surf, each one present read with its label
+ *          (enum ct_surface); none present: no triangles. openCARP's surface format, an element file of
+ *          triangles: an optional line 1 holding the triangle count alone, then lines "Tr n0 n1 n2 [tag]"
+ *          of 0-based node indices (the region tag is ignored). With the count line the rules of .elem
+ *          apply; without it every line up to the first blank one is a triangle. Another element type,
+ *          a malformed line or an index out of range is CT_ERR_PARSE naming the file and line; a triangle
+ *          whose corners are not those of one tet is CT_ERR_MESH naming the file and line.
  *   Lines may end in CR LF; blank lines are allowed only at the end of a file; anything else after the
  *   declared count (or fewer lines than declared) is an error naming the file and line. */
 ct_status ct_mesh_read_carp(const char *path, double unit_to_mm, ct_mesh **out);
+/* VTK .vtu: VTK_TETRA cells are the mesh. VTK_TRIANGLE cells, in any place among them, are the labelled
+ * boundary (mesh->tris, in file order), labelled by the integer cell field "surface" (or, if there is none,
+ * "surface_label"): 1 endo_lv, 2 endo_rv, 3 epi, 4 base (enum ct_surface); its values on tets are ignored
+ * (write 0). Other cell fields ("fibre", "fiber", "tissue") are read on the tets only; their values on
+ * triangles are ignored. Triangles without a label field, a label outside 1..4 (CT_ERR_PARSE), or a
+ * triangle whose corners are not those of one tet (CT_ERR_MESH) are errors naming the cell's index in the
+ * file; any other cell type is CT_ERR_MESH naming the cell and its type. Triangles need not cover the
+ * whole boundary. */
 ct_status ct_mesh_read_vtu(const char *path, double unit_to_mm, ct_mesh **out);
 /* Gmsh, through its C API (libgmsh). The file must be named *.msh and begin with $MeshFormat, else
  * CT_ERR_CONFIG / CT_ERR_PARSE: Gmsh would read it by its extension or as a .geo script, which can run
@@ -76,16 +95,27 @@ ct_status ct_mesh_read_gmsh(const char *path, double unit_to_mm, ct_mesh **out);
  * multiplied by mm_to_unit (1000 for openCARP's um) and printed with %.17g, so that with mm_to_unit = 1
  * a round trip is exact; fibres likewise (%.17g). .elem carries the tissue label as region tag (0 when
  * mesh->tissue is NULL); .lon starts with the header line "1" (one direction per element).
- * Boundary triangles are not written (openCARP keeps them in separate .surf files). */
+ * Boundary triangles go to BASE.<surface>.surf (endo_lv, endo_rv, epi, base: the format ct_mesh_read_carp
+ * reads, with the count line), one file per label the mesh has; triangles labelled 0 are not written, and
+ * a .surf of a label the mesh lacks is removed, so that reading BASE back gives this mesh. */
 ct_status ct_mesh_write_carp(const char *base_path, const ct_mesh *mesh, double mm_to_unit);
 
 /* Writes the mesh as .vtu (coordinates in mm) with cell fields "fibre" (3 components) and "tissue"
- * (1 component, enum ct_tissue as a double). Atomic. Boundary triangles are not written. */
+ * (1 component, enum ct_tissue as a double). Atomic. With boundary triangles (n_tris > 0), they follow the
+ * tets as VTK_TRIANGLE cells with the Int32 cell field "surface" (their label; 0 on tets), and carry fibre
+ * 0 0 0 and tissue 0: the form ct_mesh_read_vtu reads back. */
 ct_status ct_mesh_write_vtu(const char *path, const ct_mesh *mesh);
 
 /* Flips every tet of negative signed volume (swapping its last two nodes) and returns how many were
  * flipped. Tets with an out-of-range node index are left alone (ct_mesh_validate reports them). */
 size_t ct_mesh_orient(ct_mesh *mesh);
+
+/* Sets *first to the index of the first boundary triangle (mesh->tris) whose three corners are not the
+ * corners of one tet (in any order; a triangle with a repeated node is never a face), or to mesh->n_tris
+ * when every triangle is a tet face. Every tet and triangle node index must be in range (the readers check
+ * that first). Returns CT_OK, or CT_ERR_NOMEM; the caller names the triangle in its file's terms.
+ * O(n_tets + n_tris x tets per node). */
+ct_status ct_mesh_first_stray_tri(const ct_mesh *mesh, size_t *first);
 
 /* Topology checks beyond ct_mesh_validate (run that first):
  *   node index of a tet or triangle out of range, tissue or surface label out of its enum -> CT_ERR_MESH;

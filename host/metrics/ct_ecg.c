@@ -174,15 +174,28 @@ ct_status ct_ecg_create(const ct_mesh *mesh, const ct_ecg_conductivity *cond, co
     double lim = p.limb_distance_radii > 0.0 ? p.limb_distance_radii : 10.0;
     double chest = p.chest_distance_radii > 0.0 ? p.chest_distance_radii : 2.0;
 
-    double lo[3], hi[3], c[3];
-    ct_mesh_bounds(mesh, lo, hi);
+    /* The bounding box in the body frame (L, A, S), so that the electrodes turn with the mesh and its frame;
+     * with the default frame it is the mesh's axis-aligned bounding box, exactly. */
+    const double *axis[3] = {L, A, S};
+    double lo[3], hi[3], c[3] = {0, 0, 0};
+    for (int k = 0; k < 3; k++)
+        lo[k] = INFINITY, hi[k] = -INFINITY;
+    for (size_t i = 0; i < mesh->n_nodes; i++)
+        for (int k = 0; k < 3; k++) {
+            double u = ct_dot3(mesh->xyz_mm + 3 * i, axis[k]);
+            lo[k] = fmin(lo[k], u);
+            hi[k] = fmax(hi[k], u);
+        }
     double diag2 = 0.0;
-    for (int d = 0; d < 3; d++) {
-        c[d] = p.use_centre ? p.centre_mm[d] : 0.5 * (lo[d] + hi[d]);
-        diag2 += (hi[d] - lo[d]) * (hi[d] - lo[d]);
+    for (int k = 0; k < 3; k++) {
+        for (int d = 0; d < 3; d++)
+            c[d] += 0.5 * (lo[k] + hi[k]) * axis[k][d];
+        diag2 += (hi[k] - lo[k]) * (hi[k] - lo[k]);
     }
+    if (p.use_centre)
+        memcpy(c, p.centre_mm, sizeof c);
     double R = 0.5 * sqrt(diag2);
-    if (!(R > 0.0))
+    if (!(R > 0.0) || !isfinite(R))
         return ct_error_set(CT_ERR_MESH, "ct_ecg: mesh has an empty bounding box");
 
     double xyz[3 * CT_ECG_N_ELECTRODES_12];

@@ -18,9 +18,11 @@
  * so each electrode holds one nodal weight vector c (n_nodes) built once at create time: sampling costs
  * one dot product of length n_nodes per electrode. sum_i c_i = 0, so a uniform Vm gives phi = 0.
  *
- * 12-lead placement (idealised, not a torso): centre c = mesh bounding-box centre (or the caller's), heart
- * radius R = half the bounding-box diagonal. Body frame: S = superior (default +z), A = anterior
- * (default +y, made orthogonal to S), L = patient's left = S x A. Limb electrodes at limb_distance_radii*R
+ * 12-lead placement (idealised, not a torso): body frame S = superior (default +z), A = anterior (default +y,
+ * made orthogonal to S), L = patient's left = S x A, in mesh coordinates. Centre c = the centre of the mesh's
+ * bounding box in that frame (or the caller's), heart radius R = half that box's diagonal: rotating the mesh
+ * and the frame together moves every electrode with them (with the default frame the box is the mesh's
+ * axis-aligned bounding box). Limb electrodes at limb_distance_radii*R
  * (default 10) in the frontal plane (L, -S) at angle theta from L towards inferior (-S): RA -150 deg,
  * LA -30 deg, LL +90 deg (Einthoven triangle). Precordial V1..V6 at chest_distance_radii*R (default 2)
  * in the transverse plane (A, L) through c at angles from A towards L: -30, -6, 18, 42, 66, 90 deg
@@ -46,8 +48,8 @@ typedef struct ct_ecg_conductivity {
 typedef struct ct_ecg_placement {
     int use_centre;              /* 0: bounding-box centre; 1: centre_mm below */
     double centre_mm[3];
-    double superior[3];          /* zero vector: +z */
-    double anterior[3];          /* zero vector: +y */
+    double superior[3];          /* zero vector: +z (ct_config's "ecg.superior" is checked before it gets here) */
+    double anterior[3];          /* zero vector: +y; must not be parallel to superior */
     double limb_distance_radii;  /* 0: 10 */
     double chest_distance_radii; /* 0: 2 */
 } ct_ecg_placement;

@@ -37,6 +37,9 @@ struct ct_dist {
     size_t piece_n_nodes, piece_n_tets;
     int32_t *piece_node;         /* local node of each piece node */
     double *piece_xyz, *piece_fibre, *piece_vm;
+    /* the labels of ct_output.h: node_id and cell_type per piece node, tissue and aha_segment per piece tet */
+    double *piece_labels;
+    int has_cell_type, has_tissue, has_aha;
     int32_t *piece_tets;
     uint64_t partition_hash;     /* FNV-1a of the owner array, for checkpoints */
     char summary[256];
@@ -81,6 +84,7 @@ void ct_dist_destroy(ct_dist *d)
     free(d->piece_fibre);
     free(d->piece_vm);
     free(d->piece_tets);
+    free(d->piece_labels);
     free(d);
 }
 
@@ -111,7 +115,7 @@ static ct_status local_problem(ct_dist *d, const ct_sim *sim)
 }
 
 /* This rank's piece of the Vm frames: the elements it keeps, renumbered over the nodes they use. */
-static ct_status frame_piece(ct_dist *d)
+static ct_status frame_piece(ct_dist *d, const ct_sim *sim)
 {
     const ct_partition *p = d->part;
     const ct_mesh *lm = p->mesh;
@@ -135,7 +139,8 @@ static ct_status frame_piece(ct_dist *d)
     d->piece_vm = malloc((nn + 1) * sizeof *d->piece_vm);
     d->piece_tets = malloc((4 * nt + 1) * sizeof *d->piece_tets);
     d->piece_fibre = malloc((3 * nt + 1) * sizeof *d->piece_fibre);
-    if (!d->piece_node || !d->piece_xyz || !d->piece_vm || !d->piece_tets || !d->piece_fibre) {
+    d->piece_labels = malloc((2 * nn + 2 * nt + 1) * sizeof *d->piece_labels);
+    if (!d->piece_node || !d->piece_xyz || !d->piece_vm || !d->piece_tets || !d->piece_fibre || !d->piece_labels) {
         free(map);
         return ct_error_set(CT_ERR_NOMEM, "out of memory for the frame piece");
     }
@@ -153,6 +158,24 @@ static ct_status frame_piece(ct_dist *d)
             k++;
         }
     free(map);
+    /* labels by global node and element, as the serial files carry them (ct_output.c) */
+    d->has_cell_type = sim->node_cell_type != NULL;
+    d->has_tissue = sim->mesh->tissue != NULL;
+    d->has_aha = sim->aha_segment != NULL;
+    double *id = d->piece_labels, *type = id + nn, *tissue = type + nn, *aha = tissue + nt;
+    for (size_t q = 0; q < nn; q++) {
+        int32_t g = p->l2g[d->piece_node[q]];
+        id[q] = sim->node_id ? sim->node_id[g] : g;
+        type[q] = d->has_cell_type ? sim->node_cell_type[g] : 0;
+    }
+    k = 0;
+    for (size_t e = 0; e < lm->n_tets; e++)
+        if (p->tet_kept[e]) {
+            int32_t g = p->tet_l2g[e];
+            tissue[k] = d->has_tissue ? sim->mesh->tissue[g] : 0;
+            aha[k] = d->has_aha ? sim->aha_segment[g] : 0;
+            k++;
+        }
     return CT_OK;
 }
 
@@ -220,7 +243,7 @@ ct_status ct_dist_create(const ct_sim *sim, ct_dist **out)
         if (st == CT_OK)
             st = local_problem(d, sim);
         if (st == CT_OK)
-            st = frame_piece(d);
+            st = frame_piece(d, sim);
         st = ct_mpi_agree(st);
     }
     free(owner);
@@ -514,9 +537,10 @@ ct_status ct_dist_gather(const ct_dist *d, ct_status st, const double *local, in
 }
 
 /* vm_NNNNNN.pvtu listing the n_ranks pieces of frame `frame`, written atomically into dir. */
-static ct_status write_pvtu(const char *dir, int frame, int n_ranks)
+/* The .pvtu of frame `frame`: the arrays every piece holds (ct_dist_frame), and the pieces. */
+static ct_status write_pvtu(const ct_dist *d, const char *dir, int frame, int n_ranks)
 {
-    size_t cap = 1024 + (size_t)n_ranks * 64, len = 0;
+    size_t cap = 2048 + (size_t)n_ranks * 64, len = 0;
     char *xml = malloc(cap);
     if (!xml)
         return ct_error_set(CT_ERR_NOMEM, "out of memory for a .pvtu");
@@ -526,13 +550,19 @@ static ct_status write_pvtu(const char *dir, int frame, int n_ranks)
                             "  <PUnstructuredGrid GhostLevel=\"0\">\n"
                             "    <PPointData Scalars=\"Vm_mV\">\n"
                             "      <PDataArray type=\"Float64\" Name=\"Vm_mV\" NumberOfComponents=\"1\"/>\n"
+                            "      <PDataArray type=\"Int32\" Name=\"node_id\" NumberOfComponents=\"1\"/>\n"
+                            "%s"
                             "    </PPointData>\n"
                             "    <PCellData>\n"
                             "      <PDataArray type=\"Float64\" Name=\"fibre\" NumberOfComponents=\"3\"/>\n"
+                            "%s%s"
                             "    </PCellData>\n"
                             "    <PPoints>\n"
                             "      <PDataArray type=\"Float64\" NumberOfComponents=\"3\"/>\n"
-                            "    </PPoints>\n");
+                            "    </PPoints>\n",
+                            d->has_cell_type ? "      <PDataArray type=\"Int8\" Name=\"cell_type\" NumberOfComponents=\"1\"/>\n" : "",
+                            d->has_tissue ? "      <PDataArray type=\"Int8\" Name=\"tissue\" NumberOfComponents=\"1\"/>\n" : "",
+                            d->has_aha ? "      <PDataArray type=\"Int8\" Name=\"aha_segment\" NumberOfComponents=\"1\"/>\n" : "");
     for (int r = 0; r < n_ranks; r++)
         len += (size_t)snprintf(xml + len, cap - len, "    <Piece Source=\"vm_%06d_p%04d.vtu\"/>\n", frame, r);
     len += (size_t)snprintf(xml + len, cap - len, "  </PUnstructuredGrid>\n</VTKFile>\n");
@@ -555,15 +585,24 @@ ct_status ct_dist_frame(const ct_dist *d, ct_output *out, double t_ms, ct_status
             d->piece_vm[k] = local_vm[d->piece_node[k]];
         char name[64], path[4096];
         snprintf(name, sizeof name, "vm_%06d_p%04d.vtu", frame, d->rank);
-        ct_vtk_field vm = {"Vm_mV", 1, d->piece_vm}, fibre = {"fibre", 3, d->piece_fibre};
+        size_t nn = d->piece_n_nodes, nt = d->piece_n_tets;
+        ct_vtk_field points[3] = {{"Vm_mV", 1, d->piece_vm, CT_VTK_FLOAT64},
+                                  {"node_id", 1, d->piece_labels, CT_VTK_INT32},
+                                  {"cell_type", 1, d->piece_labels + nn, CT_VTK_INT8}};
+        ct_vtk_field cells[3] = {{"fibre", 3, d->piece_fibre, CT_VTK_FLOAT64}};
+        int nc = 1;
+        if (d->has_tissue)
+            cells[nc++] = (ct_vtk_field){"tissue", 1, d->piece_labels + 2 * nn, CT_VTK_INT8};
+        if (d->has_aha)
+            cells[nc++] = (ct_vtk_field){"aha_segment", 1, d->piece_labels + 2 * nn + nt, CT_VTK_INT8};
         st = ct_path_join(path, sizeof path, out->dir, name);
         if (st == CT_OK)
-            st = ct_vtk_write_vtu(path, d->piece_n_nodes, d->piece_xyz, d->piece_n_tets, d->piece_tets, &vm, 1, &fibre,
-                                  1);
+            st = ct_vtk_write_vtu(path, nn, d->piece_xyz, nt, d->piece_tets, points, d->has_cell_type ? 3 : 2, cells,
+                                  nc);
     }
     CT_CHECK(ct_mpi_agree(st)); /* every piece is on disk before the .pvtu names it */
     if (d->rank == 0) {
-        st = write_pvtu(out->dir, frame, d->n_ranks);
+        st = write_pvtu(d, out->dir, frame, d->n_ranks);
         if (st == CT_OK && !out->pvd) {
             char path[4096];
             st = ct_path_join(path, sizeof path, out->dir, "vm.pvd");

@@ -5,6 +5,7 @@
 
 #include <gmshc.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,11 +19,96 @@ ct_lv_params ct_lv_params_default(void)
                           .epi_long_mm = 20.0, .base_z_mm = 5.0};
 }
 
-ct_biv_params ct_biv_params_default(void)
+ct_biv_params ct_biv_params_small(void)
 {
     return (ct_biv_params){.lv = ct_lv_params_default(), .rv_centre_x_mm = 10.0, .rv_centre_z_mm = 0.0,
                            .rv_epi_x_mm = 13.0, .rv_epi_y_mm = 17.0, .rv_epi_z_mm = 16.0,
                            .rv_wall_mm = 3.0};
+}
+
+/* The normal adult heart; the same numbers as ct_phantom_params_default (image/ct_phantom.c), so that the
+ * idealised route and the image demo describe one heart. Sources, Lang et al. 2015 (ASE/EACVI chamber
+ * quantification, J Am Soc Echocardiogr 28:1-39), normal ranges as mean +- SD (2-SD range):
+ *   lv_edd_mm 48     LV internal diameter in diastole: men 50.2 +- 4.1 (42.0-58.4), women 45.0 +- 3.6
+ *                    (37.8-52.2): between the two means;
+ *   septum_mm 10,    septal and posterior wall thickness: 6-10 mm men, 6-9 women: the upper end of normal;
+ *   free_wall_mm 10
+ *   apex_wall_mm 8   not tabulated there: the apex thinner than the mid-ventricular wall;
+ *   lv_length_mm 86  not tabulated there either: chosen with the above so that the LV cavity (~104 mL) and
+ *                    wall (~125 mL, ~131 g) fall inside Lang's normal LVEDV (62-150 mL men, 46-106 women)
+ *                    and LV mass (88-224 g men, 67-162 women);
+ *   rv_edd_mm 20     RV mid-cavity diameter 27 +- 4 (19-35) (basal 33 +- 4, 25-41): the reference RV is a
+ *                    crescent wide antero-posteriorly (epi y semi-axis 44) and near the lower limit of the
+ *                    septal-lateral width; its cavity is ~104 mL;
+ *   rv_length_mm 74  RV longitudinal dimension 71 +- 6 (59-83);
+ *   rv_wall_mm 4     RV free-wall thickness 3 +- 1 (1-5). */
+ct_heart_dimensions ct_heart_dimensions_default(void)
+{
+    return (ct_heart_dimensions){.lv_edd_mm = 48.0, .lv_length_mm = 86.0, .septum_mm = 10.0,
+                                 .free_wall_mm = 10.0, .apex_wall_mm = 8.0, .rv_edd_mm = 20.0,
+                                 .rv_length_mm = 74.0, .rv_wall_mm = 4.0};
+}
+
+ct_status ct_biv_params_from_dimensions(const ct_heart_dimensions *d, ct_biv_params *out)
+{
+    const struct {
+        const char *key;
+        double v, lo, hi;
+    } dims[] = {{"lv_edd_mm", d->lv_edd_mm, 30, 90},      {"lv_length_mm", d->lv_length_mm, 50, 130},
+                {"septum_mm", d->septum_mm, 4, 30},       {"free_wall_mm", d->free_wall_mm, 4, 30},
+                {"apex_wall_mm", d->apex_wall_mm, 2, 20}, {"rv_edd_mm", d->rv_edd_mm, 5, 60},
+                {"rv_length_mm", d->rv_length_mm, 40, 120}, {"rv_wall_mm", d->rv_wall_mm, 1, 15}};
+    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
+        if (!(dims[i].v >= dims[i].lo && dims[i].v <= dims[i].hi))
+            return ct_error_set(CT_ERR_CONFIG, "dimensions.%s = %g mm is outside the plausible human range "
+                                "[%g, %g] mm", dims[i].key, dims[i].v, dims[i].lo, dims[i].hi);
+    if (fabs(d->septum_mm - d->free_wall_mm) > 2.0)
+        return ct_error_set(CT_ERR_CONFIG, "dimensions.septum_mm = %g mm and dimensions.free_wall_mm = %g mm "
+                            "differ by more than 2 mm: the idealised biventricular geometry has one LV wall "
+                            "thickness (the septum is the LV wall), the mean of the two; use an image-based "
+                            "geometry (geometry.type \"image\") for an asymmetric wall", d->septum_mm,
+                            d->free_wall_mm);
+    ct_biv_params b;
+    double wall = 0.5 * (d->septum_mm + d->free_wall_mm);
+    b.lv.endo_short_mm = 0.5 * d->lv_edd_mm;
+    b.lv.epi_short_mm = b.lv.endo_short_mm + wall;
+    /* products before quotients: the default dimensions give the reference heart's numbers exactly */
+    b.lv.endo_long_mm = (d->lv_length_mm - d->apex_wall_mm) * 10.0 / 13.0;
+    b.lv.epi_long_mm = b.lv.endo_long_mm + d->apex_wall_mm;
+    b.lv.base_z_mm = b.lv.endo_long_mm * 3.0 / 10.0;
+    if (!(b.lv.endo_long_mm >= b.lv.endo_short_mm))
+        return ct_error_set(CT_ERR_CONFIG, "dimensions.lv_length_mm = %g mm is too short for dimensions.lv_edd_mm "
+                            "= %g mm: the LV cavity would be wider than long (long semi-axis %g < short %g mm); "
+                            "need lv_length_mm >= %g mm with apex_wall_mm = %g", d->lv_length_mm, d->lv_edd_mm,
+                            b.lv.endo_long_mm, b.lv.endo_short_mm, 1.3 * b.lv.endo_short_mm + d->apex_wall_mm,
+                            d->apex_wall_mm);
+    if (!(d->rv_length_mm + d->rv_wall_mm <= d->lv_length_mm))
+        return ct_error_set(CT_ERR_CONFIG, "dimensions.rv_length_mm = %g mm: the RV (rv_length_mm + rv_wall_mm = "
+                            "%g mm below the base) must end above the LV apex (lv_length_mm = %g mm)",
+                            d->rv_length_mm, d->rv_length_mm + d->rv_wall_mm, d->lv_length_mm);
+    if (!(d->rv_length_mm > 2.0 * b.lv.base_z_mm))
+        return ct_error_set(CT_ERR_CONFIG, "dimensions.rv_length_mm = %g mm is too short: the RV cavity, centred "
+                            "at the LV equator, must reach the base plane %g mm above it (rv_length_mm > %g mm "
+                            "with this lv_length_mm and apex_wall_mm)", d->rv_length_mm, b.lv.base_z_mm,
+                            2.0 * b.lv.base_z_mm);
+    double r = b.lv.epi_short_mm;
+    b.rv_centre_x_mm = r * 26.0 / 34.0;
+    b.rv_centre_z_mm = 0.0;
+    b.rv_epi_x_mm = r + d->rv_edd_mm + d->rv_wall_mm - b.rv_centre_x_mm;
+    b.rv_epi_y_mm = r * 44.0 / 34.0;
+    b.rv_epi_z_mm = d->rv_length_mm - b.lv.base_z_mm + d->rv_wall_mm;
+    b.rv_wall_mm = d->rv_wall_mm;
+    *out = b;
+    return CT_OK;
+}
+
+ct_biv_params ct_biv_params_default(void)
+{
+    ct_heart_dimensions d = ct_heart_dimensions_default();
+    ct_biv_params b = ct_biv_params_small();
+    ct_status st = ct_biv_params_from_dimensions(&d, &b);
+    (void)st; /* the defaults are valid (tests/test_dimensions.c) */
+    return b;
 }
 
 double ct_geometry_truncated_ellipsoid_volume(double a_mm, double c_mm, double z_top_mm)
@@ -495,8 +581,41 @@ ct_status ct_geometry_biv(const ct_biv_params *p, double h_mm, ct_mesh **out)
 
 /* ---- a closed triangulated surface to tets ---- */
 
+/* remesh 1: Gmsh classifies, reparametrises and remeshes the surface at h_mm; 0: the surface's own triangles
+ * bound a discrete volume that Gmsh fills (the fallback when a patch cannot be reparametrised). */
+static ct_status from_surface(const ct_trisurf *surf, double h_mm, double remesh_angle_deg, const char *name,
+                              ct_mesh **out);
+
 ct_status ct_geometry_from_surface(const ct_trisurf *surf, double h_mm, const char *name, ct_mesh **out)
 {
+    /* Gmsh 4.8's reparametrisation refuses some patches of smoothed contours ("Wrong topology of boundary
+     * mesh for parametrization"), depending on how the creases split the surface: other crease angles split
+     * it otherwise; last, the surface is filled as it is */
+    static const double angles[] = {40.0, 60.0, 25.0, 80.0};
+    char first[512] = "";
+    ct_status st = CT_OK;
+    for (int k = 0; k < 4; k++) {
+        st = from_surface(surf, h_mm, angles[k], name, out);
+        if (st == CT_OK || st != CT_ERR_MESH || strstr(ct_error_message(), "gmsh:") == NULL)
+            return st;
+        if (k == 0)
+            snprintf(first, sizeof first, "%s", ct_error_message());
+    }
+    st = from_surface(surf, h_mm, 0, name, out);
+    if (st != CT_OK)
+        return ct_error_set(st, "%s; filling the surface as it is failed too: %s", first, ct_error_message());
+    return CT_OK;
+}
+
+ct_status ct_geometry_fill_surface(const ct_trisurf *surf, double h_mm, const char *name, ct_mesh **out)
+{
+    return from_surface(surf, h_mm, 0.0, name, out);
+}
+
+static ct_status from_surface(const ct_trisurf *surf, double h_mm, double remesh_angle_deg, const char *name,
+                              ct_mesh **out)
+{
+    const int remesh = remesh_angle_deg > 0;
     *out = NULL;
     if (!(h_mm > 0.0) || !isfinite(h_mm))
         return ct_error_set(CT_ERR_CONFIG, "%s: element size h_mm = %g must be > 0", name, h_mm);
@@ -531,21 +650,39 @@ ct_status ct_geometry_from_surface(const ct_trisurf *surf, double h_mm, const ch
                                                             3 * surf->n_points, NULL, 0, &ierr));
     GMSH_TRY("add the surface triangles", gmshModelMeshAddElementsByType(s, 2, etags, surf->n_tris, enodes,
                                                                          3 * surf->n_tris, &ierr));
-    /* patches split at 40 deg creases, each one reparametrised, so that Gmsh remeshes them at h_mm */
-    GMSH_TRY("classify the surface", gmshModelMeshClassifySurfaces(40.0 * M_PI / 180.0, 1, 1, M_PI, 1, &ierr));
-    GMSH_TRY("create the geometry", gmshModelMeshCreateGeometry(NULL, 0, &ierr));
-    GMSH_TRY("list the surfaces", gmshModelGetEntities(&dimtags, &n_dimtags, 2, &ierr));
-    surfs = malloc(n_dimtags * sizeof *surfs + 1);
-    if (!surfs) {
-        st = ct_error_set(CT_ERR_NOMEM, "%s: out of memory", name);
-        goto done;
+    if (remesh) {
+        /* patches split at 40 deg creases, each one reparametrised, so that Gmsh remeshes them at h_mm */
+        GMSH_TRY("classify the surface",
+                 gmshModelMeshClassifySurfaces(remesh_angle_deg * M_PI / 180.0, 1, 1, M_PI, 1, &ierr));
+        GMSH_TRY("create the geometry", gmshModelMeshCreateGeometry(NULL, 0, &ierr));
+        GMSH_TRY("list the surfaces", gmshModelGetEntities(&dimtags, &n_dimtags, 2, &ierr));
+        surfs = malloc(n_dimtags * sizeof *surfs + 1);
+        if (!surfs) {
+            st = ct_error_set(CT_ERR_NOMEM, "%s: out of memory", name);
+            goto done;
+        }
+        for (size_t i = 0; i + 1 < n_dimtags; i += 2)
+            surfs[i / 2] = dimtags[i + 1];
+        int loop = -1;
+        GMSH_TRY("close the surface", loop = gmshModelGeoAddSurfaceLoop(surfs, n_dimtags / 2, -1, &ierr));
+        GMSH_TRY("add the volume", gmshModelGeoAddVolume(&loop, 1, -1, &ierr));
+        GMSH_TRY("synchronize", gmshModelGeoSynchronize(&ierr));
+    } else {
+        /* one patch, not reparametrised: its triangles stay as they are */
+        GMSH_TRY("classify the surface", gmshModelMeshClassifySurfaces(M_PI, 1, 0, M_PI, 1, &ierr));
+        GMSH_TRY("list the surfaces", gmshModelGetEntities(&dimtags, &n_dimtags, 2, &ierr));
+        surfs = malloc(n_dimtags * sizeof *surfs + 1);
+        if (!surfs) {
+            st = ct_error_set(CT_ERR_NOMEM, "%s: out of memory", name);
+            goto done;
+        }
+        for (size_t i = 0; i + 1 < n_dimtags; i += 2)
+            surfs[i / 2] = dimtags[i + 1];
+        int loop = -1;
+        GMSH_TRY("close the surface", loop = gmshModelGeoAddSurfaceLoop(surfs, n_dimtags / 2, -1, &ierr));
+        GMSH_TRY("add the volume", gmshModelGeoAddVolume(&loop, 1, -1, &ierr));
+        GMSH_TRY("synchronize", gmshModelGeoSynchronize(&ierr));
     }
-    for (size_t i = 0; i + 1 < n_dimtags; i += 2)
-        surfs[i / 2] = dimtags[i + 1];
-    int loop = -1;
-    GMSH_TRY("close the surface", loop = gmshModelGeoAddSurfaceLoop(surfs, n_dimtags / 2, -1, &ierr));
-    GMSH_TRY("add the volume", gmshModelGeoAddVolume(&loop, 1, -1, &ierr));
-    GMSH_TRY("synchronize", gmshModelGeoSynchronize(&ierr));
     GMSH_TRY("set Mesh.MeshSizeMax", gmshOptionSetNumber("Mesh.MeshSizeMax", h_mm, &ierr));
     GMSH_TRY("set Mesh.MeshSizeMin", gmshOptionSetNumber("Mesh.MeshSizeMin", 0.5 * h_mm, &ierr));
     GMSH_TRY("set Mesh.MeshSizeFromCurvature", gmshOptionSetNumber("Mesh.MeshSizeFromCurvature", 0, &ierr));

@@ -14,6 +14,8 @@
 #include "../ct_mesh.h"
 #include "../image/ct_image.h"
 #include "../image/ct_image_heart.h"
+#include "../image/ct_surface_heart.h"
+#include "../image/ct_surfaces_image.h"
 #include "../io/ct_vtk.h"
 #include "../mesh_io/ct_mesh_io.h"
 #include "ct_aha.h"
@@ -36,15 +38,29 @@ typedef struct patient {
     const char *src;
     char description[512];
     /* geometry */
-    char geometry[32];        /* biventricular, lv_ellipsoid, file, image */
+    char geometry[32];        /* biventricular, biventricular_small, lv_ellipsoid, file, image */
     double h_mm;
+    ct_biv_params biv;        /* biventricular: from geometry.dimensions (checked while parsing) */
+    ct_heart_dimensions dims;
     char mesh_path[1024], mesh_format[16];
     double unit_to_mm;        /* file: the mesh's unit; image: 0 = the header's, else overrides it */
     /* image */
     ct_image_labels labels;
     ct_image_heart_options image;
     char lge_path[1024];
+    /* surfaces: the cavities' files (mesh_path holds the epicardium's) and the voxel size they are
+     * voxelised at (0: min(h_mm / 2, 0.5)) */
+    char endo_lv_path[1024], endo_rv_path[1024];
+    double surfaces_voxel_mm;
     double max_image_gib;
+    /* surface: the options, and the surface read, oriented and labelled by surface_mesh (owned) */
+    ct_surface_heart_options surface;
+    ct_trisurf surf;
+    int32_t *surf_labels;
+    char image_frame[4];      /* the label image's anatomical frame ("RAS", "LPS" or ""), set by image_mesh */
+    /* body frame for the ECG electrodes (mesh coordinates): the patient file's "body_frame" */
+    int has_body_frame;
+    double body_superior[3], body_anterior[3];
     /* model: the "model" object copied through (drug block lives in its conductance_scales) */
     cJSON *model;             /* owned copy */
     double endo_until, mid_until;
@@ -66,6 +82,34 @@ typedef struct patient {
 
 static const char *const tp06_drug_keys[] = {"G_Na",  "G_CaL", "G_to", "G_Kr",  "G_Ks",  "G_K1", "k_NaCa",
                                              "P_NaK", "G_pCa", "G_pK", "G_bNa", "G_bCa", NULL};
+
+/* geometry.type "biventricular": geometry.dimensions (every key optional, the normal adult's by default;
+ * a septum or free wall given alone sets both), checked and mapped onto p->biv. */
+static ct_status parse_dimensions(const cJSON *g, patient *p)
+{
+    const char *src = p->src;
+    p->dims = ct_heart_dimensions_default();
+    const cJSON *d;
+    CT_CHECK(ct_json_object(g, "dimensions", 0, src, "geometry", &d));
+    if (d) {
+        static const char *const dkeys[] = {"lv_edd_mm", "lv_length_mm", "septum_mm", "free_wall_mm", "apex_wall_mm",
+                                            "rv_edd_mm", "rv_length_mm", "rv_wall_mm", NULL};
+        CT_CHECK(ct_json_known_keys(d, dkeys, src, "geometry.dimensions"));
+        double *const dst[] = {&p->dims.lv_edd_mm, &p->dims.lv_length_mm, &p->dims.septum_mm, &p->dims.free_wall_mm,
+                               &p->dims.apex_wall_mm, &p->dims.rv_edd_mm, &p->dims.rv_length_mm, &p->dims.rv_wall_mm};
+        /* types only here: ct_biv_params_from_dimensions checks the ranges */
+        for (int k = 0; dkeys[k]; k++)
+            CT_CHECK(ct_json_number(d, dkeys[k], 0, -1e9, 1e9, src, "geometry.dimensions", dst[k]));
+        int has_septum = cJSON_HasObjectItem(d, "septum_mm"), has_free = cJSON_HasObjectItem(d, "free_wall_mm");
+        if (has_septum && !has_free)
+            p->dims.free_wall_mm = p->dims.septum_mm;
+        else if (has_free && !has_septum)
+            p->dims.septum_mm = p->dims.free_wall_mm;
+    }
+    if (ct_biv_params_from_dimensions(&p->dims, &p->biv) != CT_OK)
+        return ct_error_set(CT_ERR_CONFIG, "%s: geometry.%s", src, ct_error_message());
+    return CT_OK;
+}
 
 /* geometry.type "image": the label image, its label map, the LGE image and the meshing options. */
 static ct_status parse_image_geometry(const cJSON *g, patient *p)
@@ -163,6 +207,91 @@ static ct_status parse_image_geometry(const cJSON *g, patient *p)
     return CT_OK;
 }
 
+/* geometry.type "surface": one closed myocardial surface (STL, PLY, OBJ, VTP), its units and the overrides of
+ * the automatic labelling (ct_surface_heart.h). */
+static ct_status parse_surface_geometry(const cJSON *g, patient *p)
+{
+    const char *src = p->src, *path = NULL, *units = "mm";
+    p->surface = ct_surface_heart_options_default();
+    p->h_mm = 1.5;
+    CT_CHECK(ct_json_string(g, "path", 1, src, "geometry", &path));
+    CT_CHECK(ct_path_relative_to(p->mesh_path, sizeof p->mesh_path, src, path));
+    CT_CHECK(ct_json_number(g, "h_mm", 0, 0.2, 10.0, src, "geometry", &p->h_mm));
+    p->surface.h_mm = p->h_mm;
+    CT_CHECK(ct_json_string(g, "units", 0, src, "geometry", &units));
+    p->unit_to_mm = strcmp(units, "um") == 0 ? 1e-3 : strcmp(units, "cm") == 0 ? 10.0 : strcmp(units, "mm") == 0 ? 1.0
+                    : strcmp(units, "m") == 0 ? 1000.0 : -1;
+    if (p->unit_to_mm < 0)
+        return ct_error_set(CT_ERR_CONFIG, "%s: geometry.units \"%s\" is not known (expected mm, um, cm or m; a surface "
+                            "file carries none: mm when left out)", src, units);
+    const cJSON *base, *flip = cJSON_GetObjectItemCaseSensitive(g, "flip_normals");
+    if (flip) {
+        if (!cJSON_IsBool(flip))
+            return ct_error_set(CT_ERR_CONFIG, "%s: geometry.flip_normals must be true or false (leave it out to "
+                                "orient the surface by its enclosed volume)", src);
+        p->surface.flip = cJSON_IsTrue(flip) ? 1 : 0;
+    }
+    if (cJSON_HasObjectItem(g, "lv_cavity_point_mm")) {
+        CT_CHECK(ct_json_vec(g, "lv_cavity_point_mm", 1, 3, src, "geometry", p->surface.lv_cavity_point_mm));
+        p->surface.has_lv_point = 1;
+    }
+    CT_CHECK(ct_json_object(g, "base", 0, src, "geometry", &base));
+    if (base) {
+        static const char *const bkeys[] = {"point_mm", "normal", NULL};
+        CT_CHECK(ct_json_known_keys(base, bkeys, src, "geometry.base"));
+        CT_CHECK(ct_json_vec(base, "point_mm", 1, 3, src, "geometry.base", p->surface.base_point_mm));
+        CT_CHECK(ct_json_vec(base, "normal", 1, 3, src, "geometry.base", p->surface.base_normal));
+        const double *nb = p->surface.base_normal;
+        if (!(nb[0] * nb[0] + nb[1] * nb[1] + nb[2] * nb[2] > 0))
+            return ct_error_set(CT_ERR_CONFIG, "%s: geometry.base.normal must not be zero", src);
+        p->surface.has_base = 1;
+    }
+    return CT_OK;
+}
+
+/* geometry.type "surfaces": closed surfaces of the epicardium and of the LV (and RV) cavity, each capped at
+ * the valve plane, voxelised into a label map that goes through the image route (ct_surfaces_image.h). */
+static ct_status parse_surfaces_geometry(const cJSON *g, patient *p)
+{
+    const char *src = p->src, *epi = NULL, *lv = NULL, *rv = NULL, *units = "mm";
+    p->image = ct_image_heart_options_default();
+    p->h_mm = 1.5;
+    p->max_image_gib = 8;
+    CT_CHECK(ct_json_string(g, "epi", 1, src, "geometry", &epi));
+    CT_CHECK(ct_json_string(g, "endo_lv", 1, src, "geometry", &lv));
+    CT_CHECK(ct_json_string(g, "endo_rv", 0, src, "geometry", &rv));
+    CT_CHECK(ct_path_relative_to(p->mesh_path, sizeof p->mesh_path, src, epi));
+    CT_CHECK(ct_path_relative_to(p->endo_lv_path, sizeof p->endo_lv_path, src, lv));
+    if (rv)
+        CT_CHECK(ct_path_relative_to(p->endo_rv_path, sizeof p->endo_rv_path, src, rv));
+    CT_CHECK(ct_json_number(g, "h_mm", 0, 0.2, 10.0, src, "geometry", &p->h_mm));
+    p->image.h_mm = p->h_mm;
+    p->surfaces_voxel_mm = 0;
+    CT_CHECK(ct_json_number(g, "voxel_mm", 0, 0.05, 5.0, src, "geometry", &p->surfaces_voxel_mm));
+    long it = p->image.smooth_iterations;
+    CT_CHECK(ct_json_int(g, "smoothing_iterations", 0, 0, 500, src, "geometry", &it));
+    p->image.smooth_iterations = (int)it;
+    CT_CHECK(ct_json_string(g, "units", 0, src, "geometry", &units));
+    p->unit_to_mm = strcmp(units, "um") == 0 ? 1e-3 : strcmp(units, "cm") == 0 ? 10.0 : strcmp(units, "mm") == 0 ? 1.0
+                    : strcmp(units, "m") == 0 ? 1000.0 : -1;
+    if (p->unit_to_mm < 0)
+        return ct_error_set(CT_ERR_CONFIG, "%s: geometry.units \"%s\" is not known (expected mm, um, cm or m; surface "
+                            "files carry none: mm when left out)", src, units);
+    const cJSON *base;
+    CT_CHECK(ct_json_object(g, "base", 0, src, "geometry", &base));
+    if (base) {
+        static const char *const bkeys[] = {"point_mm", "normal", NULL};
+        CT_CHECK(ct_json_known_keys(base, bkeys, src, "geometry.base"));
+        CT_CHECK(ct_json_vec(base, "point_mm", 1, 3, src, "geometry.base", p->image.base_point_mm));
+        CT_CHECK(ct_json_vec(base, "normal", 1, 3, src, "geometry.base", p->image.base_normal));
+        const double *nb = p->image.base_normal;
+        if (!(nb[0] * nb[0] + nb[1] * nb[1] + nb[2] * nb[2] > 0))
+            return ct_error_set(CT_ERR_CONFIG, "%s: geometry.base.normal must not be zero", src);
+        p->image.has_base = 1;
+    }
+    return CT_OK;
+}
+
 static int image_has_scar(const patient *p)
 {
     return p->labels.n[CT_IMG_SCAR] > 0 || p->labels.n[CT_IMG_BORDER_ZONE] > 0 || p->lge_path[0];
@@ -173,8 +302,18 @@ static ct_status parse_patient(const cJSON *root, patient *p)
     const char *src = p->src;
     static const char *const keys[] = {"description", "geometry",    "model",      "cell_types",    "fibres",
                                        "infarct",     "border_zone", "conduction", "chi_per_mm",    "Cm_uF_per_mm2",
-                                       "pacing",      "simulation",  NULL};
+                                       "pacing",      "simulation",  "body_frame", NULL};
     CT_CHECK(ct_json_known_keys(root, keys, src, ""));
+    const cJSON *bf;
+    CT_CHECK(ct_json_object(root, "body_frame", 0, src, "", &bf));
+    if (bf) { /* overrides the image header's frame */
+        static const char *const bkeys[] = {"superior", "anterior", NULL};
+        CT_CHECK(ct_json_known_keys(bf, bkeys, src, "body_frame"));
+        CT_CHECK(ct_config_body_frame(bf, src, "body_frame", p->body_superior, p->body_anterior, &p->has_body_frame));
+        if (!p->has_body_frame)
+            return ct_error_set(CT_ERR_CONFIG, "%s: body_frame: give superior and anterior (directions in mesh "
+                                "coordinates)", src);
+    }
     const char *desc = "";
     CT_CHECK(ct_json_string(root, "description", 0, src, "", &desc));
     snprintf(p->description, sizeof p->description, "%s", desc);
@@ -182,7 +321,9 @@ static ct_status parse_patient(const cJSON *root, patient *p)
     const cJSON *g;
     CT_CHECK(ct_json_object(root, "geometry", 1, src, "", &g));
     static const char *const gkeys[] = {"type", "h_mm", "path", "format", "units", "labels", "lge", "base",
-                                        "smoothing_iterations", "max_memory_gib", NULL};
+                                        "smoothing_iterations", "max_memory_gib", "dimensions",
+                                        "lv_cavity_point_mm", "flip_normals", "epi", "endo_lv", "endo_rv",
+                                        "voxel_mm", NULL};
     CT_CHECK(ct_json_known_keys(g, gkeys, src, "geometry"));
     const char *type = NULL;
     CT_CHECK(ct_json_string(g, "type", 1, src, "geometry", &type));
@@ -199,20 +340,44 @@ static ct_status parse_patient(const cJSON *root, patient *p)
             return ct_error_set(CT_ERR_CONFIG, "%s: geometry.units \"%s\" is not known (expected mm, um or cm)", src, units);
         CT_CHECK(ct_path_relative_to(p->mesh_path, sizeof p->mesh_path, src, path));
         snprintf(p->mesh_format, sizeof p->mesh_format, "%s", format);
-    } else if (strcmp(type, "biventricular") == 0 || strcmp(type, "lv_ellipsoid") == 0) {
+    } else if (strcmp(type, "biventricular") == 0 || strcmp(type, "biventricular_small") == 0 ||
+               strcmp(type, "lv_ellipsoid") == 0) {
         CT_CHECK(ct_json_number(g, "h_mm", 0, 0.2, 5.0, src, "geometry", &p->h_mm));
+        if (strcmp(type, "biventricular") == 0)
+            CT_CHECK(parse_dimensions(g, p));
     } else if (strcmp(type, "image") == 0) {
         CT_CHECK(parse_image_geometry(g, p));
+    } else if (strcmp(type, "surface") == 0) {
+        CT_CHECK(parse_surface_geometry(g, p));
+    } else if (strcmp(type, "surfaces") == 0) {
+        CT_CHECK(parse_surfaces_geometry(g, p));
     } else {
         return ct_error_set(CT_ERR_CONFIG,
-                            "%s: geometry.type \"%s\" is not known (expected biventricular, lv_ellipsoid, file or "
-                            "image)", src, type);
+                            "%s: geometry.type \"%s\" is not known (expected biventricular, biventricular_small, "
+                            "lv_ellipsoid, file, image, surface or surfaces)", src, type);
     }
+    if (strcmp(type, "biventricular") != 0 && cJSON_HasObjectItem(g, "dimensions"))
+        return ct_error_set(CT_ERR_CONFIG, "%s: geometry.dimensions belongs to geometry.type \"biventricular\" (the "
+                            "adult idealised heart; \"%s\" has fixed or measured dimensions)", src, type);
     if (strcmp(type, "image") != 0)
-        for (const char *const *k = (const char *const[]){"labels", "lge", "base", "smoothing_iterations",
-                                                           "max_memory_gib", NULL}; *k; k++)
+        for (const char *const *k = (const char *const[]){"labels", "lge", "max_memory_gib", NULL}; *k; k++)
             if (cJSON_HasObjectItem(g, *k))
                 return ct_error_set(CT_ERR_CONFIG, "%s: geometry.%s belongs to geometry.type \"image\"", src, *k);
+    if (strcmp(type, "image") != 0 && strcmp(type, "surfaces") != 0 && cJSON_HasObjectItem(g, "smoothing_iterations"))
+        return ct_error_set(CT_ERR_CONFIG, "%s: geometry.smoothing_iterations belongs to geometry.type \"image\" or "
+                            "\"surfaces\"", src);
+    if (strcmp(type, "surfaces") != 0)
+        for (const char *const *k = (const char *const[]){"epi", "endo_lv", "endo_rv", "voxel_mm", NULL}; *k; k++)
+            if (cJSON_HasObjectItem(g, *k))
+                return ct_error_set(CT_ERR_CONFIG, "%s: geometry.%s belongs to geometry.type \"surfaces\"", src, *k);
+    if (strcmp(type, "surface") != 0)
+        for (const char *const *k = (const char *const[]){"lv_cavity_point_mm", "flip_normals", NULL}; *k; k++)
+            if (cJSON_HasObjectItem(g, *k))
+                return ct_error_set(CT_ERR_CONFIG, "%s: geometry.%s belongs to geometry.type \"surface\"", src, *k);
+    if (strcmp(type, "image") != 0 && strcmp(type, "surface") != 0 && strcmp(type, "surfaces") != 0 &&
+        cJSON_HasObjectItem(g, "base"))
+        return ct_error_set(CT_ERR_CONFIG, "%s: geometry.base belongs to geometry.type \"image\", \"surface\" or "
+                            "\"surfaces\"", src);
 
     const cJSON *m;
     CT_CHECK(ct_json_object(root, "model", 0, src, "", &m));
@@ -525,35 +690,52 @@ static int body_frame(const char *frame, double sup[3], double ant[3], double le
     return 1;
 }
 
+/* The body frame personalise uses, and where it came from: the patient file's "body_frame", else the image
+ * header's anatomical frame (geometry.type "image" with a RAS or LPS header), else the ECG's default
+ * (+z superior, +y anterior). Left = superior x anterior (anterior made orthogonal to superior first).
+ * Returns 1 when the frame is known (patient file or image header), 0 when assumed. */
+static int choose_body_frame(const patient *p, double sup[3], double ant[3], double left[3], const char **source)
+{
+    static char image_source[32];
+    int known = 1;
+    if (p->has_body_frame) {
+        memcpy(sup, p->body_superior, 3 * sizeof *sup);
+        memcpy(ant, p->body_anterior, 3 * sizeof *ant);
+        *source = "patient file";
+    } else if (body_frame(p->image_frame, sup, ant, left)) {
+        snprintf(image_source, sizeof image_source, "image header %s", p->image_frame);
+        *source = image_source;
+    } else {
+        sup[0] = 0, sup[1] = 0, sup[2] = 1;
+        ant[0] = 0, ant[1] = 1, ant[2] = 0;
+        *source = "assumed +z superior, +y anterior";
+        known = 0;
+    }
+    double sa = sup[0] * ant[0] + sup[1] * ant[1] + sup[2] * ant[2];
+    for (int d = 0; d < 3; d++)
+        ant[d] -= sa * sup[d];
+    double n = sqrt(ant[0] * ant[0] + ant[1] * ant[1] + ant[2] * ant[2]);
+    for (int d = 0; d < 3; d++)
+        ant[d] /= n; /* n > 0: ct_config_body_frame refused parallel directions */
+    left[0] = sup[1] * ant[2] - sup[2] * ant[1];
+    left[1] = sup[2] * ant[0] - sup[0] * ant[2];
+    left[2] = sup[0] * ant[1] - sup[1] * ant[0];
+    return known;
+}
+
 /* geometry.type "image": the label image (and LGE image) to a labelled mesh; what was found goes to
  * summary["image"]. */
-static ct_status image_mesh(patient *p, int quiet, cJSON *summary, ct_mesh **out)
+/* The image route from a label image (and an LGE image or NULL) in memory: `what` names the image. The
+ * caller keeps img and lge. */
+static ct_status image_twin(patient *p, const ct_image *img, const ct_image *lge, const ct_image_labels *labels,
+                            const char *what, int quiet, cJSON *summary, ct_mesh **out)
 {
     const char *src = p->src;
-    size_t max_bytes = (size_t)(p->max_image_gib * 1073741824.0);
-    ct_image *img = NULL, *lge = NULL;
-    ct_status st = ct_vtk_read_image(p->mesh_path, max_bytes, &img);
-    if (st == CT_OK && p->lge_path[0])
-        st = ct_vtk_read_image(p->lge_path, max_bytes, &lge);
-    if (st != CT_OK)
-        return ct_error_set(st, "%s: geometry: %s", src, ct_error_message());
-    if (p->unit_to_mm > 0) /* the patient file's unit overrides the header's */
-        for (ct_image *im = img; im; im = im == img ? lge : NULL)
-            for (int r = 0; r < 3; r++)
-                for (int c = 0; c < 4; c++)
-                    im->ijk_to_mm[r][c] *= p->unit_to_mm;
-    if (lge && img->frame[0] && lge->frame[0] && ct_image_set_frame(lge, img->frame) != CT_OK) {
-        st = ct_error_set(CT_ERR_CONFIG, "%s: the LGE image %s is in the %s frame, the label image %s in %s", src,
-                          p->lge_path, lge->frame, p->mesh_path, img->frame);
-        goto done;
-    }
-    if (!quiet)
-        fprintf(stderr, "personalise: image %s: %d x %d x %d voxels of %.3g mm^3%s%s\n", p->mesh_path, img->dims[0],
-                img->dims[1], img->dims[2], ct_image_voxel_volume_mm3(img), img->frame[0] ? ", frame " : "", img->frame);
+    ct_status st = CT_OK;
     ct_image_heart_options opt = p->image;
     opt.lge = lge;
     ct_image_heart_report rep;
-    if ((st = ct_image_heart(img, &p->labels, &opt, p->mesh_path, out, &rep)) != CT_OK) {
+    if ((st = ct_image_heart(img, labels, &opt, what, out, &rep)) != CT_OK) {
         st = ct_error_set(st, "%s: geometry: %s", src, ct_error_message());
         goto done;
     }
@@ -561,11 +743,11 @@ static ct_status image_mesh(patient *p, int quiet, cJSON *summary, ct_mesh **out
     if (myo_mm3 < 1e3 || myo_mm3 > 3e6) {
         st = ct_error_set(CT_ERR_CONFIG, "%s: the myocardium meshed from %s holds %.4g mL, implausible for a heart (1 to "
                           "3000 mL): are the image's units right? (geometry.units overrides the header's)", src,
-                          p->mesh_path, myo_mm3 / 1e3);
+                          what, myo_mm3 / 1e3);
         goto done;
     }
     cJSON *ji = cJSON_AddObjectToObject(summary, "image");
-    cJSON_AddStringToObject(ji, "path", p->mesh_path);
+    cJSON_AddStringToObject(ji, "path", what);
     cJSON_AddItemToObject(ji, "dims", cJSON_CreateIntArray(img->dims, 3));
     cJSON_AddNumberToObject(ji, "voxel_volume_mm3", ct_image_voxel_volume_mm3(img));
     cJSON_AddStringToObject(ji, "frame", img->frame);
@@ -588,14 +770,7 @@ static ct_status image_mesh(patient *p, int quiet, cJSON *summary, ct_mesh **out
     cJSON_AddNumberToObject(ji, "triangles_labelled_from_neighbours", (double)rep.n_unresolved_tris);
     cJSON_AddNumberToObject(ji, "seconds_surface", rep.seconds_surface);
     cJSON_AddNumberToObject(ji, "seconds_mesh", rep.seconds_mesh);
-    double sup[3], ant[3], left[3];
-    if (body_frame(img->frame, sup, ant, left)) {
-        cJSON *jf = cJSON_AddObjectToObject(summary, "body_frame");
-        cJSON_AddStringToObject(jf, "source", img->frame);
-        cJSON_AddItemToObject(jf, "superior", cJSON_CreateDoubleArray(sup, 3));
-        cJSON_AddItemToObject(jf, "anterior", cJSON_CreateDoubleArray(ant, 3));
-        cJSON_AddItemToObject(jf, "left", cJSON_CreateDoubleArray(left, 3));
-    }
+    snprintf(p->image_frame, sizeof p->image_frame, "%s", img->frame); /* personalise() takes the body frame */
     if (lge) {
         cJSON *jl = cJSON_AddObjectToObject(ji, "lge");
         cJSON_AddStringToObject(jl, "path", p->lge_path);
@@ -622,9 +797,137 @@ done:
         ct_mesh_destroy(*out);
         *out = NULL;
     }
+    return st;
+}
+
+static ct_status image_mesh(patient *p, int quiet, cJSON *summary, ct_mesh **out)
+{
+    const char *src = p->src;
+    size_t max_bytes = (size_t)(p->max_image_gib * 1073741824.0);
+    ct_image *img = NULL, *lge = NULL;
+    ct_status st = ct_vtk_read_image(p->mesh_path, max_bytes, &img);
+    if (st == CT_OK && p->lge_path[0])
+        st = ct_vtk_read_image(p->lge_path, max_bytes, &lge);
+    if (st != CT_OK)
+        return ct_error_set(st, "%s: geometry: %s", src, ct_error_message());
+    if (p->unit_to_mm > 0) /* the patient file's unit overrides the header's */
+        for (ct_image *im = img; im; im = im == img ? lge : NULL)
+            for (int r = 0; r < 3; r++)
+                for (int c = 0; c < 4; c++)
+                    im->ijk_to_mm[r][c] *= p->unit_to_mm;
+    if (lge && img->frame[0] && lge->frame[0] && ct_image_set_frame(lge, img->frame) != CT_OK) {
+        st = ct_error_set(CT_ERR_CONFIG, "%s: the LGE image %s is in the %s frame, the label image %s in %s", src,
+                          p->lge_path, lge->frame, p->mesh_path, img->frame);
+        goto done;
+    }
+    if (!quiet)
+        fprintf(stderr, "personalise: image %s: %d x %d x %d voxels of %.3g mm^3%s%s\n", p->mesh_path, img->dims[0],
+                img->dims[1], img->dims[2], ct_image_voxel_volume_mm3(img), img->frame[0] ? ", frame " : "", img->frame);
+    st = image_twin(p, img, lge, &p->labels, p->mesh_path, quiet, summary, out);
+done:
     ct_image_destroy(img);
     ct_image_destroy(lge);
     return st;
+}
+
+/* geometry.type "surfaces": the three files to surfaces (mm, checked closed and oriented), voxelised into a
+ * label map, then the image route. */
+static ct_status surfaces_mesh(patient *p, int quiet, cJSON *summary, ct_mesh **out)
+{
+    const char *src = p->src;
+    const char *paths[3] = {p->mesh_path, p->endo_lv_path, p->endo_rv_path[0] ? p->endo_rv_path : NULL};
+    ct_trisurf s[3];
+    memset(s, 0, sizeof s);
+    ct_image *img = NULL;
+    ct_status st = CT_OK;
+    cJSON *js = cJSON_AddObjectToObject(summary, "surfaces");
+    static const char *const keys[3] = {"epi", "endo_lv", "endo_rv"};
+    for (int k = 0; k < 3 && st == CT_OK; k++) {
+        if (!paths[k])
+            continue;
+        if ((st = ct_vtk_read_surface(paths[k], &s[k])) != CT_OK)
+            break;
+        for (size_t i = 0; i < 3 * s[k].n_points; i++)
+            s[k].xyz_mm[i] *= p->unit_to_mm;
+        ct_surface_heart_report rep;
+        memset(&rep, 0, sizeof rep);
+        if ((st = ct_surface_check(&s[k], -1, paths[k], &rep)) != CT_OK)
+            break;
+        cJSON *o = cJSON_AddObjectToObject(js, keys[k]);
+        cJSON_AddStringToObject(o, "path", paths[k]);
+        cJSON_AddNumberToObject(o, "triangles", (double)s[k].n_tris);
+        cJSON_AddNumberToObject(o, "enclosed_mL", rep.enclosed_mm3 / 1e3);
+    }
+    double voxel = p->surfaces_voxel_mm > 0 ? p->surfaces_voxel_mm : fmin(0.5 * p->h_mm, 0.5);
+    const char *names[3] = {paths[0], paths[1], paths[2] ? paths[2] : "(no RV)"};
+    if (st == CT_OK)
+        st = ct_surfaces_label_image(&s[0], &s[1], paths[2] ? &s[2] : NULL, voxel,
+                                     (size_t)(p->max_image_gib * 1073741824.0 / 6.0), names, &img);
+    if (st != CT_OK) {
+        st = ct_error_set(st, "%s: geometry: %s", src, ct_error_message());
+        goto done;
+    }
+    cJSON_AddNumberToObject(js, "voxel_mm", voxel);
+    if (!quiet)
+        fprintf(stderr, "personalise: surfaces voxelised at %.2f mm: %d x %d x %d voxels\n", voxel, img->dims[0],
+                img->dims[1], img->dims[2]);
+    ct_image_labels labels;
+    memset(&labels, 0, sizeof labels);
+    labels.n[CT_IMG_LV_MYOCARDIUM] = 1, labels.value[CT_IMG_LV_MYOCARDIUM][0] = 1;
+    labels.n[CT_IMG_LV_BLOOD] = 1, labels.value[CT_IMG_LV_BLOOD][0] = 3;
+    if (paths[2])
+        labels.n[CT_IMG_RV_BLOOD] = 1, labels.value[CT_IMG_RV_BLOOD][0] = 4;
+    st = image_twin(p, img, NULL, &labels, p->mesh_path, quiet, summary, out);
+done:
+    for (int k = 0; k < 3; k++)
+        ct_trisurf_free(&s[k]);
+    ct_image_destroy(img);
+    return st;
+}
+
+/* geometry.type "surface": the surface file to a labelled mesh. The oriented, labelled surface stays in p for
+ * personalise() to write as surface_labels.vtp; what was found goes to summary["surface"]. */
+static ct_status surface_mesh(patient *p, int quiet, cJSON *summary, ct_mesh **out)
+{
+    const char *src = p->src;
+    ct_status st = ct_vtk_read_surface(p->mesh_path, &p->surf);
+    if (st != CT_OK)
+        return ct_error_set(st, "%s: geometry: %s", src, ct_error_message());
+    for (size_t i = 0; i < 3 * p->surf.n_points; i++)
+        p->surf.xyz_mm[i] *= p->unit_to_mm;
+    ct_surface_heart_report rep;
+    if ((st = ct_surface_heart(&p->surf, &p->surface, p->mesh_path, &p->surf_labels, out, &rep)) != CT_OK)
+        return ct_error_set(st, "%s: geometry: %s", src, ct_error_message());
+    double myo_mm3 = ct_mesh_volume(*out);
+    cJSON *js = cJSON_AddObjectToObject(summary, "surface");
+    cJSON_AddStringToObject(js, "path", p->mesh_path);
+    cJSON_AddNumberToObject(js, "unit_mm", p->unit_to_mm);
+    cJSON_AddNumberToObject(js, "points", (double)rep.n_points);
+    cJSON_AddNumberToObject(js, "triangles", (double)rep.n_tris);
+    cJSON_AddNumberToObject(js, "triangles_reoriented", (double)rep.n_reoriented);
+    cJSON_AddBoolToObject(js, "flipped", rep.flipped);
+    cJSON_AddNumberToObject(js, "enclosed_mL", rep.enclosed_mm3 / 1e3);
+    cJSON_AddNumberToObject(js, "myocardium_mesh_mL", myo_mm3 / 1e3);
+    cJSON *jb = cJSON_AddObjectToObject(js, "base");
+    cJSON_AddStringToObject(jb, "source", rep.base_found ? "found" : "given");
+    cJSON_AddItemToObject(jb, "point_mm", cJSON_CreateDoubleArray(rep.base_point_mm, 3));
+    cJSON_AddItemToObject(jb, "normal", cJSON_CreateDoubleArray(rep.base_normal, 3));
+    cJSON_AddItemToObject(js, "apex_mm", cJSON_CreateDoubleArray(rep.apex_mm, 3));
+    cJSON_AddNumberToObject(js, "cavities", rep.n_cavities);
+    cJSON_AddStringToObject(js, "lv_cavity", rep.lv_from_point ? "given point" : "reaches nearer the apex");
+    cJSON_AddNumberToObject(js, "small_pieces", (double)rep.n_small_pieces);
+    cJSON *ja = cJSON_AddObjectToObject(js, "area_mm2");
+    static const char *const names[5] = {"none", "endo_lv", "endo_rv", "epi", "base"};
+    for (int k = 1; k < 5; k++)
+        cJSON_AddNumberToObject(ja, names[k], rep.area_mm2[k]);
+    cJSON_AddStringToObject(js, "labelled_surface", "surface_labels.vtp");
+    cJSON_AddNumberToObject(js, "seconds_mesh", rep.seconds_mesh);
+    if (!quiet)
+        fprintf(stderr, "personalise: surface %s: %zu triangles%s%s, %.1f mL; base %s, %d cavit%s; tets in %.1f s\n",
+                p->mesh_path, rep.n_tris, rep.flipped ? ", flipped to face outwards" : "",
+                rep.n_reoriented ? ", some reoriented" : "", myo_mm3 / 1e3, rep.base_found ? "found" : "given",
+                rep.n_cavities, rep.n_cavities == 1 ? "y" : "ies", rep.seconds_mesh);
+    return CT_OK;
 }
 
 static ct_status run_pipeline(patient *p, int quiet, cJSON *summary, ct_mesh **mesh_out,
@@ -636,14 +939,41 @@ static ct_status run_pipeline(patient *p, int quiet, cJSON *summary, ct_mesh **m
     if (strcmp(p->geometry, "image") == 0) {
         CT_CHECK(image_mesh(p, quiet, summary, &m));
         st = CT_OK;
+    } else if (strcmp(p->geometry, "surface") == 0) {
+        CT_CHECK(surface_mesh(p, quiet, summary, &m));
+        st = CT_OK;
+    } else if (strcmp(p->geometry, "surfaces") == 0) {
+        CT_CHECK(surfaces_mesh(p, quiet, summary, &m));
+        st = CT_OK;
     } else if (strcmp(p->geometry, "file") == 0) {
         st = ct_mesh_read(p->mesh_path, p->mesh_format[0] ? p->mesh_format : NULL, p->unit_to_mm, &m);
     } else if (strcmp(p->geometry, "lv_ellipsoid") == 0) {
         ct_lv_params lp = ct_lv_params_default();
         st = ct_geometry_lv(&lp, p->h_mm, &m);
-    } else {
-        ct_biv_params bp = ct_biv_params_default();
+    } else if (strcmp(p->geometry, "biventricular_small") == 0) {
+        ct_biv_params bp = ct_biv_params_small();
         st = ct_geometry_biv(&bp, p->h_mm, &m);
+    } else {
+        st = ct_geometry_biv(&p->biv, p->h_mm, &m);
+        cJSON *jd = cJSON_AddObjectToObject(summary, "dimensions_mm");
+        cJSON *je = cJSON_AddObjectToObject(summary, "ellipsoids_mm");
+        const ct_heart_dimensions *d = &p->dims;
+        const ct_biv_params *b = &p->biv;
+        const struct {
+            cJSON *to;
+            const char *key;
+            double v;
+        } out[] = {{jd, "lv_edd", d->lv_edd_mm}, {jd, "lv_length", d->lv_length_mm}, {jd, "septum", d->septum_mm},
+                   {jd, "free_wall", d->free_wall_mm}, {jd, "apex_wall", d->apex_wall_mm}, {jd, "rv_edd", d->rv_edd_mm},
+                   {jd, "rv_length", d->rv_length_mm}, {jd, "rv_wall", d->rv_wall_mm},
+                   {je, "lv_endo_short", b->lv.endo_short_mm}, {je, "lv_endo_long", b->lv.endo_long_mm},
+                   {je, "lv_epi_short", b->lv.epi_short_mm}, {je, "lv_epi_long", b->lv.epi_long_mm},
+                   {je, "base_z", b->lv.base_z_mm}, {je, "rv_centre_x", b->rv_centre_x_mm},
+                   {je, "rv_epi_x", b->rv_epi_x_mm}, {je, "rv_epi_y", b->rv_epi_y_mm}, {je, "rv_epi_z", b->rv_epi_z_mm},
+                   {je, "rv_wall", b->rv_wall_mm}};
+        for (size_t i = 0; i < sizeof out / sizeof out[0]; i++)
+            if (out[i].to)
+                cJSON_AddNumberToObject(out[i].to, out[i].key, out[i].v);
     }
     if (st != CT_OK)
         return ct_error_set(st, "%s: geometry: %s", src, ct_error_message());
@@ -703,14 +1033,23 @@ static ct_status personalise(patient *p, const char *out_dir, int quiet)
         cf[e] = m->tissue ? m->tissue[e] : 0;
         cf[ne + e] = seg[e];
     }
-    ct_vtk_field points[5] = {{"apicobasal", 1, pf}, {"transmural", 1, pf + n}, {"rotational_deg", 1, pf + 2 * n},
-                              {"rv", 1, pf + 3 * n}, {"cell_type", 1, pf + 4 * n}};
-    ct_vtk_field cells[4] = {{"fibre", 3, m->fibre}, {"sheet", 3, sheet}, {"tissue", 1, cf}, {"aha_segment", 1, cf + ne}};
+    ct_vtk_field points[5] = {{"apicobasal", 1, pf, CT_VTK_FLOAT64},
+                              {"transmural", 1, pf + n, CT_VTK_FLOAT64},
+                              {"rotational_deg", 1, pf + 2 * n, CT_VTK_FLOAT64},
+                              {"rv", 1, pf + 3 * n, CT_VTK_FLOAT64},
+                              {"cell_type", 1, pf + 4 * n, CT_VTK_FLOAT64}};
+    ct_vtk_field cells[4] = {{"fibre", 3, m->fibre, CT_VTK_FLOAT64}, {"sheet", 3, sheet, CT_VTK_FLOAT64},
+                             {"tissue", 1, cf, CT_VTK_FLOAT64}, {"aha_segment", 1, cf + ne, CT_VTK_FLOAT64}};
     if ((st = ct_mkdir_p(out_dir)) != CT_OK)
         goto done;
     char path[4096];
     if ((st = ct_path_join(path, sizeof path, out_dir, "heart.vtu")) != CT_OK ||
         (st = ct_vtk_write_vtu(path, n, m->xyz_mm, ne, m->tets, points, 5, cells, 4)) != CT_OK)
+        goto done;
+    /* the surface route: the input surface as labelled, for the user to check (geometry.base,
+     * lv_cavity_point_mm and flip_normals override each choice) */
+    if (p->surf_labels && ((st = ct_path_join(path, sizeof path, out_dir, "surface_labels.vtp")) != CT_OK ||
+                           (st = ct_vtk_write_surface_vtp(path, &p->surf, p->surf_labels)) != CT_OK))
         goto done;
 
     /* model.json: the run configuration */
@@ -823,9 +1162,23 @@ static ct_status personalise(patient *p, const char *out_dir, int quiet)
             cJSON_AddItemToArray(jsites, o);
         }
     }
-    /* a 12-lead pseudo-ECG sampled every ms, and APD90 / repolarisation of the first beats */
+    /* a 12-lead pseudo-ECG sampled every ms, its electrodes placed in the body frame, and APD90 /
+     * repolarisation of the first beats */
     cJSON *jecg = cJSON_AddObjectToObject(model, "ecg");
     cJSON_AddNumberToObject(jecg, "interval_ms", 1.0);
+    {
+        double sup[3], ant[3], left[3];
+        const char *frame_source;
+        if (choose_body_frame(p, sup, ant, left, &frame_source)) {
+            cJSON_AddItemToObject(jecg, "superior", cJSON_CreateDoubleArray(sup, 3));
+            cJSON_AddItemToObject(jecg, "anterior", cJSON_CreateDoubleArray(ant, 3));
+        }
+        cJSON *jf = cJSON_AddObjectToObject(summary, "body_frame");
+        cJSON_AddStringToObject(jf, "source", frame_source);
+        cJSON_AddItemToObject(jf, "superior", cJSON_CreateDoubleArray(sup, 3));
+        cJSON_AddItemToObject(jf, "anterior", cJSON_CreateDoubleArray(ant, 3));
+        cJSON_AddItemToObject(jf, "left", cJSON_CreateDoubleArray(left, 3));
+    }
     cJSON_AddNumberToObject(model, "max_beats", 4);
     cJSON *jo = cJSON_AddObjectToObject(model, "output");
     cJSON_AddNumberToObject(jo, "interval_ms", p->output_interval_ms);
@@ -834,6 +1187,12 @@ static ct_status personalise(patient *p, const char *out_dir, int quiet)
     cJSON_AddNumberToObject(summary, "n_nodes", (double)n);
     cJSON_AddNumberToObject(summary, "n_tets", (double)ne);
     cJSON_AddNumberToObject(summary, "mean_edge_mm", h);
+    {
+        cJSON *ji = cJSON_AddObjectToObject(summary, "rv_insertions");
+        cJSON_AddStringToObject(ji, "source", co->insertions_detected ? "detected" : "assumed 120 deg apart (no RV, or too few levels to measure)");
+        cJSON_AddNumberToObject(ji, "anterior_deg", co->insertion_anterior_deg);
+        cJSON_AddNumberToObject(ji, "inferior_deg", co->insertion_inferior_deg);
+    }
     cJSON_AddNumberToObject(summary, "volume_healthy_mm3", vol_tissue[0]);
     cJSON_AddNumberToObject(summary, "volume_border_zone_mm3", vol_tissue[1]);
     cJSON_AddNumberToObject(summary, "volume_scar_mm3", vol_tissue[2]);
@@ -873,6 +1232,8 @@ static ct_status patient_load(const char *text, const char *source, patient *p)
 
 static void patient_free(patient *p)
 {
+    ct_trisurf_free(&p->surf);
+    free(p->surf_labels);
     cJSON_Delete(p->model);
     cJSON_Delete(p->border_zone);
 }

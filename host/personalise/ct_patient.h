@@ -9,7 +9,8 @@
  *   DIR/model.json         the configuration `cardiotwin run` takes (probes at every AHA segment)
  *   DIR/sites.json         the default sites of `cardiotwin induce`: the endocardial node nearest the centroid
  *                          of each LV AHA segment ("AHA 1".."AHA 17") and the RV apex
- *   DIR/personalise.json   a summary: sizes, volumes by tissue and segment, tuned conductivities
+ *   DIR/personalise.json   a summary: sizes, volumes by tissue and segment, tuned conductivities (and for
+ *                          geometry.type "biventricular" its dimensions_mm and ellipsoids_mm)
  * The patient file's keys are listed in README.md ("Patient file"). Units as everywhere: mm, ms, mV, S/m.
  */
 #ifndef CT_PATIENT_H
