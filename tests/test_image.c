@@ -460,3 +460,26 @@ Test(image_route, separate_surfaces_of_epicardium_and_cavities, .timeout = 600)
     ct_test_rmtree(dir);
     free(dir);
 }
+
+/* The demo's images (patients/adult_image/) are what `cardiotwin phantom` makes with its defaults: the
+ * generator and the shipped files have not drifted apart. */
+Test(image_io, shipped_demo_images_are_the_phantoms)
+{
+    ct_phantom_params p = ct_phantom_params_default();
+    ct_image *lab = NULL, *lge = NULL, *flab = NULL, *flge = NULL;
+    cr_assert_eq(ct_phantom_rasterise(&p, 1.0, NULL, 8.0, 1, &lab, &lge), CT_OK, "%s", ct_error_message());
+    cr_assert_eq(ct_vtk_read_image(CT_SOURCE_DIR "/patients/adult_image/labels.nii.gz", (size_t)1 << 30, &flab), CT_OK,
+                 "%s", ct_error_message());
+    cr_assert_eq(ct_vtk_read_image(CT_SOURCE_DIR "/patients/adult_image/lge.nii.gz", (size_t)1 << 30, &flge), CT_OK,
+                 "%s", ct_error_message());
+    assert_same_image(lab, flab, 2e-4, "labels.nii.gz");
+    /* the LGE file holds whole numbers (unsigned 16-bit) */
+    size_t n = ct_image_n_voxels(lge);
+    for (size_t i = 0; i < n; i++)
+        lge->value[i] = fminf(65535.0f, floorf(lge->value[i] + 0.5f));
+    assert_same_image(lge, flge, 2e-4, "lge.nii.gz");
+    ct_image_destroy(lab);
+    ct_image_destroy(lge);
+    ct_image_destroy(flab);
+    ct_image_destroy(flge);
+}

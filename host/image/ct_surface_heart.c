@@ -1,4 +1,5 @@
 /* ct_surface_heart.c — closed myocardial surface -> labelled tet mesh (see ct_surface_heart.h). */
+#define _POSIX_C_SOURCE 200809L
 #include "ct_surface_heart.h"
 
 #include <math.h>

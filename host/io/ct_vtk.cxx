@@ -1590,6 +1590,7 @@ extern "C" ct_status ct_vtk_mask_surface(const unsigned char *mask, const int di
 #include <vtkTriangleFilter.h>
 #include <vtkXMLPolyDataReader.h>
 #include <vtkXMLPolyDataWriter.h>
+#include <vtksys/SystemTools.hxx>
 
 namespace {
 
@@ -1815,6 +1816,69 @@ ct_status check_ply(const char *path)
     return CT_OK;
 }
 
+/* VTK 9.1's OBJ reader dereferences a texture-coordinate or normal index that has nothing to point to (a
+ * corner "4/2" in a file without "vt" lines, a zero or negative index: fuzz_surface,
+ * regress_obj_tcoord_without_vt.bin). check_obj lets through only files whose face, line and point
+ * corners ("v", "v/vt", "v//vn", "v/vt/vn") are whole numbers in [1, the number of such lines in the file],
+ * and without NUL bytes or line continuations. */
+ct_status check_obj(const char *path)
+{
+    std::string data;
+    {
+        FILE *f = std::fopen(path, "rb");
+        if (f == nullptr)
+            return ct_error_set(CT_ERR_IO, "%s: cannot open: %s", path, std::strerror(errno));
+        char buf[65536];
+        size_t n;
+        while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
+            data.append(buf, n);
+        std::fclose(f);
+    }
+    if (data.find('\0') != std::string::npos || data.find('\\') != std::string::npos)
+        return ct_error_set(CT_ERR_PARSE, "%s: not an OBJ surface this reader accepts: a NUL byte or a line "
+                            "continuation", path);
+    std::vector<std::vector<std::string>> lines;
+    long long count[3] = {0, 0, 0}; /* v, vt, vn */
+    size_t pos = 0;
+    std::vector<std::string> w;
+    while (ply_words(data, &pos, &w)) {
+        if (w.empty())
+            continue;
+        if (w[0] == "v")
+            ++count[0];
+        else if (w[0] == "vt")
+            ++count[1];
+        else if (w[0] == "vn")
+            ++count[2];
+        else if (w[0] == "f" || w[0] == "l" || w[0] == "p")
+            lines.push_back(w);
+    }
+    if (pos < data.size())
+        return ct_error_set(CT_ERR_PARSE, "%s: not an OBJ surface this reader accepts: a line over 4000 bytes", path);
+    for (const auto &l : lines)
+        for (size_t i = 1; i < l.size(); ++i) {
+            const std::string &c = l[i];
+            size_t start = 0;
+            for (int k = 0; k < 3 && start <= c.size(); ++k) {
+                size_t slash = c.find('/', start);
+                const std::string part = c.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+                long long v;
+                if (!(k == 1 && part.empty() && slash != std::string::npos) && !ply_whole(part, 1, count[k], &v))
+                    return ct_error_set(CT_ERR_PARSE, "%s: not an OBJ surface this reader accepts: \"%s\" corner "
+                                        "\"%s\" refers to no %s (whole numbers from 1 to %lld)", path, l[0].c_str(),
+                                        c.c_str(), k == 0 ? "vertex" : k == 1 ? "texture coordinate" : "normal",
+                                        count[k]);
+                if (slash == std::string::npos)
+                    break;
+                if (k == 2)
+                    return ct_error_set(CT_ERR_PARSE, "%s: not an OBJ surface this reader accepts: corner \"%s\"",
+                                        path, c.c_str());
+                start = slash + 1;
+            }
+        }
+    return CT_OK;
+}
+
 ct_status read_surface(const char *path, ct_trisurf *out)
 {
     if (path == nullptr || path[0] == '\0')
@@ -1847,6 +1911,24 @@ ct_status read_surface(const char *path, ct_trisurf *out)
     ct_vtk_error_capture errors;
     vtkSmartPointer<vtkAlgorithm> reader;
     if (fmt == STL) {
+        /* VTK 9.1's binary STL reader (binary as vtksys::SystemTools::DetectFileType decides, like
+         * vtkSTLReader::GetSTLFileType) sizes its arrays from the triangle count at byte 80 before reading a
+         * triangle: a corrupt count asks for up to 4 G triangles (fuzz_surface,
+         * regress_stl_binary_count.bin). The count must fit the file: 84 + 50 bytes per triangle. */
+        if (vtksys::SystemTools::DetectFileType(path) != vtksys::SystemTools::FileTypeText) {
+            unsigned char h[84];
+            FILE *fs = std::fopen(path, "rb");
+            const size_t got = fs ? std::fread(h, 1, sizeof h, fs) : 0;
+            if (fs)
+                std::fclose(fs);
+            if (got != sizeof h)
+                return ct_error_set(CT_ERR_PARSE, "%s: %zu bytes: shorter than a binary STL header (84 bytes)", path,
+                                    got);
+            const unsigned long long n = h[80] | h[81] << 8 | h[82] << 16 | static_cast<unsigned long long>(h[83]) << 24;
+            if (84 + 50 * n > static_cast<unsigned long long>(sb.st_size))
+                return ct_error_set(CT_ERR_PARSE, "%s: binary STL declares %llu triangles (%llu bytes) in a file of "
+                                    "%lld bytes", path, n, 84 + 50 * n, static_cast<long long>(sb.st_size));
+        }
         auto r = vtkSmartPointer<vtkSTLReader>::New();
         r->SetFileName(path);
         r->MergingOn();
@@ -1857,6 +1939,7 @@ ct_status read_surface(const char *path, ct_trisurf *out)
         r->SetFileName(path);
         reader = r;
     } else if (fmt == OBJ) {
+        CT_CHECK(check_obj(path));
         auto r = vtkSmartPointer<vtkOBJReader>::New();
         r->SetFileName(path);
         reader = r;

@@ -752,11 +752,24 @@ static ct_status image_twin(patient *p, const ct_image *img, const ct_image *lge
     cJSON_AddNumberToObject(ji, "voxel_volume_mm3", ct_image_voxel_volume_mm3(img));
     cJSON_AddStringToObject(ji, "frame", img->frame);
     cJSON *seen = cJSON_AddArrayToObject(ji, "labels_seen");
+    cJSON *unmapped = cJSON_AddArrayToObject(ji, "labels_not_mapped");
     for (int k = 0; k < rep.n_values; k++) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "label", rep.values[k]);
         cJSON_AddNumberToObject(o, "voxels", (double)rep.counts[k]);
         cJSON_AddItemToArray(seen, o);
+        int mapped = 0;
+        for (int c = 1; c < CT_IMG_N_CLASSES; c++)
+            for (int j = 0; j < labels->n[c]; j++)
+                mapped |= labels->value[c][j] == rep.values[k];
+        if (!mapped && rep.values[k] != 0) {
+            /* a label the patient file does not name is background: say so, it may be a forgotten RV */
+            cJSON_AddItemToArray(unmapped, cJSON_CreateNumber(rep.values[k]));
+            if (!quiet)
+                fprintf(stderr, "personalise: note: label %g of %s (%zu voxels, %.1f mL) is not in geometry.labels: "
+                                "taken as background\n", rep.values[k], what, rep.counts[k],
+                        (double)rep.counts[k] * ct_image_voxel_volume_mm3(img) / 1e3);
+        }
     }
     cJSON *vol = cJSON_AddObjectToObject(ji, "voxel_volumes_mL");
     for (int k = 1; k < CT_IMG_N_CLASSES; k++)
