@@ -23,7 +23,7 @@ for r in "${routes[@]}"; do
 {"description": "image route $name",
  "geometry": {"type": "image", "path": "image/labels.nii.gz", "h_mm": 2.0,
               "labels": {"lv_myocardium": 1, "rv_myocardium": 2, "lv_blood": 3, "rv_blood": 4, "scar": 5, "border_zone": 6}},
- "conduction": {"sigma_l_S_per_m": 0.569, "sigma_t_S_per_m": 0.259},
+ "conduction": {"sigma_l_S_per_m": 0.74, "sigma_t_S_per_m": 0.42},
  "pacing": [{"name": "LV inferior (AHA 10)", "aha_segment": 10, "radius_mm": 4.0}],
  "simulation": {"dt_ms": 0.05, "end_time_ms": $end_ms, "output_interval_ms": 50}}
 JSON
