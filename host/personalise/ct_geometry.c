@@ -651,38 +651,26 @@ static ct_status from_surface(const ct_trisurf *surf, double h_mm, double remesh
     GMSH_TRY("add the surface triangles", gmshModelMeshAddElementsByType(s, 2, etags, surf->n_tris, enodes,
                                                                          3 * surf->n_tris, &ierr));
     if (remesh) {
-        /* patches split at 40 deg creases, each one reparametrised, so that Gmsh remeshes them at h_mm */
+        /* patches split at creases, each one reparametrised, so that Gmsh remeshes them at h_mm */
         GMSH_TRY("classify the surface",
                  gmshModelMeshClassifySurfaces(remesh_angle_deg * M_PI / 180.0, 1, 1, M_PI, 1, &ierr));
         GMSH_TRY("create the geometry", gmshModelMeshCreateGeometry(NULL, 0, &ierr));
-        GMSH_TRY("list the surfaces", gmshModelGetEntities(&dimtags, &n_dimtags, 2, &ierr));
-        surfs = malloc(n_dimtags * sizeof *surfs + 1);
-        if (!surfs) {
-            st = ct_error_set(CT_ERR_NOMEM, "%s: out of memory", name);
-            goto done;
-        }
-        for (size_t i = 0; i + 1 < n_dimtags; i += 2)
-            surfs[i / 2] = dimtags[i + 1];
-        int loop = -1;
-        GMSH_TRY("close the surface", loop = gmshModelGeoAddSurfaceLoop(surfs, n_dimtags / 2, -1, &ierr));
-        GMSH_TRY("add the volume", gmshModelGeoAddVolume(&loop, 1, -1, &ierr));
-        GMSH_TRY("synchronize", gmshModelGeoSynchronize(&ierr));
     } else {
         /* one patch, not reparametrised: its triangles stay as they are */
         GMSH_TRY("classify the surface", gmshModelMeshClassifySurfaces(M_PI, 1, 0, M_PI, 1, &ierr));
-        GMSH_TRY("list the surfaces", gmshModelGetEntities(&dimtags, &n_dimtags, 2, &ierr));
-        surfs = malloc(n_dimtags * sizeof *surfs + 1);
-        if (!surfs) {
-            st = ct_error_set(CT_ERR_NOMEM, "%s: out of memory", name);
-            goto done;
-        }
-        for (size_t i = 0; i + 1 < n_dimtags; i += 2)
-            surfs[i / 2] = dimtags[i + 1];
-        int loop = -1;
-        GMSH_TRY("close the surface", loop = gmshModelGeoAddSurfaceLoop(surfs, n_dimtags / 2, -1, &ierr));
-        GMSH_TRY("add the volume", gmshModelGeoAddVolume(&loop, 1, -1, &ierr));
-        GMSH_TRY("synchronize", gmshModelGeoSynchronize(&ierr));
     }
+    GMSH_TRY("list the surfaces", gmshModelGetEntities(&dimtags, &n_dimtags, 2, &ierr));
+    surfs = malloc(n_dimtags * sizeof *surfs + 1);
+    if (!surfs) {
+        st = ct_error_set(CT_ERR_NOMEM, "%s: out of memory", name);
+        goto done;
+    }
+    for (size_t i = 0; i + 1 < n_dimtags; i += 2)
+        surfs[i / 2] = dimtags[i + 1];
+    int loop = -1;
+    GMSH_TRY("close the surface", loop = gmshModelGeoAddSurfaceLoop(surfs, n_dimtags / 2, -1, &ierr));
+    GMSH_TRY("add the volume", gmshModelGeoAddVolume(&loop, 1, -1, &ierr));
+    GMSH_TRY("synchronize", gmshModelGeoSynchronize(&ierr));
     GMSH_TRY("set Mesh.MeshSizeMax", gmshOptionSetNumber("Mesh.MeshSizeMax", h_mm, &ierr));
     GMSH_TRY("set Mesh.MeshSizeMin", gmshOptionSetNumber("Mesh.MeshSizeMin", 0.5 * h_mm, &ierr));
     GMSH_TRY("set Mesh.MeshSizeFromCurvature", gmshOptionSetNumber("Mesh.MeshSizeFromCurvature", 0, &ierr));

@@ -111,10 +111,43 @@ static ct_status parse_dimensions(const cJSON *g, patient *p)
     return CT_OK;
 }
 
+/* geometry.units of the image and surface routes: *unit_to_mm (1e-3, 1, 10, 1000), or `dflt` when absent. */
+static ct_status parse_units(const cJSON *g, const char *src, double dflt, const char *when_absent, double *unit_to_mm)
+{
+    const char *units = NULL;
+    CT_CHECK(ct_json_string(g, "units", 0, src, "geometry", &units));
+    *unit_to_mm = dflt;
+    if (!units)
+        return CT_OK;
+    *unit_to_mm = strcmp(units, "um") == 0 ? 1e-3 : strcmp(units, "cm") == 0 ? 10.0 : strcmp(units, "mm") == 0 ? 1.0
+                  : strcmp(units, "m") == 0 ? 1000.0 : -1;
+    if (*unit_to_mm < 0)
+        return ct_error_set(CT_ERR_CONFIG, "%s: geometry.units \"%s\" is not known (expected mm, um, cm or m; %s)", src,
+                            units, when_absent);
+    return CT_OK;
+}
+
+/* geometry.base {point_mm, normal}: the valve plane given instead of found; *has = 1 when present. */
+static ct_status parse_base(const cJSON *g, const char *src, double point_mm[3], double normal[3], int *has)
+{
+    const cJSON *base;
+    CT_CHECK(ct_json_object(g, "base", 0, src, "geometry", &base));
+    if (!base)
+        return CT_OK;
+    static const char *const bkeys[] = {"point_mm", "normal", NULL};
+    CT_CHECK(ct_json_known_keys(base, bkeys, src, "geometry.base"));
+    CT_CHECK(ct_json_vec(base, "point_mm", 1, 3, src, "geometry.base", point_mm));
+    CT_CHECK(ct_json_vec(base, "normal", 1, 3, src, "geometry.base", normal));
+    if (!(normal[0] * normal[0] + normal[1] * normal[1] + normal[2] * normal[2] > 0))
+        return ct_error_set(CT_ERR_CONFIG, "%s: geometry.base.normal must not be zero", src);
+    *has = 1;
+    return CT_OK;
+}
+
 /* geometry.type "image": the label image, its label map, the LGE image and the meshing options. */
 static ct_status parse_image_geometry(const cJSON *g, patient *p)
 {
-    const char *src = p->src, *path = NULL, *units = NULL;
+    const char *src = p->src, *path = NULL;
     p->image = ct_image_heart_options_default();
     p->h_mm = 1.5;
     p->unit_to_mm = 0;
@@ -127,14 +160,7 @@ static ct_status parse_image_geometry(const cJSON *g, patient *p)
     long it = p->image.smooth_iterations;
     CT_CHECK(ct_json_int(g, "smoothing_iterations", 0, 0, 500, src, "geometry", &it));
     p->image.smooth_iterations = (int)it;
-    CT_CHECK(ct_json_string(g, "units", 0, src, "geometry", &units));
-    if (units) {
-        p->unit_to_mm = strcmp(units, "um") == 0 ? 1e-3 : strcmp(units, "cm") == 0 ? 10.0 : strcmp(units, "mm") == 0 ? 1.0
-                        : strcmp(units, "m") == 0 ? 1000.0 : -1;
-        if (p->unit_to_mm < 0)
-            return ct_error_set(CT_ERR_CONFIG, "%s: geometry.units \"%s\" is not known (expected mm, um, cm or m; "
-                                "leave it out to use the image header's)", src, units);
-    }
+    CT_CHECK(parse_units(g, src, 0.0, "leave it out to use the image header's", &p->unit_to_mm));
     const cJSON *labels;
     CT_CHECK(ct_json_object(g, "labels", 1, src, "geometry", &labels));
     const cJSON *item;
@@ -192,18 +218,7 @@ static ct_status parse_image_geometry(const cJSON *g, patient *p)
         if (m == CT_LGE_NSD && !(lp->grey_sd < lp->core_sd))
             return ct_error_set(CT_ERR_CONFIG, "%s: geometry.lge: grey_sd must be below core_sd", src);
     }
-    const cJSON *base;
-    CT_CHECK(ct_json_object(g, "base", 0, src, "geometry", &base));
-    if (base) {
-        static const char *const bkeys[] = {"point_mm", "normal", NULL};
-        CT_CHECK(ct_json_known_keys(base, bkeys, src, "geometry.base"));
-        CT_CHECK(ct_json_vec(base, "point_mm", 1, 3, src, "geometry.base", p->image.base_point_mm));
-        CT_CHECK(ct_json_vec(base, "normal", 1, 3, src, "geometry.base", p->image.base_normal));
-        const double *nb = p->image.base_normal;
-        if (!(nb[0] * nb[0] + nb[1] * nb[1] + nb[2] * nb[2] > 0))
-            return ct_error_set(CT_ERR_CONFIG, "%s: geometry.base.normal must not be zero", src);
-        p->image.has_base = 1;
-    }
+    CT_CHECK(parse_base(g, src, p->image.base_point_mm, p->image.base_normal, &p->image.has_base));
     return CT_OK;
 }
 
@@ -211,20 +226,15 @@ static ct_status parse_image_geometry(const cJSON *g, patient *p)
  * the automatic labelling (ct_surface_heart.h). */
 static ct_status parse_surface_geometry(const cJSON *g, patient *p)
 {
-    const char *src = p->src, *path = NULL, *units = "mm";
+    const char *src = p->src, *path = NULL;
     p->surface = ct_surface_heart_options_default();
     p->h_mm = 1.5;
     CT_CHECK(ct_json_string(g, "path", 1, src, "geometry", &path));
     CT_CHECK(ct_path_relative_to(p->mesh_path, sizeof p->mesh_path, src, path));
     CT_CHECK(ct_json_number(g, "h_mm", 0, 0.2, 10.0, src, "geometry", &p->h_mm));
     p->surface.h_mm = p->h_mm;
-    CT_CHECK(ct_json_string(g, "units", 0, src, "geometry", &units));
-    p->unit_to_mm = strcmp(units, "um") == 0 ? 1e-3 : strcmp(units, "cm") == 0 ? 10.0 : strcmp(units, "mm") == 0 ? 1.0
-                    : strcmp(units, "m") == 0 ? 1000.0 : -1;
-    if (p->unit_to_mm < 0)
-        return ct_error_set(CT_ERR_CONFIG, "%s: geometry.units \"%s\" is not known (expected mm, um, cm or m; a surface "
-                            "file carries none: mm when left out)", src, units);
-    const cJSON *base, *flip = cJSON_GetObjectItemCaseSensitive(g, "flip_normals");
+    CT_CHECK(parse_units(g, src, 1.0, "a surface file carries none: mm when left out", &p->unit_to_mm));
+    const cJSON *flip = cJSON_GetObjectItemCaseSensitive(g, "flip_normals");
     if (flip) {
         if (!cJSON_IsBool(flip))
             return ct_error_set(CT_ERR_CONFIG, "%s: geometry.flip_normals must be true or false (leave it out to "
@@ -235,17 +245,7 @@ static ct_status parse_surface_geometry(const cJSON *g, patient *p)
         CT_CHECK(ct_json_vec(g, "lv_cavity_point_mm", 1, 3, src, "geometry", p->surface.lv_cavity_point_mm));
         p->surface.has_lv_point = 1;
     }
-    CT_CHECK(ct_json_object(g, "base", 0, src, "geometry", &base));
-    if (base) {
-        static const char *const bkeys[] = {"point_mm", "normal", NULL};
-        CT_CHECK(ct_json_known_keys(base, bkeys, src, "geometry.base"));
-        CT_CHECK(ct_json_vec(base, "point_mm", 1, 3, src, "geometry.base", p->surface.base_point_mm));
-        CT_CHECK(ct_json_vec(base, "normal", 1, 3, src, "geometry.base", p->surface.base_normal));
-        const double *nb = p->surface.base_normal;
-        if (!(nb[0] * nb[0] + nb[1] * nb[1] + nb[2] * nb[2] > 0))
-            return ct_error_set(CT_ERR_CONFIG, "%s: geometry.base.normal must not be zero", src);
-        p->surface.has_base = 1;
-    }
+    CT_CHECK(parse_base(g, src, p->surface.base_point_mm, p->surface.base_normal, &p->surface.has_base));
     return CT_OK;
 }
 
@@ -253,7 +253,7 @@ static ct_status parse_surface_geometry(const cJSON *g, patient *p)
  * the valve plane, voxelised into a label map that goes through the image route (ct_surfaces_image.h). */
 static ct_status parse_surfaces_geometry(const cJSON *g, patient *p)
 {
-    const char *src = p->src, *epi = NULL, *lv = NULL, *rv = NULL, *units = "mm";
+    const char *src = p->src, *epi = NULL, *lv = NULL, *rv = NULL;
     p->image = ct_image_heart_options_default();
     p->h_mm = 1.5;
     p->max_image_gib = 8;
@@ -271,24 +271,8 @@ static ct_status parse_surfaces_geometry(const cJSON *g, patient *p)
     long it = p->image.smooth_iterations;
     CT_CHECK(ct_json_int(g, "smoothing_iterations", 0, 0, 500, src, "geometry", &it));
     p->image.smooth_iterations = (int)it;
-    CT_CHECK(ct_json_string(g, "units", 0, src, "geometry", &units));
-    p->unit_to_mm = strcmp(units, "um") == 0 ? 1e-3 : strcmp(units, "cm") == 0 ? 10.0 : strcmp(units, "mm") == 0 ? 1.0
-                    : strcmp(units, "m") == 0 ? 1000.0 : -1;
-    if (p->unit_to_mm < 0)
-        return ct_error_set(CT_ERR_CONFIG, "%s: geometry.units \"%s\" is not known (expected mm, um, cm or m; surface "
-                            "files carry none: mm when left out)", src, units);
-    const cJSON *base;
-    CT_CHECK(ct_json_object(g, "base", 0, src, "geometry", &base));
-    if (base) {
-        static const char *const bkeys[] = {"point_mm", "normal", NULL};
-        CT_CHECK(ct_json_known_keys(base, bkeys, src, "geometry.base"));
-        CT_CHECK(ct_json_vec(base, "point_mm", 1, 3, src, "geometry.base", p->image.base_point_mm));
-        CT_CHECK(ct_json_vec(base, "normal", 1, 3, src, "geometry.base", p->image.base_normal));
-        const double *nb = p->image.base_normal;
-        if (!(nb[0] * nb[0] + nb[1] * nb[1] + nb[2] * nb[2] > 0))
-            return ct_error_set(CT_ERR_CONFIG, "%s: geometry.base.normal must not be zero", src);
-        p->image.has_base = 1;
-    }
+    CT_CHECK(parse_units(g, src, 1.0, "surface files carry none: mm when left out", &p->unit_to_mm));
+    CT_CHECK(parse_base(g, src, p->image.base_point_mm, p->image.base_normal, &p->image.has_base));
     return CT_OK;
 }
 
