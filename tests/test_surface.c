@@ -215,6 +215,7 @@ Test(surface_label, overrides_base_and_lv_cavity)
     opt = ct_surface_heart_options_default();
     opt.flip = 0;
     ct_trisurf_free(&s);
+    free(truth);
     biv_surface(1, &s, &truth);
     cr_assert_eq(ct_surface_check(&s, 0, "in.stl", &rep), CT_ERR_CONFIG);
     cr_assert(strstr(ct_error_message(), "in.stl") && strstr(ct_error_message(), "faces inwards"), "%s",
