@@ -881,6 +881,17 @@ ct_status parse_placement(const char *path, image_format fmt, const double spaci
 /* NRRD, read here: VTK 9.1's vtkNrrdReader drops an axis of files with "space directions". Attached data
  * (after the header's blank line), encodings raw and gzip, scalar types of 1 to 8 bytes, either endianness.
  * Hand-written: about 80 lines that no packaged library provides (ITK's reader is not in Debian's VTK). */
+/* The whole file as bytes, through ct_read_file (host/ct_files.h), whose errors name the file. */
+ct_status read_whole_file(const char *path, std::string *data)
+{
+    char *buf = nullptr;
+    size_t len = 0;
+    CT_CHECK(ct_read_file(path, &buf, &len));
+    data->assign(buf, len);
+    std::free(buf);
+    return CT_OK;
+}
+
 ct_status read_nrrd(const char *path, size_t max_bytes, ct_image **out)
 {
     std::ifstream in(path, std::ios::binary);
@@ -941,12 +952,7 @@ ct_status read_nrrd(const char *path, size_t max_bytes, ct_image **out)
                             dims[1], dims[2], need_bytes / 1073741824.0, static_cast<double>(max_bytes) / 1073741824.0);
     /* the data start after the first empty line */
     std::string all;
-    {
-        std::ifstream f(path, std::ios::binary);
-        std::ostringstream ss;
-        ss << f.rdbuf();
-        all = ss.str();
-    }
+    CT_CHECK(read_whole_file(path, &all));
     size_t start = all.find("\n\n");
     size_t skip = 2;
     if (start == std::string::npos) {
@@ -1675,19 +1681,7 @@ bool ply_whole(const std::string &w, long long lo, long long hi, long long *v)
 ct_status check_ply(const char *path)
 {
     std::string data;
-    {
-        FILE *f = std::fopen(path, "rb");
-        if (f == nullptr)
-            return ct_error_set(CT_ERR_IO, "%s: cannot open: %s", path, std::strerror(errno));
-        char buf[65536];
-        size_t n;
-        while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
-            data.append(buf, n);
-        const bool bad = std::ferror(f) != 0;
-        std::fclose(f);
-        if (bad)
-            return ct_error_set(CT_ERR_IO, "%s: cannot read: %s", path, std::strerror(errno));
-    }
+    CT_CHECK(read_whole_file(path, &data));
     auto refuse = [&](const std::string &why) {
         return ct_error_set(CT_ERR_PARSE, "%s: not a PLY surface this reader accepts: %s", path, why.c_str());
     };
@@ -1824,16 +1818,7 @@ ct_status check_ply(const char *path)
 ct_status check_obj(const char *path)
 {
     std::string data;
-    {
-        FILE *f = std::fopen(path, "rb");
-        if (f == nullptr)
-            return ct_error_set(CT_ERR_IO, "%s: cannot open: %s", path, std::strerror(errno));
-        char buf[65536];
-        size_t n;
-        while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
-            data.append(buf, n);
-        std::fclose(f);
-    }
+    CT_CHECK(read_whole_file(path, &data));
     if (data.find('\0') != std::string::npos || data.find('\\') != std::string::npos)
         return ct_error_set(CT_ERR_PARSE, "%s: not an OBJ surface this reader accepts: a NUL byte or a line "
                             "continuation", path);
