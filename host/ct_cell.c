@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "../kernels/models/ct_models.h"
+#include "model/ct_model_desc.h"
 
 /* Steps in `ms` at `dt_ms`, rounded to nearest. */
 static long long ct_cell_steps(double ms, double dt_ms) { return (long long)floor(ms / dt_ms + 0.5); }
@@ -13,7 +14,7 @@ static ct_status ct_cell_check(int model, const ct_cell_protocol *p, const ct_ce
 {
     if (p == NULL || out == NULL)
         return ct_error_set(CT_ERR_CONFIG, "ct_cell_pace: protocol and result must not be NULL");
-    if (model < 0 || model >= CT_MODEL_COUNT)
+    if (ct_model_by_id(model) == NULL)
         return ct_error_set(CT_ERR_CONFIG, "ct_cell_pace: unknown model id %d", model);
     if (!isfinite(p->dt_ms) || p->dt_ms <= 0.0)
         return ct_error_set(CT_ERR_CONFIG, "ct_cell_pace: dt_ms = %g: must be finite and > 0", p->dt_ms);
@@ -49,10 +50,8 @@ ct_status ct_cell_pace(int model, const ct_real *param, const ct_cell_protocol *
 
     ct_real defaults[CT_MODEL_NPARAM];
     if (param == NULL) {
-        if (model == CT_MODEL_TP06)
-            ct_tp06_default_params(defaults, CT_TP06_EPI);
-        else
-            ct_ms_default_params(defaults);
+        const ct_model_desc *d = ct_model_by_id(model);
+        d->default_params(defaults, d->default_cell_type);
         param = defaults;
     }
 
@@ -135,5 +134,24 @@ ct_status ct_cell_pace(int model, const ct_real *param, const ct_cell_protocol *
             trace_mV[k] = beat[k];
     }
     free(beat);
+    return CT_OK;
+}
+
+ct_status ct_cell_model_params(const char *model, const char *cell_type, int *model_id, ct_real *param)
+{
+    const ct_model_desc *d = ct_model_find(model);
+    char known[256];
+    if (!d) {
+        ct_model_names(known, sizeof known, CT_MODEL_ALL, 0);
+        return ct_error_set(CT_ERR_CONFIG, "model \"%s\" is not known (expected %s)", model ? model : "", known);
+    }
+    int type = d->default_cell_type;
+    if (d->n_cell_types > 0 && cell_type && (type = ct_model_cell_type_find(d, cell_type)) < 0) {
+        ct_model_cell_type_names(d, NULL, known, sizeof known);
+        return ct_error_set(CT_ERR_CONFIG, "cell type \"%s\" of model %s is not known (expected %s)", cell_type,
+                            d->name, known);
+    }
+    d->default_params(param, type);
+    *model_id = d->id;
     return CT_OK;
 }

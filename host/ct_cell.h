@@ -33,13 +33,21 @@ typedef struct ct_cell_result { /* all of the last beat */
 } ct_cell_result;
 
 /* Paces one cell of `model` (enum ct_model_id) with parameter set `param` (CT_MODEL_NPARAM reals; NULL
- * means the model's defaults: TP06 epicardial, or the published Mitchell-Schaeffer values) from the
- * model's initial state, for proto->n_beats cycles, and fills *out with measurements of the last beat.
+ * means the model's defaults for its default cell type (model/ct_model_desc.h): TP06 epicardial, or the
+ * published Mitchell-Schaeffer values) from the model's initial state, for proto->n_beats cycles, and fills
+ * *out with measurements of the last beat.
  * trace_mV (optional, caller-owned, may be NULL): receives Vm at the start of each step of the last cycle,
  * trace_mV[k] at time k*dt after the cycle began, for k < min(trace_len, round(bcl/dt)).
  * Returns CT_OK; CT_ERR_CONFIG for a bad model id or protocol value; CT_ERR_NUMERIC if Vm becomes NaN
  * or leaves [-200, 200] mV (the message gives the time); CT_ERR_NOMEM if the beat buffer cannot be had. */
 ct_status ct_cell_pace(int model, const ct_real *param, const ct_cell_protocol *proto, ct_cell_result *out,
                        double *trace_mV, size_t trace_len);
+
+/* The parameter set of the model called `model` (model.name: "tp06", "mitchell_schaeffer") for its cell type
+ * `cell_type` ("endo", "mid", "epi" for TP06; NULL: the model's default; ignored by a model without cell
+ * types), from the model's descriptor (model/ct_model_desc.h): *model_id (enum ct_model_id) and
+ * param[0 .. CT_MODEL_NPARAM-1] (caller-owned), as ct_cell_pace takes them. CT_ERR_CONFIG for a model or cell
+ * type that is not known, the message listing the known ones. */
+ct_status ct_cell_model_params(const char *model, const char *cell_type, int *model_id, ct_real *param);
 
 #endif /* CT_CELL_H */

@@ -1,5 +1,5 @@
-/* ct_cohort.c — running a cohort (ct_cohort.h): the pool of `cardiotwin run` child processes, the MPI
- * share-out, resuming, and results.csv / cohort.json from the per-run files. */
+/* ct_cohort.c — running a cohort (ct_cohort.h): the `cardiotwin run` child processes (through ct_pool.h),
+ * the MPI share-out, resuming, and results.csv / cohort.json from the per-run files. */
 #define _POSIX_C_SOURCE 200809L
 #include "ct_cohort.h"
 
@@ -19,6 +19,7 @@
 #include "../kernels/backend.h"
 #include "ct_cohort_plan.h"
 #include "ct_files.h"
+#include "ct_pool.h"
 #include "io/ct_vtk.h"
 #include "mpi/ct_mpi.h"
 
@@ -242,28 +243,25 @@ static int finish_run(const cohort *c, const ct_cohort_run_spec *r, int wait_sta
     return completed && st == CT_OK;
 }
 
-/* ---- child processes ---------------------------------------------------------------------------------------- */
+/* ---- child processes (ct_pool.h) ------------------------------------------------------------------------- */
 
 /* The child's environment: this one, less MPI's launch variables (a run is a serial process of its own, not
- * a rank of this job; ct_mpi_launched()), with OMP_NUM_THREADS (unless set) and, with several devices, the
- * device variable of a GPU backend (under MPI, CT_LOCAL_RANK, inherited, spreads the ranks over the GPUs). */
-static char **child_env(const cohort *c, int slot, char *omp, size_t omp_len, char *dev, size_t dev_len)
+ * a rank of this job; ct_mpi_launched()), with OMP_NUM_THREADS (unless set). The pool has already set the
+ * device variable of a GPU backend for the child's slot (under MPI, CT_LOCAL_RANK spreads the ranks over the
+ * GPUs: run_pool). Returns a calloc'd array of borrowed strings (NULL: out of memory). */
+static char **child_env(const cohort *c, char *omp, size_t omp_len)
 {
     size_t n = 0;
     while (environ[n])
         n++;
-    char **env = calloc(n + 3, sizeof *env);
+    char **env = calloc(n + 2, sizeof *env);
     if (!env)
         return NULL;
-    const char *dev_var = c->be->device_env;
-    int set_dev = dev_var && c->n_devices > 1 && !getenv(dev_var);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const char *e = environ[i];
         if (strncmp(e, "OMPI_", 5) == 0 || strncmp(e, "PMIX_", 5) == 0 || strncmp(e, "PMI_", 4) == 0 ||
             strncmp(e, "CT_MPI=", 7) == 0)
-            continue;
-        if (set_dev && strncmp(e, dev_var, strlen(dev_var)) == 0 && e[strlen(dev_var)] == '=')
             continue;
         env[k++] = environ[i];
     }
@@ -271,19 +269,27 @@ static char **child_env(const cohort *c, int slot, char *omp, size_t omp_len, ch
         snprintf(omp, omp_len, "OMP_NUM_THREADS=%d", c->threads);
         env[k++] = omp;
     }
-    if (set_dev) {
-        snprintf(dev, dev_len, "%s=%d", dev_var, (c->w.local_rank * c->jobs + slot) % c->n_devices);
-        env[k++] = dev;
-    }
     env[k] = NULL;
     return env;
 }
 
-/* Starts `cardiotwin run OUT/runs/<id>/config.json --out OUT/runs/<id> --quiet --backend B`, its output
- * in run.log. A stale metrics.json (another configuration, or a failure) goes first, so that what the
- * folder holds afterwards is this run's. */
-static ct_status launch(const cohort *c, const ct_cohort_run_spec *r, int slot, pid_t *pid)
+/* The pool's view of the runs to do: task t is run todo[t]. */
+typedef struct run_pool_ctx {
+    const cohort *c;
+    const int *todo;
+    int n_todo, n_done, n_completed, n_failed;
+    int *log_fd;   /* per slot: the run's run.log, open from prepare to done; -1: none */
+    double *t0;    /* per slot: when its run started */
+} run_pool_ctx;
+
+/* Before the fork of `cardiotwin run OUT/runs/<id>/config.json --out OUT/runs/<id> --quiet --backend B`: its
+ * folder, config.json and run.log (which takes its output). A stale metrics.json (another configuration, or a
+ * failure) goes first, so that what the folder holds afterwards is this run's. */
+static ct_status run_prepare(void *vx, int task, int slot)
 {
+    run_pool_ctx *x = vx;
+    const cohort *c = x->c;
+    const ct_cohort_run_spec *r = &c->plan->runs[x->todo[task]];
     char dir[4096], config[4096], log[4096], metrics[4096];
     CT_CHECK(run_file(c, r, NULL, dir, sizeof dir));
     CT_CHECK(run_file(c, r, "config.json", config, sizeof config));
@@ -296,92 +302,78 @@ static ct_status launch(const cohort *c, const ct_cohort_run_spec *r, int slot, 
     int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0)
         return ct_error_set(CT_ERR_IO, "%s: cannot create: %s", log, strerror(errno));
-    char omp[64], dev[128];
-    char **env = child_env(c, slot, omp, sizeof omp, dev, sizeof dev);
-    const char *argv[] = {c->exe, "run", config, "--out", dir, "--quiet", "--backend", c->be->name, NULL};
-    if (!env) {
-        close(fd);
-        return ct_error_set(CT_ERR_NOMEM, "out of memory");
-    }
-    fflush(NULL);
-    *pid = fork();
-    if (*pid == 0) {
-        int null_fd = open("/dev/null", O_RDONLY);
-        if (null_fd >= 0)
-            dup2(null_fd, 0);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execve(argv[0], (char *const *)argv, env);
-        dprintf(2, "cardiotwin: cannot execute %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    int e = errno;
-    close(fd);
-    free(env);
-    if (*pid < 0)
-        return ct_error_set(CT_ERR_IO, "cannot start a process for run %s: %s", r->id, strerror(e));
+    x->log_fd[slot] = fd;
+    x->t0[slot] = now_s();
+    if (!c->o->quiet)
+        fprintf(stderr, "cardiotwin: run %s started (%d of %d)\n", r->id, task + 1, x->n_todo);
     return CT_OK;
 }
 
-typedef struct slot {
-    pid_t pid;          /* 0: free */
-    int run;            /* index into plan->runs */
-    double t0;
-} slot;
+/* In the child: stdin from /dev/null, stdout and stderr into run.log, and exec. */
+static int run_child(void *vx, int task, int slot)
+{
+    run_pool_ctx *x = vx;
+    const cohort *c = x->c;
+    const ct_cohort_run_spec *r = &c->plan->runs[x->todo[task]];
+    char dir[4096], config[4096], omp[64];
+    if (run_file(c, r, NULL, dir, sizeof dir) != CT_OK || run_file(c, r, "config.json", config, sizeof config) != CT_OK)
+        return 127;
+    int null_fd = open("/dev/null", O_RDONLY);
+    if (null_fd >= 0)
+        dup2(null_fd, 0);
+    dup2(x->log_fd[slot], 1);
+    dup2(x->log_fd[slot], 2);
+    char **env = child_env(c, omp, sizeof omp);
+    const char *argv[] = {c->exe, "run", config, "--out", dir, "--quiet", "--backend", c->be->name, NULL};
+    if (env)
+        execve(argv[0], (char *const *)argv, env);
+    dprintf(2, "cardiotwin: cannot execute %s: %s\n", argv[0], env ? strerror(errno) : "out of memory");
+    return 127;
+}
+
+/* After the run's process ended, or could not be started. */
+static ct_status run_done(void *vx, int task, int slot, int wait_status, const char *launch_error)
+{
+    run_pool_ctx *x = vx;
+    const cohort *c = x->c;
+    const ct_cohort_run_spec *r = &c->plan->runs[x->todo[task]];
+    if (x->log_fd[slot] >= 0) {
+        close(x->log_fd[slot]);
+        x->log_fd[slot] = -1;
+    }
+    char msg[2048];
+    if (launch_error) /* recorded as this run's failure; the others go on */
+        snprintf(msg, sizeof msg, "could not start: %s", launch_error);
+    int ok = finish_run(c, r, wait_status, launch_error ? msg : NULL);
+    ok ? x->n_completed++ : x->n_failed++;
+    x->n_done++;
+    if (!c->o->quiet && ok)
+        fprintf(stderr, "cardiotwin: run %s completed in %.1f s (%d of %d done)\n", r->id, now_s() - x->t0[slot],
+                x->n_done, x->n_todo);
+    return CT_OK;
+}
 
 /* Runs the runs listed in todo (indices into plan->runs), up to c->jobs at once. */
 static ct_status run_pool(const cohort *c, const int *todo, int n_todo, int *n_completed, int *n_failed)
 {
-    slot *slots = calloc((size_t)c->jobs, sizeof *slots);
-    if (!slots)
+    run_pool_ctx x = {.c = c, .todo = todo, .n_todo = n_todo};
+    x.log_fd = malloc((size_t)c->jobs * sizeof *x.log_fd);
+    x.t0 = calloc((size_t)c->jobs, sizeof *x.t0);
+    if (!x.log_fd || !x.t0) {
+        free(x.log_fd);
+        free(x.t0);
         return ct_error_set(CT_ERR_NOMEM, "out of memory");
-    int next = 0, running = 0, done = 0;
-    ct_status st = CT_OK;
-    while (next < n_todo || running > 0) {
-        for (int s = 0; s < c->jobs && next < n_todo; s++) {
-            if (slots[s].pid)
-                continue;
-            const ct_cohort_run_spec *r = &c->plan->runs[todo[next++]];
-            pid_t pid = 0;
-            if (launch(c, r, s, &pid) != CT_OK) {
-                /* recorded as this run's failure; the others go on */
-                char msg[2048];
-                snprintf(msg, sizeof msg, "could not start: %s", ct_error_message());
-                finish_run(c, r, 0, msg);
-                (*n_failed)++;
-                done++;
-                continue;
-            }
-            if (!c->o->quiet)
-                fprintf(stderr, "cardiotwin: run %s started (%d of %d)\n", r->id, next, n_todo);
-            slots[s] = (slot){.pid = pid, .run = (int)(r - c->plan->runs), .t0 = now_s()};
-            running++;
-        }
-        if (running == 0)
-            continue;
-        int status;
-        pid_t pid = waitpid(-1, &status, 0);
-        if (pid < 0) {
-            if (errno == EINTR)
-                continue;
-            st = ct_error_set(CT_ERR_IO, "waiting for the runs' processes: %s", strerror(errno));
-            break;
-        }
-        for (int s = 0; s < c->jobs; s++) {
-            if (slots[s].pid != pid)
-                continue;
-            const ct_cohort_run_spec *r = &c->plan->runs[slots[s].run];
-            int ok = finish_run(c, r, status, NULL);
-            ok ? (*n_completed)++ : (*n_failed)++;
-            done++;
-            if (!c->o->quiet && ok)
-                fprintf(stderr, "cardiotwin: run %s completed in %.1f s (%d of %d done)\n", r->id,
-                        now_s() - slots[s].t0, done, n_todo);
-            slots[s].pid = 0;
-            running--;
-        }
     }
-    free(slots);
+    for (int s = 0; s < c->jobs; s++)
+        x.log_fd[s] = -1;
+    ct_pool_options opt = {.jobs = c->jobs, .device_env = c->be->device_env, .n_devices = c->n_devices,
+                           .device_first = c->w.local_rank * c->jobs};
+    ct_pool_ops ops = {.prepare = run_prepare, .child = run_child, .done = run_done};
+    ct_status st = ct_pool_run(n_todo, &opt, &ops, &x);
+    *n_completed += x.n_completed;
+    *n_failed += x.n_failed;
+    free(x.log_fd);
+    free(x.t0);
     return st;
 }
 

@@ -15,6 +15,7 @@
 #include "ct_files.h"
 #include "ct_hash.h"
 #include "ct_json.h"
+#include "model/ct_model_desc.h"
 #include "personalise/ct_patient.h"
 
 /* ---- small helpers --------------------------------------------------------------------------------- */
@@ -140,7 +141,8 @@ static ct_status read_member(ct_cohort_plan *p, const cJSON *o, int i, ct_cohort
         char *text = cJSON_PrintUnformatted(root);
         st = text ? ct_patient_check(text, m->source) : ct_error_set(CT_ERR_NOMEM, "out of memory");
         cJSON_free(text);
-        snprintf(m->model_name, sizeof m->model_name, "%s", cJSON_IsString(mname) ? mname->valuestring : "tp06");
+        snprintf(m->model_name, sizeof m->model_name, "%s",
+                 cJSON_IsString(mname) ? mname->valuestring : ct_model_default()->name); /* as ct_patient's */
     } else {
         snprintf(m->model_name, sizeof m->model_name, "%s", cJSON_IsString(mname) ? mname->valuestring : "");
         m->config = root; /* kept: loaded again at expand for patients only */
@@ -237,13 +239,17 @@ static ct_status read_pacings(ct_cohort_plan *p, const cJSON *var)
 /* Whether every variation applies to member m; the message names the variation and the member. */
 static ct_status check_applies(const ct_cohort_plan *p, const ct_cohort_member *m, int n_stimuli)
 {
+    const ct_model_desc *md = ct_model_find(m->model_name);
     for (int d = 0; d < p->n_drugs; d++)
-        if (p->drugs[d].scales && strcmp(m->model_name, "tp06") != 0)
+        if (p->drugs[d].scales && !(md && md->n_scales)) {
+            char labels[256];
+            ct_model_names(labels, sizeof labels, CT_MODEL_WITH_SCALES, 1);
             return ct_error_set(CT_ERR_CONFIG,
                                 "%s: variations.drug[%d] (\"%s\") does not apply to member \"%s\" (%s): its "
-                                "conductance_scales are TP06 conductances and this member's model is %s",
-                                p->path, d, p->drugs[d].name, m->name, m->source,
+                                "conductance_scales are %s conductances and this member's model is %s",
+                                p->path, d, p->drugs[d].name, m->name, m->source, labels,
                                 m->model_name[0] ? m->model_name : "not named");
+        }
     if (p->n_pacings > 0 && n_stimuli == 0)
         return ct_error_set(CT_ERR_CONFIG,
                             "%s: variations.pacing does not apply to member \"%s\" (%s): it has no stimuli to pace",

@@ -20,7 +20,7 @@ typedef struct ct_cohort_member {
     char source[4096];         /* the configuration or patient file, resolved against the cohort file */
     int is_patient;
     char config_path[4096];    /* the configuration its runs start from (a patient's models/<name>/model.json) */
-    char model_name[64];       /* "tp06", "mitchell_schaeffer" (as far as can be known before loading) */
+    char model_name[64];       /* model.name, "tp06" ... (as far as can be known before loading) */
     cJSON *config;             /* owned: the loaded configuration, mesh.path made absolute; NULL until expand */
     uint64_t mesh_hash;        /* FNV-1a of a mesh file's bytes; 0 for a generated box */
 } ct_cohort_member;

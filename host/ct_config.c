@@ -8,21 +8,41 @@
 #include <string.h>
 
 #include "../kernels/backend.h"
-#include "../kernels/models/ct_models.h"
 #include "ct_files.h"
 #include "ct_json.h"
+#include "model/ct_model_desc.h"
 
-/* Names of the TP06 conductance scale factors, in parameter order from CT_TP06_P_GNA. */
-static const char *const tp06_scale_names[] = {"G_Na",  "G_CaL", "G_to", "G_Kr",  "G_Ks",  "G_K1", "k_NaCa",
-                                               "P_NaK", "G_pCa", "G_pK", "G_bNa", "G_bCa", NULL};
+_Static_assert(sizeof((ct_config *)0)->border_zone_scales >= CT_MODEL_MAX_SCALES * sizeof(double),
+               "ct_config.border_zone_scales cannot hold every conductance scale of a model");
+_Static_assert(sizeof((ct_config *)0)->model_params == CT_MODEL_NPARAM * sizeof(double),
+               "ct_config.model_params is not one parameter set");
 
-/* Mitchell-Schaeffer parameters by name (model.parameters, tissue.border_zone.parameters), with ranges. */
-static const char *const ms_param_names[] = {"tau_in_ms", "tau_out_ms", "tau_open_ms", "tau_close_ms", "v_gate",
-                                             "V_rest_mV", "V_amplitude_mV", NULL};
-static const double ms_param_lo[] = {1e-3, 1e-3, 1e-3, 1e-3, 0.0, -200.0, 1.0};
-static const double ms_param_hi[] = {1e4, 1e4, 1e5, 1e5, 1.0, 200.0, 300.0};
-static const int ms_param_index[] = {CT_MS_P_TAU_IN, CT_MS_P_TAU_OUT, CT_MS_P_TAU_OPEN, CT_MS_P_TAU_CLOSE,
-                                     CT_MS_P_V_GATE, CT_MS_P_V_REST,  CT_MS_P_V_AMP};
+/* Reads the conductance scale factors of model d from obj (keys d->scale_names, each optional) into
+ * scale[0 .. d->n_scales-1], which hold the values taken when a key is absent. */
+static ct_status read_scales(const ct_model_desc *d, const cJSON *obj, const char *src, const char *where,
+                             double *scale)
+{
+    CT_CHECK(ct_json_known_keys(obj, d->scale_names, src, where));
+    for (int k = 0; k < d->n_scales; k++)
+        CT_CHECK(ct_json_number(obj, d->scale_names[k], 0, d->scale_lo, d->scale_hi, src, where, &scale[k]));
+    return CT_OK;
+}
+
+/* Reads the named parameters of model d from obj (keys d->params, each optional) into param[index], which
+ * holds the value taken when a key is absent. */
+static ct_status read_params(const ct_model_desc *d, const cJSON *obj, const char *src, const char *where,
+                             double *param)
+{
+    const char *keys[CT_MODEL_NPARAM + 1];
+    for (int k = 0; k < d->n_params; k++)
+        keys[k] = d->params[k].name;
+    keys[d->n_params] = NULL;
+    CT_CHECK(ct_json_known_keys(obj, keys, src, where));
+    for (int k = 0; k < d->n_params; k++)
+        CT_CHECK(ct_json_number(obj, d->params[k].name, 0, d->params[k].lo, d->params[k].hi, src, where,
+                                &param[d->params[k].index]));
+    return CT_OK;
+}
 
 static ct_status parse_mesh(const cJSON *root, const char *src, ct_config *c)
 {
@@ -64,11 +84,20 @@ static ct_status parse_mesh(const cJSON *root, const char *src, ct_config *c)
         c->mesh_from_file = 1;
         return CT_OK;
     }
-    static const char *const keys[] = {"type", "size_mm", "dx_mm", "fibre_direction", "renumber", NULL};
+    static const char *const keys[] = {"type", "size_mm", "dx_mm", "fibre_direction", "renumber", "split", NULL};
     CT_CHECK(ct_json_known_keys(m, keys, src, "mesh"));
     if (strcmp(type, "box") != 0)
         return ct_error_set(CT_ERR_CONFIG, "%s: mesh.type \"%s\" is not known (expected \"box\" or \"file\")", src,
                             type);
+    const char *split = "mirrored";
+    CT_CHECK(ct_json_string(m, "split", 0, src, "mesh", &split));
+    if (strcmp(split, "mirrored") == 0)
+        c->box_split = CT_BOX_SPLIT_MIRRORED;
+    else if (strcmp(split, "kuhn") == 0)
+        c->box_split = CT_BOX_SPLIT_KUHN;
+    else
+        return ct_error_set(CT_ERR_CONFIG, "%s: mesh.split \"%s\" is not known (expected mirrored or kuhn)", src,
+                            split);
     CT_CHECK(ct_json_vec(m, "size_mm", 1, 3, src, "mesh", c->box_size_mm));
     for (int k = 0; k < 3; k++)
         if (!(c->box_size_mm[k] > 0) || c->box_size_mm[k] > 1e4)
@@ -91,63 +120,56 @@ static ct_status parse_model(const cJSON *root, const char *src, ct_config *c)
     CT_CHECK(ct_json_object(root, "model", 1, src, "", &m));
     const char *name = NULL;
     CT_CHECK(ct_json_string(m, "name", 1, src, "model", &name));
-    ct_real p[CT_MODEL_NPARAM] = {0};
     snprintf(c->model_name, sizeof c->model_name, "%s", name);
-    if (strcmp(name, "tp06") == 0) {
-        static const char *const keys[] = {"name", "cell_type", "conductance_scales", NULL};
-        CT_CHECK(ct_json_known_keys(m, keys, src, "model"));
-        c->model = CT_MODEL_TP06;
-        const char *ct = "epi";
-        CT_CHECK(ct_json_string(m, "cell_type", 0, src, "model", &ct));
-        int type;
-        if (strcmp(ct, "endo") == 0)
-            type = 0;
-        else if (strcmp(ct, "mid") == 0 || strcmp(ct, "M") == 0)
-            type = 1;
-        else if (strcmp(ct, "epi") == 0)
-            type = 2;
-        else if (strcmp(ct, "from_mesh") == 0) {
-            type = 2; /* the defaults below; per node from the mesh's cell_type point field */
-            c->cell_type_from_mesh = 1;
-        } else
-            return ct_error_set(CT_ERR_CONFIG,
-                                "%s: model.cell_type \"%s\" is not known (expected endo, mid, epi or from_mesh)",
-                                src, ct);
-        snprintf(c->cell_type, sizeof c->cell_type, "%s",
-                 c->cell_type_from_mesh ? "from_mesh" : type == 0 ? "endo" : type == 1 ? "mid" : "epi");
-        ct_tp06_default_params(p, type);
-        const cJSON *sc;
-        CT_CHECK(ct_json_object(m, "conductance_scales", 0, src, "model", &sc));
-        if (sc) {
-            CT_CHECK(ct_json_known_keys(sc, tp06_scale_names, src, "model.conductance_scales"));
-            for (int k = 0; tp06_scale_names[k]; k++) {
-                double v = (double)p[CT_TP06_P_GNA + k];
-                CT_CHECK(ct_json_number(sc, tp06_scale_names[k], 0, 0.0, 100.0, src, "model.conductance_scales", &v));
-                p[CT_TP06_P_GNA + k] = (ct_real)v;
-            }
-        }
-    } else if (strcmp(name, "mitchell_schaeffer") == 0) {
-        static const char *const keys[] = {"name", "parameters", NULL};
-        CT_CHECK(ct_json_known_keys(m, keys, src, "model"));
-        c->model = CT_MODEL_MITCHELL_SCHAEFFER;
-        ct_ms_default_params(p);
-        const cJSON *pr;
-        CT_CHECK(ct_json_object(m, "parameters", 0, src, "model", &pr));
-        if (pr) {
-            CT_CHECK(ct_json_known_keys(pr, ms_param_names, src, "model.parameters"));
-            for (int k = 0; ms_param_names[k]; k++) {
-                double v = (double)p[ms_param_index[k]];
-                CT_CHECK(ct_json_number(pr, ms_param_names[k], 0, ms_param_lo[k], ms_param_hi[k], src,
-                                        "model.parameters", &v));
-                p[ms_param_index[k]] = (ct_real)v;
-            }
-        }
-    } else {
-        return ct_error_set(CT_ERR_CONFIG, "%s: model.name \"%s\" is not known (expected tp06 or mitchell_schaeffer)",
-                            src, name);
+    const ct_model_desc *d = ct_model_find(name);
+    if (!d) {
+        char names[256];
+        ct_model_names(names, sizeof names, CT_MODEL_ALL, 0);
+        return ct_error_set(CT_ERR_CONFIG, "%s: model.name \"%s\" is not known (expected %s)", src, name, names);
     }
+    const char *keys[5];
+    int n_keys = 0;
+    keys[n_keys++] = "name";
+    if (d->n_cell_types)
+        keys[n_keys++] = "cell_type";
+    if (d->n_scales)
+        keys[n_keys++] = "conductance_scales";
+    if (d->n_params)
+        keys[n_keys++] = "parameters";
+    keys[n_keys] = NULL;
+    CT_CHECK(ct_json_known_keys(m, keys, src, "model"));
+    c->model = d->id;
+    int type = d->default_cell_type;
+    if (d->n_cell_types) {
+        const char *ct = d->cell_types[d->default_cell_type].name;
+        CT_CHECK(ct_json_string(m, "cell_type", 0, src, "model", &ct));
+        if (strcmp(ct, "from_mesh") == 0) {
+            c->cell_type_from_mesh = 1; /* the defaults below; per node from the mesh's cell_type point field */
+        } else if ((type = ct_model_cell_type_find(d, ct)) < 0) {
+            char types[256];
+            ct_model_cell_type_names(d, "from_mesh", types, sizeof types);
+            return ct_error_set(CT_ERR_CONFIG, "%s: model.cell_type \"%s\" is not known (expected %s)", src, ct,
+                                types);
+        }
+        snprintf(c->cell_type, sizeof c->cell_type, "%s",
+                 c->cell_type_from_mesh ? "from_mesh" : d->cell_types[type].name);
+    }
+    ct_real p[CT_MODEL_NPARAM];
+    d->default_params(p, type);
+    double v[CT_MODEL_NPARAM];
     for (int k = 0; k < CT_MODEL_NPARAM; k++)
-        c->model_params[k] = (double)p[k];
+        v[k] = (double)p[k];
+    const cJSON *sc = NULL, *pr = NULL;
+    if (d->n_scales)
+        CT_CHECK(ct_json_object(m, "conductance_scales", 0, src, "model", &sc));
+    if (sc)
+        CT_CHECK(read_scales(d, sc, src, "model.conductance_scales", v + d->scale_first));
+    if (d->n_params)
+        CT_CHECK(ct_json_object(m, "parameters", 0, src, "model", &pr));
+    if (pr)
+        CT_CHECK(read_params(d, pr, src, "model.parameters", v));
+    for (int k = 0; k < CT_MODEL_NPARAM; k++)
+        c->model_params[k] = (double)(ct_real)v[k]; /* as the kernels will hold it */
     return CT_OK;
 }
 
@@ -190,27 +212,30 @@ ct_status ct_config_border_zone(const cJSON *bz, const char *src, const char *wh
     static const char *const bkeys[] = {"conductance_scales", "parameters", "sigma_scale", NULL};
     CT_CHECK(ct_json_known_keys(bz, bkeys, src, where));
     CT_CHECK(ct_json_number(bz, "sigma_scale", 0, 0.0, 10.0, src, where, &c->border_zone_sigma_scale));
+    const ct_model_desc *d = ct_model_by_id(c->model);
+    char names[256];
     const cJSON *sc;
     CT_CHECK(ct_json_object(bz, "conductance_scales", 0, src, where, &sc));
     if (sc) {
         snprintf(at, sizeof at, "%s.conductance_scales", where);
-        if (c->model != CT_MODEL_TP06)
-            return ct_error_set(CT_ERR_CONFIG, "%s: %s needs model tp06", src, at);
-        CT_CHECK(ct_json_known_keys(sc, tp06_scale_names, src, at));
-        for (int k = 0; tp06_scale_names[k]; k++)
-            CT_CHECK(ct_json_number(sc, tp06_scale_names[k], 0, 0.0, 100.0, src, at, &c->border_zone_scales[k]));
+        if (!d || !d->n_scales) {
+            ct_model_names(names, sizeof names, CT_MODEL_WITH_SCALES, 0);
+            return ct_error_set(CT_ERR_CONFIG, "%s: %s needs model %s", src, at, names);
+        }
+        CT_CHECK(read_scales(d, sc, src, at, c->border_zone_scales));
     }
     const cJSON *pr;
     CT_CHECK(ct_json_object(bz, "parameters", 0, src, where, &pr));
     if (pr) {
         snprintf(at, sizeof at, "%s.parameters", where);
-        if (c->model != CT_MODEL_MITCHELL_SCHAEFFER)
-            return ct_error_set(CT_ERR_CONFIG, "%s: %s needs model mitchell_schaeffer (tp06 takes conductance_scales)",
-                                src, at);
-        CT_CHECK(ct_json_known_keys(pr, ms_param_names, src, at));
-        for (int k = 0; ms_param_names[k]; k++)
-            CT_CHECK(ct_json_number(pr, ms_param_names[k], 0, ms_param_lo[k], ms_param_hi[k], src, at,
-                                    &c->border_zone_params[ms_param_index[k]]));
+        if (!d || !d->n_params) {
+            ct_model_names(names, sizeof names, CT_MODEL_WITH_PARAMS, 0);
+            if (d && d->n_scales)
+                return ct_error_set(CT_ERR_CONFIG, "%s: %s needs model %s (%s takes conductance_scales)", src, at,
+                                    names, d->name);
+            return ct_error_set(CT_ERR_CONFIG, "%s: %s needs model %s", src, at, names);
+        }
+        CT_CHECK(read_params(d, pr, src, at, c->border_zone_params));
     }
     return CT_OK;
 }

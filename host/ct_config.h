@@ -44,17 +44,19 @@ typedef struct ct_config {
     double dx_mm;
     double fibre_direction[3];
     int renumber_rcm;                /* 1: reverse Cuthill-McKee node renumbering (default) */
+    int box_split;                   /* box: enum ct_box_split (ct_mesh.h), mesh.split "mirrored" (default) or "kuhn" */
     /* ionic model */
-    int model;                       /* enum ct_model_id */
+    int model;                       /* enum ct_model_id; its descriptor: ct_model_by_id (model/ct_model_desc.h) */
     char model_name[CT_NAME_LEN];
-    char cell_type[CT_NAME_LEN];     /* tp06: "endo", "mid", "epi", or "from_mesh" (point field cell_type) */
+    char cell_type[CT_NAME_LEN];     /* a model with cell types: one of its cell types ("endo", "mid", "epi" of
+                                        tp06) or "from_mesh" (point field cell_type); "" otherwise */
     int cell_type_from_mesh;
     double model_params[16];         /* CT_MODEL_NPARAM values, see kernels/models/ */
     /* tissue */
     ct_conductivity conductivity;
     /* element labels (enum ct_tissue) from the mesh: border zone remodelling and scar */
-    double border_zone_scales[12];   /* multiply the model's conductance scales in border-zone nodes (tp06 order) */
-    double border_zone_params[16];   /* mitchell_schaeffer: border-zone parameter values (NaN: as elsewhere) */
+    double border_zone_scales[12];   /* multiply the model's conductance scales in border-zone nodes (descriptor order) */
+    double border_zone_params[16];   /* a model with named parameters: border-zone values (NaN: as elsewhere) */
     double border_zone_sigma_scale;  /* conductivity factor of border-zone elements */
     double scar_sigma_scale;         /* conductivity factor of scar elements (0: non-conducting) */
     /* tissue labels painted over the mesh's (elements whose centroid lies inside, in order; ct_lesion.h
@@ -96,7 +98,7 @@ ct_status ct_config_parse(const char *json_text, const char *source, ct_config *
 void ct_config_free(ct_config *cfg);
 
 struct cJSON;
-/* Checks a border-zone object (keys conductance_scales for tp06, parameters for mitchell_schaeffer,
+/* Checks a border-zone object (keys conductance_scales and parameters, as the model has them (its descriptor),
  * sigma_scale) against c->model and fills c's border_zone_* fields; `where` names the object in messages
  * ("tissue.border_zone" in a configuration, "border_zone" in a patient file). */
 ct_status ct_config_border_zone(const struct cJSON *bz, const char *src, const char *where, ct_config *c);

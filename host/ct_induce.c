@@ -1,6 +1,7 @@
 /* ct_induce.c — programmed electrical stimulation of one site (protocol in ct_induce.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "ct_induce.h"
+#include "ct_run.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -159,39 +160,49 @@ static void look(runner *r)
     r->last_look_ms = t;
 }
 
-/* Steps until t = end_step * dt, looking at Vm every sample_every steps. */
+/* The stimuli of step `step`: the protocol's pulses on stimulus 0, or the configuration's (own_stimuli). */
+static uint32_t runner_stimuli(void *user, long step)
+{
+    const runner *r = user;
+    uint32_t active = 0;
+    for (int k = 0; k < r->n_pulses; k++)
+        if (step >= r->pulse[k] && step < r->pulse[k] + r->dur_steps)
+            active = 1u;
+    if (r->own_stimuli) { /* the configuration's stimuli instead */
+        double t = (double)step * r->dt_ms;
+        for (int s = 0; s < r->sim->cfg->n_stimuli; s++)
+            if (ct_stimulus_active(&r->sim->cfg->stimuli[s], t))
+                active |= 1u << s;
+    }
+    return active;
+}
+
+/* The loop's observer: Vm every sample_every steps, for capture, re-entry and the phase (look). */
+static ct_status runner_look(void *user, ct_loop *L)
+{
+    runner *r = user;
+    r->step = L->step;
+    CT_CHECK(r->be->download(r->ctx, CT_FIELD_VM, r->vm));
+    look(r);
+    return CT_OK;
+}
+
+/* Steps until t = end_step * dt through the time loop (ct_run.h), looking at Vm every sample_every steps. */
 static ct_status advance(runner *r, long end_step)
 {
-    while (r->step < end_step) {
-        uint32_t active = 0;
-        double t = (double)r->step * r->dt_ms;
-        for (int k = 0; k < r->n_pulses; k++)
-            if (r->step >= r->pulse[k] && r->step < r->pulse[k] + r->dur_steps)
-                active = 1u;
-        if (r->own_stimuli) /* the configuration's stimuli instead */
-            for (int s = 0; s < r->sim->cfg->n_stimuli; s++)
-                if (ct_stimulus_active(&r->sim->cfg->stimuli[s], t))
-                    active |= 1u << s;
-        ct_step_report rep;
-        ct_status st = r->be->step(r->ctx, t, active, r->amp, &rep);
-        if (st != CT_OK) {
-            if (rep.bad_node >= 0) {
-                const double *x = r->sim->mesh->xyz_mm + 3 * (size_t)rep.bad_node;
-                return ct_error_set(st,
-                                    "site %s: simulation blew up at t = %.4g ms: Vm = %g mV at node %ld, position "
-                                    "(%g, %g, %g) mm",
-                                    r->site, t + r->dt_ms, rep.bad_value_mV, rep.bad_node, x[0], x[1], x[2]);
-            }
-            return ct_error_set(st, "site %s: step at t = %.4g ms failed: %s", r->site, t, ct_error_message());
-        }
-        r->step++;
-        r->simulated_ms += r->dt_ms;
-        if (r->step % r->sample_every == 0) {
-            CT_CHECK(r->be->download(r->ctx, CT_FIELD_VM, r->vm));
-            look(r);
-        }
-    }
-    return CT_OK;
+    if (r->step >= end_step)
+        return CT_OK;
+    char who[96];
+    snprintf(who, sizeof who, "site %s: ", r->site);
+    ct_loop loop = {.be = r->be, .ctx = r->ctx, .mesh = r->sim->mesh, .dt_ms = r->dt_ms,
+                    .vm_bound_mV = r->sim->cfg->vm_bound_mV, .stimuli = runner_stimuli, .stim_user = r,
+                    .amp_uA_per_uF = r->amp, .who = who, .step = r->step};
+    CT_CHECK(ct_loop_observe(&loop, (ct_observer){r->sample_every, runner_look, r}));
+    long from = r->step;
+    ct_status st = ct_loop_run(&loop, end_step);
+    r->step = loop.step;
+    r->simulated_ms += (double)(loop.step - from) * r->dt_ms;
+    return st;
 }
 
 static ct_status snapshot_take(runner *r, snapshot *s)

@@ -35,10 +35,19 @@ enum ct_tissue { CT_TISSUE_HEALTHY = 0, CT_TISSUE_BORDER_ZONE = 1, CT_TISSUE_SCA
 ct_status ct_mesh_create(size_t n_nodes, size_t n_tets, ct_mesh **out);
 void ct_mesh_destroy(ct_mesh *mesh);
 
+/* How ct_mesh_box_split cuts each cube of a box into 6 tetrahedra (the Kuhn split around a main diagonal):
+ *   CT_BOX_SPLIT_MIRRORED  the split mirrored from one cube to the next (the default): conforming, and no
+ *                          diagonal direction preferred;
+ *   CT_BOX_SPLIT_KUHN      every cube split the same way, around its (1,1,1) diagonal: waves along that
+ *                          diagonal run fast on coarse meshes (meshes/README.md measures it). */
+enum ct_box_split { CT_BOX_SPLIT_MIRRORED = 0, CT_BOX_SPLIT_KUHN = 1 };
+
 /* A box [0,size_x]x[0,size_y]x[0,size_z] (mm) of hexahedra of edge dx_mm (each side rounded to a
- * whole number of cells), each hexahedron split into 6 tetrahedra around a main diagonal, the split
- * mirrored from one cube to the next so that the mesh is conforming and has no preferred diagonal.
- * All fibres point along fibre_dir (normalised here). */
+ * whole number of cells), each hexahedron split into 6 tetrahedra around a main diagonal as `split`
+ * (enum ct_box_split) says. All fibres point along fibre_dir (normalised here). */
+ct_status ct_mesh_box_split(const double size_mm[3], double dx_mm, const double fibre_dir[3], int split,
+                            ct_mesh **out);
+/* The same with the default split, CT_BOX_SPLIT_MIRRORED. */
 ct_status ct_mesh_box(const double size_mm[3], double dx_mm, const double fibre_dir[3], ct_mesh **out);
 
 /* Signed volume (mm^3) of tet e: positive for the orientation the mesh keeps. */

@@ -13,7 +13,15 @@ static const int kuhn_tets[6][4] = {
 
 ct_status ct_mesh_box(const double size_mm[3], double dx_mm, const double fibre_dir[3], ct_mesh **out)
 {
+    return ct_mesh_box_split(size_mm, dx_mm, fibre_dir, CT_BOX_SPLIT_MIRRORED, out);
+}
+
+ct_status ct_mesh_box_split(const double size_mm[3], double dx_mm, const double fibre_dir[3], int split,
+                            ct_mesh **out)
+{
     *out = NULL;
+    if (split != CT_BOX_SPLIT_MIRRORED && split != CT_BOX_SPLIT_KUHN)
+        return ct_error_set(CT_ERR_CONFIG, "box mesh: unknown tet split %d", split);
     if (!(dx_mm > 0.0) || !isfinite(dx_mm))
         return ct_error_set(CT_ERR_CONFIG, "box mesh: dx_mm must be > 0 (got %g)", dx_mm);
     size_t nc[3];
@@ -51,7 +59,7 @@ ct_status ct_mesh_box(const double size_mm[3], double dx_mm, const double fibre_
             for (size_t i = 0; i < nc[0]; i++) {
                 /* Mirror the split in every other cube along each axis: mirrored neighbours share
                  * their face diagonals (still conforming) and no diagonal direction is preferred. */
-                int mirror = (int)((i & 1) | (j & 1) << 1 | (k & 1) << 2);
+                int mirror = split == CT_BOX_SPLIT_KUHN ? 0 : (int)((i & 1) | (j & 1) << 1 | (k & 1) << 2);
                 int32_t corner[8];
                 for (int c = 0; c < 8; c++) {
                     size_t ii = i + (c & 1), jj = j + ((c >> 1) & 1), kk = k + ((c >> 2) & 1);

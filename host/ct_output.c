@@ -1,11 +1,19 @@
-/* ct_output.c — VTK frames, the .pvd collection, the activation map and metrics.json. */
+/* ct_output.c — VTK frames, the .pvd collection, the activation map and metrics.json, and the lock on the
+ * output folder. */
+#define _DEFAULT_SOURCE /* flock, dirent */
 #include "ct_output.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ct_files.h"
 #include "io/ct_vtk.h"
@@ -28,6 +36,7 @@ ct_status ct_output_open(const char *dir, const ct_sim *sim, ct_output **out)
         return ct_error_set(CT_ERR_IO, "%s: path too long", dir);
     }
     o->sim = sim;
+    o->lock_fd = -1;
     *out = o;
     return CT_OK;
 }
@@ -36,9 +45,79 @@ void ct_output_close(ct_output *o)
 {
     if (!o)
         return;
+    if (o->lock_fd >= 0) {
+        /* unlink while still holding it: a process that opened the old file meanwhile finds, once it gets
+         * the lock, that the path no longer leads to its file, and starts again (ct_output_lock) */
+        char path[4096];
+        if (ct_path_join(path, sizeof path, o->dir, ".lock") == CT_OK)
+            unlink(path);
+        close(o->lock_fd);
+    }
     ct_pvd_destroy(o->pvd);
     free(o->labels);
     free(o);
+}
+
+ct_status ct_output_lock(ct_output *o)
+{
+    if (o->lock_fd >= 0)
+        return CT_OK;
+    char path[4096];
+    CT_CHECK(ct_path_join(path, sizeof path, o->dir, ".lock"));
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0)
+            return ct_error_set(CT_ERR_IO, "%s: cannot create the output folder's lock: %s", path, strerror(errno));
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int err = errno;
+            char pid[32] = "";
+            ssize_t got = read(fd, pid, sizeof pid - 1);
+            close(fd);
+            if (err != EWOULDBLOCK)
+                return ct_error_set(CT_ERR_IO, "%s: cannot lock: %s", path, strerror(err));
+            pid[got > 0 ? got : 0] = '\0';
+            pid[strcspn(pid, "\n")] = '\0';
+            return ct_error_set(CT_ERR_IO, "%s is in use by another run (pid %s, holding %s): wait for it to end "
+                                "or choose another output folder", o->dir, pid[0] ? pid : "unknown", path);
+        }
+        /* got it: is it still the file at `path` (not one its last holder removed meanwhile)? */
+        struct stat held, now;
+        if (fstat(fd, &held) != 0 || stat(path, &now) != 0 || held.st_ino != now.st_ino || held.st_dev != now.st_dev) {
+            close(fd);
+            continue;
+        }
+        char pid[32];
+        int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+        if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+            int err = errno;
+            close(fd);
+            return ct_error_set(CT_ERR_IO, "%s: cannot write the lock: %s", path, strerror(err));
+        }
+        o->lock_fd = fd;
+        return CT_OK;
+    }
+    return ct_error_set(CT_ERR_IO, "%s: the lock keeps being replaced; is another run starting and ending there?",
+                        path);
+}
+
+int ct_output_remove_temporaries(const ct_output *o)
+{
+    char suffix[40];
+    snprintf(suffix, sizeof suffix, ".tmp.%ld", (long)getpid());
+    size_t ls = strlen(suffix);
+    DIR *d = opendir(o->dir);
+    if (!d)
+        return 0;
+    int removed = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        size_t ln = strlen(e->d_name);
+        char path[4096];
+        if (ln > ls && strcmp(e->d_name + ln - ls, suffix) == 0 &&
+            ct_path_join(path, sizeof path, o->dir, e->d_name) == CT_OK && unlink(path) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
 }
 
 /* The labels every whole-mesh file carries (ct_output.h), as doubles for ct_vtk_write_vtu: node_id and
@@ -125,10 +204,15 @@ ct_status ct_output_resume_frames(ct_output *o, int n_frames, const double *time
     CT_CHECK(ct_path_join(path, sizeof path, o->dir, "vm.pvd"));
     CT_CHECK(ct_pvd_open(path, &o->pvd));
     for (int k = 0; k < n_frames; k++) {
-        char name[64];
+        char name[64], frame[4096];
+        struct stat sb;
         snprintf(name, sizeof name, "vm_%06d.%s", k, frame_ext);
-        CT_CHECK(ct_pvd_add(o->pvd, times_ms[k], name));
-        o->n_frames++;
+        CT_CHECK(ct_path_join(frame, sizeof frame, o->dir, name));
+        if (stat(frame, &sb) == 0)
+            CT_CHECK(ct_pvd_add(o->pvd, times_ms[k], name));
+        else
+            o->n_frames_missing++;
+        o->n_frames++; /* the numbering goes on either way */
     }
     return CT_OK;
 }
@@ -220,9 +304,18 @@ ct_status ct_output_metrics(ct_output *o, const ct_run_result *r, ct_status stat
         return ct_error_set(CT_ERR_NOMEM, "out of memory for metrics.json");
     cJSON_AddStringToObject(root, "cardiotwin_version", CT_VERSION);
     cJSON_AddStringToObject(root, "config", cfg->source);
-    cJSON_AddStringToObject(root, "status", status == CT_OK ? "completed" : "failed");
+    cJSON_AddStringToObject(root, "status", status == CT_OK              ? (r->stopped ? "stopped" : "completed")
+                                            : status == CT_ERR_INTERRUPTED ? "interrupted"
+                                                                           : "failed");
     if (status != CT_OK)
         cJSON_AddStringToObject(root, "error", message);
+    else if (r->stopped && message && *message)
+        cJSON_AddStringToObject(root, "message", message);
+    if (r->checkpoint_path[0]) {
+        cJSON *ck = cJSON_AddObjectToObject(root, "checkpoint");
+        cJSON_AddStringToObject(ck, "path", r->checkpoint_path);
+        cJSON_AddNumberToObject(ck, "t_ms", r->checkpoint_t_ms);
+    }
     cJSON_AddStringToObject(root, "backend", r->backend ? r->backend : "");
     cJSON_AddStringToObject(root, "model", cfg->model_name);
     if (cfg->cell_type[0])
@@ -233,6 +326,9 @@ ct_status ct_output_metrics(ct_output *o, const ct_run_result *r, ct_status stat
     cJSON_AddNumberToObject(root, "end_time_ms", cfg->end_time_ms);
     cJSON_AddNumberToObject(root, "simulated_time_ms", r->t_end_ms);
     cJSON_AddNumberToObject(root, "steps", (double)r->steps);
+    if (r->first_step > 0) /* a restart: wall time and rate are of the steps this run took */
+        cJSON_AddNumberToObject(root, "restarted_at_step", (double)r->first_step);
+    cJSON_AddNumberToObject(root, "steps_this_run", (double)(r->steps - r->first_step));
     cJSON_AddNumberToObject(root, "wall_time_s", r->wall_s);
     cJSON_AddNumberToObject(root, "node_steps_per_s", r->node_steps_per_s);
     if (cfg->diffusion != CT_DIFFUSION_EXPLICIT)
@@ -273,6 +369,9 @@ ct_status ct_output_metrics(ct_output *o, const ct_run_result *r, ct_status stat
     }
     cJSON *cv = cJSON_AddObjectToObject(root, "conduction_velocity");
     add_cv(cv, "speed", r->cv_speed, m->n_tets);
+    /* the speed of the fronts travelling along (across) the fibres, within this angle: what "CV along the
+     * fibres" means to a reader; absent when no front went that way */
+    cJSON_AddNumberToObject(cv, "direction_tolerance_deg", CT_CV_DIRECTION_TOLERANCE_DEG);
     add_cv(cv, "along_fibres", r->cv_along, m->n_tets);
     add_cv(cv, "across_fibres", r->cv_across, m->n_tets);
     if (r->max_beats > 0 && r->beat_repolarisation_ms) {
@@ -308,10 +407,15 @@ ct_status ct_output_metrics(ct_output *o, const ct_run_result *r, ct_status stat
     }
     if (r->has_ecg) {
         cJSON *e = cJSON_AddObjectToObject(root, "ecg");
+        /* null: not found in the trace (no QRS; no T wave that ended within the recording) */
         if (isfinite(r->ecg.qrs_ms))
             cJSON_AddNumberToObject(e, "qrs_ms", r->ecg.qrs_ms);
+        else
+            cJSON_AddNullToObject(e, "qrs_ms");
         if (isfinite(r->ecg.qt_ms))
             cJSON_AddNumberToObject(e, "qt_ms", r->ecg.qt_ms);
+        else
+            cJSON_AddNullToObject(e, "qt_ms");
         cJSON_AddStringToObject(e, "leads_csv", "ecg.csv");
     }
     char *text = cJSON_Print(root);

@@ -1,4 +1,6 @@
-/* ct_run.c — the time loop: drive a backend step by step, stream output, report a blow-up.
+/* ct_run.c — the time loop: drive a backend step by step, stream output, report a blow-up, stop on request
+ * (ct_run.h: SIGINT, SIGTERM) or at max_steps (--stop-at) as it would after a blow-up, say beforehand how
+ * big the run is and, as it goes, when it will end.
  *
  * Split across MPI ranks (host/mpi/ct_dist.h) the same loop runs on every rank with its share of the mesh:
  * the step status is agreed after every step, whole-mesh fields (ECG samples, final results) are gathered
@@ -7,14 +9,17 @@
 #define _POSIX_C_SOURCE 200809L
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "../kernels/models/ct_models.h"
 #include "ct_checkpoint.h"
 #include "ct_output.h"
+#include "ct_run.h"
 #include "ct_sim.h"
 #include "ct_files.h"
 #include "metrics/ct_cv_map.h"
@@ -26,6 +31,59 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The pending stop request: the signal number, 0 if none. Written by a signal handler, so nothing but a
+ * volatile sig_atomic_t. */
+static volatile sig_atomic_t g_stop_signal = 0;
+
+void ct_run_request_stop(int signo) { g_stop_signal = signo > 0 ? signo : SIGTERM; }
+int ct_run_stop_requested(void) { return (int)g_stop_signal; }
+void ct_run_clear_stop(void) { g_stop_signal = 0; }
+
+static void on_stop_signal(int signo) { ct_run_request_stop(signo); }
+
+int ct_run_install_stop_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART | SA_RESETHAND; /* a second Ctrl-C: the default action, at once */
+    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
+        return -1;
+    return 0;
+}
+
+/* A duration for people: "42 s", "3.5 min", "7.2 h", "12 days", "3.1e+04 years". */
+static const char *human_duration(double s, char *buf, size_t len)
+{
+    if (!isfinite(s) || s < 0)
+        snprintf(buf, len, "unknown");
+    else if (s < 90)
+        snprintf(buf, len, "%.0f s", s);
+    else if (s < 90 * 60)
+        snprintf(buf, len, "%.1f min", s / 60);
+    else if (s < 48 * 3600)
+        snprintf(buf, len, "%.1f h", s / 3600);
+    else if (s < 2 * 365.25 * 86400)
+        snprintf(buf, len, "%.0f days", s / 86400);
+    else
+        snprintf(buf, len, "%.3g years", s / (365.25 * 86400));
+    return buf;
+}
+
+/* A size for people: "812 B", "61 kB", "1.2 GB", ... (powers of 1000). */
+static const char *human_bytes(double b, char *buf, size_t len)
+{
+    static const char *unit[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+    int u = 0;
+    while (b >= 999.5 && u < 6) {
+        b /= 1000;
+        u++;
+    }
+    snprintf(buf, len, u == 0 ? "%.0f %s" : "%.3g %s", b, unit[u]);
+    return buf;
 }
 
 void ct_run_result_free(ct_run_result *r)
@@ -60,31 +118,6 @@ static double probe_value(const ct_sim *sim, int p, const double *act)
         if (w[a] > 1e-9)
             wsum += w[a];
     return v / wsum;
-}
-
-void ct_sim_backend_problem(const ct_sim *sim, int max_beats, ct_real *params, ct_backend_problem *pb)
-{
-    const ct_config *cfg = sim->cfg;
-    for (int k = 0; k < sim->n_param_sets * CT_MODEL_NPARAM; k++)
-        params[k] = (ct_real)sim->param_sets[k];
-    *pb = (ct_backend_problem){
-        .n_nodes = sim->mesh->n_nodes,
-        .model = cfg->model,
-        .n_param_sets = sim->n_param_sets,
-        .param_sets = params,
-        .node_param_set = sim->node_param_set,
-        .stiffness = sim->stiffness,
-        .lumped_mass_mm3 = sim->lumped_mass_mm3,
-        .consistent_mass = sim->consistent_mass,
-        .stim_mask = cfg->n_stimuli ? sim->stim_mask : NULL,
-        .diffusion = cfg->diffusion,
-        .dt_ms = cfg->dt_ms,
-        .cg_rel_tolerance = cfg->cg_rel_tolerance,
-        .cg_max_iterations = (int)cfg->cg_max_iterations,
-        .activation_threshold_mV = cfg->activation_threshold_mV,
-        .vm_bound_mV = cfg->vm_bound_mV,
-        .max_beats = max_beats,
-    };
 }
 
 static ct_status setup_backend(const ct_sim *sim, const ct_dist *dist, const ct_backend_ops *be, int max_beats,
@@ -232,6 +265,180 @@ static ct_status restart_from(const char *path, const ct_checkpoint_id *id, cons
     return st;
 }
 
+/* Before stepping: how big the run is (steps, nodes, the output it will write), on stderr, so that a run of
+ * 1e11 steps is seen for what it is before it starts. A frame's size is that of the first frame when it was
+ * just written, else estimated from the mesh. */
+static void print_run_size(const ct_sim *sim, const ct_backend_ops *be, ct_backend_ctx *ctx, const ct_output *out,
+                           long step0, long n_steps, long full_steps, long every, long ckpt_every, long ecg_every)
+{
+    const ct_config *cfg = sim->cfg;
+    size_t n = sim->mesh->n_nodes, ne = sim->mesh->n_tets;
+    long steps = n_steps - step0;
+    double frame_bytes = (double)n * (3 * 8 + 8 + 4 + 1) + (double)ne * (4 * 8 + 8 + 1 + 3 * 8 + 2) + 4096;
+    char path[4096];
+    struct stat sb;
+    if (out && every > 0 && step0 == 0 && ct_path_join(path, sizeof path, out->dir, "vm_000000.vtu") == CT_OK &&
+        stat(path, &sb) == 0 && sb.st_size > 0)
+        frame_bytes = (double)sb.st_size;
+    double frames = out && every > 0 ? (double)(n_steps / every - step0 / every + (step0 == 0)) : 0; /* with t = 0 */
+    double ckpt_bytes = ckpt_every > 0 && be->state_size ? (double)be->state_size(ctx) : 0;
+    double bytes = frames * frame_bytes;
+    if (out) /* activation.vtu, beats.vtu, ecg.csv, metrics.json */
+        bytes += 2 * frame_bytes + (ecg_every > 0 ? (double)(n_steps / ecg_every) * 13 * 16 : 0) + 4096;
+    bytes += ckpt_bytes; /* one file, rewritten */
+    char b1[32], b2[32], b3[32];
+    fprintf(stderr, "  this run: %ld steps (t = %g to %g ms of %g ms, dt %g ms) x %zu nodes = %.3g node-steps; "
+            "output about %s", steps, (double)step0 * cfg->dt_ms, (double)n_steps * cfg->dt_ms,
+            (double)full_steps * cfg->dt_ms, cfg->dt_ms, n, (double)steps * (double)n,
+            human_bytes(bytes, b1, sizeof b1));
+    if (frames > 0)
+        fprintf(stderr, " (%.0f Vm frames of %s", frames, human_bytes(frame_bytes, b2, sizeof b2));
+    if (ckpt_bytes > 0)
+        fprintf(stderr, "%s checkpoint %s", frames > 0 ? "," : " (", human_bytes(ckpt_bytes, b3, sizeof b3));
+    fprintf(stderr, "%s\n", frames > 0 || ckpt_bytes > 0 ? ")" : "");
+}
+
+/* The configuration's stimuli active during step `step` (the loop's stimulus source of `cardiotwin run`). */
+static uint32_t config_stimuli(void *user, long step)
+{
+    const ct_config *cfg = user;
+    double t = (double)step * cfg->dt_ms;
+    uint32_t active = 0;
+    for (int s = 0; s < cfg->n_stimuli; s++)
+        if (ct_stimulus_active(&cfg->stimuli[s], t))
+            active |= 1u << s;
+    return active;
+}
+
+/* What the observers of ct_sim_run share (all borrowed from it). */
+typedef struct run_watch {
+    const ct_sim *sim;
+    const ct_backend_ops *be;
+    ct_backend_ctx *ctx;
+    const ct_dist *dist;
+    double *local;
+    ct_output *out;
+    ct_ecg *ecg;
+    ct_run_result *r;
+    const char *ckpt_path;
+    const ct_checkpoint_id *ckpt_id;
+    long frame_every, step0, full_steps, n_steps, progress_every;
+    int root;
+    double t0_s, last_line_s;
+    int lines;
+    int interrupted_by;  /* the stop request's signal, once the loop was stopped by it */
+    int failed;          /* an observer failed: its error is the run's */
+} run_watch;
+
+static ct_status observe_ecg(void *user, ct_loop *L)
+{
+    run_watch *w = user;
+    ct_status st = fetch(w->be, w->ctx, w->dist, w->local, CT_FIELD_VM, 1, w->r->vm_final_mV);
+    if (st == CT_OK)
+        st = ct_dist_agree(w->dist, w->root ? ct_ecg_sample(w->ecg, w->r->vm_final_mV, (double)L->step * L->dt_ms)
+                                            : CT_OK);
+    w->failed = st != CT_OK;
+    return st;
+}
+
+static ct_status observe_frame(void *user, ct_loop *L)
+{
+    run_watch *w = user;
+    ct_status st = write_frame(w->be, w->ctx, w->dist, w->local, w->out, (double)L->step * L->dt_ms, w->r->vm_final_mV);
+    w->failed = st != CT_OK;
+    return st;
+}
+
+static ct_status observe_checkpoint(void *user, ct_loop *L)
+{
+    run_watch *w = user;
+    w->r->cg_iterations_total = L->cg_iterations_total; /* the checkpoint carries the count so far */
+    ct_status st = write_checkpoint(w->ckpt_path, w->ckpt_id, w->be, w->ctx, w->dist, L->step, w->r, w->out,
+                                    w->frame_every, L->dt_ms, w->ecg);
+    if (st != CT_OK) {
+        w->failed = 1;
+        return st;
+    }
+    snprintf(w->r->checkpoint_path, sizeof w->r->checkpoint_path, "%s", w->ckpt_path);
+    w->r->checkpoint_t_ms = (double)L->step * L->dt_ms;
+    return CT_OK;
+}
+
+/* A line every tenth of the way, and also every so often by the clock (the first line soon), so that a long
+ * run says early on when it will end. */
+static ct_status observe_progress(void *user, ct_loop *L)
+{
+    run_watch *w = user;
+    double now = now_s();
+    if (L->step % w->progress_every == 0 || now - w->last_line_s >= (w->lines ? 30.0 : 2.0)) {
+        char spent[32], left[32];
+        double rate = (double)(L->step - w->step0) / fmax(now - w->t0_s, 1e-9); /* steps per second */
+        fprintf(stderr, "  t = %8.2f ms  (%3.0f%%)  %s elapsed, ETA %s\n", (double)L->step * L->dt_ms,
+                100.0 * (double)L->step / (double)w->full_steps, human_duration(now - w->t0_s, spent, sizeof spent),
+                human_duration((double)(w->n_steps - L->step) / rate, left, sizeof left));
+        w->last_line_s = now;
+        w->lines++;
+    }
+    return CT_OK;
+}
+
+/* The stop request (ct_run.h): the loop ends after this step unless it was the last; a split run's ranks
+ * agree on it (every CT_RUN_STOP_POLL_STEPS steps). */
+static ct_status observe_stop_request(void *user, ct_loop *L)
+{
+    run_watch *w = user;
+    if (L->step >= L->end_step || (!w->dist && !g_stop_signal))
+        return CT_OK;
+    int sig = (int)g_stop_signal;
+    ct_status sst = ct_dist_agree(w->dist, sig ? ct_error_set(CT_ERR_INTERRUPTED, "stop signal %d", sig) : CT_OK);
+    if (sst != CT_OK) {
+        const char *at = strstr(ct_error_message(), "stop signal ");
+        w->interrupted_by = sig ? sig : at ? atoi(at + 12) : SIGTERM;
+        L->stop = 1;
+    }
+    return CT_OK;
+}
+
+ct_status ct_loop_observe(ct_loop *loop, ct_observer obs)
+{
+    if (loop->n_observers >= CT_LOOP_MAX_OBSERVERS || obs.every_steps < 1 || !obs.observe)
+        return ct_error_set(CT_ERR_INTERNAL, "time loop: observer %d not accepted (at most %d, every >= 1 step)",
+                            loop->n_observers, CT_LOOP_MAX_OBSERVERS);
+    loop->observers[loop->n_observers++] = obs;
+    return CT_OK;
+}
+
+ct_status ct_loop_run(ct_loop *L, long end_step)
+{
+    const char *who = L->who ? L->who : "";
+    L->stop = 0;
+    L->end_step = end_step;
+    while (L->step < end_step && !L->stop) {
+        double t = (double)L->step * L->dt_ms;
+        uint32_t active = L->stimuli ? L->stimuli(L->stim_user, L->step) : 0u;
+        ct_step_report rep = {.bad_node = -1};
+        ct_status st = L->be->step(L->ctx, t, active, L->amp_uA_per_uF, &rep);
+        st = ct_dist_agree_step(L->dist, st, &rep); /* split: a blow-up anywhere stops every rank (global node) */
+        L->cg_iterations_total += rep.cg_iterations;
+        if (st != CT_OK) {
+            if (rep.bad_node >= 0) {
+                const double *x = L->mesh->xyz_mm + 3 * (size_t)rep.bad_node;
+                return ct_error_set(st,
+                                    "%ssimulation blew up at t = %.4g ms (step %ld): Vm = %g mV at node %ld, "
+                                    "position (%g, %g, %g) mm; past |Vm| <= %g mV",
+                                    who, t + L->dt_ms, L->step + 1, rep.bad_value_mV, rep.bad_node, x[0], x[1], x[2],
+                                    L->vm_bound_mV);
+            }
+            return ct_error_set(st, "%sstep %ld at t = %.4g ms failed: %s", who, L->step + 1, t, ct_error_message());
+        }
+        L->step++;
+        for (int k = 0; k < L->n_observers; k++)
+            if (L->step % L->observers[k].every_steps == 0)
+                CT_CHECK(L->observers[k].observe(L->observers[k].user, L));
+    }
+    return CT_OK;
+}
+
 ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_options *opt, ct_run_result *r)
 {
     const ct_config *cfg = sim->cfg;
@@ -284,6 +491,9 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
     }
     if (opt->out_dir && (st = ct_dist_agree(dist, ct_output_open(opt->out_dir, sim, &out))) != CT_OK)
         goto done;
+    /* one run per folder: two writing the same frames would interleave them (a split run: rank 0 holds it) */
+    if (out && (st = ct_dist_agree(dist, root ? ct_output_lock(out) : CT_OK)) != CT_OK)
+        goto done;
     if ((st = setup_backend(sim, dist, be, opt->max_beats, &ctx)) != CT_OK)
         goto done;
 
@@ -302,7 +512,8 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
             (st = ct_dist_agree(dist, root ? ct_ecg_sample(ecg, r->vm_final_mV, 0.0) : CT_OK)) != CT_OK)
             goto done;
     }
-    long n_steps = (long)ceil(cfg->end_time_ms / cfg->dt_ms - 1e-9);
+    long full_steps = (long)ceil(cfg->end_time_ms / cfg->dt_ms - 1e-9); /* to end_time_ms */
+    long n_steps = full_steps; /* where this run ends: sooner with max_steps (--stop-at) */
     if (opt->max_steps > 0 && opt->max_steps < n_steps)
         n_steps = opt->max_steps;
     long every = cfg->output_interval_ms > 0 ? lround(cfg->output_interval_ms / cfg->dt_ms) : 0;
@@ -339,8 +550,13 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
         if ((st = restart_from(opt->restart_path, &ckpt_id, be, ctx, dist, n_steps, out, every, ecg, &step0, r)) !=
             CT_OK)
             goto done;
+        r->first_step = step0;
         if (!opt->quiet && root)
-            fprintf(stderr, "  restarted from %s at t = %g ms\n", opt->restart_path, (double)step0 * cfg->dt_ms);
+            fprintf(stderr, "  restarted from %s at t = %g ms (step %ld)\n", opt->restart_path,
+                    (double)step0 * cfg->dt_ms, step0);
+        if (!opt->quiet && root && out && out->n_frames_missing > 0)
+            fprintf(stderr, "  %d of the %d frames before the restart are not in %s; vm.pvd lists the %d that are\n",
+                    out->n_frames_missing, out->n_frames, out->dir, out->n_frames - out->n_frames_missing);
     } else if (out && every > 0) {
         if ((st = write_frame(be, ctx, dist, local, out, 0.0, r->vm_final_mV)) != CT_OK)
             goto done;
@@ -348,55 +564,58 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
     double amp[CT_MAX_STIMULI] = {0};
     for (int s = 0; s < cfg->n_stimuli; s++)
         amp[s] = cfg->stimuli[s].amplitude_uA_per_uF;
-    long progress_every = n_steps >= 10 ? n_steps / 10 : 1;
+    if (!opt->quiet && root)
+        print_run_size(sim, be, ctx, out, step0, n_steps, full_steps, every, ckpt_every, ecg_every);
     if ((st = ct_dist_agree(dist, CT_OK)) != CT_OK) /* split: the ranks start the clock together */
         goto done;
-    double t0 = now_s();
-    long step;
-    for (step = step0; step < n_steps; step++) {
-        double t = (double)step * cfg->dt_ms;
-        uint32_t active = 0;
-        for (int s = 0; s < cfg->n_stimuli; s++)
-            if (ct_stimulus_active(&cfg->stimuli[s], t))
-                active |= 1u << s;
-        ct_step_report rep;
-        st = be->step(ctx, t, active, amp, &rep);
-        st = ct_dist_agree_step(dist, st, &rep); /* split: a blow-up anywhere stops every rank (global node) */
-        r->cg_iterations_total += rep.cg_iterations;
-        if (st != CT_OK) {
-            if (rep.bad_node >= 0) {
-                const double *x = m->xyz_mm + 3 * (size_t)rep.bad_node;
-                snprintf(msg, sizeof msg,
-                         "simulation blew up at t = %.4g ms (step %ld): Vm = %g mV at node %ld, position (%g, %g, "
-                         "%g) mm; past |Vm| <= %g mV",
-                         t + cfg->dt_ms, step + 1, rep.bad_value_mV, rep.bad_node, x[0], x[1], x[2],
-                         cfg->vm_bound_mV);
-            } else {
-                snprintf(msg, sizeof msg, "step %ld at t = %.4g ms failed: %s", step + 1, t, ct_error_message());
-            }
-            ct_error_set(st, "%s", msg);
-            break;
-        }
-        if (ecg_every > 0 && (step + 1) % ecg_every == 0) {
-            if ((st = fetch(be, ctx, dist, local, CT_FIELD_VM, 1, r->vm_final_mV)) != CT_OK ||
-                (st = ct_dist_agree(dist, root ? ct_ecg_sample(ecg, r->vm_final_mV, (double)(step + 1) * cfg->dt_ms)
-                                               : CT_OK)) != CT_OK)
-                goto done;
-        }
-        if (out && every > 0 && (step + 1) % every == 0) {
-            if ((st = write_frame(be, ctx, dist, local, out, (double)(step + 1) * cfg->dt_ms, r->vm_final_mV)) != CT_OK)
-                goto done;
-        }
-        if (ckpt_every > 0 && (step + 1) % ckpt_every == 0 && (st = write_checkpoint(ckpt_path, &ckpt_id, be, ctx, dist, step + 1, r,
-                                                                                   out, every, cfg->dt_ms, ecg)) != CT_OK)
-            goto done;
-        if (!opt->quiet && root && (step + 1) % progress_every == 0)
-            fprintf(stderr, "  t = %8.2f ms  (%3.0f%%)\n", (double)(step + 1) * cfg->dt_ms,
-                    100.0 * (double)(step + 1) / (double)n_steps);
+    run_watch w = {.sim = sim, .be = be, .ctx = ctx, .dist = dist, .local = local, .out = out, .ecg = ecg,
+                   .r = r, .ckpt_path = ckpt_path, .ckpt_id = &ckpt_id, .frame_every = every, .root = root,
+                   .step0 = step0, .full_steps = full_steps, .n_steps = n_steps,
+                   .progress_every = n_steps >= 10 ? n_steps / 10 : 1};
+    ct_loop loop = {.be = be, .ctx = ctx, .dist = dist, .mesh = m, .dt_ms = cfg->dt_ms,
+                    .vm_bound_mV = cfg->vm_bound_mV, .stimuli = config_stimuli, .stim_user = (void *)cfg,
+                    .amp_uA_per_uF = amp, .step = step0, .cg_iterations_total = r->cg_iterations_total};
+    if (ecg_every > 0)
+        st = ct_loop_observe(&loop, (ct_observer){ecg_every, observe_ecg, &w});
+    if (st == CT_OK && out && every > 0)
+        st = ct_loop_observe(&loop, (ct_observer){every, observe_frame, &w});
+    if (st == CT_OK && ckpt_every > 0)
+        st = ct_loop_observe(&loop, (ct_observer){ckpt_every, observe_checkpoint, &w});
+    if (st == CT_OK && !opt->quiet && root)
+        st = ct_loop_observe(&loop, (ct_observer){1, observe_progress, &w});
+    /* a stop request (ct_run.h): split runs agree on it every so many steps */
+    if (st == CT_OK)
+        st = ct_loop_observe(&loop, (ct_observer){dist ? CT_RUN_STOP_POLL_STEPS : 1, observe_stop_request, &w});
+    if (st != CT_OK)
+        goto done;
+    w.t0_s = w.last_line_s = now_s();
+    st = ct_loop_run(&loop, n_steps);
+    long step = loop.step;
+    r->cg_iterations_total = loop.cg_iterations_total;
+    if (st == CT_OK && w.interrupted_by) {
+        r->interrupted_by = w.interrupted_by;
+        st = CT_ERR_INTERRUPTED;
+        ct_error_set(st, "interrupted by %s at t = %.6g ms (step %ld of %ld)",
+                     r->interrupted_by == SIGINT ? "SIGINT" : r->interrupted_by == SIGTERM ? "SIGTERM" : "a signal",
+                     (double)step * cfg->dt_ms, step, n_steps);
     }
-    r->wall_s = now_s() - t0;
+    if (st != CT_OK)
+        snprintf(msg, sizeof msg, "%s", ct_error_message());
+    if (w.failed) /* an observer's own failure (writing a frame, a checkpoint): nothing more is written */
+        goto done;
+    r->wall_s = now_s() - w.t0_s;
     r->steps = step;
     r->t_end_ms = (double)step * cfg->dt_ms;
+    if (st == CT_OK && step < full_steps) { /* max_steps (--stop-at): not the end of the simulation */
+        r->stopped = 1;
+        int len = snprintf(msg, sizeof msg, "stopped at t = %.6g ms (step %ld) before the end at %.6g ms; ",
+                           r->t_end_ms, step, cfg->end_time_ms);
+        if (r->checkpoint_path[0])
+            snprintf(msg + len, sizeof msg - (size_t)len, "the last checkpoint, at t = %.6g ms, is %.1800s (--restart it)",
+                     r->checkpoint_t_ms, r->checkpoint_path);
+        else
+            snprintf(msg + len, sizeof msg - (size_t)len, "no checkpoint was written (--checkpoint-every MS)");
+    }
     r->node_steps_per_s = r->wall_s > 0 ? (double)n * (double)(step - step0) / r->wall_s : 0.0;
     {
         ct_status dst = fetch(be, ctx, dist, local, CT_FIELD_ACTIVATION_MS, 1, r->activation_ms);
@@ -423,7 +642,12 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
         goto done;
     }
     {
+        /* along / across: the speed of the fronts travelling along / across the fibres (ct_cv_map.h), not the
+         * components of every front's velocity */
         ct_status cst = ct_cv_map(m, r->activation_ms, r->cv_speed, r->cv_along, r->cv_across);
+        if (cst == CT_OK)
+            cst = ct_cv_directional(r->cv_speed, r->cv_along, m->n_tets, CT_CV_DIRECTION_TOLERANCE_DEG, r->cv_along,
+                                    r->cv_across);
         if (cst != CT_OK && st == CT_OK) {
             st = cst;
             goto done;
@@ -456,6 +680,8 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
     }
 
 done:
+    if (st == CT_ERR_INTERRUPTED && out) /* the run writes nothing more: what was cut short goes */
+        ct_output_remove_temporaries(out);
     ct_ecg_destroy(ecg);
     if (ctx)
         be->destroy(ctx);

@@ -1,4 +1,5 @@
-/* ct_sim.c — from configuration to a simulation-ready model: mesh, matrices, stimuli, probes. */
+/* ct_sim.c — from configuration to a simulation-ready model: mesh, matrices, stimuli, probes, parameter sets,
+ * and the problem a backend is created from (ct_sim_backend_problem). */
 #include "ct_sim.h"
 
 #include <math.h>
@@ -10,6 +11,7 @@
 #include "ct_reorder.h"
 #include "io/ct_vtk.h"
 #include "mesh_io/ct_mesh_io.h"
+#include "model/ct_model_desc.h"
 #include "../kernels/models/ct_models.h"
 
 void ct_sim_destroy(ct_sim *sim)
@@ -96,18 +98,20 @@ static ct_status read_vtu_labels(const ct_config *cfg, ct_sim *sim)
 static ct_status build_param_sets(const ct_config *cfg, ct_sim *sim, const int8_t *node_type)
 {
     const ct_mesh *m = sim->mesh;
-    int tp06 = cfg->model == CT_MODEL_TP06;
-    int base_type = tp06 ? (int)cfg->model_params[CT_TP06_P_CELLTYPE] : 0;
+    const ct_model_desc *d = ct_model_by_id(cfg->model);
+    if (!d)
+        return ct_error_set(CT_ERR_INTERNAL, "%s: model id %d is not a model's", cfg->source, cfg->model);
+    int types = d->cell_type_param >= 0; /* a model with cell types: one set per type (0, 1, 2) */
+    int base_type = types ? (int)cfg->model_params[d->cell_type_param] : 0;
     sim->n_param_sets = 6;
     for (int type = 0; type < 3; type++)
         for (int bz = 0; bz < 2; bz++) {
             double *p = sim->param_sets + (2 * type + bz) * CT_MODEL_NPARAM;
             memcpy(p, cfg->model_params, CT_MODEL_NPARAM * sizeof *p);
-            if (tp06) {
-                p[CT_TP06_P_CELLTYPE] = type;
-                for (int k = 0; bz && k < 12; k++)
-                    p[CT_TP06_P_GNA + k] *= cfg->border_zone_scales[k];
-            }
+            if (types)
+                p[d->cell_type_param] = type;
+            for (int k = 0; bz && k < d->n_scales; k++)
+                p[d->scale_first + k] *= cfg->border_zone_scales[k];
             for (int k = 0; bz && k < CT_MODEL_NPARAM; k++)
                 if (!isnan(cfg->border_zone_params[k]))
                     p[k] = cfg->border_zone_params[k];
@@ -143,7 +147,7 @@ static ct_status load_mesh(const ct_config *cfg, ct_sim *sim)
         CT_CHECK(ct_mesh_validate(sim->mesh, cfg->mesh_path));
         CT_CHECK(read_vtu_labels(cfg, sim));
     } else {
-        st = ct_mesh_box(cfg->box_size_mm, cfg->dx_mm, cfg->fibre_direction, &sim->mesh);
+        st = ct_mesh_box_split(cfg->box_size_mm, cfg->dx_mm, cfg->fibre_direction, cfg->box_split, &sim->mesh);
         if (st != CT_OK)
             return ct_error_set(st, "%s: mesh: %s", src, ct_error_message());
         st = ct_mesh_validate(sim->mesh, "box mesh");
@@ -309,4 +313,29 @@ ct_status ct_sim_create(const ct_config *cfg, ct_sim **out)
     }
     *out = sim;
     return CT_OK;
+}
+
+void ct_sim_backend_problem(const ct_sim *sim, int max_beats, ct_real *params, ct_backend_problem *pb)
+{
+    const ct_config *cfg = sim->cfg;
+    for (int k = 0; k < sim->n_param_sets * CT_MODEL_NPARAM; k++)
+        params[k] = (ct_real)sim->param_sets[k];
+    *pb = (ct_backend_problem){
+        .n_nodes = sim->mesh->n_nodes,
+        .model = cfg->model,
+        .n_param_sets = sim->n_param_sets,
+        .param_sets = params,
+        .node_param_set = sim->node_param_set,
+        .stiffness = sim->stiffness,
+        .lumped_mass_mm3 = sim->lumped_mass_mm3,
+        .consistent_mass = sim->consistent_mass,
+        .stim_mask = cfg->n_stimuli ? sim->stim_mask : NULL,
+        .diffusion = cfg->diffusion,
+        .dt_ms = cfg->dt_ms,
+        .cg_rel_tolerance = cfg->cg_rel_tolerance,
+        .cg_max_iterations = (int)cfg->cg_max_iterations,
+        .activation_threshold_mV = cfg->activation_threshold_mV,
+        .vm_bound_mV = cfg->vm_bound_mV,
+        .max_beats = max_beats,
+    };
 }

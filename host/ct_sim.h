@@ -66,15 +66,21 @@ typedef struct ct_run_result {
      * activation. */
     double *beat_activation_ms, *beat_repolarisation_ms;
     int max_beats;
-    /* Conduction velocity per element (m/s), owned, NAN where undefined (see metrics/ct_cv_map.h). */
+    /* Conduction velocity per element (m/s), owned, NAN where undefined (see metrics/ct_cv_map.h): the speed,
+     * and the speed where the front travels along / across the fibre (within 30 degrees; ct_cv_directional). */
     double *cv_speed, *cv_along, *cv_across;
     /* Pseudo-ECG intervals (when the configuration asks for an ECG). */
     int has_ecg;
     ct_ecg_intervals ecg;
-    long steps;
+    long steps;                  /* the step reached (counted from t = 0, across restarts) */
+    long first_step;             /* the step this run began at: > 0 when restarted from a checkpoint */
+    int stopped;                 /* 1: ended at max_steps before end_time_ms (--stop-at), not completed */
+    int interrupted_by;          /* > 0: the signal that stopped the run (status CT_ERR_INTERRUPTED, ct_run.h) */
+    char checkpoint_path[4096];  /* the last checkpoint this run wrote, "" if none */
+    double checkpoint_t_ms;      /* its simulated time */
     double t_end_ms;             /* simulated time reached */
     double wall_s;               /* time-loop wall time */
-    double node_steps_per_s;
+    double node_steps_per_s;     /* of this run's steps (steps - first_step) */
     long cg_iterations_total;
     const char *backend;         /* static name */
 } ct_run_result;
@@ -84,7 +90,10 @@ typedef struct ct_run_result {
 void ct_sim_backend_problem(const ct_sim *sim, int max_beats, ct_real *params, ct_backend_problem *pb);
 
 /* Runs the whole simulation on `backend`. On a blow-up returns CT_ERR_NUMERIC with a message naming the
- * time and node position; files written so far stay, and metrics.json records the failure.
+ * time and node position; files written so far stay, and metrics.json records the failure. A stop request
+ * (ct_run.h: SIGINT, SIGTERM) ends it the same way after the step in progress, with CT_ERR_INTERRUPTED and
+ * metrics.json's status "interrupted". The output folder is locked for the run (DIR/.lock, ct_output.h): a
+ * second run into it is refused (CT_ERR_IO, naming the pid that holds it).
  * Under MPI with several ranks (host/mpi/ct_dist.h) every rank calls it with the same sim and it runs split
  * across them; the status is the same on every rank, but the result's per-node arrays, probes, conduction
  * velocities and ECG are filled on rank 0 only. */

@@ -33,6 +33,7 @@ const char *ct_status_name(ct_status s)
     case CT_ERR_BACKEND: return "backend error";
     case CT_ERR_NOMEM: return "out of memory";
     case CT_ERR_INTERNAL: return "internal error";
+    case CT_ERR_INTERRUPTED: return "interrupted";
     }
     return "unknown error";
 }

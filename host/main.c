@@ -1,5 +1,6 @@
 /* main.c — the cardiotwin command line: subcommands over the library. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +8,9 @@
 #include "../kernels/backend.h"
 #include "../kernels/models/ct_models.h"
 #include "ct_cell.h"
+#include "model/ct_model_desc.h"
 #include "ct_config.h"
+#include "ct_run.h"
 #include "ct_sim.h"
 #include "mpi/ct_mpi.h"
 #include "personalise/ct_patient.h"
@@ -22,60 +25,87 @@
 #define CT_VERSION "unknown"
 #endif
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "cardiotwin %s — cardiac electrophysiology digital twin (monodomain, P1 FEM)\n"
-            "\n"
-            "usage: cardiotwin COMMAND [options]\n"
-            "\n"
-            "commands:\n"
-            "  run CONFIG.json --out DIR [--backend auto|cpu|opencl|cuda] [--quiet]\n"
+/* Each command's synopsis and description: `cardiotwin help` lists them all, `cardiotwin COMMAND --help`
+ * prints its own. */
+static const struct {
+    const char *name, *text;
+} commands[] = {
+    {"run", "  run CONFIG.json --out DIR [--backend auto|cpu|opencl|cuda] [--quiet]\n"
             "      [--checkpoint-every MS] [--checkpoint FILE] [--restart FILE] [--stop-at MS]\n"
             "        simulate the tissue described by CONFIG.json; writes DIR/vm.pvd (time series),\n"
             "        DIR/activation.vtu and DIR/metrics.json; with --checkpoint-every the whole state goes to\n"
             "        DIR/checkpoint.ctck (or FILE) every MS ms of simulated time, and --restart goes on from one\n"
             "        (also under mpirun, with the same rank count); --stop-at ends the run at MS ms of simulated\n"
-            "        time, as if interrupted there (a long run split into batch jobs of bounded length)\n"
-            "  cell [--model tp06|mitchell_schaeffer] [--cell-type endo|mid|epi] [--bcl-ms 1000]\n"
-            "       [--beats 20] [--dt-ms 0.01]\n"
-            "        pace a single cell and print rest potential, peak, dV/dt max and APD90 of the last beat\n"
-            "  personalise PATIENT.json --out DIR [--quiet]\n"
-            "        build the patient's model: DIR/heart.vtu (fibres, coordinates, AHA segments, tissue, cell\n"
-            "        types), DIR/model.json (what run takes), DIR/personalise.json (summary)\n"
-            "  tune-cv [--model tp06|mitchell_schaeffer] [--cell-type endo|mid|epi] --cv-m-per-s V\n"
-            "          [--sigma-S-per-m 0.1334] [--dx-mm 0.25] [--dt-ms 0.01] [--chi-per-mm 140] [--cm-uF-per-mm2 0.01]\n"
-            "          [--mass lumped|consistent] [--tolerance 0.01] [--max-iterations 8]\n"
-            "        tune a conductivity so that a strand with this model and dx conducts at V m/s\n"
-            "  induce INPUT.json --out DIR [--site NAME:x,y,z]... [--sites FILE] [--only NAME,NAME]\n"
-            "         [--s1-count 6] [--s1-bcl-ms 600] [--extra 2] [--ci-start-ms 400] [--ci-step-ms 20]\n"
-            "         [--ci-min-ms 180] [--observe-ms 1000] [--stim-radius-mm 3] [--stim-amplitude 60]\n"
-            "         [--dt-ms DT] [--jobs N] [--no-baseline] [--backend B] [--quiet]\n"
-            "        programmed electrical stimulation (S1 drive train, then S2, S3 at shortening coupling\n"
-            "        intervals) from each site: is re-entry inducible? INPUT is a patient file (personalised\n"
-            "        into DIR/model, sites: one per LV AHA segment and the RV apex) or a configuration.\n"
-            "        Writes DIR/report.html, DIR/report.json, per-site results in DIR/induction/\n"
-            "  ablate INPUT.json --lesion SPEC [--lesion SPEC]... --out DIR [the options of induce]\n"
-            "        induction before and after lesions: SPEC is sphere:x,y,z,r  line:x1,y1,z1,x2,y2,z2,r\n"
-            "        or box:x1,y1,z1,x2,y2,z2 (mm; non-conducting); the report says site by site whether\n"
-            "        re-entry is still inducible\n"
-            "  cohort COHORT.json --out DIR [--jobs N] [--backend B] [--quiet]\n"
-            "        an in-silico trial: every member (configuration or patient) under every combination of\n"
-            "        the variations (drug block, pacing, end time, dt), runs in parallel processes; writes\n"
-            "        DIR/runs/<id>/, DIR/results.csv (one row per run) and DIR/cohort.json; a rerun of the same\n"
-            "        command resumes, skipping the runs already completed\n"
-            "  phantom --out DIR [--voxel-mm 1.0] [--rotate-deg RX,RY,RZ] [--noise-sd 8] [--seed 1] [--no-scar]\n"
-            "          [--no-channel] [--format nii.gz|nii|mha|vti]\n"
-            "        rasterise an adult biventricular heart with an infarct (scar core, border zone, surviving\n"
-            "        channel) on a voxel grid turned by RX, RY, RZ degrees about x, y, z: DIR/labels.<fmt>\n"
-            "        (0 background, 1 LV / 2 RV myocardium, 3 LV / 4 RV blood, 5 scar, 6 border zone),\n"
-            "        DIR/lge.<fmt> (a late-gadolinium-enhancement image) and DIR/phantom.json (parameters,\n"
-            "        labels, reference volumes)\n"
-            "  help      this text\n"
-            "  version   the version\n"
+            "        time, as if interrupted there (a long run split into batch jobs of bounded length; status\n"
+            "        \"stopped\"). SIGINT or SIGTERM ends it after the step in progress with the results so far\n"
+            "        (status \"interrupted\", exit status 130 or 143). One run at a time per DIR (DIR/.lock)\n"},
+    {"cell", "  cell [--model tp06|mitchell_schaeffer] [--cell-type endo|mid|epi] [--bcl-ms 1000]\n"
+             "       [--beats 20] [--dt-ms 0.01]\n"
+             "        pace a single cell and print rest potential, peak, dV/dt max and APD90 of the last beat\n"},
+    {"personalise", "  personalise PATIENT.json --out DIR [--quiet]\n"
+                    "        build the patient's model: DIR/heart.vtu (fibres, coordinates, AHA segments, tissue, cell\n"
+                    "        types), DIR/model.json (what run takes), DIR/personalise.json (summary)\n"},
+    {"tune-cv", "  tune-cv [--model tp06|mitchell_schaeffer] [--cell-type endo|mid|epi] --cv-m-per-s V\n"
+                "          [--sigma-S-per-m 0.1334] [--dx-mm 0.25] [--dt-ms 0.01] [--chi-per-mm 140] [--cm-uF-per-mm2 0.01]\n"
+                "          [--mass lumped|consistent] [--tolerance 0.01] [--max-iterations 8]\n"
+                "        tune a conductivity so that a strand with this model and dx conducts at V m/s\n"},
+    {"induce", "  induce INPUT.json --out DIR [--site NAME:x,y,z]... [--sites FILE] [--only NAME,NAME]\n"
+               "         [--s1-count 6] [--s1-bcl-ms 600] [--extra 2] [--ci-start-ms 400] [--ci-step-ms 20]\n"
+               "         [--ci-min-ms 180] [--observe-ms 1000] [--stim-radius-mm 3] [--stim-amplitude 60]\n"
+               "         [--dt-ms DT] [--jobs N] [--no-baseline] [--backend B] [--quiet]\n"
+               "        programmed electrical stimulation (S1 drive train, then S2, S3 at shortening coupling\n"
+               "        intervals) from each site: is re-entry inducible? INPUT is a patient file (personalised\n"
+               "        into DIR/model, sites: one per LV AHA segment and the RV apex) or a configuration.\n"
+               "        Writes DIR/report.html, DIR/report.json, per-site results in DIR/induction/\n"},
+    {"ablate", "  ablate INPUT.json --lesion SPEC [--lesion SPEC]... --out DIR [the options of induce]\n"
+               "        induction before and after lesions: SPEC is sphere:x,y,z,r  line:x1,y1,z1,x2,y2,z2,r\n"
+               "        or box:x1,y1,z1,x2,y2,z2 (mm; non-conducting); the report says site by site whether\n"
+               "        re-entry is still inducible\n"},
+    {"cohort", "  cohort COHORT.json --out DIR [--jobs N] [--backend B] [--quiet]\n"
+               "        an in-silico trial: every member (configuration or patient) under every combination of\n"
+               "        the variations (drug block, pacing, end time, dt), runs in parallel processes; writes\n"
+               "        DIR/runs/<id>/, DIR/results.csv (one row per run) and DIR/cohort.json; a rerun of the same\n"
+               "        command resumes, skipping the runs already completed\n"},
+    {"phantom", "  phantom --out DIR [--voxel-mm 1.0] [--rotate-deg RX,RY,RZ] [--noise-sd 8] [--seed 1] [--no-scar]\n"
+                "          [--no-channel] [--format nii.gz|nii|mha|vti]\n"
+                "        rasterise an adult biventricular heart with an infarct (scar core, border zone, surviving\n"
+                "        channel) on a voxel grid turned by RX, RY, RZ degrees about x, y, z: DIR/labels.<fmt>\n"
+                "        (0 background, 1 LV / 2 RV myocardium, 3 LV / 4 RV blood, 5 scar, 6 border zone),\n"
+                "        DIR/lge.<fmt> (a late-gadolinium-enhancement image) and DIR/phantom.json (parameters,\n"
+                "        labels, reference volumes)\n"},
+    {"help", "  help      this text\n"},
+    {"version", "  version   the version\n"},
+};
+
+static const char units_line[] = "units: mm, ms, mV, S/m, uA/uF (see README.md, 'Configuration reference')\n";
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "cardiotwin %s — cardiac electrophysiology digital twin (monodomain, P1 FEM)\n"
             "\n"
-            "units: mm, ms, mV, S/m, uA/uF (see README.md, 'Configuration reference')\n",
+            "usage: cardiotwin COMMAND [options]   (cardiotwin COMMAND --help: that command alone)\n"
+            "\n"
+            "commands:\n",
             CT_VERSION);
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+        fputs(commands[k].text, f);
+    fprintf(f, "\n%s", units_line);
+}
+
+/* `cardiotwin COMMAND --help` (or -h anywhere among its arguments): that command's usage on stdout, exit 0.
+ * Returns -1 when `cmd` is not a command or no help was asked for. */
+static int command_help(const char *cmd, int argc, char **argv)
+{
+    int asked = 0;
+    for (int i = 0; i < argc; i++)
+        asked |= strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
+    for (size_t k = 0; asked && k < sizeof commands / sizeof commands[0]; k++)
+        if (strcmp(cmd, commands[k].name) == 0) {
+            printf("usage:\n%s\n%s", commands[k].text, units_line);
+            return 0;
+        }
+    return -1;
 }
 
 static int fail(const char *what)
@@ -127,15 +157,22 @@ static int cmd_run(int argc, char **argv)
     }
     if (!config || !out) {
         fprintf(stderr, "usage: cardiotwin run CONFIG.json --out DIR [--backend auto|cpu|opencl|cuda] "
-                        "[--checkpoint-every MS] [--checkpoint FILE] [--restart FILE] [--stop-at MS] [--quiet]\n");
+                        "[--checkpoint-every MS] [--checkpoint FILE] [--restart FILE] [--stop-at MS] [--quiet]\n"
+                        "       (cardiotwin run --help)\n");
         return 2;
     }
+    /* SIGINT, SIGTERM: the run ends after the step in progress and writes what it has (ct_run.h) */
+    if (ct_run_install_stop_handlers() != 0)
+        fprintf(stderr, "cardiotwin: warning: cannot catch SIGINT and SIGTERM; an interrupted run leaves no results\n");
     /* Under mpirun every rank does the same up to ct_sim_run; ct_mpi_agree (a no-op in a serial run) makes a
      * failure on any rank stop them all before the collective part begins. */
     const ct_backend_ops *be;
     char why[512];
-    if (ct_mpi_agree(ct_backend_select(backend_name, &be, why, sizeof why)) != CT_OK)
-        return fail(ct_error_message());
+    ct_status bst = ct_mpi_agree(ct_backend_select(backend_name, &be, why, sizeof why));
+    if (bst != CT_OK) { /* an unknown name is a usage error; a known one missing here is not */
+        fail(ct_error_message());
+        return bst == CT_ERR_CONFIG ? 2 : 1;
+    }
     ct_config cfg;
     ct_status lst = ct_config_load(config, &cfg);
     if (ct_mpi_agree(lst) != CT_OK) {
@@ -169,7 +206,12 @@ static int cmd_run(int argc, char **argv)
     ct_run_result res;
     ct_status st = ct_sim_run(sim, be, &opt, &res);
     int rc = 0;
-    if (st != CT_OK) {
+    if (st == CT_ERR_INTERRUPTED) {
+        fail(ct_error_message());
+        fprintf(stderr, "cardiotwin: results up to t = %g ms are in %s (status \"interrupted\")%s%s\n", res.t_end_ms, out,
+                res.checkpoint_path[0] ? "; the last checkpoint is " : "", res.checkpoint_path);
+        rc = 128 + (res.interrupted_by > 0 ? res.interrupted_by : SIGTERM); /* as the shell reports a signal */
+    } else if (st != CT_OK) {
         rc = fail(ct_error_message());
         fprintf(stderr, "cardiotwin: results up to the failure are in %s\n", out);
     } else {
@@ -179,8 +221,22 @@ static int cmd_run(int argc, char **argv)
             else
                 printf("%-12s not activated\n", cfg.probes[p].name);
         }
-        printf("%ld steps in %.2f s on %s: %.3g node-steps/s; results in %s\n", res.steps, res.wall_s, res.backend,
-               res.node_steps_per_s, out);
+        /* the steps this process took, which the wall time and the rate are of */
+        printf("%ld steps", res.steps - res.first_step);
+        if (res.first_step > 0)
+            printf(" (restarted at step %ld, t = %g ms; now at step %ld)", res.first_step,
+                   (double)res.first_step * cfg.dt_ms, res.steps);
+        printf(" in %.2f s on %s: %.3g node-steps/s; results in %s\n", res.wall_s, res.backend, res.node_steps_per_s,
+               out);
+        if (res.stopped) {
+            if (res.checkpoint_path[0])
+                fprintf(stderr, "cardiotwin: stopped at t = %g ms of %g ms (status \"stopped\"); go on with --restart %s "
+                        "(its state is at t = %g ms)\n", res.t_end_ms, cfg.end_time_ms, res.checkpoint_path,
+                        res.checkpoint_t_ms);
+            else
+                fprintf(stderr, "cardiotwin: stopped at t = %g ms of %g ms (status \"stopped\"); no checkpoint was "
+                        "written to go on from (--checkpoint-every MS)\n", res.t_end_ms, cfg.end_time_ms);
+        }
         char csv[4096], png[4096];
         snprintf(csv, sizeof csv, "%s/ecg.csv", out);
         snprintf(png, sizeof png, "%s/ecg.png", out);
@@ -255,12 +311,16 @@ static int cmd_study(int argc, char **argv, int ablate)
         } else if (strcmp(a, "--only") == 0 && v) {
             o->only = argv[++i];
         } else if (strcmp(a, "--site") == 0 && v) {
-            if (o->n_sites >= CT_STUDY_MAX_SITES || ct_study_parse_site(argv[++i], &o->sites[o->n_sites++]) != CT_OK)
-                rc = fail(o->n_sites > CT_STUDY_MAX_SITES ? "too many --site options" : ct_error_message());
+            if (o->n_sites >= CT_STUDY_MAX_SITES || ct_study_parse_site(argv[++i], &o->sites[o->n_sites++]) != CT_OK) {
+                fail(o->n_sites > CT_STUDY_MAX_SITES ? "too many --site options" : ct_error_message());
+                rc = 2;
+            }
         } else if (strcmp(a, "--lesion") == 0 && v) {
             if (o->n_lesions >= CT_CONFIG_MAX_LESIONS ||
-                ct_lesion_parse_spec(argv[++i], &o->lesions[o->n_lesions++]) != CT_OK)
-                rc = fail(o->n_lesions > CT_CONFIG_MAX_LESIONS ? "too many --lesion options" : ct_error_message());
+                ct_lesion_parse_spec(argv[++i], &o->lesions[o->n_lesions++]) != CT_OK) {
+                fail(o->n_lesions > CT_CONFIG_MAX_LESIONS ? "too many --lesion options" : ct_error_message());
+                rc = 2;
+            }
         } else if (strcmp(a, "--no-baseline") == 0) {
             o->baseline = 0;
         } else if (strcmp(a, "--quiet") == 0) {
@@ -371,20 +431,8 @@ static int cmd_cell(int argc, char **argv)
     }
     ct_real param[CT_MODEL_NPARAM] = {0};
     int id;
-    if (strcmp(model, "tp06") == 0) {
-        id = CT_MODEL_TP06;
-        int type = strcmp(cell_type, "endo") == 0 ? 0 : strcmp(cell_type, "mid") == 0 ? 1
-                                                     : strcmp(cell_type, "epi") == 0 ? 2 : -1;
-        if (type < 0) {
-            fprintf(stderr, "cardiotwin cell: --cell-type \"%s\" is not endo, mid or epi\n", cell_type);
-            return 2;
-        }
-        ct_tp06_default_params(param, type);
-    } else if (strcmp(model, "mitchell_schaeffer") == 0) {
-        id = CT_MODEL_MITCHELL_SCHAEFFER;
-        ct_ms_default_params(param);
-    } else {
-        fprintf(stderr, "cardiotwin cell: --model \"%s\" is not tp06 or mitchell_schaeffer\n", model);
+    if (ct_cell_model_params(model, cell_type, &id, param) != CT_OK) {
+        fprintf(stderr, "cardiotwin cell: %s\n", ct_error_message());
         return 2;
     }
     ct_cell_result res;
@@ -468,12 +516,21 @@ static int cmd_tune_cv(int argc, char **argv)
         fprintf(stderr, "cardiotwin tune-cv: --mass must be lumped or consistent\n");
         return 2;
     }
+    if (!(req.cv_target_m_per_s > 0)) {
+        fprintf(stderr, "usage: cardiotwin tune-cv --cv-m-per-s V [options]   (cardiotwin tune-cv --help)\n");
+        return 2;
+    }
     req.consistent_mass = strcmp(mass, "consistent") == 0;
     char model_json[256];
-    if (strcmp(model, "tp06") == 0)
-        snprintf(model_json, sizeof model_json, "{\"name\": \"tp06\", \"cell_type\": \"%s\"}", cell_type);
-    else
-        snprintf(model_json, sizeof model_json, "{\"name\": \"%s\"}", model);
+    const ct_model_desc *desc = ct_model_find(model);
+    if (!desc) {
+        char names[256];
+        ct_model_names(names, sizeof names, CT_MODEL_ALL, 0);
+        fprintf(stderr, "cardiotwin tune-cv: --model \"%s\" is not %s\n", model, names);
+        return 2;
+    }
+    if (ct_model_json(desc, cell_type, model_json, sizeof model_json) != CT_OK)
+        return fail(ct_error_message());
     req.model_json = model_json;
     ct_tune_cv_result res;
     ct_status st = ct_tune_cv(&req, &res);
@@ -626,6 +683,17 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
+    int hrc = command_help(cmd, argc - 2, argv + 2);
+    if (hrc >= 0)
+        return hrc;
+    if ((strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) && argc > 2) { /* cardiotwin help COMMAND */
+        char *h = "--help";
+        if ((hrc = command_help(argv[2], 1, &h)) >= 0)
+            return hrc;
+        fprintf(stderr, "cardiotwin help: unknown command \"%s\"\n\n", argv[2]);
+        usage(stderr);
+        return 2;
+    }
     /* the commands that use MPI ranks (mpirun -np N): run splits its mesh, cohort shares out its runs */
     if (strcmp(cmd, "run") == 0 || strcmp(cmd, "cohort") == 0) {
         if (ct_mpi_init(&argc, &argv) != CT_OK)

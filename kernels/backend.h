@@ -1,9 +1,15 @@
 /* backend.h — the one interface every compute backend (CPU, CUDA, OpenCL) fills in.
  *
- * The solver driver (host/ct_solver.c) sees only this table. A backend owns the whole simulation
- * state on its device for the length of a run: Vm, the ionic state, the matrices, the activation
- * times. The host hands it the problem once (ct_backend_problem), then calls step() once per
- * time step and download() only when it needs a field for output.
+ * The time loops (host/ct_run.c, host/ct_induce.c: step, download, the state blob) see only this table. A
+ * backend owns the whole simulation state on its device for the length of a run: Vm, the ionic state, the
+ * matrices, the activation times. The host hands it the problem once (ct_backend_problem), then calls step()
+ * once per time step and download() only when it needs a field for output.
+ *
+ * Inside, the backends share their algorithms: the per-node operations (stimulus sum, reaction, activation
+ * detection, beat tracking, blow-up predicate) are kernels/ct_node_ops.h, compiled for C, CUDA and OpenCL;
+ * the step, the Jacobi-preconditioned CG and the halo protocol below are kernels/ct_step.c and
+ * kernels/ct_cg.c, written once over a table of device primitives (kernels/ct_step.h) that each backend
+ * fills in.
  */
 #ifndef CT_BACKEND_H
 #define CT_BACKEND_H

@@ -16,7 +16,8 @@
  * 20 beats from the CellML initial state are within about 4 ms (APD90) and 1.7 mV (peak) of the
  * 300-beat values, which the ranges below allow for; each TP06 beat costs about 35 ms at dt 0.01.
  *
- * Build: gcc -std=c11 -O2 -Ikernels -Ihost tests/test_cell.c host/ct_cell.c host/ct_status.c -lcriterion -lm
+ * Build: gcc -std=c11 -O2 -Ikernels -Ihost tests/test_cell.c host/ct_cell.c host/model/ct_model_desc.c
+ *        host/ct_status.c -lcriterion -lm
  * (add -DCT_REAL_FLOAT to every file for the single-precision build; the same tests apply).
  */
 #include <criterion/criterion.h>
@@ -26,6 +27,7 @@
 
 #include "ct_cell.h"
 #include "ct_status.h"
+#include "model/ct_model_desc.h"
 #include "models/ct_models.h"
 
 #define TP06_BEATS 20
@@ -252,4 +254,116 @@ Test(cell, blow_up_is_numeric_error)
     p.stim_amp_uA_per_uF = 1e5; /* 1000 mV per step: leaves [-200, 200] mV on the first step */
     cr_assert_eq(pace_with(p, CT_MODEL_TP06), CT_ERR_NUMERIC);
     cr_assert(strstr(ct_error_message(), "t = ") != NULL, "message: %s", ct_error_message());
+}
+
+/* ---- the model descriptors (host/model/ct_model_desc.h) against the kernels ---- */
+
+/* The kernel's own defaults of model id for cell type `type`. */
+static void kernel_defaults(int id, int type, ct_real *p)
+{
+    if (id == CT_MODEL_TP06)
+        ct_tp06_default_params(p, type);
+    else
+        ct_ms_default_params(p);
+}
+
+Test(model_desc, every_model_is_described_as_its_kernel_computes_it)
+{
+    cr_assert_null(ct_model_by_id(-1));
+    cr_assert_null(ct_model_by_id(CT_MODEL_COUNT));
+    cr_assert_null(ct_model_find("tp07"));
+    cr_assert_null(ct_model_find(NULL));
+    for (int id = 0; id < CT_MODEL_COUNT; id++) {
+        const ct_model_desc *d = ct_model_by_id(id);
+        cr_assert_not_null(d);
+        cr_assert_eq(d->id, id);
+        cr_assert_eq(ct_model_find(d->name), d, "%s", d->name);
+        cr_assert_eq(d->n_states, ct_model_nstate(id), "%s", d->name);
+        cr_assert(d->n_states <= CT_MODEL_MAX_NSTATE);
+        for (int k = 0; k < d->n_states; k++) {
+            cr_assert(d->state_names[k] && d->state_names[k][0]);
+            for (int j = 0; j < k; j++)
+                cr_assert(strcmp(d->state_names[j], d->state_names[k]) != 0, "%s: state %s twice", d->name,
+                          d->state_names[k]);
+        }
+        /* defaults: the kernel's, for every cell type; the cell type stored where the descriptor says */
+        int n_types = d->n_cell_types > 0 ? d->n_cell_types : 1;
+        cr_assert(d->default_cell_type >= 0 && d->default_cell_type < n_types);
+        for (int t = 0; t < n_types; t++) {
+            ct_real a[CT_MODEL_NPARAM], b[CT_MODEL_NPARAM];
+            d->default_params(a, t);
+            kernel_defaults(id, t, b);
+            cr_assert(memcmp(a, b, sizeof a) == 0, "%s, cell type %d: defaults differ from the kernel's", d->name, t);
+            if (d->cell_type_param >= 0)
+                cr_assert_eq(a[d->cell_type_param], (ct_real)t);
+            for (int k = 0; k < d->n_params; k++) { /* every default inside its own range */
+                const ct_model_param_desc *q = &d->params[k];
+                cr_assert(q->index >= 0 && q->index < CT_MODEL_NPARAM);
+                cr_assert((double)a[q->index] >= q->lo && (double)a[q->index] <= q->hi, "%s.%s = %g outside [%g, %g]",
+                          d->name, q->name, (double)a[q->index], q->lo, q->hi);
+            }
+            for (int k = 0; k < d->n_scales; k++) /* scale factors are 1 by default */
+                cr_assert_eq(a[d->scale_first + k], CT_R(1.0), "%s.%s", d->name, d->scale_names[k]);
+        }
+        cr_assert_eq(d->n_cell_types > 0, d->cell_type_param >= 0);
+        cr_assert(d->n_scales <= CT_MODEL_MAX_SCALES);
+        cr_assert(d->n_scales == 0 || (d->scale_first >= 0 && d->scale_first + d->n_scales <= CT_MODEL_NPARAM));
+        if (d->n_scales)
+            cr_assert_null(d->scale_names[d->n_scales], "%s: scale_names is a NULL-terminated key list", d->name);
+    }
+    /* the kernels' parameter order */
+    const ct_model_desc *tp = ct_model_by_id(CT_MODEL_TP06);
+    cr_assert_str_eq(tp->scale_names[CT_TP06_P_GKR - tp->scale_first], "G_Kr");
+    cr_assert_str_eq(tp->scale_names[CT_TP06_P_GBCA - tp->scale_first], "G_bCa");
+    cr_assert_str_eq(tp->state_names[CT_TP06_CA_SR], "Ca_SR_mM");
+    cr_assert_eq(ct_model_cell_type_find(tp, "M"), CT_TP06_MCELL);
+    cr_assert_eq(ct_model_cell_type_find(tp, "epi"), CT_TP06_EPI);
+    cr_assert_eq(ct_model_cell_type_find(tp, "apex"), -1);
+    const ct_model_desc *ms = ct_model_find("mitchell_schaeffer");
+    cr_assert_eq(ms->n_params, CT_MS_P_COUNT);
+    cr_assert_eq(ct_model_cell_type_find(ms, "epi"), -1);
+}
+
+Test(model_desc, lists_and_model_json_read_as_messages_say_them)
+{
+    char s[256];
+    ct_model_names(s, sizeof s, CT_MODEL_ALL, 0);
+    cr_assert_str_eq(s, "tp06 or mitchell_schaeffer");
+    ct_model_names(s, sizeof s, CT_MODEL_WITH_SCALES, 1);
+    cr_assert_str_eq(s, "TP06");
+    ct_model_names(s, sizeof s, CT_MODEL_WITH_PARAMS, 0);
+    cr_assert_str_eq(s, "mitchell_schaeffer");
+    ct_model_names(s, sizeof s, CT_MODEL_WITH_PARAMS | CT_MODEL_WITH_SCALES, 0);
+    cr_assert_str_eq(s, "");
+    ct_model_cell_type_names(ct_model_default(), "from_mesh", s, sizeof s);
+    cr_assert_str_eq(s, "endo, mid, epi or from_mesh");
+    ct_model_cell_type_names(ct_model_default(), NULL, s, sizeof s);
+    cr_assert_str_eq(s, "endo, mid or epi");
+    ct_model_names(s, 8, CT_MODEL_ALL, 0); /* truncated, terminated */
+    cr_assert_eq(strlen(s), 7u);
+    cr_assert_eq(ct_model_json(ct_model_default(), "epi", s, sizeof s), CT_OK);
+    cr_assert_str_eq(s, "{\"name\": \"tp06\", \"cell_type\": \"epi\"}");
+    cr_assert_eq(ct_model_json(ct_model_find("mitchell_schaeffer"), "epi", s, sizeof s), CT_OK);
+    cr_assert_str_eq(s, "{\"name\": \"mitchell_schaeffer\"}");
+    cr_assert_eq(ct_model_json(ct_model_default(), "epi", s, 20), CT_ERR_CONFIG);
+}
+
+Test(cell, model_params_by_name)
+{
+    int id = -1;
+    ct_real p[CT_MODEL_NPARAM], q[CT_MODEL_NPARAM];
+    cr_assert_eq(ct_cell_model_params("tp06", "mid", &id, p), CT_OK, "%s", ct_error_message());
+    cr_assert_eq(id, CT_MODEL_TP06);
+    ct_tp06_default_params(q, CT_TP06_MCELL);
+    cr_assert(memcmp(p, q, sizeof p) == 0);
+    cr_assert_eq(ct_cell_model_params("tp06", NULL, &id, p), CT_OK); /* the default: epicardial */
+    cr_assert_eq(p[CT_TP06_P_CELLTYPE], (ct_real)CT_TP06_EPI);
+    cr_assert_eq(ct_cell_model_params("mitchell_schaeffer", "epi", &id, p), CT_OK); /* no cell types: ignored */
+    cr_assert_eq(id, CT_MODEL_MITCHELL_SCHAEFFER);
+    ct_ms_default_params(q);
+    cr_assert(memcmp(p, q, sizeof p) == 0);
+    cr_assert_eq(ct_cell_model_params("tp6", "epi", &id, p), CT_ERR_CONFIG);
+    cr_assert(strstr(ct_error_message(), "expected tp06 or mitchell_schaeffer"), "%s", ct_error_message());
+    cr_assert_eq(ct_cell_model_params("tp06", "apex", &id, p), CT_ERR_CONFIG);
+    cr_assert(strstr(ct_error_message(), "expected endo, mid or epi"), "%s", ct_error_message());
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ct_config.h"
+#include "models/ct_models.h"
 
 /* A minimal valid configuration with one placeholder %s spliced in at the top level. */
 static const char *base =
@@ -159,4 +160,69 @@ Test(config, stimulus_timing)
     for (int k = 0; k < 400; k++)
         steps += ct_stimulus_active(&s, 0.05 * k);
     cr_assert_eq(steps, 40);
+}
+
+/* The model object, read through the model descriptors (host/model/ct_model_desc.h): each model takes its own
+ * keys (TP06: cell_type and conductance_scales; Mitchell-Schaeffer: parameters), with their ranges, and the
+ * messages list what is known. */
+static ct_status parse_model_text(const char *model, const char *tissue, ct_config *c)
+{
+    char text[4096];
+    snprintf(text, sizeof text,
+             "{\"mesh\": {\"type\": \"box\", \"size_mm\": [2, 1, 1], \"dx_mm\": 0.5}, \"model\": %s, %s"
+             "\"conductivity\": {\"sigma_l_S_per_m\": 0.13, \"sigma_t_S_per_m\": 0.02}, \"chi_per_mm\": 140,"
+             "\"Cm_uF_per_mm2\": 0.01, \"dt_ms\": 0.05, \"end_time_ms\": 10, \"stimuli\": []}",
+             model, tissue);
+    return ct_config_parse(text, "m.json", c);
+}
+
+static void expect_model_error(const char *model, const char *tissue, const char *needle)
+{
+    ct_config c;
+    cr_assert_eq(parse_model_text(model, tissue, &c), CT_ERR_CONFIG, "[%s %s] was accepted", model, tissue);
+    cr_assert(strstr(ct_error_message(), needle), "message \"%s\" does not say \"%s\"", ct_error_message(), needle);
+}
+
+Test(config, model_keys_values_and_messages_come_from_the_descriptors)
+{
+    ct_config c;
+    /* TP06: the cell type by alias, a conductance scale at its parameter index, the others 1 */
+    cr_assert_eq(parse_model_text("{\"name\": \"tp06\", \"cell_type\": \"M\", \"conductance_scales\": {\"G_Kr\": 0.5}}",
+                                  "", &c),
+                 CT_OK, "%s", ct_error_message());
+    cr_assert_eq(c.model, CT_MODEL_TP06);
+    cr_assert_str_eq(c.cell_type, "mid");
+    cr_assert_eq(c.model_params[CT_TP06_P_CELLTYPE], 1.0);
+    cr_assert_eq(c.model_params[CT_TP06_P_GKR], 0.5);
+    cr_assert_eq(c.model_params[CT_TP06_P_GNA], 1.0);
+    cr_assert_eq(c.model_params[CT_TP06_P_GBCA], 1.0);
+    cr_assert_eq(c.model_params[CT_TP06_P_GBCA + 1], 0.0);
+    ct_config_free(&c);
+    /* Mitchell-Schaeffer: a named parameter at its index, the others the published values; no cell type */
+    cr_assert_eq(parse_model_text("{\"name\": \"mitchell_schaeffer\", \"parameters\": {\"tau_out_ms\": 7}}",
+                                  "\"tissue\": {\"border_zone\": {\"parameters\": {\"tau_in_ms\": 0.5}}},", &c),
+                 CT_OK, "%s", ct_error_message());
+    cr_assert_eq(c.model, CT_MODEL_MITCHELL_SCHAEFFER);
+    cr_assert_str_eq(c.cell_type, "");
+    cr_assert_eq(c.model_params[CT_MS_P_TAU_OUT], 7.0);
+    cr_assert_float_eq(c.model_params[CT_MS_P_TAU_IN], 0.3, 1e-7);
+    cr_assert_eq(c.model_params[CT_MS_P_V_AMP], 100.0);
+    cr_assert_eq(c.border_zone_params[CT_MS_P_TAU_IN], 0.5);
+    cr_assert(isnan(c.border_zone_params[CT_MS_P_TAU_OUT]));
+    ct_config_free(&c);
+
+    expect_model_error("{\"name\": \"tp07\"}", "", "model.name \"tp07\" is not known (expected tp06 or mitchell_schaeffer)");
+    expect_model_error("{\"name\": \"tp06\", \"cell_type\": \"apex\"}", "",
+                       "\"apex\" is not known (expected endo, mid, epi or from_mesh)");
+    expect_model_error("{\"name\": \"tp06\", \"parameters\": {}}", "",
+                       "allowed here: name, cell_type, conductance_scales");
+    expect_model_error("{\"name\": \"mitchell_schaeffer\", \"cell_type\": \"epi\"}", "", "allowed here: name, parameters");
+    expect_model_error("{\"name\": \"tp06\", \"conductance_scales\": {\"G_Kr\": 101}}", "", "G_Kr");
+    expect_model_error("{\"name\": \"tp06\", \"conductance_scales\": {\"G_Kx\": 1}}", "", "G_Kx");
+    expect_model_error("{\"name\": \"mitchell_schaeffer\", \"parameters\": {\"v_gate\": 1.5}}", "", "v_gate");
+    expect_model_error("{\"name\": \"mitchell_schaeffer\"}",
+                       "\"tissue\": {\"border_zone\": {\"conductance_scales\": {\"G_Na\": 0.4}}},",
+                       "tissue.border_zone.conductance_scales needs model tp06");
+    expect_model_error("{\"name\": \"tp06\"}", "\"tissue\": {\"border_zone\": {\"parameters\": {\"tau_in_ms\": 0.4}}},",
+                       "needs model mitchell_schaeffer (tp06 takes conductance_scales)");
 }

@@ -106,6 +106,52 @@ Test(cv_map, unactivated_and_too_fast_elements_are_nan)
     ct_mesh_destroy(m);
 }
 
+/* A front spreading from a point at 0.6 m/s in every direction (t = r / 0.6) with fibres along x: the CV
+ * along the fibres is 0.6 m/s, the speed of the fronts travelling along x; the velocity's component along x,
+ * averaged over all directions, is much less and is not what "CV along fibres" means. */
+Test(cv_map, directional_speed_of_a_point_source)
+{
+    static const double size[3] = {4.0, 4.0, 1.0};
+    ct_mesh *m = box(size, 0.25, (const double[3]){1, 0, 0});
+    size_t ne = m->n_tets;
+    double *act = malloc(m->n_nodes * sizeof *act);
+    double *sp = malloc(ne * sizeof *sp), *al = malloc(ne * sizeof *al), *ac = malloc(ne * sizeof *ac);
+    double *al_speed = malloc(ne * sizeof *al_speed), *ac_speed = malloc(ne * sizeof *ac_speed);
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        const double *p = m->xyz_mm + 3 * i;
+        act[i] = sqrt(p[0] * p[0] + p[1] * p[1]) / 0.6; /* a line source along z through the corner */
+    }
+    cr_assert_eq(ct_cv_map(m, act, sp, al, ac), CT_OK, "%s", ct_error_message());
+    ct_cv_summary comp, s_al, s_ac;
+    cr_assert_eq(ct_cv_summarise(al, ne, &comp), CT_OK);
+    cr_assert_eq(ct_cv_directional(sp, al, ne, CT_CV_DIRECTION_TOLERANCE_DEG, al_speed, ac_speed), CT_OK);
+    cr_assert_eq(ct_cv_summarise(al_speed, ne, &s_al), CT_OK);
+    cr_assert_eq(ct_cv_summarise(ac_speed, ne, &s_ac), CT_OK);
+    cr_log_info("point source: component along fibres median %.3f m/s; speed along %.3f (%zu elements), across "
+                "%.3f (%zu)", comp.median, s_al.median, s_al.n_valid, s_ac.median, s_ac.n_valid);
+    cr_assert_lt(comp.median, 0.5, "the component is the wrong measure here: %g", comp.median);
+    cr_assert_gt(s_al.n_valid, ne / 10);
+    cr_assert_gt(s_ac.n_valid, ne / 10);
+    cr_assert_float_eq(s_al.median, 0.6, 0.03, "speed along the fibres %g m/s", s_al.median);
+    cr_assert_float_eq(s_ac.median, 0.6, 0.03, "speed across the fibres %g m/s", s_ac.median);
+    for (size_t e = 0; e < ne; e++) {
+        if (isnan(sp[e]))
+            continue;
+        double cosang = al[e] / sp[e];
+        cr_assert_eq(!isnan(al_speed[e]), cosang >= cos(30.0 * PI / 180.0), "tet %zu", e);
+        cr_assert_eq(!isnan(ac_speed[e]), cosang <= 0.5 + 1e-12, "tet %zu", e);
+    }
+    /* in place, and the argument checks */
+    cr_assert_eq(ct_cv_directional(sp, al, ne, 30.0, al, NULL), CT_OK);
+    for (size_t e = 0; e < ne; e++)
+        cr_assert(memcmp(&al[e], &al_speed[e], sizeof al[e]) == 0 || (isnan(al[e]) && isnan(al_speed[e])));
+    cr_assert_eq(ct_cv_directional(sp, al, ne, 0.0, al, NULL), CT_ERR_CONFIG);
+    cr_assert_eq(ct_cv_directional(sp, al, ne, 60.0, al, NULL), CT_ERR_CONFIG);
+    cr_assert_eq(ct_cv_directional(NULL, al, ne, 30.0, al, NULL), CT_ERR_CONFIG);
+    free(act), free(sp), free(al), free(ac), free(al_speed), free(ac_speed);
+    ct_mesh_destroy(m);
+}
+
 Test(cv_summary, percentiles)
 {
     double v[101];
@@ -291,6 +337,19 @@ Test(ecg, intervals_of_a_synthetic_envelope)
     cr_assert_float_eq(iv.t_end_ms, 190.0, 1.0);
     cr_assert_float_eq(iv.qt_ms, 190.0, 1.5);
     cr_assert_eq(ct_ecg_intervals_from_signal(t, y, 2, NULL, &iv), CT_ERR_CONFIG);
+    /* the same trace cut short at 150 ms (the T peak; nothing came back down) or 165 ms (on the way down,
+     * not halfway yet): QRS as before, but no T end and no QT, not a tangent extrapolated far beyond the
+     * recording */
+    const int cut[] = {200 + 4 * 150, 200 + 4 * 160};
+    for (int k = 0; k < 2; k++) {
+        cr_assert_eq(ct_ecg_intervals_from_signal(t, y, (size_t)cut[k] + 1, NULL, &iv), CT_OK);
+        cr_assert_float_eq(iv.qrs_ms, 20.0, 0.5);
+        cr_assert(isnan(iv.t_end_ms) && isnan(iv.qt_ms) && isnan(iv.t_peak_ms),
+                  "recording to %g ms: T end %g, QT %g", t[cut[k]], iv.t_end_ms, iv.qt_ms);
+    }
+    /* to 200 ms it has come down: the QT of the whole trace */
+    cr_assert_eq(ct_ecg_intervals_from_signal(t, y, 200 + 4 * 200 + 1, NULL, &iv), CT_OK);
+    cr_assert_float_eq(iv.qt_ms, 190.0, 1.5);
 }
 
 Test(ecg, rejects_bad_input)

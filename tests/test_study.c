@@ -124,9 +124,9 @@ Test(study, bad_usage_is_refused, .init = setup, .fini = teardown)
     } cases[] = {
         {"ablate %s/ring.json --out %s/o", "--lesion", 2},
         {"induce %s/ring.json --out %s/o --lesion sphere:1,1,0,2", "belongs to cardiotwin ablate", 2},
-        {"ablate %s/ring.json --out %s/o --lesion sphere:1,1", "sphere needs 4 numbers", 1},
+        {"ablate %s/ring.json --out %s/o --lesion sphere:1,1", "sphere needs 4 numbers", 2}, /* a malformed option: usage */
         {"ablate %s/ring.json --out %s/o --lesion sphere:100,100,0,1 --sites %s/sites.json", "contains no element", 1},
-        {"induce %s/ring.json --out %s/o --site nowhere", "NAME:x,y,z", 1},
+        {"induce %s/ring.json --out %s/o --site nowhere", "NAME:x,y,z", 2},
         {"induce %s/ring.json --out %s/o --sites %s/sites.json --only nobody", "no pacing site", 1},
         {"induce %s/ring.json --out %s/o --sites %s/sites.json --extra 7", "extra_stimuli", 1},
         {"induce %s/ring.json --out %s/o --sites %s/sites.json --s1-count x", "needs a number", 2},

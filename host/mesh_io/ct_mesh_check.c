@@ -1,11 +1,21 @@
-/* ct_mesh_check.c — orientation fix-up and topology checks (unused nodes, disconnected pieces) of a mesh
- * read from a file. */
+/* ct_mesh_check.c — coordinate check, orientation fix-up and topology checks (unused nodes, disconnected
+ * pieces) of a mesh read from a file. */
 #include "ct_mesh_io.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+ct_status ct_mesh_check_coordinates(const ct_mesh *mesh, const char *source)
+{
+    for (size_t i = 0; i < 3 * mesh->n_nodes; i++)
+        if (!isfinite(mesh->xyz_mm[i]))
+            return ct_error_set(CT_ERR_MESH, "%s: node %zu: coordinate %c is %g (not a finite number)", source, i / 3,
+                                "xyz"[i % 3], mesh->xyz_mm[i]);
+    return CT_OK;
+}
 
 size_t ct_mesh_orient(ct_mesh *mesh)
 {

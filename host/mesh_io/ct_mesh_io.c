@@ -87,7 +87,6 @@ ct_status ct_mesh_read(const char *path, const char *format, double unit_to_mm, 
         return ct_error_set(CT_ERR_CONFIG, "%s: unknown mesh format \"%s\" (expected carp, vtu or gmsh)", path,
                             format);
 
-    ct_mesh_orient(m);
     /* Line numbers for openCARP: element e is on line e + 2 of BASE.elem (line 1 is the count). */
     char elem_file[4200];
     int carp = strcmp(format, "carp") == 0;
@@ -98,7 +97,15 @@ ct_status ct_mesh_read(const char *path, const char *format, double unit_to_mm, 
             *dot = '\0';
         strncat(elem_file, ".elem", sizeof elem_file - strlen(elem_file) - 1);
     }
-    ct_status st = check_volumes(m, carp ? elem_file : path, carp ? 2 : 0);
+    /* coordinates first: a NaN would otherwise show up as a degenerate (or flipped) element */
+    ct_status st = ct_mesh_check_coordinates(m, path);
+    if (st == CT_OK) {
+        size_t flipped = ct_mesh_orient(m);
+        if (flipped)
+            fprintf(stderr, "cardiotwin: warning: %s: %zu of %zu elements were inverted (negative volume) and have "
+                    "been re-oriented (two nodes swapped)\n", path, flipped, m->n_tets);
+        st = check_volumes(m, carp ? elem_file : path, carp ? 2 : 0);
+    }
     if (st == CT_OK)
         st = ct_mesh_validate(m, path);
     if (st == CT_OK)

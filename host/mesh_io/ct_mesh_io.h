@@ -30,8 +30,10 @@
  * unit_to_mm: the file's length unit in mm; every coordinate is multiplied by it
  *             (1 for mm, 1e-3 for um — openCARP's convention —, 10 for cm). Must be finite and > 0.
  *
- * After parsing, the mesh is oriented (ct_mesh_orient: negatively oriented tets are flipped, since
- * openCARP and Gmsh files may use either orientation), then ct_mesh_validate() (which rejects
+ * After parsing, the coordinates are checked (ct_mesh_check_coordinates: a NaN or infinite one names its
+ * node), the mesh is oriented (ct_mesh_orient: negatively oriented tets are flipped, since openCARP and Gmsh
+ * files may use either orientation; a warning line on stderr says how many of how many, so that a mesh
+ * whose elements were re-oriented is known as such), then ct_mesh_validate() (which rejects
  * degenerate tets, bad fibres) and ct_mesh_check_topology() (unused nodes, disconnected pieces) must
  * pass, else the mesh is destroyed and the error returned.
  * Errors: CT_ERR_IO (missing/unreadable file), CT_ERR_PARSE (malformed contents), CT_ERR_MESH
@@ -109,6 +111,11 @@ ct_status ct_mesh_write_vtu(const char *path, const ct_mesh *mesh);
 /* Flips every tet of negative signed volume (swapping its last two nodes) and returns how many were
  * flipped. Tets with an out-of-range node index are left alone (ct_mesh_validate reports them). */
 size_t ct_mesh_orient(ct_mesh *mesh);
+
+/* Every node coordinate must be finite: CT_ERR_MESH naming the first node that is not, its axis and value
+ * (ct_mesh_read runs this before anything that computes with coordinates, so that a NaN is reported as
+ * the node it is, not as a degenerate element). */
+ct_status ct_mesh_check_coordinates(const ct_mesh *mesh, const char *source);
 
 /* Sets *first to the index of the first boundary triangle (mesh->tris) whose three corners are not the
  * corners of one tet (in any order; a triangle with a repeated node is never a face), or to mesh->n_tris

@@ -59,6 +59,25 @@ ct_status ct_cv_map(const ct_mesh *mesh, const double *act_ms, double *speed_m_p
     return ct_cv_map_capped(mesh, act_ms, CT_CV_MAX_SPEED_M_PER_S, speed_m_per_s, along_m_per_s, across_m_per_s);
 }
 
+ct_status ct_cv_directional(const double *speed, const double *along_component, size_t n_tets, double max_angle_deg,
+                            double *along_speed, double *across_speed)
+{
+    if (!speed || !along_component)
+        return ct_error_set(CT_ERR_CONFIG, "ct_cv_directional: speed and along-fibre component are required");
+    if (!(max_angle_deg > 0.0 && max_angle_deg <= 45.0))
+        return ct_error_set(CT_ERR_CONFIG, "ct_cv_directional: angle %g deg is outside (0, 45]", max_angle_deg);
+    const double a = max_angle_deg * 3.14159265358979323846 / 180.0, cos_along = cos(a), cos_across = sin(a);
+    for (size_t e = 0; e < n_tets; e++) {
+        double s = speed[e], c = along_component[e] / s; /* |cos| of the angle between front and fibre */
+        int valid = isfinite(s) && s > 0.0 && isfinite(c);
+        if (along_speed)
+            along_speed[e] = valid && c >= cos_along ? s : NAN;
+        if (across_speed)
+            across_speed[e] = valid && c <= cos_across ? s : NAN;
+    }
+    return CT_OK;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;

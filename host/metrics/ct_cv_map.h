@@ -34,6 +34,21 @@ ct_status ct_cv_map(const ct_mesh *mesh, const double *act_ms, double *speed_m_p
 ct_status ct_cv_map_capped(const ct_mesh *mesh, const double *act_ms, double max_speed_m_per_s,
                            double *speed_m_per_s, double *along_m_per_s, double *across_m_per_s);
 
+/* Angle within which a front counts as travelling along the fibre (or across it: within this of the
+ * perpendicular), for ct_cv_directional. */
+#define CT_CV_DIRECTION_TOLERANCE_DEG 30.0
+
+/* Conduction velocity along and across the fibres as a reader of a CV means it: the speed of the fronts that
+ * travel along the fibre, not a component of every front's velocity (a front crossing the fibres at 0.2 m/s
+ * has a small component along them, which says nothing of the CV along them). From the speed and the along-
+ * fibre component of ct_cv_map, per element (n_tets):
+ *   along_speed[e]  = speed[e] where the direction is within max_angle_deg of the fibre, else NAN;
+ *   across_speed[e] = speed[e] where it is within max_angle_deg of the perpendicular, else NAN.
+ * Either output may be NULL, and along_speed may be the along_component array itself (in place).
+ * CT_ERR_CONFIG on NULL inputs or an angle outside (0, 45] degrees. */
+ct_status ct_cv_directional(const double *speed_m_per_s, const double *along_component_m_per_s, size_t n_tets,
+                            double max_angle_deg, double *along_speed_m_per_s, double *across_speed_m_per_s);
+
 /* Summary of the valid (finite) entries of a per-element map. Percentiles by linear interpolation
  * between order statistics (p-th percentile at rank p/100 * (n_valid - 1)); unweighted by volume. */
 typedef struct ct_cv_summary {

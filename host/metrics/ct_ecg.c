@@ -397,9 +397,17 @@ ct_status ct_ecg_intervals_from_signal(const double *t, const double *y, size_t 
         for (size_t i = tp; i < n; i++)
             if (s[i] < s[steep])
                 steep = i;
-        if (s[steep] < 0.0) {
+        /* A T wave is one that ended within the recording: the trace came at least halfway back down from
+         * its peak to the baseline, and the tangent reaches the baseline before the last sample (a run cut
+         * short during the plateau, where nothing repolarised, has neither: its QT is not known). */
+        double lowest_after = y[tp];
+        for (size_t i = tp; i < n; i++)
+            lowest_after = fmin(lowest_after, y[i]);
+        int came_down = lowest_after <= baseline + 0.5 * (y[tp] - baseline);
+        double t_end = s[steep] < 0.0 ? t[steep] + (y[steep] - baseline) / (-s[steep]) : NAN;
+        if (came_down && t_end <= t[n - 1]) {
             out->t_peak_ms = t[tp];
-            out->t_end_ms = t[steep] + (y[steep] - baseline) / (-s[steep]);
+            out->t_end_ms = t_end;
             out->qt_ms = out->t_end_ms - out->qrs_onset_ms;
         }
     }

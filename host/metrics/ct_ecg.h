@@ -98,7 +98,10 @@ ct_status ct_ecg_write_csv(const ct_ecg *ecg, const char *path);
  *   QRS offset = last sample in [onset, onset + qrs_max_ms] with s >= that threshold;
  *   T wave     = max of rms after offset + t_min_gap_ms; accepted if >= t_min_fraction * max rms in QRS;
  *   T end      = tangent method: the steepest descending slope of rms after the T peak, extended down to
- *                the baseline (rms at QRS onset);  QT = T end - QRS onset.
+ *                the baseline (rms at QRS onset);  QT = T end - QRS onset. The T wave counts only if it ended
+ *                within the recording: rms fell at least halfway from the T peak to the baseline and T end
+ *                is not after the last sample; else T peak, T end and QT are NAN (a run that ends before
+ *                the tissue repolarises has no QT).
  * Zero fields take defaults: qrs_slope_fraction 0.1, qrs_max_ms 200, t_min_gap_ms 10, t_min_fraction 0.02. */
 typedef struct ct_ecg_interval_params {
     double qrs_slope_fraction;

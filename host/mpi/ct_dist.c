@@ -17,6 +17,7 @@
 #include "../ct_fem.h"
 #include "../ct_files.h"
 #include "../ct_hash.h"
+#include "../io/ct_pvtu.h"
 #include "../io/ct_vtk.h"
 #include "ct_halo.h"
 #include "ct_partition.h"
@@ -536,43 +537,24 @@ ct_status ct_dist_gather(const ct_dist *d, ct_status st, const double *local, in
     return st;
 }
 
-/* vm_NNNNNN.pvtu listing the n_ranks pieces of frame `frame`, written atomically into dir. */
-/* The .pvtu of frame `frame`: the arrays every piece holds (ct_dist_frame), and the pieces. */
+/* vm_NNNNNN.pvtu of frame `frame`, written atomically into dir (io/ct_pvtu.h): the arrays every piece holds
+ * (as ct_dist_frame writes them), and the n_ranks pieces vm_NNNNNN_pRRRR.vtu. */
 static ct_status write_pvtu(const ct_dist *d, const char *dir, int frame, int n_ranks)
 {
-    size_t cap = 2048 + (size_t)n_ranks * 64, len = 0;
-    char *xml = malloc(cap);
-    if (!xml)
-        return ct_error_set(CT_ERR_NOMEM, "out of memory for a .pvtu");
-    len += (size_t)snprintf(xml + len, cap - len,
-                            "<?xml version=\"1.0\"?>\n"
-                            "<VTKFile type=\"PUnstructuredGrid\" version=\"0.1\" byte_order=\"LittleEndian\">\n"
-                            "  <PUnstructuredGrid GhostLevel=\"0\">\n"
-                            "    <PPointData Scalars=\"Vm_mV\">\n"
-                            "      <PDataArray type=\"Float64\" Name=\"Vm_mV\" NumberOfComponents=\"1\"/>\n"
-                            "      <PDataArray type=\"Int32\" Name=\"node_id\" NumberOfComponents=\"1\"/>\n"
-                            "%s"
-                            "    </PPointData>\n"
-                            "    <PCellData>\n"
-                            "      <PDataArray type=\"Float64\" Name=\"fibre\" NumberOfComponents=\"3\"/>\n"
-                            "%s%s"
-                            "    </PCellData>\n"
-                            "    <PPoints>\n"
-                            "      <PDataArray type=\"Float64\" NumberOfComponents=\"3\"/>\n"
-                            "    </PPoints>\n",
-                            d->has_cell_type ? "      <PDataArray type=\"Int8\" Name=\"cell_type\" NumberOfComponents=\"1\"/>\n" : "",
-                            d->has_tissue ? "      <PDataArray type=\"Int8\" Name=\"tissue\" NumberOfComponents=\"1\"/>\n" : "",
-                            d->has_aha ? "      <PDataArray type=\"Int8\" Name=\"aha_segment\" NumberOfComponents=\"1\"/>\n" : "");
-    for (int r = 0; r < n_ranks; r++)
-        len += (size_t)snprintf(xml + len, cap - len, "    <Piece Source=\"vm_%06d_p%04d.vtu\"/>\n", frame, r);
-    len += (size_t)snprintf(xml + len, cap - len, "  </PUnstructuredGrid>\n</VTKFile>\n");
-    char name[64], path[4096];
-    snprintf(name, sizeof name, "vm_%06d.pvtu", frame);
-    ct_status st = ct_path_join(path, sizeof path, dir, name);
-    if (st == CT_OK)
-        st = ct_write_file_atomic(path, xml, len);
-    free(xml);
-    return st;
+    ct_vtk_field points[3] = {{"Vm_mV", 1, NULL, CT_VTK_FLOAT64}, {"node_id", 1, NULL, CT_VTK_INT32}};
+    ct_vtk_field cells[3] = {{"fibre", 3, NULL, CT_VTK_FLOAT64}};
+    int np = 2, nc = 1;
+    if (d->has_cell_type)
+        points[np++] = (ct_vtk_field){"cell_type", 1, NULL, CT_VTK_INT8};
+    if (d->has_tissue)
+        cells[nc++] = (ct_vtk_field){"tissue", 1, NULL, CT_VTK_INT8};
+    if (d->has_aha)
+        cells[nc++] = (ct_vtk_field){"aha_segment", 1, NULL, CT_VTK_INT8};
+    char prefix[32], name[64], path[4096];
+    snprintf(prefix, sizeof prefix, "vm_%06d", frame);
+    snprintf(name, sizeof name, "%s.pvtu", prefix);
+    CT_CHECK(ct_path_join(path, sizeof path, dir, name));
+    return ct_pvtu_write(path, prefix, n_ranks, points, np, cells, nc);
 }
 
 ct_status ct_dist_frame(const ct_dist *d, ct_output *out, double t_ms, ct_status st, const double *local_vm)

@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../kernels/models/ct_models.h"
 #include "../ct_config.h"
 #include "../ct_files.h"
 #include "../ct_json.h"
 #include "../ct_mesh.h"
+#include "../model/ct_model_desc.h"
 #include "../image/ct_image.h"
 #include "../image/ct_image_heart.h"
 #include "../image/ct_surface_heart.h"
@@ -63,6 +63,7 @@ typedef struct patient {
     double body_superior[3], body_anterior[3];
     /* model: the "model" object copied through (drug block lives in its conductance_scales) */
     cJSON *model;             /* owned copy */
+    const ct_model_desc *model_desc; /* its descriptor (a model with cell types), static */
     double endo_until, mid_until;
     ct_fibre_params fibres;
     /* infarct */
@@ -79,9 +80,6 @@ typedef struct patient {
     int n_sites;
     pacing_site sites[MAX_SITES];
 } patient;
-
-static const char *const tp06_drug_keys[] = {"G_Na",  "G_CaL", "G_to", "G_Kr",  "G_Ks",  "G_K1", "k_NaCa",
-                                             "P_NaK", "G_pCa", "G_pK", "G_bNa", "G_bCa", NULL};
 
 /* geometry.type "biventricular": geometry.dimensions (every key optional, the normal adult's by default;
  * a septum or free wall given alone sets both), checked and mapped onto p->biv. */
@@ -365,24 +363,48 @@ static ct_status parse_patient(const cJSON *root, patient *p)
 
     const cJSON *m;
     CT_CHECK(ct_json_object(root, "model", 0, src, "", &m));
+    /* personalisation gives every node a cell type (cell_types below): the model must have them */
+    p->model_desc = ct_model_default();
     if (m) {
-        static const char *const mkeys[] = {"name", "conductance_scales", NULL};
+        /* the keys are checked before the name; until the name is known, against the default model's */
+        const cJSON *jname = cJSON_GetObjectItemCaseSensitive(m, "name");
+        const ct_model_desc *d = cJSON_IsString(jname) ? ct_model_find(jname->valuestring) : NULL;
+        if (!d || !d->n_cell_types)
+            d = ct_model_default();
+        const char *mkeys[4];
+        int n_keys = 0;
+        mkeys[n_keys++] = "name";
+        if (d->n_scales)
+            mkeys[n_keys++] = "conductance_scales";
+        if (d->n_params)
+            mkeys[n_keys++] = "parameters";
+        mkeys[n_keys] = NULL;
         CT_CHECK(ct_json_known_keys(m, mkeys, src, "model"));
-        const char *name = "tp06";
+        const char *name = d->name;
         CT_CHECK(ct_json_string(m, "name", 0, src, "model", &name));
-        if (strcmp(name, "tp06") != 0)
-            return ct_error_set(CT_ERR_CONFIG, "%s: model.name \"%s\": personalisation supports tp06", src, name);
-        const cJSON *sc;
-        CT_CHECK(ct_json_object(m, "conductance_scales", 0, src, "model", &sc));
+        d = ct_model_find(name);
+        if (!d || !d->n_cell_types) {
+            char names[256];
+            ct_model_names(names, sizeof names, CT_MODEL_WITH_CELL_TYPES, 0);
+            return ct_error_set(CT_ERR_CONFIG, "%s: model.name \"%s\": personalisation supports %s", src, name, names);
+        }
+        p->model_desc = d;
+        const cJSON *sc = NULL;
+        if (d->n_scales)
+            CT_CHECK(ct_json_object(m, "conductance_scales", 0, src, "model", &sc));
         if (sc) {
-            CT_CHECK(ct_json_known_keys(sc, tp06_drug_keys, src, "model.conductance_scales"));
-            for (int k = 0; tp06_drug_keys[k]; k++) {
+            CT_CHECK(ct_json_known_keys(sc, d->scale_names, src, "model.conductance_scales"));
+            for (int k = 0; k < d->n_scales; k++) {
                 double v = 1;
-                CT_CHECK(ct_json_number(sc, tp06_drug_keys[k], 0, 0, 100, src, "model.conductance_scales", &v));
+                CT_CHECK(ct_json_number(sc, d->scale_names[k], 0, d->scale_lo, d->scale_hi, src,
+                                        "model.conductance_scales", &v));
             }
         }
+        /* model.parameters (a model that has them) are checked with the run configuration */
     }
-    p->model = m ? cJSON_Duplicate(m, 1) : cJSON_Parse("{\"name\": \"tp06\"}");
+    char default_model[128];
+    CT_CHECK(ct_model_json(p->model_desc, NULL, default_model, sizeof default_model));
+    p->model = m ? cJSON_Duplicate(m, 1) : cJSON_Parse(default_model);
 
     const cJSON *ct;
     p->endo_until = 0.3;
@@ -441,7 +463,7 @@ static ct_status parse_patient(const cJSON *root, patient *p)
     if (bz) { /* copied into model.json's tissue.border_zone: checked here, so that errors name this file */
         ct_config check;
         memset(&check, 0, sizeof check);
-        check.model = CT_MODEL_TP06;
+        check.model = p->model_desc->id;
         CT_CHECK(ct_config_border_zone(bz, src, "border_zone", &check));
     }
     p->border_zone = bz ? cJSON_Duplicate(bz, 1)
@@ -626,8 +648,10 @@ static long segment_node(const ct_mesh *m, const ct_ventricular_coords *co, cons
 static ct_status tune(const patient *p, double dx_mm, double sigma0, double cv, const char *what, double *sigma,
                       cJSON *summary, int quiet)
 {
+    /* the strand is of the model's default cell type (TP06: epicardial) */
+    const ct_model_desc *d = p->model_desc;
     char model_json[128];
-    snprintf(model_json, sizeof model_json, "{\"name\": \"tp06\", \"cell_type\": \"epi\"}");
+    CT_CHECK(ct_model_json(d, d->cell_types[d->default_cell_type].name, model_json, sizeof model_json));
     ct_tune_cv_request req = {.model_json = model_json, .dx_mm = dx_mm, .dt_ms = p->dt_ms, .chi_per_mm = p->chi_per_mm,
                               .cm_uF_per_mm2 = p->cm_uF_per_mm2, .consistent_mass = strcmp(p->mass, "consistent") == 0,
                               .sigma_initial_S_per_m = sigma0, .cv_target_m_per_s = cv, .rel_tolerance = 0.02,
@@ -1059,7 +1083,7 @@ static ct_status personalise(patient *p, const char *out_dir, int quiet)
     cJSON_AddStringToObject(jm, "path", "heart.vtu");
     cJSON *jmodel = cJSON_Duplicate(p->model, 1);
     cJSON_DeleteItemFromObject(jmodel, "name");
-    cJSON_AddStringToObject(jmodel, "name", "tp06");
+    cJSON_AddStringToObject(jmodel, "name", p->model_desc->name);
     cJSON_AddStringToObject(jmodel, "cell_type", "from_mesh");
     cJSON_AddItemToObject(model, "model", jmodel);
     cJSON *jc = cJSON_AddObjectToObject(model, "conductivity");

@@ -1,11 +1,11 @@
 /* backend_cpu.c — the plain C / OpenMP backend: the reference every other backend must reproduce.
  *
- * State is structure-of-arrays in host memory. Each step: one parallel loop for the ionic model and
- * stimulus (Rush-Larsen), then diffusion (explicit: one SpMV fused with the activation check;
- * implicit: Jacobi-preconditioned CG), then activation detection and the blow-up check.
- * With a halo (backend.h, MPI): the ghost Vm is refreshed before the detection, CG refreshes the ghosts of
- * the vector it multiplies (the search direction's while the interior rows are multiplied) and sums its dot
- * products over owned nodes, then over the ranks.
+ * State is structure-of-arrays in host memory. The step, CG and the halo protocol are kernels/ct_step.c and
+ * kernels/ct_cg.c; the arithmetic of a node is kernels/ct_node_ops.h. This file supplies their device
+ * primitives (ct_device_ops) as OpenMP loops over host arrays: the reaction, CSR products, the diffusion
+ * updates and right-hand sides, the CG vector operations with their dot products (each its own pass, so the
+ * sums do not depend on which operation carries them), detection over the owned nodes, and the halo's
+ * packing and unpacking of host vectors.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <limits.h>
@@ -16,40 +16,28 @@
 #include <string.h>
 
 #include "../backend.h"
+#include "../ct_node_ops.h"
+#include "../ct_step.h"
 #include "../models/ct_models.h"
 
 struct ct_backend_ctx {
-    size_t n;
-    int model, nstate, diffusion;
-    double dt_ms, theta, cg_tol, threshold_mV, bound_mV;
-    int cg_max_it;
+    ct_step_core core;        /* the problem's scalars and the halo state (ct_step.h) */
     ct_real *params;          /* n_sets * CT_MODEL_NPARAM, owned */
     uint8_t *node_set;        /* n or NULL, owned */
     uint32_t *stim_mask;      /* n or NULL, owned */
     ct_real *y;               /* nstate * n ionic state, owned */
-    ct_real *vm, *vm_prev, *tmp; /* n each, owned */
+    ct_real *vm, *vm_prev, *tmp; /* n each, owned; vm and tmp swap in the explicit lumped step */
     double *act_ms;           /* n activation times (-1: not yet), owned */
     /* beat tracking (backend.h), all owned, NULL when max_beats == 0 */
-    int max_beats;
     int *beat_count, *beat_phase; /* n each: completed beats; 1 while in a beat, 0 resting */
     double *v_rest, *v_peak;  /* n each, mV */
     double *beat_act_ms, *beat_rep_ms; /* max_beats * n each, beat-major, -1: none */
     /* diffusion operator, owned */
     int32_t *row_ptr, *col;
-    ct_real *k_val;           /* K */
-    ct_real *a_val;           /* the matrix CG solves with: M/dt + theta K (implicit) or M_C (explicit, consistent) */
-    ct_real *m_val;           /* consistent mass M_C, NULL when lumped */
-    ct_real *inv_mass;        /* 1/m, lumped (explicit) */
-    ct_real *mass_over_dt;    /* m/dt, lumped (implicit rhs) */
-    ct_real *inv_diag;        /* Jacobi preconditioner of a_val */
-    ct_real *r, *z, *p, *q, *b; /* CG work vectors */
-    /* MPI halo (backend.h); n_owned == n_interior == n and has_halo == 0 without one */
-    size_t n_owned, n_interior;
-    int has_halo;
-    int vm_in_flight;         /* the end-of-step Vm exchange is begun, not yet ended (backend.h) */
-    ct_halo halo;             /* callbacks and user; send_idx points to the copy below */
-    int32_t *send_idx;        /* halo.n_send, owned */
-    double *send_buf, *ghost_buf; /* halo.n_send and n - n_owned, owned */
+    ct_diffusion_arrays mat;  /* K, 1/m, and with CG: A, D^-1, m/dt, M_C */
+    ct_real *r, *z, *p, *q, *b; /* CG work vectors (q also K v), NULL without CG */
+    double *send_buf, *ghost_buf; /* halo: n_send and n - n_owned, owned */
+    long bad;                 /* lowest node the last detection flagged, -1: none */
 };
 
 static ct_status cpu_probe(void) { return CT_OK; }
@@ -88,91 +76,284 @@ static double cpu_peak_bandwidth(char *how, size_t how_len)
     return best;
 }
 
-static ct_status vm_halo_end(ct_backend_ctx *c);
-
 static void cpu_destroy(ct_backend_ctx *c)
 {
     if (!c)
         return;
-    (void)vm_halo_end(c); /* MPI must be done with send_buf and ghost_buf before they are freed */
-    free(c->params);
-    free(c->node_set);
-    free(c->stim_mask);
-    free(c->y);
-    free(c->vm);
-    free(c->vm_prev);
-    free(c->tmp);
-    free(c->act_ms);
-    free(c->beat_count);
-    free(c->beat_phase);
-    free(c->v_rest);
-    free(c->v_peak);
-    free(c->beat_act_ms);
-    free(c->beat_rep_ms);
-    free(c->row_ptr);
-    free(c->col);
-    free(c->k_val);
-    free(c->a_val);
-    free(c->m_val);
-    free(c->inv_mass);
-    free(c->mass_over_dt);
-    free(c->inv_diag);
-    free(c->r);
-    free(c->z);
-    free(c->p);
-    free(c->q);
-    free(c->b);
-    free(c->send_idx);
-    free(c->send_buf);
-    free(c->ghost_buf);
+    (void)ct_step_vm_halo_end(&c->core); /* MPI must be done with send_buf and ghost_buf before they are freed */
+    void *owned[] = {c->params, c->node_set, c->stim_mask, c->y, c->vm, c->vm_prev, c->tmp, c->act_ms,
+                     c->beat_count, c->beat_phase, c->v_rest, c->v_peak, c->beat_act_ms, c->beat_rep_ms,
+                     c->row_ptr, c->col, c->r, c->z, c->p, c->q, c->b, c->send_buf, c->ghost_buf};
+    for (size_t k = 0; k < sizeof owned / sizeof owned[0]; k++)
+        free(owned[k]);
+    ct_diffusion_arrays_free(&c->mat);
+    ct_step_core_free(&c->core);
     free(c);
 }
+
+/* ---- device primitives (ct_step.h) ------------------------------------------------------------ */
+
+static ct_real *vec(ct_backend_ctx *c, int id)
+{
+    switch (id) {
+    case CT_VEC_VM: return c->vm;
+    case CT_VEC_TMP: return c->tmp;
+    case CT_VEC_Q: return c->q;
+    default: return c->p;
+    }
+}
+
+static const ct_real *mat_val(ct_backend_ctx *c, int id)
+{
+    return id == CT_MAT_K ? c->mat.k_val : id == CT_MAT_M ? c->mat.m_val : c->mat.a_val;
+}
+
+/* y = A x on rows [r0, r1) for a CSR matrix sharing the mesh pattern. */
+static void spmv_rows(const ct_backend_ctx *c, const ct_real *val, const ct_real *x, ct_real *y, size_t r0, size_t r1)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = r0; i < r1; i++)
+        y[i] = ct_csr_row_dot(i, c->row_ptr, c->col, val, x);
+}
+
+/* The dot product, summed in an order that does not depend on the number of threads (an OpenMP reduction adds
+ * the threads' partial sums in the order they finish): CT_DOT_BLOCKS fixed slices, each summed in order, then
+ * the slices' sums in order. So a run, and a run restarted from a saved state, repeat bit for bit whatever
+ * OMP_NUM_THREADS is (backend.h's save_state contract). */
+#define CT_DOT_BLOCKS 64
+static double dot(size_t n, const ct_real *a, const ct_real *b)
+{
+    double part[CT_DOT_BLOCKS];
+    size_t per = (n + CT_DOT_BLOCKS - 1) / CT_DOT_BLOCKS;
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < CT_DOT_BLOCKS; k++) {
+        size_t lo = (size_t)k * per, hi = lo + per < n ? lo + per : n;
+        double s = 0.0;
+        for (size_t i = lo; i < hi; i++)
+            s += (double)a[i] * (double)b[i];
+        part[k] = s;
+    }
+    double s = 0.0;
+    for (int k = 0; k < CT_DOT_BLOCKS; k++)
+        s += part[k];
+    return s;
+}
+
+static ct_status cpu_react(void *dev, size_t r0, size_t r1, uint32_t active, const ct_real *amp, ct_real dt)
+{
+    ct_backend_ctx *c = dev;
+    size_t n = c->core.n;
+#pragma omp parallel for schedule(static)
+    for (size_t i = r0; i < r1; i++) {
+        ct_real i_app = ct_stim_current(active ? (c->stim_mask[i] & active) : 0u, amp);
+        ct_real prm[CT_MODEL_NPARAM];
+        ct_load_params(prm, c->params, c->node_set ? c->node_set[i] : 0);
+        ct_react_node(c->core.model, c->y + i, n, c->vm + i, c->vm_prev + i, prm, i_app, dt);
+    }
+    return CT_OK;
+}
+
+static ct_status cpu_spmv(void *dev, int mat, int x, int y, size_t r0, size_t r1)
+{
+    ct_backend_ctx *c = dev;
+    spmv_rows(c, mat_val(c, mat), vec(c, x), vec(c, y), r0, r1);
+    return CT_OK;
+}
+
+static ct_status cpu_explicit_lumped(void *dev, ct_real dt, double t_ms, int *detected)
+{
+    ct_backend_ctx *c = dev;
+    (void)t_ms;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < c->core.n; i++)
+        c->tmp[i] = ct_explicit_lumped_node(c->vm[i], ct_csr_row_dot(i, c->row_ptr, c->col, c->mat.k_val, c->vm),
+                                            c->mat.inv_mass[i], dt);
+    ct_real *swap = c->vm;
+    c->vm = c->tmp;
+    c->tmp = swap;
+    *detected = 0; /* after the halo exchange has begun, so that the two overlap */
+    return CT_OK;
+}
+
+static ct_status cpu_rhs(void *dev, int rhs, ct_real dt, ct_real one_minus_theta)
+{
+    ct_backend_ctx *c = dev;
+    size_t n = c->core.n;
+    if (rhs == CT_RHS_EXPLICIT_CONSISTENT) {
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            c->b[i] = ct_rhs_explicit_consistent_node(c->q[i], dt);
+            c->tmp[i] = c->b[i] * c->mat.inv_diag[i];
+        }
+    } else if (rhs == CT_RHS_IMPLICIT_CONSISTENT) {
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++)
+            c->b[i] = ct_rhs_implicit_consistent_node(c->tmp[i], c->q[i], dt, one_minus_theta);
+    } else {
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++)
+            c->b[i] = ct_rhs_implicit_lumped_node(c->mat.mass_over_dt[i], c->vm[i], c->q[i], one_minus_theta);
+    }
+    return CT_OK;
+}
+
+static ct_status cpu_add_tmp(void *dev, double t_ms, int *detected)
+{
+    ct_backend_ctx *c = dev;
+    (void)t_ms;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < c->core.n; i++)
+        c->vm[i] += c->tmp[i];
+    *detected = 0;
+    return CT_OK;
+}
+
+static ct_status cpu_detect(void *dev, double t_ms)
+{
+    ct_backend_ctx *c = dev;
+    const ct_step_core *s = &c->core;
+    long bad = LONG_MAX; /* lowest index of a node past the bound */
+#pragma omp parallel for schedule(static) reduction(min : bad)
+    for (size_t i = 0; i < s->n_owned; i++)
+        if (ct_detect_node(i, s->n, c->vm_prev[i], c->vm[i], c->act_ms, t_ms, s->dt_ms, s->threshold_mV, s->bound_mV,
+                           s->max_beats, c->beat_count, c->beat_phase, c->v_rest, c->v_peak, c->beat_act_ms,
+                           c->beat_rep_ms) &&
+            (long)i < bad)
+            bad = (long)i;
+    c->bad = bad == LONG_MAX ? -1 : bad;
+    return CT_OK;
+}
+
+static ct_status cpu_blown_up(void *dev, long *node, double *vm_mV)
+{
+    ct_backend_ctx *c = dev;
+    *node = c->bad;
+    if (c->bad >= 0)
+        *vm_mV = (double)c->vm[c->bad];
+    c->bad = -1;
+    return CT_OK;
+}
+
+static ct_status cpu_cg_start(void *dev, double sums[3])
+{
+    ct_backend_ctx *c = dev;
+    size_t no = c->core.n_owned;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < no; i++) {
+        c->r[i] = c->b[i] - c->q[i];
+        c->z[i] = c->mat.inv_diag[i] * c->r[i];
+        c->p[i] = c->z[i];
+    }
+    sums[0] = dot(no, c->b, c->b);
+    sums[1] = dot(no, c->r, c->z);
+    sums[2] = dot(no, c->r, c->r);
+    return CT_OK;
+}
+
+static ct_status cpu_cg_product(void *dev, size_t r0, double *pq)
+{
+    ct_backend_ctx *c = dev;
+    spmv_rows(c, c->mat.a_val, c->p, c->q, r0, c->core.n_owned);
+    *pq = dot(c->core.n_owned, c->p, c->q);
+    return CT_OK;
+}
+
+static ct_status cpu_cg_update(void *dev, int xid, double alpha_d, double sums[2])
+{
+    ct_backend_ctx *c = dev;
+    size_t no = c->core.n_owned;
+    ct_real *x = vec(c, xid), alpha = (ct_real)alpha_d;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < no; i++) {
+        x[i] += alpha * c->p[i];
+        c->r[i] -= alpha * c->q[i];
+        c->z[i] = c->mat.inv_diag[i] * c->r[i];
+    }
+    sums[0] = dot(no, c->r, c->z);
+    sums[1] = dot(no, c->r, c->r);
+    return CT_OK;
+}
+
+static ct_status cpu_cg_direction(void *dev, double beta_d)
+{
+    ct_backend_ctx *c = dev;
+    ct_real beta = (ct_real)beta_d;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < c->core.n_owned; i++)
+        c->p[i] = c->z[i] + beta * c->p[i];
+    return CT_OK;
+}
+
+static ct_status cpu_halo_pack(void *dev, int xid, const double **send, double **ghost)
+{
+    ct_backend_ctx *c = dev;
+    const ct_real *x = vec(c, xid);
+    for (size_t k = 0; k < c->core.halo.n_send; k++)
+        c->send_buf[k] = (double)x[c->core.send_idx[k]];
+    *send = c->send_buf;
+    *ghost = c->ghost_buf;
+    return CT_OK;
+}
+
+static ct_status cpu_halo_unpack(void *dev, int xid)
+{
+    ct_backend_ctx *c = dev;
+    ct_real *x = vec(c, xid);
+    for (size_t g = 0; g < c->core.n - c->core.n_owned; g++)
+        x[c->core.n_owned + g] = (ct_real)c->ghost_buf[g];
+    return CT_OK;
+}
+
+static const ct_device_ops cpu_device_ops = {
+    .react = cpu_react,
+    .spmv = cpu_spmv,
+    .explicit_lumped = cpu_explicit_lumped,
+    .rhs = cpu_rhs,
+    .add_tmp = cpu_add_tmp,
+    .detect = cpu_detect,
+    .blown_up = cpu_blown_up,
+    .cg_start = cpu_cg_start,
+    .cg_product = cpu_cg_product,
+    .cg_update = cpu_cg_update,
+    .cg_direction = cpu_cg_direction,
+    .halo_pack = cpu_halo_pack,
+    .halo_unpack = cpu_halo_unpack,
+};
+
+/* ---- the backend ------------------------------------------------------------------------------ */
 
 #define CT_ALLOC(ptr, count) ((ptr) = malloc(((count) + 1) * sizeof *(ptr)))
 
 static ct_status cpu_create(const ct_backend_problem *pb, ct_backend_ctx **out)
 {
     *out = NULL;
-    if (pb->model < 0 || pb->model >= CT_MODEL_COUNT)
-        return ct_error_set(CT_ERR_BACKEND, "cpu backend: unknown model id %d", pb->model);
     ct_backend_ctx *c = calloc(1, sizeof *c);
     if (!c)
         return ct_error_set(CT_ERR_NOMEM, "cpu backend: out of memory");
-    size_t n = pb->n_nodes, nnz = pb->stiffness->nnz;
-    c->n = n;
-    c->model = pb->model;
-    c->nstate = ct_model_nstate(pb->model);
-    c->diffusion = pb->diffusion;
-    c->dt_ms = pb->dt_ms;
-    c->theta = pb->diffusion == CT_DIFFUSION_BACKWARD_EULER ? 1.0 : 0.5;
-    c->cg_tol = pb->cg_rel_tolerance;
-    c->cg_max_it = pb->cg_max_iterations;
-    c->threshold_mV = pb->activation_threshold_mV;
-    c->bound_mV = pb->vm_bound_mV;
-    int ok = CT_ALLOC(c->params, (size_t)pb->n_param_sets * CT_MODEL_NPARAM) &&
-             CT_ALLOC(c->y, (size_t)c->nstate * n) && CT_ALLOC(c->vm, n) && CT_ALLOC(c->vm_prev, n) &&
-             CT_ALLOC(c->tmp, n) && CT_ALLOC(c->act_ms, n) && CT_ALLOC(c->row_ptr, n + 1) &&
-             CT_ALLOC(c->col, nnz) && CT_ALLOC(c->k_val, nnz) && CT_ALLOC(c->inv_mass, n);
-    if (pb->max_beats < 0) {
+    ct_status st = ct_step_core_init(&c->core, pb, "cpu", &cpu_device_ops, c);
+    if (st == CT_OK)
+        st = ct_diffusion_arrays_build(&c->core, pb, &c->mat);
+    if (st != CT_OK) {
         cpu_destroy(c);
-        return ct_error_set(CT_ERR_BACKEND, "cpu backend: max_beats = %d is negative", pb->max_beats);
+        return st;
     }
-    c->max_beats = pb->max_beats;
-    size_t nb = (size_t)c->max_beats * n;
-    if (ok && c->max_beats > 0)
+    const ct_step_core *s = &c->core;
+    size_t n = s->n, nnz = pb->stiffness->nnz, nb = (size_t)s->max_beats * n;
+    c->bad = -1;
+    int ok = CT_ALLOC(c->params, (size_t)pb->n_param_sets * CT_MODEL_NPARAM) &&
+             CT_ALLOC(c->y, (size_t)s->nstate * n) && CT_ALLOC(c->vm, n) && CT_ALLOC(c->vm_prev, n) &&
+             CT_ALLOC(c->tmp, n) && CT_ALLOC(c->act_ms, n) && CT_ALLOC(c->row_ptr, n + 1) && CT_ALLOC(c->col, nnz);
+    if (ok && s->max_beats > 0)
         ok = CT_ALLOC(c->beat_count, n) && CT_ALLOC(c->beat_phase, n) && CT_ALLOC(c->v_rest, n) &&
              CT_ALLOC(c->v_peak, n) && CT_ALLOC(c->beat_act_ms, nb) && CT_ALLOC(c->beat_rep_ms, nb);
     if (ok && pb->node_param_set)
         ok = CT_ALLOC(c->node_set, n) != NULL;
     if (ok && pb->stim_mask)
         ok = CT_ALLOC(c->stim_mask, n) != NULL;
-    int use_cg = pb->diffusion != CT_DIFFUSION_EXPLICIT || pb->consistent_mass;
-    if (ok && pb->consistent_mass)
-        ok = CT_ALLOC(c->m_val, nnz) != NULL;
-    if (ok && use_cg)
-        ok = CT_ALLOC(c->a_val, nnz) && CT_ALLOC(c->mass_over_dt, n) && CT_ALLOC(c->inv_diag, n) &&
-             CT_ALLOC(c->r, n) && CT_ALLOC(c->z, n) && CT_ALLOC(c->p, n) && CT_ALLOC(c->q, n) &&
-             CT_ALLOC(c->b, n);
+    if (ok && s->use_cg)
+        ok = CT_ALLOC(c->r, n) && CT_ALLOC(c->z, n) && CT_ALLOC(c->p, n) && CT_ALLOC(c->q, n) && CT_ALLOC(c->b, n);
+    if (ok && s->has_halo)
+        ok = CT_ALLOC(c->send_buf, s->halo.n_send) && CT_ALLOC(c->ghost_buf, n - s->n_owned);
     if (!ok) {
         cpu_destroy(c);
         return ct_error_set(CT_ERR_NOMEM, "cpu backend: out of memory for %zu nodes", n);
@@ -184,33 +365,12 @@ static ct_status cpu_create(const ct_backend_problem *pb, ct_backend_ctx **out)
         memcpy(c->stim_mask, pb->stim_mask, n * sizeof *c->stim_mask);
     memcpy(c->row_ptr, pb->stiffness->row_ptr, (n + 1) * sizeof *c->row_ptr);
     memcpy(c->col, pb->stiffness->col, nnz * sizeof *c->col);
-    for (size_t k = 0; k < nnz; k++)
-        c->k_val[k] = (ct_real)pb->stiffness->val[k];
-    for (size_t i = 0; i < n; i++)
-        c->inv_mass[i] = (ct_real)(1.0 / pb->lumped_mass_mm3[i]);
-    if (use_cg) {
-        /* explicit + consistent: A = M_C;  implicit: A = M/dt + theta K (M lumped or consistent) */
-        int expl = pb->diffusion == CT_DIFFUSION_EXPLICIT;
-        const double *mc = pb->consistent_mass ? pb->consistent_mass->val : NULL;
-        for (size_t i = 0; i < n; i++) {
-            c->mass_over_dt[i] = (ct_real)(pb->lumped_mass_mm3[i] / pb->dt_ms);
-            for (int32_t k = c->row_ptr[i]; k < c->row_ptr[i + 1]; k++) {
-                int diag = (size_t)c->col[k] == i;
-                double m = mc ? mc[k] : (diag ? pb->lumped_mass_mm3[i] : 0.0);
-                if (c->m_val)
-                    c->m_val[k] = (ct_real)m;
-                double a = expl ? m : m / pb->dt_ms + c->theta * pb->stiffness->val[k];
-                if (diag)
-                    c->inv_diag[i] = (ct_real)(1.0 / a);
-                c->a_val[k] = (ct_real)a;
-            }
-        }
-    }
     for (size_t i = 0; i < n; i++) {
-        const ct_real *prm = c->params + (size_t)(c->node_set ? c->node_set[i] : 0) * CT_MODEL_NPARAM;
-        c->vm[i] = ct_model_init(c->model, c->y + i, n, prm);
+        ct_real prm[CT_MODEL_NPARAM];
+        ct_load_params(prm, c->params, c->node_set ? c->node_set[i] : 0);
+        c->vm[i] = ct_model_init(s->model, c->y + i, n, prm);
         c->act_ms[i] = -1.0;
-        if (c->max_beats > 0) {
+        if (s->max_beats > 0) {
             c->beat_count[i] = 0;
             c->beat_phase[i] = 0;
             c->v_rest[i] = (double)c->vm[i];
@@ -219,326 +379,33 @@ static ct_status cpu_create(const ct_backend_problem *pb, ct_backend_ctx **out)
     }
     for (size_t k = 0; k < nb; k++)
         c->beat_act_ms[k] = c->beat_rep_ms[k] = -1.0;
-    c->n_owned = c->n_interior = n;
-    if (pb->halo) {
-        const ct_halo *h = pb->halo;
-        ct_status hst = ct_halo_check(h, n, "cpu");
-        if (hst != CT_OK) {
-            cpu_destroy(c);
-            return hst;
-        }
-        c->has_halo = 1;
-        c->halo = *h;
-        c->n_owned = h->n_owned;
-        c->n_interior = h->n_interior;
-        if (!CT_ALLOC(c->send_idx, h->n_send) || !CT_ALLOC(c->send_buf, h->n_send) ||
-            !CT_ALLOC(c->ghost_buf, n - h->n_owned)) {
-            cpu_destroy(c);
-            return ct_error_set(CT_ERR_NOMEM, "cpu backend: out of memory for the halo");
-        }
-        if (h->n_send)
-            memcpy(c->send_idx, h->send_idx, h->n_send * sizeof *c->send_idx);
-        c->halo.send_idx = c->send_idx;
-    }
     *out = c;
     return CT_OK;
-}
-
-/* With a halo: starts sending x's boundary values (send_idx) to the ranks that hold them as ghosts. */
-static ct_status halo_begin(ct_backend_ctx *c, const ct_real *x)
-{
-    for (size_t k = 0; k < c->halo.n_send; k++)
-        c->send_buf[k] = (double)x[c->send_idx[k]];
-    return c->halo.exchange_begin(c->halo.user, c->send_buf, c->ghost_buf);
-}
-
-/* With a halo: waits for the exchange halo_begin started and puts the owners' values into x's ghosts. */
-static ct_status halo_end(ct_backend_ctx *c, ct_real *x)
-{
-    CT_CHECK(c->halo.exchange_end(c->halo.user));
-    for (size_t g = 0; g < c->n - c->n_owned; g++)
-        x[c->n_owned + g] = (ct_real)c->ghost_buf[g];
-    return CT_OK;
-}
-
-/* With a halo: x at the ghost nodes <- the owners' values. Without: nothing. */
-static ct_status halo_refresh(ct_backend_ctx *c, ct_real *x)
-{
-    if (!c->has_halo)
-        return CT_OK;
-    CT_CHECK(halo_begin(c, x));
-    return halo_end(c, x);
-}
-
-/* Ends the Vm exchange the last step began, if it is still in flight: the ghosts' Vm <- their owners'. */
-static ct_status vm_halo_end(ct_backend_ctx *c)
-{
-    if (!c->vm_in_flight)
-        return CT_OK;
-    c->vm_in_flight = 0;
-    return halo_end(c, c->vm);
-}
-
-/* With a halo: the sums of values[0..count) over the ranks. Without: nothing. */
-static ct_status halo_sum(ct_backend_ctx *c, double *values, int count)
-{
-    return c->has_halo ? c->halo.sum(c->halo.user, values, count) : CT_OK;
-}
-
-/* One step of the beat tracking of node i (backend.h): Vm went from v0 to v1 over [t_ms, t_ms + dt_ms].
- * The OpenCL (ct_beat) and CUDA (beat_node) backends repeat this operation for operation. */
-static inline void beat_node(ct_backend_ctx *c, size_t i, double v0, double v1, double t_ms)
-{
-    double thr = c->threshold_mV;
-    if (!c->beat_phase[i]) {
-        if (v0 < thr && v1 >= thr) {
-            int b = c->beat_count[i];
-            if (b < c->max_beats)
-                c->beat_act_ms[(size_t)b * c->n + i] = t_ms + c->dt_ms * (thr - v0) / (v1 - v0);
-            c->beat_phase[i] = 1;
-            c->v_peak[i] = v1;
-        } else if (v1 < c->v_rest[i]) {
-            c->v_rest[i] = v1;
-        }
-    } else {
-        if (v1 > c->v_peak[i])
-            c->v_peak[i] = v1;
-        double level = c->v_rest[i] + 0.1 * (c->v_peak[i] - c->v_rest[i]);
-        if (v0 > level && v1 <= level) {
-            int b = c->beat_count[i];
-            if (b < c->max_beats)
-                c->beat_rep_ms[(size_t)b * c->n + i] = t_ms + c->dt_ms * (v0 - level) / (v0 - v1);
-            c->beat_count[i] = b + 1;
-            c->beat_phase[i] = 0;
-            c->v_rest[i] = v1;
-        }
-    }
-}
-
-/* y = A x on rows [r0, r1) for a CSR matrix sharing the mesh pattern. */
-static void spmv_rows(const ct_backend_ctx *c, const ct_real *val, const ct_real *x, ct_real *y, size_t r0, size_t r1)
-{
-#pragma omp parallel for schedule(static)
-    for (size_t i = r0; i < r1; i++) {
-        ct_real s = 0;
-        for (int32_t k = c->row_ptr[i]; k < c->row_ptr[i + 1]; k++)
-            s += val[k] * x[c->col[k]];
-        y[i] = s;
-    }
-}
-
-/* y = A x for a CSR matrix sharing the mesh pattern. */
-static void spmv(const ct_backend_ctx *c, const ct_real *val, const ct_real *x, ct_real *y)
-{
-    spmv_rows(c, val, x, y, 0, c->n);
-}
-
-/* q = A p in CG. With a halo, p's ghosts are refreshed meanwhile: the interior rows (which read no ghost)
- * are computed while the boundary values travel, the other rows once the ghosts have arrived. */
-static ct_status spmv_direction(ct_backend_ctx *c)
-{
-    if (!c->has_halo) {
-        spmv(c, c->a_val, c->p, c->q);
-        return CT_OK;
-    }
-    CT_CHECK(halo_begin(c, c->p));
-    spmv_rows(c, c->a_val, c->p, c->q, 0, c->n_interior);
-    CT_CHECK(halo_end(c, c->p));
-    spmv_rows(c, c->a_val, c->p, c->q, c->n_interior, c->n);
-    return CT_OK;
-}
-
-static double dot(size_t n, const ct_real *a, const ct_real *b)
-{
-    double s = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : s)
-    for (size_t i = 0; i < n; i++)
-        s += (double)a[i] * (double)b[i];
-    return s;
-}
-
-/* Solves A x = b (A = c->a_val, b = c->b) by Jacobi-preconditioned CG, starting from x. Dot products run
- * over the owned nodes (all nodes without a halo) and are then summed over the ranks. */
-static ct_status cg_solve(ct_backend_ctx *c, ct_real *x, int *iterations)
-{
-    size_t n = c->n, no = c->n_owned;
-    CT_CHECK(halo_refresh(c, x));
-    spmv(c, c->a_val, x, c->q);
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        c->r[i] = c->b[i] - c->q[i];
-        c->z[i] = c->inv_diag[i] * c->r[i];
-        c->p[i] = c->z[i];
-    }
-    double s3[3] = {dot(no, c->b, c->b), dot(no, c->r, c->z), dot(no, c->r, c->r)};
-    CT_CHECK(halo_sum(c, s3, 3));
-    double bnorm = sqrt(s3[0]);
-    double stop = c->cg_tol * (bnorm > 0 ? bnorm : 1.0);
-    double rz = s3[1], rr = s3[2];
-    int it = 0;
-    while (sqrt(rr) > stop) {
-        if (it >= c->cg_max_it) {
-            *iterations = it;
-            return ct_error_set(CT_ERR_NUMERIC, "CG did not reach relative residual %g in %d iterations",
-                                c->cg_tol, c->cg_max_it);
-        }
-        CT_CHECK(spmv_direction(c));
-        double pq = dot(no, c->p, c->q);
-        CT_CHECK(halo_sum(c, &pq, 1));
-        double alpha = rz / pq;
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++) {
-            x[i] += (ct_real)alpha * c->p[i];
-            c->r[i] -= (ct_real)alpha * c->q[i];
-            c->z[i] = c->inv_diag[i] * c->r[i];
-        }
-        double s2[2] = {dot(no, c->r, c->z), dot(no, c->r, c->r)};
-        CT_CHECK(halo_sum(c, s2, 2));
-        double beta = s2[0] / rz;
-        rz = s2[0];
-        rr = s2[1];
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++)
-            c->p[i] = c->z[i] + (ct_real)beta * c->p[i];
-        it++;
-    }
-    *iterations = it;
-    return CT_OK;
-}
-
-/* Reaction on nodes [r0, r1): ionic model (Rush-Larsen) and stimulus, node by node. */
-static void react_rows(ct_backend_ctx *c, size_t r0, size_t r1, uint32_t active, const ct_real *amp, ct_real dt)
-{
-    size_t n = c->n;
-#pragma omp parallel for schedule(static)
-    for (size_t i = r0; i < r1; i++) {
-        ct_real i_app = 0;
-        uint32_t hit = active ? (c->stim_mask[i] & active) : 0;
-        while (hit) {
-            int s = __builtin_ctz(hit);
-            i_app += amp[s];
-            hit &= hit - 1;
-        }
-        const ct_real *src = c->params + (size_t)(c->node_set ? c->node_set[i] : 0) * CT_MODEL_NPARAM;
-        ct_real prm[CT_MODEL_NPARAM];
-        for (int k = 0; k < CT_MODEL_NPARAM; k++)
-            prm[k] = src[k];
-        ct_real v = c->vm[i];
-        c->vm_prev[i] = v;
-        ct_real i_ion = ct_model_step(c->model, c->y + i, n, v, i_app, dt, prm);
-        c->vm[i] = v + dt * (i_app - i_ion);
-    }
 }
 
 static ct_status cpu_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active, const double *stim_amp,
                           ct_step_report *rep)
 {
-    size_t n = c->n;
-    ct_real dt = (ct_real)c->dt_ms;
-    ct_real amp[CT_MAX_STIMULI];
-    for (int s = 0; s < CT_MAX_STIMULI; s++)
-        amp[s] = (stim_active >> s & 1u) ? (ct_real)stim_amp[s] : 0;
-    uint32_t active = c->stim_mask ? stim_active : 0;
-    rep->bad_node = -1;
-    rep->cg_iterations = 0;
-
-    /* Reaction. With a halo the Vm exchange the last step began is still in flight: the owned nodes react
-     * while it travels, the ghosts once their owners' values have arrived. */
-    if (c->vm_in_flight) {
-        react_rows(c, 0, c->n_owned, active, amp, dt);
-        CT_CHECK(vm_halo_end(c));
-        react_rows(c, c->n_owned, n, active, amp, dt);
-    } else {
-        react_rows(c, 0, n, active, amp, dt);
-    }
-
-    /* Diffusion. */
-    if (c->diffusion == CT_DIFFUSION_EXPLICIT && c->m_val) {
-        /* M_C dv = -dt K v */
-        spmv(c, c->k_val, c->vm, c->q);
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++) {
-            c->b[i] = -dt * c->q[i];
-            c->tmp[i] = c->b[i] * c->inv_diag[i];
-        }
-        CT_CHECK(cg_solve(c, c->tmp, &rep->cg_iterations));
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++)
-            c->vm[i] += c->tmp[i];
-    } else if (c->diffusion == CT_DIFFUSION_EXPLICIT) {
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++) {
-            ct_real s = 0;
-            for (int32_t k = c->row_ptr[i]; k < c->row_ptr[i + 1]; k++)
-                s += c->k_val[k] * c->vm[c->col[k]];
-            c->tmp[i] = c->vm[i] - dt * c->inv_mass[i] * s;
-        }
-        ct_real *swap = c->vm;
-        c->vm = c->tmp;
-        c->tmp = swap;
-    } else {
-        /* (M/dt + theta K) v_new = M/dt v - (1 - theta) K v */
-        spmv(c, c->k_val, c->vm, c->q);
-        ct_real one_minus_theta = (ct_real)(1.0 - c->theta);
-        if (c->m_val) {
-            spmv(c, c->m_val, c->vm, c->tmp);
-#pragma omp parallel for schedule(static)
-            for (size_t i = 0; i < n; i++)
-                c->b[i] = c->tmp[i] / dt - one_minus_theta * c->q[i];
-        } else {
-#pragma omp parallel for schedule(static)
-            for (size_t i = 0; i < n; i++)
-                c->b[i] = c->mass_over_dt[i] * c->vm[i] - one_minus_theta * c->q[i];
-        }
-        CT_CHECK(cg_solve(c, c->vm, &rep->cg_iterations));
-    }
-    /* With a halo: the ghosts' new Vm starts its way from their owners, to arrive during the next step's
-     * reaction (or before anything reads Vm: download, save_state). Activation detection and the blow-up
-     * check run on the owned nodes meanwhile (a ghost's times are its owner's to report). */
-    size_t n_detect = n;
-    if (c->has_halo) {
-        CT_CHECK(halo_begin(c, c->vm));
-        c->vm_in_flight = 1;
-        n_detect = c->n_owned;
-    }
-    long bad = LONG_MAX; /* lowest index of a node past the bound */
-    double thr = c->threshold_mV, bound = c->bound_mV;
-#pragma omp parallel for schedule(static) reduction(min : bad)
-    for (size_t i = 0; i < n_detect; i++) {
-        double v0 = (double)c->vm_prev[i], v1 = (double)c->vm[i];
-        if (c->act_ms[i] < 0.0 && v0 < thr && v1 >= thr)
-            c->act_ms[i] = t_ms + c->dt_ms * (thr - v0) / (v1 - v0);
-        if (c->max_beats > 0)
-            beat_node(c, i, v0, v1, t_ms);
-        if (!(fabs(v1) <= bound) && (long)i < bad)
-            bad = (long)i;
-    }
-    if (bad != LONG_MAX) {
-        rep->bad_node = bad;
-        rep->bad_value_mV = (double)c->vm[bad];
-        return ct_error_set(CT_ERR_NUMERIC, "Vm = %g mV at node %ld is past the bound of %g mV",
-                            rep->bad_value_mV, bad, bound);
-    }
-    return CT_OK;
+    return ct_step_run(&c->core, t_ms, stim_active, stim_amp, rep);
 }
 
 static ct_status cpu_download(ct_backend_ctx *c, enum ct_field field, double *host)
 {
-    CT_CHECK(vm_halo_end(c));
+    CT_CHECK(ct_step_vm_halo_end(&c->core));
     if (field == CT_FIELD_VM) {
-        for (size_t i = 0; i < c->n; i++)
+        for (size_t i = 0; i < c->core.n; i++)
             host[i] = (double)c->vm[i];
     } else if (field == CT_FIELD_ACTIVATION_MS) {
-        memcpy(host, c->act_ms, c->n * sizeof *host);
-    } else if (c->max_beats <= 0 && (field == CT_FIELD_BEAT_ACTIVATION_MS ||
+        memcpy(host, c->act_ms, c->core.n * sizeof *host);
+    } else if (c->core.max_beats <= 0 && (field == CT_FIELD_BEAT_ACTIVATION_MS ||
                                      field == CT_FIELD_BEAT_REPOLARISATION_MS || field == CT_FIELD_BEAT_COUNT)) {
         return ct_error_set(CT_ERR_INTERNAL, "cpu backend: field %d needs max_beats > 0", (int)field);
     } else if (field == CT_FIELD_BEAT_ACTIVATION_MS) {
-        memcpy(host, c->beat_act_ms, (size_t)c->max_beats * c->n * sizeof *host);
+        memcpy(host, c->beat_act_ms, (size_t)c->core.max_beats * c->core.n * sizeof *host);
     } else if (field == CT_FIELD_BEAT_REPOLARISATION_MS) {
-        memcpy(host, c->beat_rep_ms, (size_t)c->max_beats * c->n * sizeof *host);
+        memcpy(host, c->beat_rep_ms, (size_t)c->core.max_beats * c->core.n * sizeof *host);
     } else if (field == CT_FIELD_BEAT_COUNT) {
-        for (size_t i = 0; i < c->n; i++)
+        for (size_t i = 0; i < c->core.n; i++)
             host[i] = (double)c->beat_count[i];
     } else {
         return ct_error_set(CT_ERR_INTERNAL, "cpu backend: unknown field %d", (int)field);
@@ -549,13 +416,13 @@ static ct_status cpu_download(ct_backend_ctx *c, enum ct_field field, double *ho
 /* The dynamic state as (pointer, bytes) segments, in the order of the state blob (backend.h). */
 static int cpu_state_segments(ct_backend_ctx *c, void **ptr, size_t *bytes)
 {
-    size_t n = c->n, nb = (size_t)c->max_beats * n;
+    size_t n = c->core.n, nb = (size_t)c->core.max_beats * n;
     int k = 0;
-    ptr[k] = c->y, bytes[k++] = (size_t)c->nstate * n * sizeof *c->y;
+    ptr[k] = c->y, bytes[k++] = (size_t)c->core.nstate * n * sizeof *c->y;
     ptr[k] = c->vm, bytes[k++] = n * sizeof *c->vm;
     ptr[k] = c->vm_prev, bytes[k++] = n * sizeof *c->vm_prev;
     ptr[k] = c->act_ms, bytes[k++] = n * sizeof *c->act_ms;
-    if (c->max_beats > 0) {
+    if (c->core.max_beats > 0) {
         ptr[k] = c->beat_count, bytes[k++] = n * sizeof *c->beat_count;
         ptr[k] = c->beat_phase, bytes[k++] = n * sizeof *c->beat_phase;
         ptr[k] = c->v_rest, bytes[k++] = n * sizeof *c->v_rest;
@@ -578,7 +445,7 @@ static size_t cpu_state_size(ct_backend_ctx *c)
 
 static ct_status cpu_save_state(ct_backend_ctx *c, void *buf)
 {
-    CT_CHECK(vm_halo_end(c));
+    CT_CHECK(ct_step_vm_halo_end(&c->core));
     void *ptr[10];
     size_t bytes[10], off = 0;
     int k = cpu_state_segments(c, ptr, bytes);
@@ -589,7 +456,7 @@ static ct_status cpu_save_state(ct_backend_ctx *c, void *buf)
 
 static ct_status cpu_load_state(ct_backend_ctx *c, const void *buf)
 {
-    CT_CHECK(vm_halo_end(c));
+    CT_CHECK(ct_step_vm_halo_end(&c->core));
     void *ptr[10];
     size_t bytes[10], off = 0;
     int k = cpu_state_segments(c, ptr, bytes);

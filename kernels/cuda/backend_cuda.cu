@@ -1,8 +1,10 @@
 /* backend_cuda.cu — the CUDA backend: the whole simulation state lives on one GPU for the run.
  *
- * Reproduces kernels/cpu/backend_cpu.c operation by operation (same formulas, same operand order, same
- * float/double casts); only summation orders differ (cuSPARSE rows, tree-shaped dot products), so results
- * agree with the CPU to rounding. Per step:
+ * The order of a step, CG and the halo protocol are kernels/ct_step.c and kernels/ct_cg.c, and the arithmetic
+ * of a node is kernels/ct_node_ops.h, all shared with the other backends; this file supplies the device
+ * primitives (ct_device_ops) as kernels and cuSPARSE calls. Only summation orders differ from the CPU
+ * (cuSPARSE rows, tree-shaped dot products), and nvcc may fuse multiply-adds in the models and the diffusion
+ * formulas, so results agree with the CPU to rounding. Per step:
  *   1. reaction_kernel: ionic model + stimulus for every node in one fused kernel (vm_prev saved);
  *   2. diffusion with cuSPARSE's generic SpMV:
  *        explicit, lumped mass:     q = K v, then v -= dt M^-1 q fused with activation + bound check;
@@ -10,9 +12,10 @@
  *        Crank-Nicolson / backward Euler: (M/dt + theta K) v_new = M/dt v - (1-theta) K v by Jacobi-PCG;
  *   3. activation detection and the blow-up check (fused into 2 for explicit lumped): a device flag takes
  *      the lowest bad node index (atomicMin); its 4 bytes come back through pinned memory once per step.
- * CG keeps its scalars (r.z, alpha, beta, r.r) on the device; only r.r comes back, once per iteration,
- * for the stopping test. Dot products are accumulated in double, as on the CPU, by a deterministic
- * two-pass reduction (fixed block partials, then one block), so a run repeats bit for bit.
+ * CG (ct_cg.c) keeps its scalars on the host: each reduction (b.b, r.z, r.r at the start; p.q, then r.z and
+ * r.r in each iteration) comes back through pinned memory, and alpha and beta go down as kernel arguments.
+ * Dot products are accumulated in double, as on the CPU, by a deterministic two-pass reduction (fixed block
+ * partials, then one block), so a run repeats bit for bit.
  *
  * Errors: every CUDA and cuSPARSE call is checked (CU_CHECK / SP_CHECK / LAUNCH_CHECK), recording
  * "file:line: call failed: reason" through ct_error_set and returning CT_ERR_BACKEND.
@@ -22,11 +25,10 @@
  * With a halo (backend.h, MPI): halo_gather_kernel packs the values to send into a device buffer and
  * halo_scatter_kernel unpacks the received ghosts. With a CUDA-aware MPI (halo.device_memory_ok) those
  * device buffers go to MPI as they are; otherwise they are staged through pinned host memory (one copy of
- * n_send values down, one of the ghosts up). CG runs its own loop (cg_solve_halo): the kernels and dot
- * products cover the owned nodes, each dot product comes back to the host, is summed over the ranks, and
- * alpha and beta go down again; the search direction's exchange overlaps the SpMV of the interior rows
- * (a second CSR descriptor over rows 0..n_interior-1), the boundary and ghost rows follow once the ghosts
- * are in (a third, over the remaining rows). The serial path is unchanged.
+ * n_send values down, one of the ghosts up). The CG kernels and dot products cover the owned nodes; the
+ * search direction's exchange overlaps the SpMV of the interior rows (a second CSR descriptor over rows
+ * 0..n_interior-1), the boundary and ghost rows follow once the ghosts are in (a third, over the remaining
+ * rows).
  */
 #include <cuda_runtime.h>
 #include <cusparse.h>
@@ -41,6 +43,8 @@
 #include <string.h>
 
 #include "../backend.h"
+#include "../ct_node_ops.h"
+#include "../ct_step.h"
 #include "../models/ct_models.h"
 
 /* The kernels are instantiated per model (reaction_kernel<MODEL>, init_kernel<MODEL>): a new model needs a case
@@ -67,8 +71,8 @@ enum {
     MAX_RED_BLOCKS = 1024 /* partial sums per dot product (grid-stride loops beyond) */
 };
 
-/* CG scalars, kept on the device in double (c->scal) and mirrored in pinned host memory. */
-enum { S_BB = 0, S_RZ, S_RR, S_ALPHA, S_BETA, S_L0, S_L1, S_L2, S_COUNT }; /* S_L*: this rank's sums (halo) */
+/* Sums of one CG reduction (at most 3: b.b, r.z, r.r), on the device in double (c->scal), then in pinned memory. */
+enum { S_COUNT = 3 };
 
 /* Stimulus amplitudes of this step (uA/uF), passed by value as a kernel argument. */
 typedef struct stim_amps {
@@ -140,13 +144,9 @@ struct beat_state {
 };
 
 struct ct_backend_ctx {
+    ct_step_core core;        /* the problem's scalars and the halo state (ct_step.h) */
     int device;
-    size_t n, nnz;
-    int model, nstate, diffusion;
-    int consistent;           /* consistent mass matrix */
-    int use_cg;               /* any path that solves with CG */
-    double dt_ms, theta, cg_tol, threshold_mV, bound_mV;
-    int cg_max_it;
+    size_t nnz;
     unsigned int red_blocks;  /* blocks of the first reduction pass, <= MAX_RED_BLOCKS */
 
     /* owned CUDA objects */
@@ -174,20 +174,15 @@ struct ct_backend_ctx {
     ct_real *inv_diag;        /* n, Jacobi preconditioner of A */
     ct_real *tmp, *r, *z, *p, *b; /* n each, CG work */
     double *partials;         /* 3 * MAX_RED_BLOCKS first-pass sums */
-    double *scal;             /* S_COUNT CG scalars */
+    double *scal;             /* S_COUNT sums of the last CG reduction */
     unsigned int *bad;        /* blow-up flag */
 
     /* owned pinned host memory */
     pinned_mirror *pinned;
     ct_real *h_stage;         /* n, staging for download() */
 
-    /* MPI halo (backend.h); n_owned == n_interior == n and has_halo == 0 without one */
-    size_t n_owned, n_interior;
-    int has_halo;
-    int vm_in_flight;         /* the end-of-step Vm exchange is begun, not yet ended (backend.h) */
+    /* MPI halo (backend.h; its state is in core) */
     int halo_on_device;       /* MPI takes d_send / d_ghost themselves (CUDA-aware) */
-    ct_halo halo;             /* callbacks and user; send_idx points to the copy below */
-    int32_t *send_idx;        /* halo.n_send, owned (host) */
     int32_t *d_send_idx;      /* halo.n_send, owned (device) */
     double *d_send, *d_ghost; /* halo.n_send and n - n_owned, owned (device) */
     double *h_send, *h_ghost; /* the same, owned (pinned host; staging without CUDA-aware MPI) */
@@ -211,16 +206,6 @@ __device__ __forceinline__ size_t grid_stride(void)
     return (size_t)gridDim.x * blockDim.x;
 }
 
-/* Copies a parameter set into registers (indices are compile-time after unrolling and inlining). */
-__device__ __forceinline__ void load_params(ct_real prm[CT_MODEL_NPARAM], const ct_real *__restrict__ params,
-                                            const uint8_t *__restrict__ node_set, size_t i)
-{
-    const ct_real *src = params + (size_t)(node_set ? node_set[i] : 0) * CT_MODEL_NPARAM;
-#pragma unroll
-    for (int k = 0; k < CT_MODEL_NPARAM; k++)
-        prm[k] = src[k];
-}
-
 /* Initial ionic state and Vm of every node; activation times -1. */
 template <int MODEL>
 __global__ void init_kernel(size_t n, ct_real *__restrict__ y, ct_real *__restrict__ vm, double *__restrict__ act_ms,
@@ -230,12 +215,12 @@ __global__ void init_kernel(size_t n, ct_real *__restrict__ y, ct_real *__restri
     if (i >= n)
         return;
     ct_real prm[CT_MODEL_NPARAM];
-    load_params(prm, params, node_set, i);
+    ct_load_params(prm, params, node_set ? node_set[i] : 0);
     vm[i] = ct_model_init(MODEL, y + i, (ct_size)n, prm);
     act_ms[i] = -1.0;
 }
 
-/* Reaction: ionic model and stimulus for node i = first + thread index, i < end (the CPU's react_rows); n
+/* Reaction: ionic model and stimulus for node i = first + thread index, i < end (ct_device_ops.react); n
  * is the node count, the stride of y. Where first is 0, thread 0 also resets the blow-up flag for this
  * step: the host read the previous step's value before this launch. */
 template <int MODEL>
@@ -250,36 +235,21 @@ reaction_kernel(size_t n, size_t first, size_t end, ct_real *__restrict__ y, ct_
         *bad = UINT_MAX;
     if (i >= end)
         return;
-    ct_real i_app = 0;
-    uint32_t hit = active ? (stim_mask[i] & active) : 0u; /* active is 0 when stim_mask is NULL */
-    while (hit) {
-        int s = __ffs((int)hit) - 1; /* lowest set bit, as __builtin_ctz on the CPU */
-        i_app += amp.a[s];
-        hit &= hit - 1u;
-    }
+    /* active is 0 when stim_mask is NULL */
+    ct_real i_app = ct_stim_current(active ? (stim_mask[i] & active) : 0u, amp.a);
     ct_real prm[CT_MODEL_NPARAM];
-    load_params(prm, params, node_set, i);
-    ct_real v = vm[i];
-    vm_prev[i] = v;
-    ct_real i_ion = ct_model_step(MODEL, y + i, (ct_size)n, v, i_app, dt, prm);
-    vm[i] = v + dt * (i_app - i_ion);
+    ct_load_params(prm, params, node_set ? node_set[i] : 0);
+    ct_react_node(MODEL, y + i, (ct_size)n, vm + i, vm_prev + i, prm, i_app, dt);
 }
 
-/* Activation (first upward crossing, interpolated in time) and the bound check of node i.
- * The crossing test comes before the act_ms load so that most steps never read act_ms. */
-__device__ __forceinline__ void beat_node(size_t n, size_t i, double v0, double v1, double t_ms, double dt_ms,
-                                          double thr, const beat_state &bs);
-
-__device__ __forceinline__ void detect_node(size_t n, size_t i, ct_real v0r, ct_real v1r,
-                                            double *__restrict__ act_ms, double t_ms, double dt_ms, double thr,
-                                            double bound, unsigned int *__restrict__ bad, const beat_state &bs)
+/* ct_detect_node (ct_node_ops.h: first activation, beats, blow-up predicate) of node i; a blow-up lowers the
+ * flag to i. */
+__device__ __forceinline__ void detect_node(size_t n, size_t i, ct_real v0, ct_real v1, double *__restrict__ act_ms,
+                                            double t_ms, double dt_ms, double thr, double bound,
+                                            unsigned int *__restrict__ bad, const beat_state &bs)
 {
-    double v0 = (double)v0r, v1 = (double)v1r;
-    if (v0 < thr && v1 >= thr && act_ms[i] < 0.0)
-        act_ms[i] = t_ms + dt_ms * (thr - v0) / (v1 - v0);
-    if (bs.max_beats > 0)
-        beat_node(n, i, v0, v1, t_ms, dt_ms, thr, bs);
-    if (!(fabs(v1) <= bound)) /* also catches NaN */
+    if (ct_detect_node(i, n, v0, v1, act_ms, t_ms, dt_ms, thr, bound, bs.max_beats, bs.count, bs.phase, bs.v_rest,
+                       bs.v_peak, bs.act_ms, bs.rep_ms))
         atomicMin(bad, (unsigned int)i);
 }
 
@@ -299,39 +269,6 @@ __global__ void beat_init_kernel(size_t n, const ct_real *__restrict__ vm, beat_
     }
 }
 
-/* One step of the beat tracking of node i, exactly as beat_node() of the CPU backend. */
-__device__ __forceinline__ void beat_node(size_t n, size_t i, double v0, double v1, double t_ms, double dt_ms,
-                                          double thr, const beat_state &bs)
-{
-    if (!bs.phase[i]) {
-        if (v0 < thr && v1 >= thr) {
-            int b = bs.count[i];
-            if (b < bs.max_beats)
-                bs.act_ms[(size_t)b * n + i] = t_ms + dt_ms * (thr - v0) / (v1 - v0);
-            bs.phase[i] = 1;
-            bs.v_peak[i] = v1;
-        } else if (v1 < bs.v_rest[i]) {
-            bs.v_rest[i] = v1;
-        }
-    } else {
-        double peak = bs.v_peak[i];
-        if (v1 > peak) {
-            peak = v1;
-            bs.v_peak[i] = v1;
-        }
-        double rest = bs.v_rest[i];
-        double level = __dadd_rn(rest, __dmul_rn(0.1, __dsub_rn(peak, rest))); /* no fused multiply-add */
-        if (v0 > level && v1 <= level) {
-            int b = bs.count[i];
-            if (b < bs.max_beats)
-                bs.rep_ms[(size_t)b * n + i] = t_ms + dt_ms * (v0 - level) / (v0 - v1);
-            bs.count[i] = b + 1;
-            bs.phase[i] = 0;
-            bs.v_rest[i] = v1;
-        }
-    }
-}
-
 /* Explicit lumped diffusion, in place: v -= dt m^-1 (K v), with q = K v from cuSPARSE; then detection. */
 __global__ void explicit_lumped_kernel(size_t n, ct_real *__restrict__ vm, const ct_real *__restrict__ q,
                                        const ct_real *__restrict__ inv_mass, ct_real dt,
@@ -342,7 +279,7 @@ __global__ void explicit_lumped_kernel(size_t n, ct_real *__restrict__ vm, const
     size_t i = global_index();
     if (i >= n)
         return;
-    ct_real v1 = vm[i] - dt * inv_mass[i] * q[i];
+    ct_real v1 = ct_explicit_lumped_node(vm[i], q[i], inv_mass[i], dt);
     vm[i] = v1;
     detect_node(n, i, vm_prev[i], v1, act_ms, t_ms, dt_ms, thr, bound, bad, bs);
 }
@@ -364,7 +301,7 @@ __global__ void consistent_rhs_kernel(size_t n, const ct_real *__restrict__ q, c
     size_t i = global_index();
     if (i >= n)
         return;
-    ct_real bi = -dt * q[i];
+    ct_real bi = ct_rhs_explicit_consistent_node(q[i], dt);
     b[i] = bi;
     x[i] = bi * inv_diag[i];
 }
@@ -377,7 +314,7 @@ __global__ void implicit_rhs_lumped_kernel(size_t n, const ct_real *__restrict__
     size_t i = global_index();
     if (i >= n)
         return;
-    b[i] = mass_over_dt[i] * vm[i] - one_minus_theta * q[i];
+    b[i] = ct_rhs_implicit_lumped_node(mass_over_dt[i], vm[i], q[i], one_minus_theta);
 }
 
 /* Implicit, consistent: b = (M v)/dt - (1 - theta) K v, with mv = M v. */
@@ -388,7 +325,7 @@ __global__ void implicit_rhs_consistent_kernel(size_t n, const ct_real *__restri
     size_t i = global_index();
     if (i >= n)
         return;
-    b[i] = mv[i] / dt - one_minus_theta * q[i];
+    b[i] = ct_rhs_implicit_consistent_node(mv[i], q[i], dt, one_minus_theta);
 }
 
 __global__ void add_kernel(size_t n, ct_real *__restrict__ x, const ct_real *__restrict__ dx)
@@ -471,18 +408,6 @@ cg_init_kernel(size_t n, const ct_real *__restrict__ b, const ct_real *__restric
     store_partials<3>(s, partials);
 }
 
-__global__ void __launch_bounds__(RED_BLOCK)
-finalize_init_kernel(const double *__restrict__ partials, unsigned int nblk, double *__restrict__ scal)
-{
-    double s[3];
-    sum_partials<3>(s, partials, nblk);
-    if (threadIdx.x == 0) {
-        scal[S_BB] = s[0];
-        scal[S_RZ] = s[1];
-        scal[S_RR] = s[2];
-    }
-}
-
 /* Partial sums of p.q. */
 __global__ void __launch_bounds__(RED_BLOCK)
 dot_kernel(size_t n, const ct_real *__restrict__ a, const ct_real *__restrict__ b, double *__restrict__ partials)
@@ -493,23 +418,13 @@ dot_kernel(size_t n, const ct_real *__restrict__ a, const ct_real *__restrict__ 
     store_partials<1>(s, partials);
 }
 
-/* alpha = r.z / p.q */
-__global__ void __launch_bounds__(RED_BLOCK)
-finalize_alpha_kernel(const double *__restrict__ partials, unsigned int nblk, double *__restrict__ scal)
-{
-    double s[1];
-    sum_partials<1>(s, partials, nblk);
-    if (threadIdx.x == 0)
-        scal[S_ALPHA] = scal[S_RZ] / s[0];
-}
-
 /* x += alpha p, r -= alpha q, z = D^-1 r; partial sums of the new r.z and r.r. */
 __global__ void __launch_bounds__(RED_BLOCK)
-cg_update_kernel(size_t n, const double *__restrict__ scal, ct_real *__restrict__ x, const ct_real *__restrict__ p,
+cg_update_kernel(size_t n, double alpha_d, ct_real *__restrict__ x, const ct_real *__restrict__ p,
                  const ct_real *__restrict__ q, ct_real *__restrict__ r, ct_real *__restrict__ z,
                  const ct_real *__restrict__ inv_diag, double *__restrict__ partials)
 {
-    const ct_real alpha = (ct_real)scal[S_ALPHA];
+    const ct_real alpha = (ct_real)alpha_d;
     double s[2] = {0.0, 0.0};
     for (size_t i = global_index(); i < n; i += grid_stride()) {
         x[i] += alpha * p[i];
@@ -523,20 +438,7 @@ cg_update_kernel(size_t n, const double *__restrict__ scal, ct_real *__restrict_
     store_partials<2>(s, partials);
 }
 
-/* beta = r.z_new / r.z_old; r.z <- r.z_new; r.r for the host's stopping test. */
-__global__ void __launch_bounds__(RED_BLOCK)
-finalize_beta_kernel(const double *__restrict__ partials, unsigned int nblk, double *__restrict__ scal)
-{
-    double s[2];
-    sum_partials<2>(s, partials, nblk);
-    if (threadIdx.x == 0) {
-        scal[S_BETA] = s[0] / scal[S_RZ];
-        scal[S_RZ] = s[0];
-        scal[S_RR] = s[1];
-    }
-}
-
-/* Halo: this rank's K sums of the partial-sum rows into out[0..K) (device), for the host to add over the ranks. */
+/* This process's K sums of the partial-sum rows into out[0..K) (device), for the host (and the halo's sum). */
 template <int K>
 __global__ void __launch_bounds__(RED_BLOCK)
 finalize_store_kernel(const double *__restrict__ partials, unsigned int nblk, double *__restrict__ out)
@@ -549,7 +451,6 @@ finalize_store_kernel(const double *__restrict__ partials, unsigned int nblk, do
             out[k] = s[k];
 }
 
-/* p = z + beta p */
 /* out[k] = x[idx[k]]: the values a halo sends. */
 __global__ void halo_gather_kernel(size_t n_send, const int32_t *__restrict__ idx, const ct_real *__restrict__ x,
                                    double *__restrict__ out)
@@ -567,13 +468,13 @@ __global__ void halo_scatter_kernel(size_t n_ghost, const double *__restrict__ i
         x_ghost[g] = (ct_real)in[g];
 }
 
-__global__ void cg_direction_kernel(size_t n, const double *__restrict__ scal, const ct_real *__restrict__ z,
-                                    ct_real *__restrict__ p)
+/* p = z + beta p */
+__global__ void cg_direction_kernel(size_t n, double beta_d, const ct_real *__restrict__ z, ct_real *__restrict__ p)
 {
     size_t i = global_index();
     if (i >= n)
         return;
-    const ct_real beta = (ct_real)scal[S_BETA];
+    const ct_real beta = (ct_real)beta_d;
     p[i] = z[i] + beta * p[i];
 }
 
@@ -658,15 +559,13 @@ static double cuda_peak_bandwidth(char *how, size_t how_len)
     return 2.0 * (double)clock_kHz * 1e3 * (double)bus_bits / 8.0 * 1e-9;
 }
 
-static ct_status vm_halo_end(ct_backend_ctx *c);
-
 /* Releases everything the context owns; tolerates a half-built context and a broken device. */
 static void cuda_destroy(ct_backend_ctx *c)
 {
     if (!c)
         return;
     (void)cudaSetDevice(c->device);
-    (void)vm_halo_end(c); /* MPI must be done with the send and ghost buffers before they are freed */
+    (void)ct_step_vm_halo_end(&c->core); /* MPI must be done with the send and ghost buffers before they are freed */
     if (c->stream)
         (void)cudaStreamSynchronize(c->stream);
     if (c->vec_vm)
@@ -714,24 +613,19 @@ static void cuda_destroy(ct_backend_ctx *c)
     if (c->stream)
         (void)cudaStreamDestroy(c->stream);
     (void)cudaGetLastError();
-    free(c->send_idx);
+    ct_step_core_free(&c->core);
     free(c);
 }
 
 /* Host-side arrays built during create() and uploaded; owned by cuda_create, freed once the stream is idle. */
 typedef struct host_scratch {
-    ct_real *k_val, *a_val, *m_val, *inv_mass, *mass_over_dt, *inv_diag;
+    ct_diffusion_arrays mat;  /* ct_diffusion_arrays_build */
     int32_t *row_ptr_bnd;
 } host_scratch;
 
 static void host_scratch_free(host_scratch *h)
 {
-    free(h->k_val);
-    free(h->a_val);
-    free(h->m_val);
-    free(h->inv_mass);
-    free(h->mass_over_dt);
-    free(h->inv_diag);
+    ct_diffusion_arrays_free(&h->mat);
     free(h->row_ptr_bnd);
 }
 
@@ -768,17 +662,18 @@ static ct_status make_spmv_buffer(ct_backend_ctx *c, cusparseSpMatDescr_t mat, c
 /* The halo's device side: exchange buffers, and with CG the interior / boundary split of A (backend.h). */
 static ct_status create_halo(ct_backend_ctx *c, const ct_backend_problem *pb, host_scratch *h)
 {
-    const size_t n = c->n, ni = c->n_interior, n_send = c->halo.n_send, n_ghost = c->n - c->n_owned;
-    c->halo_on_device = c->halo.device_memory_ok && sizeof(ct_real) == sizeof(double);
+    const ct_step_core *s = &c->core;
+    const size_t n = s->n, ni = s->n_interior, n_send = s->halo.n_send, n_ghost = s->n - s->n_owned;
+    c->halo_on_device = s->halo.device_memory_ok && sizeof(ct_real) == sizeof(double);
     DEV_ALLOC(c->d_send_idx, n_send);
     DEV_ALLOC(c->d_send, n_send);
     DEV_ALLOC(c->d_ghost, n_ghost);
-    UPLOAD(c->d_send_idx, c->send_idx, n_send);
+    UPLOAD(c->d_send_idx, s->send_idx, n_send);
     if (!c->halo_on_device) {
         CU_CHECK(cudaHostAlloc((void **)&c->h_send, (n_send + 1) * sizeof *c->h_send, cudaHostAllocDefault));
         CU_CHECK(cudaHostAlloc((void **)&c->h_ghost, (n_ghost + 1) * sizeof *c->h_ghost, cudaHostAllocDefault));
     }
-    if (!c->use_cg)
+    if (!s->use_cg)
         return CT_OK;
     const int32_t *rp = pb->stiffness->row_ptr;
     const size_t nnz_int = (size_t)rp[ni], nnz_bnd = c->nnz - nnz_int;
@@ -806,6 +701,7 @@ static ct_status create_halo(ct_backend_ctx *c, const ct_backend_problem *pb, ho
 
 static ct_status create_inner(ct_backend_ctx *c, const ct_backend_problem *pb, host_scratch *h)
 {
+    const ct_step_core *s = &c->core;
     const size_t n = pb->n_nodes, nnz = pb->stiffness->nnz;
     CT_CHECK(pick_device(&c->device));
     CU_CHECK(cudaSetDevice(c->device));
@@ -817,7 +713,7 @@ static ct_status create_inner(ct_backend_ctx *c, const ct_backend_problem *pb, h
         DEV_ALLOC(c->node_set, n);
     if (pb->stim_mask)
         DEV_ALLOC(c->stim_mask, n);
-    DEV_ALLOC(c->y, (size_t)c->nstate * n);
+    DEV_ALLOC(c->y, (size_t)s->nstate * n);
     DEV_ALLOC(c->vm, n);
     DEV_ALLOC(c->vm_prev, n);
     DEV_ALLOC(c->q, n);
@@ -835,7 +731,7 @@ static ct_status create_inner(ct_backend_ctx *c, const ct_backend_problem *pb, h
     DEV_ALLOC(c->col, nnz);
     DEV_ALLOC(c->k_val, nnz);
     DEV_ALLOC(c->bad, 1);
-    if (c->use_cg) {
+    if (s->use_cg) {
         DEV_ALLOC(c->a_val, nnz);
         DEV_ALLOC(c->inv_diag, n);
         DEV_ALLOC(c->tmp, n);
@@ -845,8 +741,8 @@ static ct_status create_inner(ct_backend_ctx *c, const ct_backend_problem *pb, h
         DEV_ALLOC(c->b, n);
         DEV_ALLOC(c->partials, 3 * MAX_RED_BLOCKS);
         DEV_ALLOC(c->scal, S_COUNT);
-        if (c->diffusion != CT_DIFFUSION_EXPLICIT) {
-            if (c->consistent)
+        if (s->diffusion != CT_DIFFUSION_EXPLICIT) {
+            if (s->consistent)
                 DEV_ALLOC(c->m_val, nnz);
             else
                 DEV_ALLOC(c->mass_over_dt, n);
@@ -857,39 +753,8 @@ static ct_status create_inner(ct_backend_ctx *c, const ct_backend_problem *pb, h
     CU_CHECK(cudaHostAlloc((void **)&c->pinned, sizeof *c->pinned, cudaHostAllocDefault));
     CU_CHECK(cudaHostAlloc((void **)&c->h_stage, (n + 1) * sizeof *c->h_stage, cudaHostAllocDefault));
 
-    /* Matrices, exactly as the CPU backend builds them (in double, then rounded to ct_real). */
-    HOST_ALLOC(h->k_val, nnz);
-    for (size_t k = 0; k < nnz; k++)
-        h->k_val[k] = (ct_real)pb->stiffness->val[k];
-    if (c->use_cg) {
-        const int expl = pb->diffusion == CT_DIFFUSION_EXPLICIT;
-        const double *mc = pb->consistent_mass ? pb->consistent_mass->val : NULL;
-        const int32_t *rp = pb->stiffness->row_ptr, *col = pb->stiffness->col;
-        HOST_ALLOC(h->a_val, nnz);
-        HOST_ALLOC(h->inv_diag, n);
-        if (c->m_val)
-            HOST_ALLOC(h->m_val, nnz);
-        if (c->mass_over_dt)
-            HOST_ALLOC(h->mass_over_dt, n);
-        for (size_t i = 0; i < n; i++) {
-            if (h->mass_over_dt)
-                h->mass_over_dt[i] = (ct_real)(pb->lumped_mass_mm3[i] / pb->dt_ms);
-            for (int32_t k = rp[i]; k < rp[i + 1]; k++) {
-                int diag = (size_t)col[k] == i;
-                double m = mc ? mc[k] : (diag ? pb->lumped_mass_mm3[i] : 0.0);
-                if (h->m_val)
-                    h->m_val[k] = (ct_real)m;
-                double a = expl ? m : m / pb->dt_ms + c->theta * pb->stiffness->val[k];
-                if (diag)
-                    h->inv_diag[i] = (ct_real)(1.0 / a);
-                h->a_val[k] = (ct_real)a;
-            }
-        }
-    } else {
-        HOST_ALLOC(h->inv_mass, n);
-        for (size_t i = 0; i < n; i++)
-            h->inv_mass[i] = (ct_real)(1.0 / pb->lumped_mass_mm3[i]);
-    }
+    /* Matrices, exactly as the other backends build them (ct_step.c: in double, then rounded to ct_real). */
+    CT_CHECK(ct_diffusion_arrays_build(s, pb, &h->mat));
 
     /* Upload (stream-ordered; cuda_create waits for the stream before the host arrays go). */
     UPLOAD(c->params, pb->param_sets, (size_t)pb->n_param_sets * CT_MODEL_NPARAM);
@@ -899,20 +764,20 @@ static ct_status create_inner(ct_backend_ctx *c, const ct_backend_problem *pb, h
         UPLOAD(c->stim_mask, pb->stim_mask, n);
     UPLOAD(c->row_ptr, pb->stiffness->row_ptr, n + 1);
     UPLOAD(c->col, pb->stiffness->col, nnz);
-    UPLOAD(c->k_val, h->k_val, nnz);
-    if (c->use_cg) {
-        UPLOAD(c->a_val, h->a_val, nnz);
-        UPLOAD(c->inv_diag, h->inv_diag, n);
+    UPLOAD(c->k_val, h->mat.k_val, nnz);
+    if (s->use_cg) {
+        UPLOAD(c->a_val, h->mat.a_val, nnz);
+        UPLOAD(c->inv_diag, h->mat.inv_diag, n);
         if (c->m_val)
-            UPLOAD(c->m_val, h->m_val, nnz);
+            UPLOAD(c->m_val, h->mat.m_val, nnz);
         if (c->mass_over_dt)
-            UPLOAD(c->mass_over_dt, h->mass_over_dt, n);
+            UPLOAD(c->mass_over_dt, h->mat.mass_over_dt, n);
     } else {
-        UPLOAD(c->inv_mass, h->inv_mass, n);
+        UPLOAD(c->inv_mass, h->mat.inv_mass, n);
     }
 
     /* Initial state. */
-    if (c->model == CT_MODEL_TP06)
+    if (s->model == CT_MODEL_TP06)
         init_kernel<CT_MODEL_TP06><<<grid_for(n, BLOCK), BLOCK, 0, c->stream>>>(n, c->y, c->vm, c->act_ms, c->params,
                                                                                  c->node_set);
     else
@@ -932,13 +797,13 @@ static ct_status create_inner(ct_backend_ctx *c, const ct_backend_problem *pb, h
     SP_CHECK(cusparseCreateDnVec(&c->vec_vm, (int64_t)n, c->vm, CT_CUDA_REAL));
     SP_CHECK(cusparseCreateDnVec(&c->vec_q, (int64_t)n, c->q, CT_CUDA_REAL));
     CT_CHECK(make_spmv_buffer(c, c->mat_k, c->vec_vm, c->vec_q, NULL, NULL, &c->buf_k));
-    if (c->use_cg) {
+    if (s->use_cg) {
         SP_CHECK(cusparseCreateCsr(&c->mat_a, (int64_t)n, (int64_t)n, (int64_t)nnz, c->row_ptr, c->col, c->a_val,
                                    CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO, CT_CUDA_REAL));
         SP_CHECK(cusparseCreateDnVec(&c->vec_tmp, (int64_t)n, c->tmp, CT_CUDA_REAL));
         SP_CHECK(cusparseCreateDnVec(&c->vec_p, (int64_t)n, c->p, CT_CUDA_REAL));
         /* A x with x = tmp (explicit) or vm (implicit) at the start of CG, then A p each iteration */
-        cusparseDnVecDescr_t x0 = c->diffusion == CT_DIFFUSION_EXPLICIT ? c->vec_tmp : c->vec_vm;
+        cusparseDnVecDescr_t x0 = s->diffusion == CT_DIFFUSION_EXPLICIT ? c->vec_tmp : c->vec_vm;
         CT_CHECK(make_spmv_buffer(c, c->mat_a, c->vec_p, c->vec_q, x0, c->vec_q, &c->buf_a));
         if (c->m_val) {
             SP_CHECK(cusparseCreateCsr(&c->mat_m, (int64_t)n, (int64_t)n, (int64_t)nnz, c->row_ptr, c->col,
@@ -947,17 +812,17 @@ static ct_status create_inner(ct_backend_ctx *c, const ct_backend_problem *pb, h
             CT_CHECK(make_spmv_buffer(c, c->mat_m, c->vec_vm, c->vec_tmp, NULL, NULL, &c->buf_m));
         }
     }
-    if (c->has_halo)
+    if (s->has_halo)
         CT_CHECK(create_halo(c, pb, h));
     CU_CHECK(cudaStreamSynchronize(c->stream));
     return CT_OK;
 }
 
+static const ct_device_ops *cuda_device_ops_table(void);
+
 static ct_status cuda_create(const ct_backend_problem *pb, ct_backend_ctx **out)
 {
     *out = NULL;
-    if (pb->model < 0 || pb->model >= CT_MODEL_COUNT)
-        return ct_error_set(CT_ERR_BACKEND, "cuda backend: unknown model id %d", pb->model);
     if (!pb->stiffness || pb->stiffness->n != pb->n_nodes || pb->n_param_sets < 1 || !pb->param_sets ||
         !pb->lumped_mass_mm3)
         return ct_error_set(CT_ERR_INTERNAL, "cuda backend: incomplete problem description");
@@ -970,46 +835,17 @@ static ct_status cuda_create(const ct_backend_problem *pb, ct_backend_ctx **out)
     ct_backend_ctx *c = (ct_backend_ctx *)calloc(1, sizeof *c);
     if (!c)
         return ct_error_set(CT_ERR_NOMEM, "cuda backend: out of memory");
-    size_t n = pb->n_nodes;
-    c->n = n;
-    c->nnz = pb->stiffness->nnz;
-    c->model = pb->model;
-    c->nstate = ct_model_nstate(pb->model);
-    c->diffusion = pb->diffusion;
-    c->consistent = pb->consistent_mass != NULL;
-    c->use_cg = pb->diffusion != CT_DIFFUSION_EXPLICIT || c->consistent;
-    c->dt_ms = pb->dt_ms;
-    c->theta = pb->diffusion == CT_DIFFUSION_BACKWARD_EULER ? 1.0 : 0.5;
-    c->cg_tol = pb->cg_rel_tolerance;
-    c->cg_max_it = pb->cg_max_iterations;
-    c->threshold_mV = pb->activation_threshold_mV;
-    c->bound_mV = pb->vm_bound_mV;
-    c->beats.max_beats = pb->max_beats;
-    if (pb->max_beats < 0) {
+    ct_status cst = ct_step_core_init(&c->core, pb, "cuda", cuda_device_ops_table(), c);
+    if (cst != CT_OK) {
+        ct_step_core_free(&c->core);
         free(c);
-        return ct_error_set(CT_ERR_BACKEND, "cuda backend: max_beats = %d is negative", pb->max_beats);
+        return cst;
     }
+    const size_t n = pb->n_nodes;
+    c->nnz = pb->stiffness->nnz;
+    c->beats.max_beats = pb->max_beats;
     unsigned int nb = grid_for(n, RED_BLOCK);
     c->red_blocks = nb < (unsigned int)MAX_RED_BLOCKS ? nb : (unsigned int)MAX_RED_BLOCKS;
-    c->n_owned = c->n_interior = n;
-    if (pb->halo) {
-        const ct_halo *hl = pb->halo;
-        ct_status hst = ct_halo_check(hl, n, "cuda");
-        c->has_halo = 1;
-        c->halo = *hl;
-        c->n_owned = hl->n_owned;
-        c->n_interior = hl->n_interior;
-        c->send_idx = (int32_t *)malloc((hl->n_send + 1) * sizeof *c->send_idx);
-        if (hst == CT_OK && !c->send_idx)
-            hst = ct_error_set(CT_ERR_NOMEM, "cuda backend: out of memory for the halo");
-        if (hst == CT_OK && hl->n_send)
-            memcpy(c->send_idx, hl->send_idx, hl->n_send * sizeof *c->send_idx);
-        c->halo.send_idx = c->send_idx;
-        if (hst != CT_OK) {
-            cuda_destroy(c);
-            return hst;
-        }
-    }
 
     host_scratch h;
     memset(&h, 0, sizeof h);
@@ -1035,315 +871,289 @@ static ct_status spmv(ct_backend_ctx *c, cusparseSpMatDescr_t mat, void *buf, cu
     return CT_OK;
 }
 
-/* With a halo: packs device vector x's values to send and starts the exchange (device buffers with a
- * CUDA-aware MPI, else through pinned host memory). */
-static ct_status halo_begin(ct_backend_ctx *c, const ct_real *x)
-{
-    const size_t n_send = c->halo.n_send;
-    if (n_send > 0) {
-        halo_gather_kernel<<<grid_for(n_send, BLOCK), BLOCK, 0, c->stream>>>(n_send, c->d_send_idx, x, c->d_send);
-        LAUNCH_CHECK("halo_gather_kernel");
-        if (!c->halo_on_device)
-            CU_CHECK(cudaMemcpyAsync(c->h_send, c->d_send, n_send * sizeof(double), cudaMemcpyDeviceToHost,
-                                     c->stream));
-    }
-    CU_CHECK(cudaStreamSynchronize(c->stream)); /* the send values are in place before MPI reads them */
-    if (c->halo_on_device)
-        return c->halo.exchange_begin(c->halo.user, c->d_send, c->d_ghost);
-    return c->halo.exchange_begin(c->halo.user, c->h_send, c->h_ghost);
-}
-
-/* With a halo: waits for the exchange halo_begin started and writes x's ghosts (enqueued on the stream). */
-static ct_status halo_end(ct_backend_ctx *c, ct_real *x)
-{
-    const size_t n_ghost = c->n - c->n_owned;
-    CT_CHECK(c->halo.exchange_end(c->halo.user));
-    if (n_ghost == 0)
-        return CT_OK;
-    if (!c->halo_on_device)
-        CU_CHECK(cudaMemcpyAsync(c->d_ghost, c->h_ghost, n_ghost * sizeof(double), cudaMemcpyHostToDevice,
-                                 c->stream));
-    halo_scatter_kernel<<<grid_for(n_ghost, BLOCK), BLOCK, 0, c->stream>>>(n_ghost, c->d_ghost, x + c->n_owned);
-    LAUNCH_CHECK("halo_scatter_kernel");
-    return CT_OK;
-}
-
-/* With a halo: the ghosts of device vector x <- the owners' values. Without: nothing. */
-static ct_status halo_refresh(ct_backend_ctx *c, ct_real *x)
-{
-    if (!c->has_halo)
-        return CT_OK;
-    CT_CHECK(halo_begin(c, x));
-    return halo_end(c, x);
-}
-
-/* Ends the Vm exchange the last step began, if it is still in flight: the ghosts' Vm <- their owners'
- * (enqueued on the stream). */
-static ct_status vm_halo_end(ct_backend_ctx *c)
-{
-    if (!c->vm_in_flight)
-        return CT_OK;
-    c->vm_in_flight = 0;
-    return halo_end(c, c->vm);
-}
-
 /* Enqueues the reaction of nodes [first, end). */
 static ct_status launch_reaction(ct_backend_ctx *c, size_t first, size_t end, uint32_t active, const stim_amps &amp,
                                  ct_real dt)
 {
     const unsigned int blocks = grid_for(end > first ? end - first : 0, REACTION_BLOCK);
-    if (c->model == CT_MODEL_TP06)
+    if (c->core.model == CT_MODEL_TP06)
         reaction_kernel<CT_MODEL_TP06><<<blocks, REACTION_BLOCK, 0, c->stream>>>(
-            c->n, first, end, c->y, c->vm, c->vm_prev, c->params, c->node_set, c->stim_mask, active, amp, dt, c->bad);
+            c->core.n, first, end, c->y, c->vm, c->vm_prev, c->params, c->node_set, c->stim_mask, active, amp, dt, c->bad);
     else
         reaction_kernel<CT_MODEL_MITCHELL_SCHAEFFER><<<blocks, REACTION_BLOCK, 0, c->stream>>>(
-            c->n, first, end, c->y, c->vm, c->vm_prev, c->params, c->node_set, c->stim_mask, active, amp, dt, c->bad);
+            c->core.n, first, end, c->y, c->vm, c->vm_prev, c->params, c->node_set, c->stim_mask, active, amp, dt, c->bad);
     LAUNCH_CHECK("reaction_kernel");
     return CT_OK;
 }
 
-/* q = A p in cg_solve_halo: the interior rows are enqueued before the host waits for the ghosts of p, the
- * other rows after they are in. */
-static ct_status spmv_direction_halo(ct_backend_ctx *c)
+/* ---------------------------------------------------------------------------------------------------
+ * Device primitives (ct_step.h)
+ * ------------------------------------------------------------------------------------------------- */
+
+static ct_real *dvec(ct_backend_ctx *c, int id)
 {
-    CT_CHECK(halo_begin(c, c->p));
-    if (c->mat_a_int)
-        CT_CHECK(spmv(c, c->mat_a_int, c->buf_a_int, c->vec_p, c->vec_q_int));
-    CT_CHECK(halo_end(c, c->p));
-    if (c->mat_a_bnd)
-        CT_CHECK(spmv(c, c->mat_a_bnd, c->buf_a_bnd, c->vec_p, c->vec_q_bnd));
-    return CT_OK;
+    switch (id) {
+    case CT_VEC_VM: return c->vm;
+    case CT_VEC_TMP: return c->tmp;
+    case CT_VEC_Q: return c->q;
+    default: return c->p;
+    }
 }
 
-/* This rank's K sums of the last reduction (partials), summed over the ranks into out[0..K). */
-template <int K>
-static ct_status halo_reduce(ct_backend_ctx *c, double *out)
+static cusparseDnVecDescr_t dnvec(ct_backend_ctx *c, int id)
 {
-    finalize_store_kernel<K><<<1, RED_BLOCK, 0, c->stream>>>(c->partials, c->red_blocks, c->scal + S_L0);
+    switch (id) {
+    case CT_VEC_VM: return c->vec_vm;
+    case CT_VEC_TMP: return c->vec_tmp;
+    case CT_VEC_Q: return c->vec_q;
+    default: return c->vec_p;
+    }
+}
+
+/* This process's K sums of the last reduction (partials) into out[0..K) on the host. */
+template <int K>
+static ct_status local_sums(ct_backend_ctx *c, double *out)
+{
+    finalize_store_kernel<K><<<1, RED_BLOCK, 0, c->stream>>>(c->partials, c->red_blocks, c->scal);
     LAUNCH_CHECK("finalize_store_kernel");
-    CU_CHECK(cudaMemcpyAsync(&c->pinned->scal[S_L0], c->scal + S_L0, K * sizeof(double), cudaMemcpyDeviceToHost,
-                             c->stream));
+    CU_CHECK(cudaMemcpyAsync(c->pinned->scal, c->scal, K * sizeof(double), cudaMemcpyDeviceToHost, c->stream));
     CU_CHECK(cudaStreamSynchronize(c->stream));
     for (int k = 0; k < K; k++)
-        out[k] = c->pinned->scal[S_L0 + k];
-    return c->halo.sum(c->halo.user, out, K);
-}
-
-/* cg_solve with a halo: the same iteration, on the owned nodes, with every dot product summed over the ranks
- * on the host (which then sets alpha and beta on the device). */
-static ct_status cg_solve_halo(ct_backend_ctx *c, ct_real *x, cusparseDnVecDescr_t vec_x, int *iterations)
-{
-    const size_t no = c->n_owned;
-    const unsigned int nb = c->red_blocks, ng = grid_for(no, BLOCK);
-    double *h = c->pinned->scal;
-    *iterations = 0;
-    CT_CHECK(halo_refresh(c, x));
-    CT_CHECK(spmv(c, c->mat_a, c->buf_a, vec_x, c->vec_q));
-    cg_init_kernel<<<nb, RED_BLOCK, 0, c->stream>>>(no, c->b, c->q, c->inv_diag, c->r, c->z, c->p, c->partials);
-    LAUNCH_CHECK("cg_init_kernel");
-    double s3[3];
-    CT_CHECK(halo_reduce<3>(c, s3));
-    double bnorm = sqrt(s3[0]);
-    double stop = c->cg_tol * (bnorm > 0 ? bnorm : 1.0);
-    double rz = s3[1], rr = s3[2];
-    int it = 0;
-    while (sqrt(rr) > stop) {
-        if (it >= c->cg_max_it) {
-            *iterations = it;
-            return ct_error_set(CT_ERR_NUMERIC, "CG did not reach relative residual %g in %d iterations", c->cg_tol,
-                                c->cg_max_it);
-        }
-        CT_CHECK(spmv_direction_halo(c));
-        dot_kernel<<<nb, RED_BLOCK, 0, c->stream>>>(no, c->p, c->q, c->partials);
-        LAUNCH_CHECK("dot_kernel");
-        double pq;
-        CT_CHECK(halo_reduce<1>(c, &pq));
-        h[S_ALPHA] = rz / pq;
-        CU_CHECK(cudaMemcpyAsync(c->scal + S_ALPHA, &h[S_ALPHA], sizeof(double), cudaMemcpyHostToDevice, c->stream));
-        cg_update_kernel<<<nb, RED_BLOCK, 0, c->stream>>>(no, c->scal, x, c->p, c->q, c->r, c->z, c->inv_diag,
-                                                          c->partials);
-        LAUNCH_CHECK("cg_update_kernel");
-        double s2[2];
-        CT_CHECK(halo_reduce<2>(c, s2));
-        h[S_BETA] = s2[0] / rz;
-        rz = s2[0];
-        rr = s2[1];
-        CU_CHECK(cudaMemcpyAsync(c->scal + S_BETA, &h[S_BETA], sizeof(double), cudaMemcpyHostToDevice, c->stream));
-        cg_direction_kernel<<<ng, BLOCK, 0, c->stream>>>(no, c->scal, c->z, c->p);
-        LAUNCH_CHECK("cg_direction_kernel");
-        it++;
-    }
-    *iterations = it;
+        out[k] = c->pinned->scal[k];
     return CT_OK;
 }
 
-/* Solves A x = b (A = mat_a, b = c->b) by Jacobi-preconditioned CG from the x given (device array x,
- * described by vec_x for cuSPARSE); the CPU's cg_solve, iteration for iteration. */
-static ct_status cg_solve(ct_backend_ctx *c, ct_real *x, cusparseDnVecDescr_t vec_x, int *iterations)
+/* q = A x on rows [r0, r1) with the descriptor that covers them: the whole of A; with a halo, for the search
+ * direction, its interior rows (0..n_interior-1) or the rest (n_interior..n-1, ghost rows included). */
+static ct_status spmv_a(ct_backend_ctx *c, int x, size_t r0, size_t r1)
 {
-    if (c->has_halo)
-        return cg_solve_halo(c, x, vec_x, iterations);
-    const size_t n = c->n;
-    const unsigned int nb = c->red_blocks, ng = grid_for(n, BLOCK);
-    *iterations = 0;
-    CT_CHECK(spmv(c, c->mat_a, c->buf_a, vec_x, c->vec_q));
-    cg_init_kernel<<<nb, RED_BLOCK, 0, c->stream>>>(n, c->b, c->q, c->inv_diag, c->r, c->z, c->p, c->partials);
-    LAUNCH_CHECK("cg_init_kernel");
-    finalize_init_kernel<<<1, RED_BLOCK, 0, c->stream>>>(c->partials, nb, c->scal);
-    LAUNCH_CHECK("finalize_init_kernel");
-    CU_CHECK(cudaMemcpyAsync(c->pinned->scal, c->scal, S_COUNT * sizeof(double), cudaMemcpyDeviceToHost, c->stream));
+    const ct_step_core *s = &c->core;
+    if (r0 >= r1)
+        return CT_OK;
+    if (s->has_halo && x == CT_VEC_P && r0 == 0 && r1 == s->n_interior && c->mat_a_int)
+        return spmv(c, c->mat_a_int, c->buf_a_int, c->vec_p, c->vec_q_int);
+    if (r0 == 0)
+        return spmv(c, c->mat_a, c->buf_a, dnvec(c, x), c->vec_q);
+    if (x == CT_VEC_P && r0 == s->n_interior && c->mat_a_bnd)
+        return spmv(c, c->mat_a_bnd, c->buf_a_bnd, c->vec_p, c->vec_q_bnd);
+    return ct_error_set(CT_ERR_INTERNAL, "cuda backend: no CSR descriptor for rows %zu..%zu of A", r0, r1);
+}
+
+static ct_status cuda_react(void *dev, size_t r0, size_t r1, uint32_t active, const ct_real *amp_uA_per_uF,
+                            ct_real dt)
+{
+    ct_backend_ctx *c = (ct_backend_ctx *)dev;
+    stim_amps amp;
+    memcpy(amp.a, amp_uA_per_uF, sizeof amp.a);
+    return launch_reaction(c, r0, r1, active, amp, dt);
+}
+
+static ct_status cuda_spmv(void *dev, int mat, int x, int y, size_t r0, size_t r1)
+{
+    ct_backend_ctx *c = (ct_backend_ctx *)dev;
+    if (mat == CT_MAT_A && y == CT_VEC_Q)
+        return spmv_a(c, x, r0, r1);
+    if (r0 == 0 && r1 == c->core.n && mat == CT_MAT_K)
+        return spmv(c, c->mat_k, c->buf_k, dnvec(c, x), dnvec(c, y));
+    if (r0 == 0 && r1 == c->core.n && mat == CT_MAT_M && c->mat_m)
+        return spmv(c, c->mat_m, c->buf_m, dnvec(c, x), dnvec(c, y));
+    return ct_error_set(CT_ERR_INTERNAL, "cuda backend: no product of matrix %d on rows %zu..%zu", mat, r0, r1);
+}
+
+static ct_status cuda_explicit_lumped(void *dev, ct_real dt, double t_ms, int *detected)
+{
+    ct_backend_ctx *c = (ct_backend_ctx *)dev;
+    const ct_step_core *s = &c->core;
+    CT_CHECK(spmv(c, c->mat_k, c->buf_k, c->vec_vm, c->vec_q));
+    explicit_lumped_kernel<<<grid_for(s->n, BLOCK), BLOCK, 0, c->stream>>>(
+        s->n, c->vm, c->q, c->inv_mass, dt, c->vm_prev, c->act_ms, t_ms, s->dt_ms, s->threshold_mV, s->bound_mV,
+        c->bad, c->beats);
+    LAUNCH_CHECK("explicit_lumped_kernel");
+    *detected = 1;
+    return CT_OK;
+}
+
+static ct_status cuda_rhs(void *dev, int rhs, ct_real dt, ct_real one_minus_theta)
+{
+    ct_backend_ctx *c = (ct_backend_ctx *)dev;
+    const size_t n = c->core.n;
+    const unsigned int ng = grid_for(n, BLOCK);
+    if (rhs == CT_RHS_EXPLICIT_CONSISTENT) {
+        consistent_rhs_kernel<<<ng, BLOCK, 0, c->stream>>>(n, c->q, c->inv_diag, dt, c->b, c->tmp);
+        LAUNCH_CHECK("consistent_rhs_kernel");
+    } else if (rhs == CT_RHS_IMPLICIT_CONSISTENT) {
+        implicit_rhs_consistent_kernel<<<ng, BLOCK, 0, c->stream>>>(n, c->tmp, dt, c->q, one_minus_theta, c->b);
+        LAUNCH_CHECK("implicit_rhs_consistent_kernel");
+    } else {
+        implicit_rhs_lumped_kernel<<<ng, BLOCK, 0, c->stream>>>(n, c->mass_over_dt, c->vm, c->q, one_minus_theta,
+                                                                c->b);
+        LAUNCH_CHECK("implicit_rhs_lumped_kernel");
+    }
+    return CT_OK;
+}
+
+static ct_status cuda_add_tmp(void *dev, double t_ms, int *detected)
+{
+    ct_backend_ctx *c = (ct_backend_ctx *)dev;
+    (void)t_ms;
+    add_kernel<<<grid_for(c->core.n, BLOCK), BLOCK, 0, c->stream>>>(c->core.n, c->vm, c->tmp);
+    LAUNCH_CHECK("add_kernel");
+    *detected = 0;
+    return CT_OK;
+}
+
+/* Detection at every node (a ghost's result is never used: the driver reports owned nodes only). */
+static ct_status cuda_detect(void *dev, double t_ms)
+{
+    ct_backend_ctx *c = (ct_backend_ctx *)dev;
+    const ct_step_core *s = &c->core;
+    detect_kernel<<<grid_for(s->n, BLOCK), BLOCK, 0, c->stream>>>(s->n, c->vm_prev, c->vm, c->act_ms, t_ms, s->dt_ms,
+                                                                  s->threshold_mV, s->bound_mV, c->bad, c->beats);
+    LAUNCH_CHECK("detect_kernel");
+    return CT_OK;
+}
+
+/* The one wait of an explicit step: 4 bytes of blow-up flag (reset by the next step's reaction_kernel). */
+static ct_status cuda_blown_up(void *dev, long *node, double *vm_mV)
+{
+    ct_backend_ctx *c = (ct_backend_ctx *)dev;
+    CU_CHECK(cudaMemcpyAsync(&c->pinned->bad, c->bad, sizeof(unsigned int), cudaMemcpyDeviceToHost, c->stream));
     CU_CHECK(cudaStreamSynchronize(c->stream));
-    double bnorm = sqrt(c->pinned->scal[S_BB]);
-    double stop = c->cg_tol * (bnorm > 0 ? bnorm : 1.0);
-    int it = 0;
-    while (sqrt(c->pinned->scal[S_RR]) > stop) {
-        if (it >= c->cg_max_it) {
-            *iterations = it;
-            return ct_error_set(CT_ERR_NUMERIC, "CG did not reach relative residual %g in %d iterations", c->cg_tol,
-                                c->cg_max_it);
-        }
-        CT_CHECK(spmv(c, c->mat_a, c->buf_a, c->vec_p, c->vec_q));
-        dot_kernel<<<nb, RED_BLOCK, 0, c->stream>>>(n, c->p, c->q, c->partials);
-        LAUNCH_CHECK("dot_kernel");
-        finalize_alpha_kernel<<<1, RED_BLOCK, 0, c->stream>>>(c->partials, nb, c->scal);
-        LAUNCH_CHECK("finalize_alpha_kernel");
-        cg_update_kernel<<<nb, RED_BLOCK, 0, c->stream>>>(n, c->scal, x, c->p, c->q, c->r, c->z, c->inv_diag,
-                                                          c->partials);
-        LAUNCH_CHECK("cg_update_kernel");
-        finalize_beta_kernel<<<1, RED_BLOCK, 0, c->stream>>>(c->partials, nb, c->scal);
-        LAUNCH_CHECK("finalize_beta_kernel");
-        CU_CHECK(cudaMemcpyAsync(&c->pinned->scal[S_RR], &c->scal[S_RR], sizeof(double), cudaMemcpyDeviceToHost,
-                                 c->stream));
-        /* the CPU updates p in every iteration, also the last; queued before the wait so it overlaps it */
-        cg_direction_kernel<<<ng, BLOCK, 0, c->stream>>>(n, c->scal, c->z, c->p);
-        LAUNCH_CHECK("cg_direction_kernel");
-        CU_CHECK(cudaStreamSynchronize(c->stream));
-        it++;
-    }
-    *iterations = it;
+    unsigned int bad = c->pinned->bad;
+    *node = -1;
+    if (bad == UINT_MAX)
+        return CT_OK;
+    CU_CHECK(cudaMemcpyAsync(&c->pinned->bad_value, c->vm + bad, sizeof(ct_real), cudaMemcpyDeviceToHost,
+                             c->stream));
+    CU_CHECK(cudaStreamSynchronize(c->stream));
+    *node = (long)bad;
+    *vm_mV = (double)c->pinned->bad_value;
     return CT_OK;
+}
+
+static ct_status cuda_cg_start(void *dev, double sums[3])
+{
+    ct_backend_ctx *c = (ct_backend_ctx *)dev;
+    cg_init_kernel<<<c->red_blocks, RED_BLOCK, 0, c->stream>>>(c->core.n_owned, c->b, c->q, c->inv_diag, c->r, c->z,
+                                                                c->p, c->partials);
+    LAUNCH_CHECK("cg_init_kernel");
+    return local_sums<3>(c, sums);
+}
+
+static ct_status cuda_cg_product(void *dev, size_t r0, double *pq)
+{
+    ct_backend_ctx *c = (ct_backend_ctx *)dev;
+    CT_CHECK(spmv_a(c, CT_VEC_P, r0, c->core.n_owned));
+    dot_kernel<<<c->red_blocks, RED_BLOCK, 0, c->stream>>>(c->core.n_owned, c->p, c->q, c->partials);
+    LAUNCH_CHECK("dot_kernel");
+    return local_sums<1>(c, pq);
+}
+
+static ct_status cuda_cg_update(void *dev, int x, double alpha, double sums[2])
+{
+    ct_backend_ctx *c = (ct_backend_ctx *)dev;
+    cg_update_kernel<<<c->red_blocks, RED_BLOCK, 0, c->stream>>>(c->core.n_owned, alpha, dvec(c, x), c->p, c->q, c->r,
+                                                                  c->z, c->inv_diag, c->partials);
+    LAUNCH_CHECK("cg_update_kernel");
+    return local_sums<2>(c, sums);
+}
+
+static ct_status cuda_cg_direction(void *dev, double beta)
+{
+    ct_backend_ctx *c = (ct_backend_ctx *)dev;
+    cg_direction_kernel<<<grid_for(c->core.n_owned, BLOCK), BLOCK, 0, c->stream>>>(c->core.n_owned, beta, c->z, c->p);
+    LAUNCH_CHECK("cg_direction_kernel");
+    return CT_OK;
+}
+
+/* Packs device vector x's values to send (device buffers with a CUDA-aware MPI, else staged through pinned
+ * host memory) and waits until they are in place for MPI. */
+static ct_status cuda_halo_pack(void *dev, int x, const double **send, double **ghost)
+{
+    ct_backend_ctx *c = (ct_backend_ctx *)dev;
+    const size_t n_send = c->core.halo.n_send;
+    if (n_send > 0) {
+        halo_gather_kernel<<<grid_for(n_send, BLOCK), BLOCK, 0, c->stream>>>(n_send, c->d_send_idx, dvec(c, x),
+                                                                            c->d_send);
+        LAUNCH_CHECK("halo_gather_kernel");
+        if (!c->halo_on_device)
+            CU_CHECK(cudaMemcpyAsync(c->h_send, c->d_send, n_send * sizeof(double), cudaMemcpyDeviceToHost,
+                                     c->stream));
+    }
+    CU_CHECK(cudaStreamSynchronize(c->stream));
+    *send = c->halo_on_device ? c->d_send : c->h_send;
+    *ghost = c->halo_on_device ? c->d_ghost : c->h_ghost;
+    return CT_OK;
+}
+
+/* Writes x's ghosts from the received values (enqueued on the stream). */
+static ct_status cuda_halo_unpack(void *dev, int x)
+{
+    ct_backend_ctx *c = (ct_backend_ctx *)dev;
+    const size_t n_ghost = c->core.n - c->core.n_owned;
+    if (n_ghost == 0)
+        return CT_OK;
+    if (!c->halo_on_device)
+        CU_CHECK(cudaMemcpyAsync(c->d_ghost, c->h_ghost, n_ghost * sizeof(double), cudaMemcpyHostToDevice,
+                                 c->stream));
+    halo_scatter_kernel<<<grid_for(n_ghost, BLOCK), BLOCK, 0, c->stream>>>(n_ghost, c->d_ghost,
+                                                                          dvec(c, x) + c->core.n_owned);
+    LAUNCH_CHECK("halo_scatter_kernel");
+    return CT_OK;
+}
+
+/* Positional (nvcc's C++ has no designated initialisers before C++20), in the order of ct_device_ops. */
+static const ct_device_ops cuda_device_ops = {
+    cuda_react,     cuda_spmv,     cuda_explicit_lumped, cuda_rhs,          cuda_add_tmp,
+    cuda_detect,    cuda_blown_up, cuda_cg_start,        cuda_cg_product,   cuda_cg_update,
+    cuda_cg_direction, cuda_halo_pack, cuda_halo_unpack, NULL, /* flush: kernels start when launched */
+};
+
+static const ct_device_ops *cuda_device_ops_table(void)
+{
+    return &cuda_device_ops;
 }
 
 static ct_status cuda_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active, const double *stim_amp,
                            ct_step_report *rep)
 {
-    const size_t n = c->n;
-    const unsigned int ng = grid_for(n, BLOCK);
-    const ct_real dt = (ct_real)c->dt_ms;
     rep->bad_node = -1;
     rep->bad_value_mV = 0.0;
     rep->cg_iterations = 0;
     CU_CHECK(cudaSetDevice(c->device));
-
-    stim_amps amp;
-    for (int s = 0; s < CT_MAX_STIMULI; s++)
-        amp.a[s] = (stim_active >> s & 1u) ? (ct_real)stim_amp[s] : (ct_real)0;
-    uint32_t active = c->stim_mask ? stim_active : 0u;
-
-    /* Reaction. With a halo the Vm exchange the last step began is still in flight: the owned nodes react
-     * on the device while the host waits for it, the ghosts once their owners' values are written. */
-    if (c->vm_in_flight) {
-        CT_CHECK(launch_reaction(c, 0, c->n_owned, active, amp, dt));
-        CT_CHECK(vm_halo_end(c));
-        CT_CHECK(launch_reaction(c, c->n_owned, n, active, amp, dt));
-    } else {
-        CT_CHECK(launch_reaction(c, 0, n, active, amp, dt));
-    }
-
-    /* Diffusion (and, for explicit lumped, detection). */
-    if (c->diffusion == CT_DIFFUSION_EXPLICIT && !c->consistent) {
-        CT_CHECK(spmv(c, c->mat_k, c->buf_k, c->vec_vm, c->vec_q));
-        explicit_lumped_kernel<<<ng, BLOCK, 0, c->stream>>>(n, c->vm, c->q, c->inv_mass, dt, c->vm_prev, c->act_ms,
-                                                            t_ms, c->dt_ms, c->threshold_mV, c->bound_mV, c->bad,
-                                                            c->beats);
-        LAUNCH_CHECK("explicit_lumped_kernel");
-    } else {
-        if (c->diffusion == CT_DIFFUSION_EXPLICIT) {
-            /* M_C dv = -dt K v */
-            CT_CHECK(spmv(c, c->mat_k, c->buf_k, c->vec_vm, c->vec_q));
-            consistent_rhs_kernel<<<ng, BLOCK, 0, c->stream>>>(n, c->q, c->inv_diag, dt, c->b, c->tmp);
-            LAUNCH_CHECK("consistent_rhs_kernel");
-            CT_CHECK(cg_solve(c, c->tmp, c->vec_tmp, &rep->cg_iterations));
-            add_kernel<<<ng, BLOCK, 0, c->stream>>>(n, c->vm, c->tmp);
-            LAUNCH_CHECK("add_kernel");
-        } else {
-            /* (M/dt + theta K) v_new = M/dt v - (1 - theta) K v */
-            const ct_real one_minus_theta = (ct_real)(1.0 - c->theta);
-            CT_CHECK(spmv(c, c->mat_k, c->buf_k, c->vec_vm, c->vec_q));
-            if (c->consistent) {
-                CT_CHECK(spmv(c, c->mat_m, c->buf_m, c->vec_vm, c->vec_tmp));
-                implicit_rhs_consistent_kernel<<<ng, BLOCK, 0, c->stream>>>(n, c->tmp, dt, c->q, one_minus_theta,
-                                                                            c->b);
-                LAUNCH_CHECK("implicit_rhs_consistent_kernel");
-            } else {
-                implicit_rhs_lumped_kernel<<<ng, BLOCK, 0, c->stream>>>(n, c->mass_over_dt, c->vm, c->q,
-                                                                        one_minus_theta, c->b);
-                LAUNCH_CHECK("implicit_rhs_lumped_kernel");
-            }
-            CT_CHECK(cg_solve(c, c->vm, c->vec_vm, &rep->cg_iterations));
-        }
-        detect_kernel<<<ng, BLOCK, 0, c->stream>>>(n, c->vm_prev, c->vm, c->act_ms, t_ms, c->dt_ms, c->threshold_mV,
-                                                   c->bound_mV, c->bad, c->beats);
-        LAUNCH_CHECK("detect_kernel");
-    }
-
-    /* With a halo the ghosts' new Vm starts its way from their owners, to arrive during the next step's
-     * reaction (or before anything reads the state: download, save_state). Their detection above ran on
-     * values before the refresh, so a ghost's activation time is not to be used and a ghost in the blow-up
-     * flag is not reported (its owner does). */
-    if (c->has_halo) {
-        CT_CHECK(halo_begin(c, c->vm));
-        c->vm_in_flight = 1;
-    }
-
-    /* The one wait of an explicit step: 4 bytes of blow-up flag. */
-    CU_CHECK(cudaMemcpyAsync(&c->pinned->bad, c->bad, sizeof(unsigned int), cudaMemcpyDeviceToHost, c->stream));
-    CU_CHECK(cudaStreamSynchronize(c->stream));
-    unsigned int bad = c->pinned->bad;
-    if (bad != UINT_MAX && (size_t)bad >= c->n_owned)
-        bad = UINT_MAX;
-    if (bad != UINT_MAX) {
-        CU_CHECK(cudaMemcpyAsync(&c->pinned->bad_value, c->vm + bad, sizeof(ct_real), cudaMemcpyDeviceToHost,
-                                 c->stream));
-        CU_CHECK(cudaStreamSynchronize(c->stream));
-        rep->bad_node = (long)bad;
-        rep->bad_value_mV = (double)c->pinned->bad_value;
-        return ct_error_set(CT_ERR_NUMERIC, "Vm = %g mV at node %ld is past the bound of %g mV", rep->bad_value_mV,
-                            rep->bad_node, c->bound_mV);
-    }
-    return CT_OK;
+    return ct_step_run(&c->core, t_ms, stim_active, stim_amp, rep);
 }
 
 static ct_status cuda_download(ct_backend_ctx *c, enum ct_field field, double *host)
 {
     CU_CHECK(cudaSetDevice(c->device));
-    CT_CHECK(vm_halo_end(c));
+    CT_CHECK(ct_step_vm_halo_end(&c->core));
     if (field == CT_FIELD_VM) {
-        CU_CHECK(cudaMemcpyAsync(c->h_stage, c->vm, c->n * sizeof *c->vm, cudaMemcpyDeviceToHost, c->stream));
+        CU_CHECK(cudaMemcpyAsync(c->h_stage, c->vm, c->core.n * sizeof *c->vm, cudaMemcpyDeviceToHost, c->stream));
         CU_CHECK(cudaStreamSynchronize(c->stream));
-        for (size_t i = 0; i < c->n; i++)
+        for (size_t i = 0; i < c->core.n; i++)
             host[i] = (double)c->h_stage[i];
     } else if (field == CT_FIELD_ACTIVATION_MS) {
-        CU_CHECK(cudaMemcpyAsync(host, c->act_ms, c->n * sizeof *host, cudaMemcpyDeviceToHost, c->stream));
+        CU_CHECK(cudaMemcpyAsync(host, c->act_ms, c->core.n * sizeof *host, cudaMemcpyDeviceToHost, c->stream));
         CU_CHECK(cudaStreamSynchronize(c->stream));
     } else if (c->beats.max_beats <= 0 && (field == CT_FIELD_BEAT_ACTIVATION_MS ||
                                            field == CT_FIELD_BEAT_REPOLARISATION_MS || field == CT_FIELD_BEAT_COUNT)) {
         return ct_error_set(CT_ERR_INTERNAL, "cuda backend: field %d needs max_beats > 0", (int)field);
     } else if (field == CT_FIELD_BEAT_ACTIVATION_MS || field == CT_FIELD_BEAT_REPOLARISATION_MS) {
         const double *src = field == CT_FIELD_BEAT_ACTIVATION_MS ? c->beats.act_ms : c->beats.rep_ms;
-        size_t count = (size_t)c->beats.max_beats * c->n;
+        size_t count = (size_t)c->beats.max_beats * c->core.n;
         CU_CHECK(cudaMemcpyAsync(host, src, count * sizeof *host, cudaMemcpyDeviceToHost, c->stream));
         CU_CHECK(cudaStreamSynchronize(c->stream));
     } else if (field == CT_FIELD_BEAT_COUNT) {
-        int *counts = (int *)malloc((c->n + 1) * sizeof *counts); /* owned here, freed below */
+        int *counts = (int *)malloc((c->core.n + 1) * sizeof *counts); /* owned here, freed below */
         if (!counts)
-            return ct_error_set(CT_ERR_NOMEM, "cuda backend: out of host memory for %zu values", c->n);
-        cudaError_t e = cudaMemcpyAsync(counts, c->beats.count, c->n * sizeof *counts, cudaMemcpyDeviceToHost,
+            return ct_error_set(CT_ERR_NOMEM, "cuda backend: out of host memory for %zu values", c->core.n);
+        cudaError_t e = cudaMemcpyAsync(counts, c->beats.count, c->core.n * sizeof *counts, cudaMemcpyDeviceToHost,
                                         c->stream);
         if (e == cudaSuccess)
             e = cudaStreamSynchronize(c->stream);
         if (e == cudaSuccess)
-            for (size_t i = 0; i < c->n; i++)
+            for (size_t i = 0; i < c->core.n; i++)
                 host[i] = (double)counts[i];
         free(counts);
         CU_CHECK(e);
@@ -1356,9 +1166,9 @@ static ct_status cuda_download(ct_backend_ctx *c, enum ct_field field, double *h
 /* The dynamic state as (device pointer, bytes) segments, in the order of the state blob (backend.h). */
 static int cuda_state_segments(ct_backend_ctx *c, void **ptr, size_t *bytes)
 {
-    size_t n = c->n, nb = (size_t)c->beats.max_beats * n;
+    size_t n = c->core.n, nb = (size_t)c->beats.max_beats * n;
     int k = 0;
-    ptr[k] = c->y, bytes[k++] = (size_t)c->nstate * n * sizeof *c->y;
+    ptr[k] = c->y, bytes[k++] = (size_t)c->core.nstate * n * sizeof *c->y;
     ptr[k] = c->vm, bytes[k++] = n * sizeof *c->vm;
     ptr[k] = c->vm_prev, bytes[k++] = n * sizeof *c->vm_prev;
     ptr[k] = c->act_ms, bytes[k++] = n * sizeof *c->act_ms;
@@ -1389,7 +1199,7 @@ static ct_status cuda_save_state(ct_backend_ctx *c, void *buf)
     size_t bytes[10], off = 0;
     int k = cuda_state_segments(c, ptr, bytes);
     CU_CHECK(cudaSetDevice(c->device));
-    CT_CHECK(vm_halo_end(c));
+    CT_CHECK(ct_step_vm_halo_end(&c->core));
     for (int s = 0; s < k; off += bytes[s], s++)
         CU_CHECK(cudaMemcpyAsync((char *)buf + off, ptr[s], bytes[s], cudaMemcpyDeviceToHost, c->stream));
     CU_CHECK(cudaStreamSynchronize(c->stream));
@@ -1402,7 +1212,7 @@ static ct_status cuda_load_state(ct_backend_ctx *c, const void *buf)
     size_t bytes[10], off = 0;
     int k = cuda_state_segments(c, ptr, bytes);
     CU_CHECK(cudaSetDevice(c->device));
-    CT_CHECK(vm_halo_end(c));
+    CT_CHECK(ct_step_vm_halo_end(&c->core));
     for (int s = 0; s < k; off += bytes[s], s++)
         CU_CHECK(cudaMemcpyAsync(ptr[s], (const char *)buf + off, bytes[s], cudaMemcpyHostToDevice, c->stream));
     CU_CHECK(cudaStreamSynchronize(c->stream));

@@ -4,7 +4,9 @@
  * The kernels are kernels/opencl/monodomain.cl, compiled at create() from ct_opencl_source (the
  * models and kernels embedded at build time, see tools/embed_source.cmake). step() only enqueues
  * kernels; it reads back the CG scalars (partial sums, a few kB) when a CG runs and one int per
- * step: the blow-up flag, which is also the step's synchronisation point.
+ * step: the blow-up flag, which is also the step's synchronisation point. The order of the kernels (the
+ * step, CG, the halo protocol) is kernels/ct_step.c and kernels/ct_cg.c; this file supplies their device
+ * primitives (ct_device_ops) as kernel launches.
  *
  * Device choice (probe and create agree): CT_OPENCL_DEVICE=k picks device k of the flat list of all
  * platforms' devices; otherwise the first available GPU that can run this build (under MPI the
@@ -14,7 +16,8 @@
  * the owned nodes (n_interior..n_owned-1, where every value to send lies) is read back in one blocking read,
  * the values to send are picked out, and the ghost range, contiguous at the end, is written in one call.
  * In CG the search direction's exchange is overlapped with the product's interior rows: ct_spmv over rows
- * 0..n_interior-1 is enqueued and flushed before the host waits for MPI, then ct_spmv_dot does the rest.
+ * 0..n_interior-1 is enqueued and flushed (ct_device_ops.flush) before the host waits for MPI, then
+ * ct_spmv_dot does the rest.
  * The CG reductions run over the owned nodes only.
  */
 #include <limits.h>
@@ -31,6 +34,7 @@
 #endif
 
 #include "../backend.h"
+#include "../ct_step.h"
 #include "../models/ct_models.h"
 
 extern const char ct_opencl_source[]; /* generated: ct_opencl_source.c */
@@ -281,11 +285,7 @@ static const char *const kernel_names[K_COUNT] = {
 };
 
 struct ct_backend_ctx {
-    size_t n;
-    int model, nstate, diffusion, use_cg;
-    double dt_ms, theta, cg_tol, threshold_mV, bound_mV;
-    int cg_max_it;
-    int use_node_set, has_stim;
+    ct_step_core core;        /* the problem's scalars and the halo state (ct_step.h) */
     size_t acc_size;          /* bytes of the device's ct_acc: 8 with cl_khr_fp64, else 4 */
     char device_name[256];
 
@@ -312,7 +312,6 @@ struct ct_backend_ctx {
     cl_mem partial;           /* red_groups * OCL_MAX_NSUM ct_acc */
     cl_mem bad;               /* one int: lowest blown-up node, INT_MAX if none */
     /* beat tracking (backend.h); with max_beats == 0 all six are one 8-byte placeholder, beat_none */
-    int max_beats;
     cl_mem beat_none;
     cl_mem beat_count, beat_phase; /* n int each */
     cl_mem v_rest, v_peak;    /* n ct_acc each, mV */
@@ -323,14 +322,9 @@ struct ct_backend_ctx {
     int amp_valid;
     unsigned char *partial_host; /* red_groups * OCL_MAX_NSUM * acc_size bytes */
 
-    /* MPI halo (backend.h); n_owned == n_interior == n and has_halo == 0 without one */
-    size_t n_owned, n_interior;
-    int has_halo;
-    int vm_in_flight;         /* the end-of-step Vm exchange is begun, not yet ended (backend.h) */
-    ct_halo halo;             /* callbacks and user; send_idx points to the copy below */
-    int32_t *send_idx;        /* halo.n_send, owned */
-    double *send_buf, *ghost_buf; /* halo.n_send and n - n_owned, owned */
-    ct_real *stage;           /* n, owned: a vector's owned values, then its ghost values */
+    /* MPI halo (ct_step.h holds its state), owned */
+    double *send_buf, *ghost_buf; /* halo.n_send and n - n_owned */
+    ct_real *stage;           /* n: a vector's owned values, then its ghost values */
 };
 
 static void release_mem(cl_mem *m)
@@ -340,13 +334,11 @@ static void release_mem(cl_mem *m)
     *m = NULL;
 }
 
-static ct_status vm_halo_end(ct_backend_ctx *c);
-
 static void ocl_destroy(ct_backend_ctx *c)
 {
     if (!c)
         return;
-    (void)vm_halo_end(c); /* MPI must be done with send_buf and ghost_buf before they are freed */
+    (void)ct_step_vm_halo_end(&c->core); /* MPI must be done with send_buf and ghost_buf before they are freed */
     if (c->queue)
         clFinish(c->queue);
     cl_mem *mems[] = {&c->params, &c->node_set, &c->stim_mask, &c->amp,  &c->y,     &c->vm,   &c->vm_prev,
@@ -366,14 +358,13 @@ static void ocl_destroy(ct_backend_ctx *c)
     if (c->context)
         clReleaseContext(c->context);
     free(c->partial_host);
-    free(c->send_idx);
     free(c->send_buf);
     free(c->ghost_buf);
     free(c->stage);
+    ct_step_core_free(&c->core);
     free(c);
 }
 
-/* A device buffer of `bytes`, filled from `host` when not NULL. */
 static ct_status make_buffer(ct_backend_ctx *c, cl_mem *out, size_t bytes, const void *host, const char *what)
 {
     cl_int err = CL_SUCCESS;
@@ -464,17 +455,17 @@ static ct_status launch(ct_backend_ctx *c, int k)
 {
     if (k == K_SPMV_DOT || k == K_CG_INIT || k == K_CG_UPDATE)
         return enqueue(c, k, c->red_groups * c->local_size[k]);
-    return launch_nodes(c, k, 0, c->n);
+    return launch_nodes(c, k, 0, c->core.n);
 }
 
 /* Sets the 7 beat-tracking arguments (CT_BEAT_PARAMS of monodomain.cl) of kernel k from argument index idx. */
 static ct_status set_beat_args(ct_backend_ctx *c, int k, cl_uint idx)
 {
-    cl_int mb = c->max_beats;
+    cl_int mb = c->core.max_beats;
     OCL_TRY(clSetKernelArg(c->kernel[k], idx, sizeof mb, &mb), "clSetKernelArg(max_beats)");
     cl_mem *mems[] = {&c->beat_count, &c->beat_phase, &c->v_rest, &c->v_peak, &c->beat_act, &c->beat_rep};
     for (cl_uint a = 0; a < 6; a++) {
-        cl_mem m = c->max_beats > 0 ? *mems[a] : c->beat_none;
+        cl_mem m = c->core.max_beats > 0 ? *mems[a] : c->beat_none;
         OCL_TRY(clSetKernelArg(c->kernel[k], idx + 1 + a, sizeof m, &m), "clSetKernelArg(beat buffer)");
     }
     return CT_OK;
@@ -574,24 +565,25 @@ static ct_status build_program(ct_backend_ctx *c, const ocl_device_choice *dev)
     }
     red_local = pow2_floor(red_local);
     c->local_size[K_SPMV_DOT] = c->local_size[K_CG_INIT] = c->local_size[K_CG_UPDATE] = red_local;
-    size_t groups = (c->n + red_local - 1) / red_local;
+    size_t groups = (c->core.n + red_local - 1) / red_local;
     c->red_groups = groups < OCL_MAX_RED_GROUPS ? groups : OCL_MAX_RED_GROUPS;
     if (c->red_groups == 0)
         c->red_groups = 1;
     return CT_OK;
 }
 
-/* Uploads the problem; the same host-side precomputation as the CPU backend (same casts, same order). */
+/* Uploads the problem: the arrays of ct_diffusion_arrays_build, the CSR pattern, parameters and stimuli. */
 static ct_status upload(ct_backend_ctx *c, const ct_backend_problem *pb)
 {
-    size_t n = c->n, nnz = pb->stiffness->nnz, R = sizeof(ct_real);
+    const ct_step_core *s = &c->core;
+    size_t n = s->n, nnz = pb->stiffness->nnz, R = sizeof(ct_real);
     CT_CHECK(make_buffer(c, &c->params, (size_t)pb->n_param_sets * CT_MODEL_NPARAM * R, pb->param_sets, "params"));
-    CT_CHECK(make_buffer(c, &c->node_set, c->use_node_set ? n : 1, c->use_node_set ? pb->node_param_set : NULL,
+    CT_CHECK(make_buffer(c, &c->node_set, s->use_node_set ? n : 1, s->use_node_set ? pb->node_param_set : NULL,
                          "node_set"));
-    CT_CHECK(make_buffer(c, &c->stim_mask, c->has_stim ? n * sizeof(uint32_t) : 4, c->has_stim ? pb->stim_mask : NULL,
+    CT_CHECK(make_buffer(c, &c->stim_mask, s->has_stim ? n * sizeof(uint32_t) : 4, s->has_stim ? pb->stim_mask : NULL,
                          "stim_mask"));
     CT_CHECK(make_buffer(c, &c->amp, CT_MAX_STIMULI * R, NULL, "amp"));
-    CT_CHECK(make_buffer(c, &c->y, (size_t)c->nstate * n * R, NULL, "y"));
+    CT_CHECK(make_buffer(c, &c->y, (size_t)s->nstate * n * R, NULL, "y"));
     CT_CHECK(make_buffer(c, &c->vm, n * R, NULL, "vm"));
     CT_CHECK(make_buffer(c, &c->vm_prev, n * R, NULL, "vm_prev"));
     CT_CHECK(make_buffer(c, &c->tmp, n * R, NULL, "tmp"));
@@ -599,8 +591,8 @@ static ct_status upload(ct_backend_ctx *c, const ct_backend_problem *pb)
     CT_CHECK(make_buffer(c, &c->row_ptr, (n + 1) * sizeof(int32_t), pb->stiffness->row_ptr, "row_ptr"));
     CT_CHECK(make_buffer(c, &c->col, nnz * sizeof(int32_t), pb->stiffness->col, "col"));
     CT_CHECK(make_buffer(c, &c->beat_none, 8, NULL, "beat placeholder"));
-    if (c->max_beats > 0) {
-        size_t nb = (size_t)c->max_beats * n;
+    if (s->max_beats > 0) {
+        size_t nb = (size_t)s->max_beats * n;
         CT_CHECK(make_buffer(c, &c->beat_count, n * sizeof(cl_int), NULL, "beat count"));
         CT_CHECK(make_buffer(c, &c->beat_phase, n * sizeof(cl_int), NULL, "beat phase"));
         CT_CHECK(make_buffer(c, &c->v_rest, n * c->acc_size, NULL, "v_rest"));
@@ -615,159 +607,59 @@ static ct_status upload(ct_backend_ctx *c, const ct_backend_problem *pb)
         return ct_error_set(CT_ERR_NOMEM, "opencl backend: out of memory");
     CT_CHECK(make_buffer(c, &c->partial, c->red_groups * OCL_MAX_NSUM * c->acc_size, NULL, "partial"));
 
-    /* host staging, freed below */
-    ct_real *k_val = malloc((nnz + 1) * R), *inv_mass = malloc((n + 1) * R);
-    ct_real *a_val = NULL, *m_val = NULL, *mass_over_dt = NULL, *inv_diag = NULL;
-    int ok = k_val && inv_mass;
-    if (ok && c->use_cg) {
-        a_val = malloc((nnz + 1) * R);
-        mass_over_dt = malloc((n + 1) * R);
-        inv_diag = calloc(n + 1, R);
-        ok = a_val && mass_over_dt && inv_diag;
-        if (ok && pb->consistent_mass)
-            ok = (m_val = malloc((nnz + 1) * R)) != NULL;
-    }
-    ct_status st = ok ? CT_OK : ct_error_set(CT_ERR_NOMEM, "opencl backend: out of memory for %zu nodes", n);
-    if (st == CT_OK) {
-        for (size_t k = 0; k < nnz; k++)
-            k_val[k] = (ct_real)pb->stiffness->val[k];
-        for (size_t i = 0; i < n; i++)
-            inv_mass[i] = (ct_real)(1.0 / pb->lumped_mass_mm3[i]);
-        if (c->use_cg) {
-            /* explicit + consistent: A = M_C;  implicit: A = M/dt + theta K (M lumped or consistent) */
-            int expl = pb->diffusion == CT_DIFFUSION_EXPLICIT;
-            const double *mc = pb->consistent_mass ? pb->consistent_mass->val : NULL;
-            const int32_t *rp = pb->stiffness->row_ptr, *col = pb->stiffness->col;
-            for (size_t i = 0; i < n; i++) {
-                mass_over_dt[i] = (ct_real)(pb->lumped_mass_mm3[i] / pb->dt_ms);
-                for (int32_t k = rp[i]; k < rp[i + 1]; k++) {
-                    int diag = (size_t)col[k] == i;
-                    double m = mc ? mc[k] : (diag ? pb->lumped_mass_mm3[i] : 0.0);
-                    if (m_val)
-                        m_val[k] = (ct_real)m;
-                    double a = expl ? m : m / pb->dt_ms + c->theta * pb->stiffness->val[k];
-                    if (diag)
-                        inv_diag[i] = (ct_real)(1.0 / a);
-                    a_val[k] = (ct_real)a;
-                }
-            }
-        }
-    }
+    ct_diffusion_arrays h; /* host arrays, freed below */
+    CT_CHECK(ct_diffusion_arrays_build(s, pb, &h));
+    ct_status st = make_buffer(c, &c->k_val, nnz * R, h.k_val, "k_val");
     if (st == CT_OK)
-        st = make_buffer(c, &c->k_val, nnz * R, k_val, "k_val");
-    if (st == CT_OK)
-        st = make_buffer(c, &c->inv_mass, n * R, inv_mass, "inv_mass");
-    if (st == CT_OK && c->use_cg) {
+        st = make_buffer(c, &c->inv_mass, n * R, h.inv_mass, "inv_mass");
+    if (st == CT_OK && s->use_cg) {
+        st = make_buffer(c, &c->a_val, nnz * R, h.a_val, "a_val");
+        if (st == CT_OK && h.m_val)
+            st = make_buffer(c, &c->m_val, nnz * R, h.m_val, "m_val");
         if (st == CT_OK)
-            st = make_buffer(c, &c->a_val, nnz * R, a_val, "a_val");
-        if (st == CT_OK && m_val)
-            st = make_buffer(c, &c->m_val, nnz * R, m_val, "m_val");
+            st = make_buffer(c, &c->mass_over_dt, n * R, h.mass_over_dt, "mass_over_dt");
         if (st == CT_OK)
-            st = make_buffer(c, &c->mass_over_dt, n * R, mass_over_dt, "mass_over_dt");
-        if (st == CT_OK)
-            st = make_buffer(c, &c->inv_diag, n * R, inv_diag, "inv_diag");
+            st = make_buffer(c, &c->inv_diag, n * R, h.inv_diag, "inv_diag");
         cl_mem *work[] = {&c->r, &c->z, &c->p, &c->q, &c->b};
         for (int k = 0; k < 5 && st == CT_OK; k++)
             st = make_buffer(c, work[k], n * R, NULL, "CG work vector");
     }
-    free(k_val);
-    free(inv_mass);
-    free(a_val);
-    free(m_val);
-    free(mass_over_dt);
-    free(inv_diag);
+    ct_diffusion_arrays_free(&h);
     return st;
 }
 
-/* Copies the halo description (backend.h) of pb, if any. */
-static ct_status copy_halo(ct_backend_ctx *c, const ct_backend_problem *pb)
+/* The halo's host buffers (backend.h), if pb has a halo. */
+static ct_status alloc_halo(ct_backend_ctx *c)
 {
-    c->n_owned = c->n_interior = c->n;
-    const ct_halo *h = pb->halo;
-    if (!h)
+    const ct_step_core *s = &c->core;
+    if (!s->has_halo)
         return CT_OK;
-    CT_CHECK(ct_halo_check(h, c->n, "opencl"));
-    c->has_halo = 1;
-    c->halo = *h;
-    c->n_owned = h->n_owned;
-    c->n_interior = h->n_interior;
-    c->send_idx = malloc((h->n_send + 1) * sizeof *c->send_idx);
-    c->send_buf = malloc((h->n_send + 1) * sizeof *c->send_buf);
-    c->ghost_buf = malloc((c->n - c->n_owned + 1) * sizeof *c->ghost_buf);
-    c->stage = malloc((c->n + 1) * sizeof *c->stage);
-    if (!c->send_idx || !c->send_buf || !c->ghost_buf || !c->stage)
+    c->send_buf = malloc((s->halo.n_send + 1) * sizeof *c->send_buf);
+    c->ghost_buf = malloc((s->n - s->n_owned + 1) * sizeof *c->ghost_buf);
+    c->stage = malloc((s->n + 1) * sizeof *c->stage);
+    if (!c->send_buf || !c->ghost_buf || !c->stage)
         return ct_error_set(CT_ERR_NOMEM, "opencl backend: out of memory for the halo");
-    if (h->n_send)
-        memcpy(c->send_idx, h->send_idx, h->n_send * sizeof *c->send_idx);
-    c->halo.send_idx = c->send_idx;
     return CT_OK;
 }
 
-/* With a halo: reads device vector x's boundary values and starts sending those of send_idx. */
-static ct_status halo_begin(ct_backend_ctx *c, cl_mem x)
-{
-    size_t R = sizeof(ct_real), nb = c->n_owned - c->n_interior;
-    if (nb > 0)
-        OCL_TRY(clEnqueueReadBuffer(c->queue, x, CL_TRUE, c->n_interior * R, nb * R, c->stage + c->n_interior, 0,
-                                    NULL, NULL),
-                "clEnqueueReadBuffer(halo send values)");
-    for (size_t k = 0; k < c->halo.n_send; k++)
-        c->send_buf[k] = (double)c->stage[c->send_idx[k]];
-    return c->halo.exchange_begin(c->halo.user, c->send_buf, c->ghost_buf);
-}
-
-/* With a halo: waits for the exchange halo_begin started and writes the ghosts of device vector x. */
-static ct_status halo_end(ct_backend_ctx *c, cl_mem x)
-{
-    size_t R = sizeof(ct_real), n_ghost = c->n - c->n_owned;
-    CT_CHECK(c->halo.exchange_end(c->halo.user));
-    for (size_t g = 0; g < n_ghost; g++)
-        c->stage[c->n_owned + g] = (ct_real)c->ghost_buf[g];
-    if (n_ghost > 0)
-        OCL_TRY(clEnqueueWriteBuffer(c->queue, x, CL_TRUE, c->n_owned * R, n_ghost * R, c->stage + c->n_owned, 0,
-                                     NULL, NULL),
-                "clEnqueueWriteBuffer(halo ghost values)");
-    return CT_OK;
-}
-
-/* With a halo: the ghosts of device vector x <- the owners' values (through the host). Without: nothing. */
-static ct_status halo_refresh(ct_backend_ctx *c, cl_mem x)
-{
-    if (!c->has_halo)
-        return CT_OK;
-    CT_CHECK(halo_begin(c, x));
-    return halo_end(c, x);
-}
-
-/* Ends the Vm exchange the last step began, if it is still in flight: the ghosts' Vm <- their owners'. */
-static ct_status vm_halo_end(ct_backend_ctx *c)
-{
-    if (!c->vm_in_flight)
-        return CT_OK;
-    c->vm_in_flight = 0;
-    return halo_end(c, c->vm);
-}
-
-/* With a halo: the sums of values[0..count) over the ranks. Without: nothing. */
-static ct_status halo_sum(ct_backend_ctx *c, double *values, int count)
-{
-    return c->has_halo ? c->halo.sum(c->halo.user, values, count) : CT_OK;
-}
+static const ct_device_ops ocl_device_ops;
 
 static ct_status ocl_create_in(ct_backend_ctx *c, const ct_backend_problem *pb)
 {
-    CT_CHECK(copy_halo(c, pb));
+    CT_CHECK(ct_step_core_init(&c->core, pb, "opencl", &ocl_device_ops, c));
+    CT_CHECK(alloc_halo(c));
     ocl_device_choice dev;
     CT_CHECK(pick_device(&dev));
     snprintf(c->device_name, sizeof c->device_name, "%s", dev.name);
     c->acc_size = dev.fp64 ? sizeof(double) : sizeof(float);
     CT_CHECK(build_program(c, &dev));
     CT_CHECK(upload(c, pb));
-    CT_CHECK(set_args(c, K_INIT, "iimmmmmi", c->model, (int)c->n, c->y, c->vm, c->act, c->params, c->node_set,
-                      c->use_node_set));
+    const ct_step_core *s = &c->core;
+    CT_CHECK(set_args(c, K_INIT, "iimmmmmi", s->model, (int)s->n, c->y, c->vm, c->act, c->params, c->node_set,
+                      s->use_node_set));
     CT_CHECK(launch(c, K_INIT));
-    if (c->max_beats > 0) {
-        CT_CHECK(set_args(c, K_BEAT_INIT, "im", (int)c->n, c->vm));
+    if (s->max_beats > 0) {
+        CT_CHECK(set_args(c, K_BEAT_INIT, "im", (int)s->n, c->vm));
         CT_CHECK(set_beat_args(c, K_BEAT_INIT, 2));
         CT_CHECK(launch(c, K_BEAT_INIT));
     }
@@ -778,32 +670,12 @@ static ct_status ocl_create_in(ct_backend_ctx *c, const ct_backend_problem *pb)
 static ct_status ocl_create(const ct_backend_problem *pb, ct_backend_ctx **out)
 {
     *out = NULL;
-    if (pb->model < 0 || pb->model >= CT_MODEL_COUNT)
-        return ct_error_set(CT_ERR_BACKEND, "opencl backend: unknown model id %d", pb->model);
     if (pb->n_nodes == 0 || pb->n_nodes > (size_t)INT_MAX / 2 || pb->stiffness->nnz > (size_t)INT_MAX)
         return ct_error_set(CT_ERR_BACKEND, "opencl backend: %zu nodes / %zu nonzeros is outside the int32 indexing",
                             pb->n_nodes, pb->stiffness->nnz);
     ct_backend_ctx *c = calloc(1, sizeof *c);
     if (!c)
         return ct_error_set(CT_ERR_NOMEM, "opencl backend: out of memory");
-    c->n = pb->n_nodes;
-    c->model = pb->model;
-    c->nstate = ct_model_nstate(pb->model);
-    c->diffusion = pb->diffusion;
-    c->use_cg = pb->diffusion != CT_DIFFUSION_EXPLICIT || pb->consistent_mass;
-    c->dt_ms = pb->dt_ms;
-    c->theta = pb->diffusion == CT_DIFFUSION_BACKWARD_EULER ? 1.0 : 0.5;
-    c->cg_tol = pb->cg_rel_tolerance;
-    c->cg_max_it = pb->cg_max_iterations;
-    c->threshold_mV = pb->activation_threshold_mV;
-    c->bound_mV = pb->vm_bound_mV;
-    c->use_node_set = pb->node_param_set != NULL;
-    c->has_stim = pb->stim_mask != NULL;
-    c->max_beats = pb->max_beats;
-    if (c->max_beats < 0) {
-        ocl_destroy(c);
-        return ct_error_set(CT_ERR_BACKEND, "opencl backend: max_beats = %d is negative", pb->max_beats);
-    }
     ct_status st = ocl_create_in(c, pb);
     if (st != CT_OK) {
         ocl_destroy(c);
@@ -813,190 +685,229 @@ static ct_status ocl_create(const ct_backend_problem *pb, ct_backend_ctx **out)
     return CT_OK;
 }
 
-/* ---- time step -------------------------------------------------------------------------------- */
+/* ---- device primitives (ct_step.h) ------------------------------------------------------------ */
 
-/* Solves A x = b (A = a_val, b = c->b) by Jacobi-preconditioned CG from x, as the CPU's cg_solve. With a halo
- * the kernels and their sums cover the owned nodes only (the ghosts of x and of the search direction are
- * refreshed before each product; the other vectors' ghosts are never read). */
-static ct_status cg_solve(ct_backend_ctx *c, cl_mem x, int *iterations)
+static cl_mem vec(ct_backend_ctx *c, int id)
 {
-    int n = (int)c->n_owned;
-    size_t red_bytes = c->local_size[K_SPMV_DOT] * OCL_MAX_NSUM * c->acc_size;
-    CT_CHECK(halo_refresh(c, x));
-    CT_CHECK(set_args(c, K_SPMV, "immmmm", n, c->row_ptr, c->col, c->a_val, x, c->q));
-    CT_CHECK(launch(c, K_SPMV));
-    CT_CHECK(set_args(c, K_CG_INIT, "immmmmmml", n, c->b, c->q, c->inv_diag, c->r, c->z, c->p, c->partial, red_bytes));
-    CT_CHECK(launch(c, K_CG_INIT));
-    double s3[3] = {0};
-    CT_CHECK(read_sums(c, 3, s3));
-    CT_CHECK(halo_sum(c, s3, 3));
-    double bnorm = sqrt(s3[0]);
-    double stop = c->cg_tol * (bnorm > 0 ? bnorm : 1.0);
-    double rz = s3[1], rr = s3[2];
-    int it = 0;
-    /* arguments that do not change over the iterations */
-    int first = c->has_halo ? (int)c->n_interior : 0; /* rows ct_spmv_dot leaves to the overlapped ct_spmv */
-    CT_CHECK(set_args(c, K_SPMV_DOT, "iimmmmmml", n, first, c->row_ptr, c->col, c->a_val, c->p, c->q, c->partial,
-                      red_bytes));
-    while (sqrt(rr) > stop) {
-        if (it >= c->cg_max_it) {
-            *iterations = it;
-            return ct_error_set(CT_ERR_NUMERIC, "CG did not reach relative residual %g in %d iterations", c->cg_tol,
-                                c->cg_max_it);
-        }
-        if (c->has_halo) { /* interior rows of q = A p while p's ghosts travel */
-            CT_CHECK(halo_begin(c, c->p));
-            if (first > 0) {
-                CT_CHECK(set_args(c, K_SPMV, "immmmm", first, c->row_ptr, c->col, c->a_val, c->p, c->q));
-                CT_CHECK(launch(c, K_SPMV));
-                OCL_TRY(clFlush(c->queue), "clFlush(interior rows)");
-            }
-            CT_CHECK(halo_end(c, c->p));
-        }
-        CT_CHECK(launch(c, K_SPMV_DOT));
-        double pq = 0;
-        CT_CHECK(read_sums(c, 1, &pq));
-        CT_CHECK(halo_sum(c, &pq, 1));
-        double alpha = rz / pq;
-        CT_CHECK(set_args(c, K_CG_UPDATE, "irmmmmmmml", n, alpha, x, c->p, c->q, c->inv_diag, c->r, c->z, c->partial,
-                          red_bytes));
-        CT_CHECK(launch(c, K_CG_UPDATE));
-        double s2[2] = {0};
-        CT_CHECK(read_sums(c, 2, s2));
-        CT_CHECK(halo_sum(c, s2, 2));
-        double rz_new = s2[0];
-        rr = s2[1];
-        double beta = rz_new / rz;
-        rz = rz_new;
-        CT_CHECK(set_args(c, K_CG_DIRECTION, "irmm", n, beta, c->z, c->p));
-        CT_CHECK(launch(c, K_CG_DIRECTION));
-        it++;
+    switch (id) {
+    case CT_VEC_VM: return c->vm;
+    case CT_VEC_TMP: return c->tmp;
+    case CT_VEC_Q: return c->q;
+    default: return c->p;
     }
-    *iterations = it;
+}
+
+static ct_status ocl_react(void *dev, size_t r0, size_t r1, uint32_t active, const ct_real *amp, ct_real dt)
+{
+    ct_backend_ctx *c = dev;
+    const ct_step_core *s = &c->core;
+    if (active && (!c->amp_valid || memcmp(amp, c->amp_host, sizeof c->amp_host) != 0)) {
+        /* the stimulus amplitudes: rewritten only when they change (usually once per run) */
+        memcpy(c->amp_host, amp, sizeof c->amp_host);
+        OCL_TRY(clEnqueueWriteBuffer(c->queue, c->amp, CL_TRUE, 0, sizeof c->amp_host, c->amp_host, 0, NULL, NULL),
+                "clEnqueueWriteBuffer(stimulus amplitudes)");
+        c->amp_valid = 1;
+    }
+    CT_CHECK(set_args(c, K_REACTION, "iiiimmmmmimumr", s->model, (int)s->n, (int)r0, (int)r1, c->y, c->vm, c->vm_prev,
+                      c->params, c->node_set, s->use_node_set, c->stim_mask, active, c->amp, (double)dt));
+    return launch_nodes(c, K_REACTION, r0, r1);
+}
+
+static ct_status ocl_spmv(void *dev, int mat, int x, int y, size_t r0, size_t r1)
+{
+    ct_backend_ctx *c = dev;
+    cl_mem val = mat == CT_MAT_K ? c->k_val : mat == CT_MAT_M ? c->m_val : c->a_val;
+    CT_CHECK(set_args(c, K_SPMV, "iimmmmm", (int)r0, (int)r1, c->row_ptr, c->col, val, vec(c, x), vec(c, y)));
+    return launch_nodes(c, K_SPMV, r0, r1);
+}
+
+static ct_status ocl_explicit_lumped(void *dev, ct_real dt, double t_ms, int *detected)
+{
+    ct_backend_ctx *c = dev;
+    const ct_step_core *s = &c->core;
+    CT_CHECK(set_args(c, K_EXPLICIT_LUMPED, "immmmmrmmmaaaam", (int)s->n, c->row_ptr, c->col, c->k_val, c->vm,
+                      c->inv_mass, (double)dt, c->tmp, c->vm_prev, c->act, t_ms, s->dt_ms, s->threshold_mV, s->bound_mV,
+                      c->bad));
+    CT_CHECK(set_beat_args(c, K_EXPLICIT_LUMPED, 15));
+    CT_CHECK(launch(c, K_EXPLICIT_LUMPED));
+    cl_mem swap = c->vm;
+    c->vm = c->tmp;
+    c->tmp = swap;
+    *detected = 1;
     return CT_OK;
 }
+
+static ct_status ocl_rhs(void *dev, int rhs, ct_real dt, ct_real one_minus_theta)
+{
+    ct_backend_ctx *c = dev;
+    if (rhs == CT_RHS_EXPLICIT_CONSISTENT) {
+        CT_CHECK(set_args(c, K_RHS_EXPLICIT_CONSISTENT, "irmmmm", (int)c->core.n, (double)dt, c->q, c->inv_diag, c->b,
+                          c->tmp));
+        return launch(c, K_RHS_EXPLICIT_CONSISTENT);
+    }
+    if (rhs == CT_RHS_IMPLICIT_CONSISTENT) {
+        CT_CHECK(set_args(c, K_RHS_IMPLICIT_CONSISTENT, "irrmmm", (int)c->core.n, (double)dt, (double)one_minus_theta,
+                          c->tmp, c->q, c->b));
+        return launch(c, K_RHS_IMPLICIT_CONSISTENT);
+    }
+    CT_CHECK(set_args(c, K_RHS_IMPLICIT_LUMPED, "irmmmm", (int)c->core.n, (double)one_minus_theta, c->mass_over_dt,
+                      c->vm, c->q, c->b));
+    return launch(c, K_RHS_IMPLICIT_LUMPED);
+}
+
+static ct_status ocl_add_tmp(void *dev, double t_ms, int *detected)
+{
+    ct_backend_ctx *c = dev;
+    const ct_step_core *s = &c->core;
+    CT_CHECK(set_args(c, K_ADD_DETECT, "immmmaaaam", (int)s->n, c->vm, c->tmp, c->vm_prev, c->act, t_ms, s->dt_ms,
+                      s->threshold_mV, s->bound_mV, c->bad));
+    CT_CHECK(set_beat_args(c, K_ADD_DETECT, 10));
+    CT_CHECK(launch(c, K_ADD_DETECT));
+    *detected = 1;
+    return CT_OK;
+}
+
+/* Detection at every node (a ghost's result is never used: the driver reports owned nodes only). */
+static ct_status ocl_detect(void *dev, double t_ms)
+{
+    ct_backend_ctx *c = dev;
+    const ct_step_core *s = &c->core;
+    CT_CHECK(set_args(c, K_DETECT, "immmaaaam", (int)s->n, c->vm, c->vm_prev, c->act, t_ms, s->dt_ms, s->threshold_mV,
+                      s->bound_mV, c->bad));
+    CT_CHECK(set_beat_args(c, K_DETECT, 9));
+    return launch(c, K_DETECT);
+}
+
+/* The one read of every step: the blow-up flag (blocking, so the step is complete on return). */
+static ct_status ocl_blown_up(void *dev, long *node, double *vm_mV)
+{
+    ct_backend_ctx *c = dev;
+    cl_int bad = INT_MAX;
+    OCL_TRY(clEnqueueReadBuffer(c->queue, c->bad, CL_TRUE, 0, sizeof bad, &bad, 0, NULL, NULL),
+            "clEnqueueReadBuffer(blow-up flag)");
+    *node = -1;
+    if (bad == INT_MAX)
+        return CT_OK;
+    ct_real v = 0;
+    OCL_TRY(clEnqueueReadBuffer(c->queue, c->vm, CL_TRUE, (size_t)bad * sizeof v, sizeof v, &v, 0, NULL, NULL),
+            "clEnqueueReadBuffer(blown-up Vm)");
+    cl_int reset = INT_MAX;
+    OCL_TRY(clEnqueueWriteBuffer(c->queue, c->bad, CL_TRUE, 0, sizeof reset, &reset, 0, NULL, NULL),
+            "clEnqueueWriteBuffer(blow-up flag)");
+    *node = (long)bad;
+    *vm_mV = (double)v;
+    return CT_OK;
+}
+
+static ct_status ocl_cg_start(void *dev, double sums[3])
+{
+    ct_backend_ctx *c = dev;
+    size_t red_bytes = c->local_size[K_CG_INIT] * OCL_MAX_NSUM * c->acc_size;
+    CT_CHECK(set_args(c, K_CG_INIT, "immmmmmml", (int)c->core.n_owned, c->b, c->q, c->inv_diag, c->r, c->z, c->p,
+                      c->partial, red_bytes));
+    CT_CHECK(launch(c, K_CG_INIT));
+    return read_sums(c, 3, sums);
+}
+
+static ct_status ocl_cg_product(void *dev, size_t r0, double *pq)
+{
+    ct_backend_ctx *c = dev;
+    size_t red_bytes = c->local_size[K_SPMV_DOT] * OCL_MAX_NSUM * c->acc_size;
+    CT_CHECK(set_args(c, K_SPMV_DOT, "iimmmmmml", (int)c->core.n_owned, (int)r0, c->row_ptr, c->col, c->a_val, c->p,
+                      c->q, c->partial, red_bytes));
+    CT_CHECK(launch(c, K_SPMV_DOT));
+    return read_sums(c, 1, pq);
+}
+
+static ct_status ocl_cg_update(void *dev, int x, double alpha, double sums[2])
+{
+    ct_backend_ctx *c = dev;
+    size_t red_bytes = c->local_size[K_CG_UPDATE] * OCL_MAX_NSUM * c->acc_size;
+    CT_CHECK(set_args(c, K_CG_UPDATE, "irmmmmmmml", (int)c->core.n_owned, alpha, vec(c, x), c->p, c->q, c->inv_diag,
+                      c->r, c->z, c->partial, red_bytes));
+    CT_CHECK(launch(c, K_CG_UPDATE));
+    return read_sums(c, 2, sums);
+}
+
+static ct_status ocl_cg_direction(void *dev, double beta)
+{
+    ct_backend_ctx *c = dev;
+    CT_CHECK(set_args(c, K_CG_DIRECTION, "irmm", (int)c->core.n_owned, beta, c->z, c->p));
+    return launch_nodes(c, K_CG_DIRECTION, 0, c->core.n_owned);
+}
+
+/* Reads device vector x's boundary range (n_interior..n_owned-1, where every value to send lies) in one
+ * blocking read and picks out the values to send. */
+static ct_status ocl_halo_pack(void *dev, int xid, const double **send, double **ghost)
+{
+    ct_backend_ctx *c = dev;
+    const ct_step_core *s = &c->core;
+    size_t R = sizeof(ct_real), nb = s->n_owned - s->n_interior;
+    if (nb > 0)
+        OCL_TRY(clEnqueueReadBuffer(c->queue, vec(c, xid), CL_TRUE, s->n_interior * R, nb * R,
+                                    c->stage + s->n_interior, 0, NULL, NULL),
+                "clEnqueueReadBuffer(halo send values)");
+    for (size_t k = 0; k < s->halo.n_send; k++)
+        c->send_buf[k] = (double)c->stage[s->send_idx[k]];
+    *send = c->send_buf;
+    *ghost = c->ghost_buf;
+    return CT_OK;
+}
+
+/* Writes the ghost range of device vector x, contiguous at the end, in one call. */
+static ct_status ocl_halo_unpack(void *dev, int xid)
+{
+    ct_backend_ctx *c = dev;
+    const ct_step_core *s = &c->core;
+    size_t R = sizeof(ct_real), n_ghost = s->n - s->n_owned;
+    for (size_t g = 0; g < n_ghost; g++)
+        c->stage[s->n_owned + g] = (ct_real)c->ghost_buf[g];
+    if (n_ghost > 0)
+        OCL_TRY(clEnqueueWriteBuffer(c->queue, vec(c, xid), CL_TRUE, s->n_owned * R, n_ghost * R,
+                                     c->stage + s->n_owned, 0, NULL, NULL),
+                "clEnqueueWriteBuffer(halo ghost values)");
+    return CT_OK;
+}
+
+static ct_status ocl_flush(void *dev)
+{
+    ct_backend_ctx *c = dev;
+    OCL_TRY(clFlush(c->queue), "clFlush");
+    return CT_OK;
+}
+
+static const ct_device_ops ocl_device_ops = {
+    .react = ocl_react,
+    .spmv = ocl_spmv,
+    .explicit_lumped = ocl_explicit_lumped,
+    .rhs = ocl_rhs,
+    .add_tmp = ocl_add_tmp,
+    .detect = ocl_detect,
+    .blown_up = ocl_blown_up,
+    .cg_start = ocl_cg_start,
+    .cg_product = ocl_cg_product,
+    .cg_update = ocl_cg_update,
+    .cg_direction = ocl_cg_direction,
+    .halo_pack = ocl_halo_pack,
+    .halo_unpack = ocl_halo_unpack,
+    .flush = ocl_flush,
+};
+
+/* ---- the backend ------------------------------------------------------------------------------ */
 
 static ct_status ocl_step(ct_backend_ctx *c, double t_ms, uint32_t stim_active, const double *stim_amp,
                           ct_step_report *rep)
 {
-    int n = (int)c->n;
-    double dt = (double)(ct_real)c->dt_ms; /* the CPU steps with (ct_real)dt_ms */
-    rep->bad_node = -1;
-    rep->bad_value_mV = 0.0;
-    rep->cg_iterations = 0;
-    uint32_t active = c->has_stim ? stim_active : 0;
-
-    /* Stimulus amplitudes: rewritten only when they change (usually once per run). */
-    if (active) {
-        ct_real amp[CT_MAX_STIMULI];
-        for (int s = 0; s < CT_MAX_STIMULI; s++)
-            amp[s] = (active >> s & 1u) ? (ct_real)stim_amp[s] : 0;
-        if (!c->amp_valid || memcmp(amp, c->amp_host, sizeof amp) != 0) {
-            memcpy(c->amp_host, amp, sizeof amp);
-            OCL_TRY(clEnqueueWriteBuffer(c->queue, c->amp, CL_TRUE, 0, sizeof amp, c->amp_host, 0, NULL, NULL),
-                    "clEnqueueWriteBuffer(stimulus amplitudes)");
-            c->amp_valid = 1;
-        }
-    }
-
-    /* Reaction. With a halo the Vm exchange the last step began is still in flight: the owned nodes react
-     * while it travels (enqueued and flushed before the host waits on MPI), the ghosts once their owners'
-     * values have been written. */
-    int react_end = c->vm_in_flight ? (int)c->n_owned : n;
-    CT_CHECK(set_args(c, K_REACTION, "iiiimmmmmimumr", c->model, n, 0, react_end, c->y, c->vm, c->vm_prev, c->params,
-                      c->node_set, c->use_node_set, c->stim_mask, active, c->amp, dt));
-    CT_CHECK(launch_nodes(c, K_REACTION, 0, (size_t)react_end));
-    if (c->vm_in_flight) {
-        OCL_TRY(clFlush(c->queue), "clFlush(reaction of the owned nodes)");
-        CT_CHECK(vm_halo_end(c));
-        CT_CHECK(set_args(c, K_REACTION, "iiiimmmmmimumr", c->model, n, react_end, n, c->y, c->vm, c->vm_prev,
-                          c->params, c->node_set, c->use_node_set, c->stim_mask, active, c->amp, dt));
-        CT_CHECK(launch_nodes(c, K_REACTION, (size_t)react_end, (size_t)n));
-    }
-
-    /* Diffusion, then activation detection and the blow-up test. */
-    double thr = c->threshold_mV, bound = c->bound_mV;
-    if (c->diffusion == CT_DIFFUSION_EXPLICIT && c->m_val) {
-        /* M_C dv = -dt K v */
-        CT_CHECK(set_args(c, K_SPMV, "immmmm", n, c->row_ptr, c->col, c->k_val, c->vm, c->q));
-        CT_CHECK(launch(c, K_SPMV));
-        CT_CHECK(set_args(c, K_RHS_EXPLICIT_CONSISTENT, "irmmmm", n, dt, c->q, c->inv_diag, c->b, c->tmp));
-        CT_CHECK(launch(c, K_RHS_EXPLICIT_CONSISTENT));
-        CT_CHECK(cg_solve(c, c->tmp, &rep->cg_iterations));
-        CT_CHECK(set_args(c, K_ADD_DETECT, "immmmaaaam", n, c->vm, c->tmp, c->vm_prev, c->act, t_ms, c->dt_ms, thr,
-                          bound, c->bad));
-        CT_CHECK(set_beat_args(c, K_ADD_DETECT, 10));
-        CT_CHECK(launch(c, K_ADD_DETECT));
-    } else if (c->diffusion == CT_DIFFUSION_EXPLICIT) {
-        CT_CHECK(set_args(c, K_EXPLICIT_LUMPED, "immmmmrmmmaaaam", n, c->row_ptr, c->col, c->k_val, c->vm, c->inv_mass,
-                          dt, c->tmp, c->vm_prev, c->act, t_ms, c->dt_ms, thr, bound, c->bad));
-        CT_CHECK(set_beat_args(c, K_EXPLICIT_LUMPED, 15));
-        CT_CHECK(launch(c, K_EXPLICIT_LUMPED));
-        cl_mem swap = c->vm;
-        c->vm = c->tmp;
-        c->tmp = swap;
-    } else {
-        /* (M/dt + theta K) v_new = M/dt v - (1 - theta) K v */
-        double one_minus_theta = (double)(ct_real)(1.0 - c->theta);
-        CT_CHECK(set_args(c, K_SPMV, "immmmm", n, c->row_ptr, c->col, c->k_val, c->vm, c->q));
-        CT_CHECK(launch(c, K_SPMV));
-        if (c->m_val) {
-            CT_CHECK(set_args(c, K_SPMV, "immmmm", n, c->row_ptr, c->col, c->m_val, c->vm, c->tmp));
-            CT_CHECK(launch(c, K_SPMV));
-            CT_CHECK(set_args(c, K_RHS_IMPLICIT_CONSISTENT, "irrmmm", n, dt, one_minus_theta, c->tmp, c->q, c->b));
-            CT_CHECK(launch(c, K_RHS_IMPLICIT_CONSISTENT));
-        } else {
-            CT_CHECK(set_args(c, K_RHS_IMPLICIT_LUMPED, "irmmmm", n, one_minus_theta, c->mass_over_dt, c->vm, c->q,
-                              c->b));
-            CT_CHECK(launch(c, K_RHS_IMPLICIT_LUMPED));
-        }
-        CT_CHECK(cg_solve(c, c->vm, &rep->cg_iterations));
-        CT_CHECK(set_args(c, K_DETECT, "immmaaaam", n, c->vm, c->vm_prev, c->act, t_ms, c->dt_ms, thr, bound, c->bad));
-        CT_CHECK(set_beat_args(c, K_DETECT, 9));
-        CT_CHECK(launch(c, K_DETECT));
-    }
-
-    /* With a halo the ghosts' new Vm starts its way from their owners, to arrive during the next step's
-     * reaction (or before anything reads the state: download, save_state). Their detection above ran on
-     * values before the refresh, so a ghost's activation time is not to be used and a ghost in the blow-up
-     * flag is not reported. */
-    if (c->has_halo) {
-        CT_CHECK(halo_begin(c, c->vm));
-        c->vm_in_flight = 1;
-    }
-
-    /* The one read of every step: the blow-up flag (blocking, so the step is complete on return). */
-    cl_int bad = INT_MAX;
-    OCL_TRY(clEnqueueReadBuffer(c->queue, c->bad, CL_TRUE, 0, sizeof bad, &bad, 0, NULL, NULL),
-            "clEnqueueReadBuffer(blow-up flag)");
-    if (bad != INT_MAX && (size_t)bad >= c->n_owned) { /* only ghosts: their owners report */
-        cl_int reset = INT_MAX;
-        OCL_TRY(clEnqueueWriteBuffer(c->queue, c->bad, CL_TRUE, 0, sizeof reset, &reset, 0, NULL, NULL),
-                "clEnqueueWriteBuffer(blow-up flag)");
-        bad = INT_MAX;
-    }
-    if (bad != INT_MAX) {
-        ct_real v = 0;
-        OCL_TRY(clEnqueueReadBuffer(c->queue, c->vm, CL_TRUE, (size_t)bad * sizeof v, sizeof v, &v, 0, NULL, NULL),
-                "clEnqueueReadBuffer(blown-up Vm)");
-        cl_int reset = INT_MAX;
-        OCL_TRY(clEnqueueWriteBuffer(c->queue, c->bad, CL_TRUE, 0, sizeof reset, &reset, 0, NULL, NULL),
-                "clEnqueueWriteBuffer(blow-up flag)");
-        rep->bad_node = (long)bad;
-        rep->bad_value_mV = (double)v;
-        return ct_error_set(CT_ERR_NUMERIC, "Vm = %g mV at node %ld is past the bound of %g mV", rep->bad_value_mV,
-                            rep->bad_node, bound);
-    }
-    return CT_OK;
+    return ct_step_run(&c->core, t_ms, stim_active, stim_amp, rep);
 }
 
 static ct_status ocl_download(ct_backend_ctx *c, enum ct_field field, double *host)
 {
-    CT_CHECK(vm_halo_end(c));
-    size_t n = c->n;
+    CT_CHECK(ct_step_vm_halo_end(&c->core));
+    size_t n = c->core.n;
     size_t elem;
     cl_mem src;
-    if (c->max_beats <= 0 && (field == CT_FIELD_BEAT_ACTIVATION_MS || field == CT_FIELD_BEAT_REPOLARISATION_MS ||
+    if (c->core.max_beats <= 0 && (field == CT_FIELD_BEAT_ACTIVATION_MS || field == CT_FIELD_BEAT_REPOLARISATION_MS ||
                               field == CT_FIELD_BEAT_COUNT))
         return ct_error_set(CT_ERR_INTERNAL, "opencl backend: field %d needs max_beats > 0", (int)field);
     if (field == CT_FIELD_BEAT_COUNT) {
@@ -1021,7 +932,7 @@ static ct_status ocl_download(ct_backend_ctx *c, enum ct_field field, double *ho
     } else if (field == CT_FIELD_BEAT_ACTIVATION_MS || field == CT_FIELD_BEAT_REPOLARISATION_MS) {
         elem = c->acc_size;
         src = field == CT_FIELD_BEAT_ACTIVATION_MS ? c->beat_act : c->beat_rep;
-        n *= (size_t)c->max_beats;
+        n *= (size_t)c->core.max_beats;
     } else {
         return ct_error_set(CT_ERR_INTERNAL, "opencl backend: unknown field %d", (int)field);
     }
@@ -1045,13 +956,13 @@ static ct_status ocl_download(ct_backend_ctx *c, enum ct_field field, double *ho
 /* The dynamic state as (buffer, bytes) segments, in the order of the state blob (backend.h). */
 static int ocl_state_segments(ct_backend_ctx *c, cl_mem *mem, size_t *bytes)
 {
-    size_t n = c->n, nb = (size_t)c->max_beats * n;
+    size_t n = c->core.n, nb = (size_t)c->core.max_beats * n;
     int k = 0;
-    mem[k] = c->y, bytes[k++] = (size_t)c->nstate * n * sizeof(ct_real);
+    mem[k] = c->y, bytes[k++] = (size_t)c->core.nstate * n * sizeof(ct_real);
     mem[k] = c->vm, bytes[k++] = n * sizeof(ct_real);
     mem[k] = c->vm_prev, bytes[k++] = n * sizeof(ct_real);
     mem[k] = c->act, bytes[k++] = n * c->acc_size;
-    if (c->max_beats > 0) {
+    if (c->core.max_beats > 0) {
         mem[k] = c->beat_count, bytes[k++] = n * sizeof(cl_int);
         mem[k] = c->beat_phase, bytes[k++] = n * sizeof(cl_int);
         mem[k] = c->v_rest, bytes[k++] = n * c->acc_size;
@@ -1074,7 +985,7 @@ static size_t ocl_state_size(ct_backend_ctx *c)
 
 static ct_status ocl_save_state(ct_backend_ctx *c, void *buf)
 {
-    CT_CHECK(vm_halo_end(c));
+    CT_CHECK(ct_step_vm_halo_end(&c->core));
     cl_mem mem[10];
     size_t bytes[10], off = 0;
     int k = ocl_state_segments(c, mem, bytes);
@@ -1086,7 +997,7 @@ static ct_status ocl_save_state(ct_backend_ctx *c, void *buf)
 
 static ct_status ocl_load_state(ct_backend_ctx *c, const void *buf)
 {
-    CT_CHECK(vm_halo_end(c));
+    CT_CHECK(ct_step_vm_halo_end(&c->core));
     cl_mem mem[10];
     size_t bytes[10], off = 0;
     int k = ocl_state_segments(c, mem, bytes);

@@ -1,10 +1,11 @@
 /* monodomain.cl - the OpenCL C kernels of the monodomain time step.
  *
- * Embedded into the binary after ct_real.h and the ionic models (see CMakeLists.txt and
- * tools/embed_source.cmake), so ct_real, ct_model_init and ct_model_step are already defined here.
- * Every kernel reproduces the arithmetic of kernels/cpu/backend_cpu.c, operation for operation;
- * the host prepends "#pragma OPENCL FP_CONTRACT OFF" so no multiply-add is fused where the CPU
- * rounds twice. Only the order of the terms of a dot product differs (work-group tree sums).
+ * Embedded into the binary after ct_real.h, the ionic models and ct_node_ops.h (see CMakeLists.txt and
+ * tools/embed_source.cmake), so ct_real, ct_acc, the models and the per-node operations (reaction,
+ * diffusion formulas, detection) are already defined here: a kernel indexes, calls them and reduces.
+ * The order of the step's kernels is kernels/ct_step.c and kernels/ct_cg.c; the host prepends
+ * "#pragma OPENCL FP_CONTRACT OFF" so no multiply-add is fused where the CPU rounds twice. Only the order
+ * of the terms of a dot product differs from the CPU (work-group tree sums).
  *
  * Build options set by backend_opencl.c:
  *   -DCT_REAL_FLOAT  single-precision state (as the host build)
@@ -17,63 +18,14 @@
  * partial sum per work-group, which the host adds in double.
  */
 
-#ifdef CT_HAVE_FP64
-#pragma OPENCL EXTENSION cl_khr_fp64 : enable
-typedef double ct_acc;
-#else
-typedef float ct_acc;
-#endif
-
 /* ---- helpers ---------------------------------------------------------------------------------- */
 
-/* The beat-tracking arguments of every kernel that detects activation (backend.h). With max_beats == 0
- * the host passes placeholders and nothing is read or written. */
-#define CT_BEAT_PARAMS                                                                                     \
-    int max_beats, __global int *beat_count, __global int *beat_phase, __global ct_acc *v_rest,           \
-        __global ct_acc *v_peak, __global ct_acc *beat_act, __global ct_acc *beat_rep
-#define CT_BEAT_ARGS max_beats, beat_count, beat_phase, v_rest, v_peak, beat_act, beat_rep
-
-/* One step of the beat tracking of node i, exactly as beat_node() of the CPU backend. */
-static inline void ct_beat(int i, int n, ct_acc v0, ct_acc v1, ct_acc t_ms, ct_acc dt_ms, ct_acc thr_mV,
-                           CT_BEAT_PARAMS)
-{
-    if (!beat_phase[i]) {
-        if (v0 < thr_mV && v1 >= thr_mV) {
-            int b = beat_count[i];
-            if (b < max_beats)
-                beat_act[(size_t)b * (size_t)n + (size_t)i] = t_ms + dt_ms * (thr_mV - v0) / (v1 - v0);
-            beat_phase[i] = 1;
-            v_peak[i] = v1;
-        } else if (v1 < v_rest[i]) {
-            v_rest[i] = v1;
-        }
-    } else {
-        if (v1 > v_peak[i])
-            v_peak[i] = v1;
-        ct_acc level = v_rest[i] + (ct_acc)0.1 * (v_peak[i] - v_rest[i]);
-        if (v0 > level && v1 <= level) {
-            int b = beat_count[i];
-            if (b < max_beats)
-                beat_rep[(size_t)b * (size_t)n + (size_t)i] = t_ms + dt_ms * (v0 - level) / (v0 - v1);
-            beat_count[i] = b + 1;
-            beat_phase[i] = 0;
-            v_rest[i] = v1;
-        }
-    }
-}
-
-/* Activation (first upward crossing of thr, linearly interpolated in time), the beats (max_beats > 0)
- * and the blow-up test of one node, exactly as the CPU's final loop. */
+/* ct_detect_node (ct_node_ops.h) at node i; a blow-up lowers *bad_node to i (the host resets it to INT_MAX). */
 static inline void ct_detect(int i, int n, ct_real vm_prev, ct_real vm_new, __global ct_acc *act_ms, ct_acc t_ms,
                              ct_acc dt_ms, ct_acc thr_mV, ct_acc bound_mV, __global int *bad_node, CT_BEAT_PARAMS)
 {
-    ct_acc v0 = (ct_acc)vm_prev, v1 = (ct_acc)vm_new;
-    if (act_ms[i] < (ct_acc)0 && v0 < thr_mV && v1 >= thr_mV)
-        act_ms[i] = t_ms + dt_ms * (thr_mV - v0) / (v1 - v0);
-    if (max_beats > 0)
-        ct_beat(i, n, v0, v1, t_ms, dt_ms, thr_mV, CT_BEAT_ARGS);
-    if (!(fabs(v1) <= bound_mV))
-        atomic_min(bad_node, i); /* the lowest bad node index; the host resets the flag to INT_MAX */
+    if (ct_detect_node((ct_size)i, (ct_size)n, vm_prev, vm_new, act_ms, t_ms, dt_ms, thr_mV, bound_mV, CT_BEAT_ARGS))
+        atomic_min(bad_node, i);
 }
 
 /* Tree sum of the work-group's `nsum` interleaved values in scratch[l*nsum + k]; work-item 0 writes
@@ -92,16 +44,6 @@ static inline void ct_group_sum(__local ct_acc *scratch, int nsum, __global ct_a
             partial[get_group_id(0) * nsum + k] = scratch[k];
 }
 
-/* Row i of a CSR product sharing the mesh pattern: sum_k val[k] x[col[k]], accumulated in ct_real. */
-static inline ct_real ct_row_dot(int i, __global const int *row_ptr, __global const int *col,
-                                 __global const ct_real *val, __global const ct_real *x)
-{
-    ct_real s = 0;
-    for (int k = row_ptr[i]; k < row_ptr[i + 1]; k++)
-        s += val[k] * x[col[k]];
-    return s;
-}
-
 /* ---- set-up and reaction ---------------------------------------------------------------------- */
 
 /* Initial ionic state, Vm and activation time (-1: not yet) of every node. */
@@ -111,10 +53,8 @@ __kernel void ct_init(int model, int n, __global ct_real *y, __global ct_real *v
     int i = (int)get_global_id(0);
     if (i >= n)
         return;
-    __global const ct_real *src = param_sets + (use_node_set ? (int)node_set[i] : 0) * CT_MODEL_NPARAM;
     ct_real prm[CT_MODEL_NPARAM];
-    for (int k = 0; k < CT_MODEL_NPARAM; k++)
-        prm[k] = src[k];
+    ct_load_params(prm, param_sets, use_node_set ? (int)node_set[i] : 0);
     vm[i] = ct_model_init(model, y + i, (ct_size)n, prm);
     act_ms[i] = (ct_acc)-1;
 }
@@ -130,8 +70,8 @@ __kernel void ct_beat_init(int n, __global const ct_real *vm, CT_BEAT_PARAMS)
     v_rest[i] = (ct_acc)vm[i];
     v_peak[i] = (ct_acc)vm[i];
     for (int b = 0; b < max_beats; b++) {
-        beat_act[(size_t)b * (size_t)n + (size_t)i] = (ct_acc)-1;
-        beat_rep[(size_t)b * (size_t)n + (size_t)i] = (ct_acc)-1;
+        beat_act_ms[(size_t)b * (size_t)n + (size_t)i] = (ct_acc)-1;
+        beat_rep_ms[(size_t)b * (size_t)n + (size_t)i] = (ct_acc)-1;
     }
 }
 
@@ -147,19 +87,10 @@ __kernel void ct_reaction(int model, int n, int first, int end, __global ct_real
     int i = first + (int)get_global_id(0);
     if (i >= end)
         return;
-    ct_real i_app = 0;
-    uint hit = active ? (stim_mask[i] & active) : 0u;
-    for (int s = 0; hit; s++, hit >>= 1) /* ascending bit order, as the CPU's ctz loop */
-        if (hit & 1u)
-            i_app += amp[s];
-    __global const ct_real *src = param_sets + (use_node_set ? (int)node_set[i] : 0) * CT_MODEL_NPARAM;
+    ct_real i_app = ct_stim_current(active ? (stim_mask[i] & active) : 0u, amp);
     ct_real prm[CT_MODEL_NPARAM];
-    for (int k = 0; k < CT_MODEL_NPARAM; k++)
-        prm[k] = src[k];
-    ct_real v = vm[i];
-    vm_prev[i] = v;
-    ct_real i_ion = ct_model_step(model, y + i, (ct_size)n, v, i_app, dt, prm);
-    vm[i] = v + dt * (i_app - i_ion);
+    ct_load_params(prm, param_sets, use_node_set ? (int)node_set[i] : 0);
+    ct_react_node(model, y + i, (ct_size)n, vm + i, vm_prev + i, prm, i_app, dt);
 }
 
 /* ---- explicit diffusion, lumped mass: one fused SpMV + activation pass ------------------------ */
@@ -175,22 +106,21 @@ __kernel void ct_explicit_lumped(int n, __global const int *row_ptr, __global co
     int i = (int)get_global_id(0);
     if (i >= n)
         return;
-    ct_real s = ct_row_dot(i, row_ptr, col, k_val, vm);
-    ct_real v1 = vm[i] - dt * inv_mass[i] * s;
+    ct_real v1 = ct_explicit_lumped_node(vm[i], ct_csr_row_dot((ct_size)i, row_ptr, col, k_val, vm), inv_mass[i], dt);
     vm_out[i] = v1;
     ct_detect(i, n, vm_prev[i], v1, act_ms, t_ms, dt_ms, thr_mV, bound_mV, bad_node, CT_BEAT_ARGS);
 }
 
 /* ---- sparse products and CG ------------------------------------------------------------------- */
 
-/* y = A x */
-__kernel void ct_spmv(int n, __global const int *row_ptr, __global const int *col, __global const ct_real *val,
-                      __global const ct_real *x, __global ct_real *y)
+/* y = A x on rows first..end-1 (work-item k takes row first + k) */
+__kernel void ct_spmv(int first, int end, __global const int *row_ptr, __global const int *col,
+                      __global const ct_real *val, __global const ct_real *x, __global ct_real *y)
 {
-    int i = (int)get_global_id(0);
-    if (i >= n)
+    int i = first + (int)get_global_id(0);
+    if (i >= end)
         return;
-    y[i] = ct_row_dot(i, row_ptr, col, val, x);
+    y[i] = ct_csr_row_dot((ct_size)i, row_ptr, col, val, x);
 }
 
 /* q = A p on rows first..n-1 (rows below `first` hold their products already: the MPI halo's interior
@@ -204,7 +134,7 @@ __kernel void ct_spmv_dot(int n, int first, __global const int *row_ptr, __globa
     for (int i = (int)get_global_id(0); i < n; i += (int)get_global_size(0)) {
         ct_real s;
         if (i >= first) {
-            s = ct_row_dot(i, row_ptr, col, val, p);
+            s = ct_csr_row_dot((ct_size)i, row_ptr, col, val, p);
             q[i] = s;
         } else {
             s = q[i];
@@ -277,7 +207,7 @@ __kernel void ct_rhs_explicit_consistent(int n, ct_real dt, __global const ct_re
     int i = (int)get_global_id(0);
     if (i >= n)
         return;
-    ct_real bi = -dt * q[i];
+    ct_real bi = ct_rhs_explicit_consistent_node(q[i], dt);
     b[i] = bi;
     x[i] = bi * inv_diag[i];
 }
@@ -289,7 +219,7 @@ __kernel void ct_rhs_implicit_consistent(int n, ct_real dt, ct_real one_minus_th
     int i = (int)get_global_id(0);
     if (i >= n)
         return;
-    b[i] = mv[i] / dt - one_minus_theta * q[i];
+    b[i] = ct_rhs_implicit_consistent_node(mv[i], q[i], dt, one_minus_theta);
 }
 
 /* Implicit, lumped mass: b = (m/dt) v - (1 - theta) K v. */
@@ -299,7 +229,7 @@ __kernel void ct_rhs_implicit_lumped(int n, ct_real one_minus_theta, __global co
     int i = (int)get_global_id(0);
     if (i >= n)
         return;
-    b[i] = mass_over_dt[i] * vm[i] - one_minus_theta * q[i];
+    b[i] = ct_rhs_implicit_lumped_node(mass_over_dt[i], vm[i], q[i], one_minus_theta);
 }
 
 /* ---- end of step: activation and blow-up ------------------------------------------------------ */

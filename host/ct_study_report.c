@@ -1,0 +1,418 @@
+/* ct_study_report.c — the data of a study's risk report (ct_study_report.h): the site result files, the
+ * surface maps, report.json's sections and the summary printed at the end, and tools/ct_report.py, which
+ * draws report.html from them. What runs the simulations is in ct_study.c. */
+#define _POSIX_C_SOURCE 200809L
+#include "ct_study_report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ct_files.h"
+
+#ifndef CT_TOOLS_DIR
+#define CT_TOOLS_DIR "tools"
+#endif
+#ifndef CT_PYTHON
+#define CT_PYTHON "python3"
+#endif
+
+/* ---- the tools/ct_report.py helper ---------------------------------------------------------------- */
+
+static void tools_script(char *out, size_t len)
+{
+    const char *env = getenv("CARDIOTWIN_TOOLS_DIR");
+    snprintf(out, len, "%s/ct_report.py", env && env[0] ? env : CT_TOOLS_DIR);
+}
+
+/* Runs python3 tools/ct_report.py with the given arguments; its messages go to stderr. */
+static ct_status run_report_tool(const char *const *args, int n_args)
+{
+    char script[4096];
+    tools_script(script, sizeof script);
+    struct stat sb;
+    if (stat(script, &sb) != 0)
+        return ct_error_set(CT_ERR_IO, "the report tool %s is missing (set CARDIOTWIN_TOOLS_DIR)", script);
+    const char *python = getenv("CARDIOTWIN_PYTHON");
+    if (!python || !python[0])
+        python = CT_PYTHON[0] ? CT_PYTHON : "python3";
+    const char *argv[16];
+    int k = 0;
+    argv[k++] = python;
+    argv[k++] = script;
+    for (int i = 0; i < n_args && k < 15; i++)
+        argv[k++] = args[i];
+    argv[k] = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return ct_error_set(CT_ERR_IO, "cannot start %s: %s", python, strerror(errno));
+    if (pid == 0) {
+        execvp(python, (char *const *)argv);
+        fprintf(stderr, "cardiotwin: cannot run %s: %s\n", python, strerror(errno));
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return ct_error_set(CT_ERR_IO, "waiting for %s: %s", python, strerror(errno));
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return ct_error_set(CT_ERR_IO, "%s %s %s failed (exit %d; python3 with numpy and matplotlib is needed: "
+                            "tools/setup.sh installs them)",
+                            python, script, args[0], WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return CT_OK;
+}
+
+ct_status ct_study_plot_ecg(const char *csv_path, const char *png_path)
+{
+    const char *args[] = {"ecg", csv_path, png_path};
+    return run_report_tool(args, 3);
+}
+
+/* ---- JSON helpers ---------------------------------------------------------------------------------- */
+
+ct_status ct_study_write_json_file(const char *path, const cJSON *obj)
+{
+    char *text = cJSON_Print(obj);
+    if (!text)
+        return ct_error_set(CT_ERR_NOMEM, "out of memory writing %s", path);
+    ct_status st = ct_write_file_atomic(path, text, strlen(text));
+    free(text);
+    return st;
+}
+
+static ct_status write_json(const char *dir, const char *name, const cJSON *obj)
+{
+    char path[4096];
+    CT_CHECK(ct_path_join(path, sizeof path, dir, name));
+    return ct_study_write_json_file(path, obj);
+}
+
+cJSON *ct_study_read_json(const char *path)
+{
+    char *text = NULL;
+    size_t len;
+    if (ct_read_file(path, &text, &len) != CT_OK)
+        return NULL;
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    return j;
+}
+
+static cJSON *number_or_null(double v, int valid)
+{
+    return valid && isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
+
+/* ---- one site's result file ------------------------------------------------------------------------ */
+
+/* DIR/site-NN.json: where site s (0-based) of a phase stores its result. */
+ct_status ct_study_site_result_path(const char *dir, int s, char *path, size_t len)
+{
+    char name[32];
+    snprintf(name, sizeof name, "site-%02d.json", s + 1);
+    return ct_path_join(path, len, dir, name);
+}
+
+cJSON *ct_study_site_json(const ct_induce_site *s, const char *key, ct_status st, const ct_induce_result *r,
+                          int extra_stimuli)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "key", key);
+    cJSON_AddStringToObject(o, "name", s->name);
+    cJSON_AddItemToObject(o, "position_mm", cJSON_CreateDoubleArray(s->position_mm, 3));
+    cJSON_AddStringToObject(o, "status", st == CT_OK ? "ok" : "failed");
+    if (st != CT_OK) {
+        cJSON_AddStringToObject(o, "message", ct_error_message());
+        cJSON_AddNullToObject(o, "inducible");
+        return o;
+    }
+    cJSON_AddBoolToObject(o, "inducible", r->inducible);
+    if (r->inducible) {
+        char by[8];
+        snprintf(by, sizeof by, "S%d", r->induced_by);
+        cJSON_AddStringToObject(o, "induced_by", by);
+    } else {
+        cJSON_AddNullToObject(o, "induced_by");
+    }
+    cJSON_AddItemToObject(o, "coupling_ms", cJSON_CreateDoubleArray(r->coupling_ms, r->n_extra));
+    cJSON *erp = cJSON_AddObjectToObject(o, "erp_ms");
+    for (int k = 0; k < CT_INDUCE_MAX_EXTRA; k++) {
+        char name[8];
+        snprintf(name, sizeof name, "S%d", k + 2);
+        if (k < extra_stimuli && (k < r->n_extra || (k == r->n_extra && !r->inducible))) /* the ones tried */
+            cJSON_AddItemToObject(erp, name, number_or_null(r->erp_ms[k], r->erp_ms[k] > 0));
+    }
+    cJSON_AddItemToObject(o, "cycle_length_ms", number_or_null(r->cycle_length_ms, r->cycle_length_ms > 0));
+    cJSON *ps = cJSON_AddArrayToObject(o, "phase_singularities");
+    for (int k = 0; k < r->n_ps; k++) {
+        cJSON *q = cJSON_CreateObject();
+        cJSON_AddItemToObject(q, "position_mm", cJSON_CreateDoubleArray(r->ps[k].position_mm, 3));
+        cJSON_AddNumberToObject(q, "charge", r->ps[k].charge);
+        cJSON_AddNumberToObject(q, "triangles", r->ps[k].n_triangles);
+        cJSON_AddItemToArray(ps, q);
+    }
+    cJSON_AddNumberToObject(o, "trials", r->trials);
+    cJSON_AddNumberToObject(o, "simulated_ms", r->simulated_ms);
+    cJSON_AddNumberToObject(o, "wall_s", r->wall_s);
+    return o;
+}
+
+/* ---- report.json's sections ----------------------------------------------------------------------- */
+
+/* Collects the site result files of a phase into an array (owned by the caller). */
+cJSON *ct_study_collect_sites(const char *dir, int n_sites)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (int s = 0; s < n_sites; s++) {
+        char path[4096];
+        cJSON *j = NULL;
+        if (ct_study_site_result_path(dir, s, path, sizeof path) == CT_OK)
+            j = ct_study_read_json(path);
+        if (!j) {
+            j = cJSON_CreateObject();
+            cJSON_AddStringToObject(j, "status", "failed");
+            cJSON_AddStringToObject(j, "message", "no result was stored");
+        }
+        cJSON_DeleteItemFromObject(j, "key");
+        cJSON_AddItemToArray(arr, j);
+    }
+    return arr;
+}
+
+int ct_study_site_inducible(const cJSON *site)
+{
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(site, "inducible"));
+}
+
+/* surface.json: the boundary of the mesh with the baseline's activation and APD90 (first beat). */
+ct_status ct_study_write_surface(const char *out_dir, const ct_sim *sim, const ct_run_result *r)
+{
+    const ct_mesh *m = sim->mesh;
+    int32_t *tris = NULL;
+    size_t n_tris = 0;
+    CT_CHECK(ct_mesh_boundary_tris(m, &tris, &n_tris));
+    int32_t *map = malloc(m->n_nodes * sizeof *map + 1);
+    if (!map) {
+        free(tris);
+        return ct_error_set(CT_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < m->n_nodes; i++)
+        map[i] = -1;
+    cJSON *root = cJSON_CreateObject();
+    cJSON *xyz = cJSON_AddArrayToObject(root, "xyz_mm");
+    cJSON *jt = cJSON_AddArrayToObject(root, "tris");
+    cJSON *fields = cJSON_AddObjectToObject(root, "fields");
+    cJSON *act = cJSON_AddArrayToObject(fields, "activation_ms");
+    cJSON *apd = cJSON_AddArrayToObject(fields, "apd90_ms");
+    int32_t used = 0;
+    for (size_t t = 0; t < 3 * n_tris; t++) {
+        int32_t i = tris[t];
+        if (map[i] < 0) {
+            map[i] = used++;
+            for (int k = 0; k < 3; k++)
+                cJSON_AddItemToArray(xyz, cJSON_CreateNumber(m->xyz_mm[3 * (size_t)i + k]));
+            cJSON_AddItemToArray(act, number_or_null(r->activation_ms[i], r->activation_ms[i] >= 0));
+            double a = -1, rep = -1;
+            if (r->max_beats > 0) {
+                a = r->beat_activation_ms[i];
+                rep = r->beat_repolarisation_ms[i];
+            }
+            cJSON_AddItemToArray(apd, number_or_null(rep - a, a >= 0 && rep >= 0));
+        }
+        cJSON_AddItemToArray(jt, cJSON_CreateNumber(map[i]));
+    }
+    free(map);
+    free(tris);
+    ct_status st = write_json(out_dir, "surface.json", root);
+    cJSON_Delete(root);
+    return st;
+}
+
+/* The baseline's numbers in the report (b: its "baseline" object), from the run's metrics.json in run_dir. */
+ct_status ct_study_report_baseline(cJSON *b, const char *run_dir)
+{
+    char path[4096];
+    CT_CHECK(ct_path_join(path, sizeof path, run_dir, "metrics.json"));
+    cJSON *m = ct_study_read_json(path);
+    cJSON_AddStringToObject(b, "status", "ok");
+    const cJSON *act = cJSON_GetObjectItemCaseSensitive(m, "activation");
+    const cJSON *beat = cJSON_GetObjectItemCaseSensitive(m, "beat1");
+    const cJSON *ecg = cJSON_GetObjectItemCaseSensitive(m, "ecg");
+    static const char *const from_act[] = {"total_activation_time_ms", NULL};
+    static const char *const from_beat[] = {"apd90_mean_ms", "apd90_sd_ms", "apd90_min_ms", "apd90_max_ms",
+                                            "repolarisation_dispersion_ms", NULL};
+    for (int k = 0; from_act[k]; k++)
+        cJSON_AddItemToObject(b, from_act[k], cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(act, from_act[k]), 1));
+    for (int k = 0; from_beat[k]; k++)
+        cJSON_AddItemToObject(b, from_beat[k],
+                              cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(beat, from_beat[k]), 1));
+    cJSON_AddItemToObject(b, "max_rt_gradient_ms_per_mm",
+                          cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(beat, "max_repolarisation_gradient_ms_per_mm"), 1));
+    cJSON_AddItemToObject(
+        b, "volume_above_10_ms_per_mm_mm3",
+        cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(beat, "volume_repolarisation_gradient_above_10_ms_per_mm_mm3"), 1));
+    cJSON_AddItemToObject(b, "qrs_ms", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(ecg, "qrs_ms"), 1));
+    cJSON_AddItemToObject(b, "qt_ms", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(ecg, "qt_ms"), 1));
+    if (ecg)
+        cJSON_AddStringToObject(b, "ecg_csv", "baseline/ecg.csv");
+    /* cJSON_Duplicate(NULL) gives NULL, which AddItemToObject refuses: absent stays absent */
+    cJSON_Delete(m);
+    return CT_OK;
+}
+
+void ct_study_report_patient(cJSON *report, const char *input, const ct_config *cfg, const ct_sim *sim)
+{
+    cJSON *p = cJSON_AddObjectToObject(report, "patient");
+    cJSON_AddStringToObject(p, "source", input);
+    char *text = NULL;
+    size_t len;
+    if (ct_read_file(input, &text, &len) == CT_OK) {
+        cJSON *j = cJSON_Parse(text);
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "description");
+        cJSON_AddStringToObject(p, "description", cJSON_IsString(d) ? d->valuestring : "");
+        cJSON_Delete(j);
+        free(text);
+    }
+    const ct_mesh *m = sim->mesh;
+    cJSON_AddNumberToObject(p, "n_nodes", (double)m->n_nodes);
+    cJSON_AddNumberToObject(p, "n_tets", (double)m->n_tets);
+    double vol[3] = {0, 0, 0};
+    for (size_t e = 0; e < m->n_tets; e++) {
+        int t = m->tissue ? m->tissue[e] : 0;
+        vol[t >= 0 && t < 3 ? t : 0] += ct_mesh_tet_volume(m, e);
+    }
+    cJSON_AddNumberToObject(p, "volume_mm3", vol[0] + vol[1] + vol[2]);
+    cJSON_AddNumberToObject(p, "healthy_volume_mm3", vol[0]);
+    cJSON_AddNumberToObject(p, "border_zone_volume_mm3", vol[1]);
+    cJSON_AddNumberToObject(p, "scar_volume_mm3", vol[2]);
+    cJSON_AddStringToObject(p, "model", cfg->model_name);
+}
+
+void ct_study_report_protocol(cJSON *report, const ct_induce_protocol *p, const ct_config *cfg, const char *backend)
+{
+    cJSON *j = cJSON_AddObjectToObject(report, "protocol");
+    cJSON_AddNumberToObject(j, "s1_count", p->s1_count);
+    cJSON_AddNumberToObject(j, "s1_bcl_ms", p->s1_bcl_ms);
+    cJSON_AddNumberToObject(j, "extra_stimuli", p->extra_stimuli);
+    cJSON_AddNumberToObject(j, "ci_start_ms", p->ci_start_ms);
+    cJSON_AddNumberToObject(j, "ci_step_ms", p->ci_step_ms);
+    cJSON_AddNumberToObject(j, "ci_min_ms", p->ci_min_ms);
+    cJSON_AddNumberToObject(j, "observe_ms", p->observe_ms);
+    cJSON_AddNumberToObject(j, "stim_radius_mm", p->stim_radius_mm);
+    cJSON_AddNumberToObject(j, "stim_amplitude_uA_per_uF", p->stim_amplitude_uA_per_uF);
+    cJSON_AddNumberToObject(j, "stim_duration_ms", p->stim_duration_ms);
+    cJSON_AddStringToObject(j, "model", cfg->model_name);
+    cJSON_AddStringToObject(j, "backend", backend);
+    cJSON_AddNumberToObject(j, "dt_ms", p->dt_ms > 0 ? p->dt_ms : cfg->dt_ms);
+}
+
+void ct_study_report_notes(cJSON *report, const ct_config *cfg, const ct_induce_protocol *p)
+{
+    cJSON *notes = cJSON_AddArrayToObject(report, "notes");
+    cJSON_AddItemToArray(notes, cJSON_CreateString(
+                                    "Monodomain model; the pseudo-ECG assumes an infinite homogeneous medium (no torso)."));
+    char note[256];
+    snprintf(note, sizeof note,
+             "Re-entry is declared when tissue is still excited (Vm above %g mV) %g ms after the last stimulus; "
+             "the effective refractory period is the longest coupling interval that failed to capture.",
+             cfg->activation_threshold_mV, p->observe_ms);
+    cJSON_AddItemToArray(notes, cJSON_CreateString(note));
+}
+
+int ct_study_count_inducible(const cJSON *sites)
+{
+    int n = 0;
+    for (const cJSON *s = sites ? sites->child : NULL; s; s = s->next)
+        n += ct_study_site_inducible(s);
+    return n;
+}
+
+void ct_study_report_ablation(cJSON *report, const ct_study_options *o, const ct_config *cfg, const ct_sim *sim,
+                              const ct_induce_site *sites, int n_sites, const cJSON *before, const cJSON *after)
+{
+    cJSON *abl = cJSON_AddObjectToObject(report, "ablation");
+    cJSON *jl = cJSON_AddArrayToObject(abl, "lesions");
+    for (int l = 0; l < o->n_lesions; l++) {
+        const ct_lesion *le = &o->lesions[l];
+        const ct_lesion_effect *ef = &sim->lesion_effect[cfg->n_lesions + l];
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "name", le->name);
+        cJSON_AddStringToObject(j, "shape", ct_lesion_shape_name(le->shape));
+        if (le->shape == CT_LESION_SPHERE) {
+            cJSON_AddItemToObject(j, "center_mm", cJSON_CreateDoubleArray(le->a_mm, 3));
+        } else if (le->shape == CT_LESION_LINE) {
+            cJSON_AddItemToObject(j, "from_mm", cJSON_CreateDoubleArray(le->a_mm, 3));
+            cJSON_AddItemToObject(j, "to_mm", cJSON_CreateDoubleArray(le->b_mm, 3));
+        } else {
+            cJSON_AddItemToObject(j, "box_min_mm", cJSON_CreateDoubleArray(le->a_mm, 3));
+            cJSON_AddItemToObject(j, "box_max_mm", cJSON_CreateDoubleArray(le->b_mm, 3));
+        }
+        if (le->shape != CT_LESION_BOX)
+            cJSON_AddNumberToObject(j, "radius_mm", le->radius_mm);
+        cJSON_AddNumberToObject(j, "elements", (double)ef->n_elements);
+        cJSON_AddNumberToObject(j, "volume_mm3", ef->volume_mm3);
+        if (ef->transmural < 0)
+            cJSON_AddNullToObject(j, "transmural");
+        else
+            cJSON_AddBoolToObject(j, "transmural", ef->transmural);
+        cJSON_AddItemToArray(jl, j);
+    }
+    cJSON *js = cJSON_AddArrayToObject(abl, "sites");
+    for (int s = 0; s < n_sites; s++) {
+        const cJSON *a = cJSON_GetArrayItem(after, s), *b = cJSON_GetArrayItem(before, s);
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "name", sites[s].name);
+        cJSON_AddItemToObject(j, "inducible_before",
+                              cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(b, "inducible"), 1));
+        cJSON_AddItemToObject(j, "inducible_after",
+                              cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(a, "inducible"), 1));
+        cJSON_AddItemToObject(j, "result_after", cJSON_Duplicate(a, 1));
+        cJSON_AddItemToArray(js, j);
+    }
+}
+
+void ct_study_report_summary(cJSON *report, const ct_induce_site *sites, int n_sites, int n_lesions, int n_before,
+                             int n_after)
+{
+    cJSON *sum = cJSON_AddObjectToObject(report, "summary");
+    cJSON_AddNumberToObject(sum, "sites", n_sites);
+    cJSON_AddNumberToObject(sum, "inducible_sites", n_before);
+    if (n_lesions)
+        cJSON_AddNumberToObject(sum, "inducible_sites_after_ablation", n_after);
+    printf("re-entry inducible from %d of %d site%s", n_before, n_sites, n_sites == 1 ? "" : "s");
+    if (n_lesions)
+        printf(" before ablation, %d after", n_after);
+    printf("\n");
+    const cJSON *before = cJSON_GetObjectItemCaseSensitive(report, "sites");
+    const cJSON *after = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(report, "ablation"), "sites");
+    for (int s = 0; s < n_sites; s++) {
+        const cJSON *b = cJSON_GetArrayItem(before, s);
+        const cJSON *stt = cJSON_GetObjectItemCaseSensitive(b, "status");
+        printf("  %-20s %s", sites[s].name,
+               cJSON_IsString(stt) && strcmp(stt->valuestring, "ok") != 0 ? "FAILED"
+               : ct_study_site_inducible(b)                                 ? "inducible"
+                                                                            : "not inducible");
+        if (n_lesions) {
+            const cJSON *a = cJSON_GetArrayItem(after, s);
+            printf(" -> %s", ct_study_site_inducible(cJSON_GetObjectItemCaseSensitive(a, "result_after"))
+                                 ? "inducible after ablation"
+                                 : "not inducible after ablation");
+        }
+        printf("\n");
+    }
+}
+
+ct_status ct_study_report_write(const char *out_dir, const cJSON *report)
+{
+    CT_CHECK(write_json(out_dir, "report.json", report));
+    const char *args[] = {"report", out_dir};
+    CT_CHECK(run_report_tool(args, 2));
+    printf("report: %s/report.html\n", out_dir);
+    return CT_OK;
+}

@@ -1,0 +1,151 @@
+/* ct_step.h — the Godunov step, the Jacobi-preconditioned CG and the MPI halo state machine, written once over
+ * a table of device primitives (ct_device_ops) that each backend fills in.
+ *
+ * The backends (kernels/cpu/backend_cpu.c, kernels/opencl/backend_opencl.c, kernels/cuda/backend_cuda.cu) keep
+ * their data where their device wants it and supply element-wise and sparse primitives over it; the order of
+ * the operations of a step (reaction, the halo exchange of Vm, diffusion, detection, the blow-up report), the CG
+ * iteration and the halo protocol of backend.h live here, in host C, once. In the manner of SUNDIALS' PCG over
+ * N_Vector operations: a reduction returns this process's part (owned nodes only), the halo's sum() makes it
+ * global (ct_step_core.halo), so every rank takes the same iterations with the same scalars.
+ *
+ * Vectors and matrices are named by id (enum ct_vec_id, ct_mat_id); a backend maps an id to its storage at the
+ * time of the call (the CPU and OpenCL backends swap the buffers behind CT_VEC_VM and CT_VEC_TMP).
+ * Per-node arithmetic is in ct_node_ops.h, the one source of the kernels.
+ */
+#ifndef CT_STEP_H
+#define CT_STEP_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include "backend.h"
+
+/* The vectors the step and CG name (n values each, ct_real). */
+enum ct_vec_id {
+    CT_VEC_VM = 0, /* transmembrane potential, mV */
+    CT_VEC_TMP,    /* work: M v (implicit, consistent), the increment dv (explicit, consistent) */
+    CT_VEC_Q,      /* work: K v, A x, A p */
+    CT_VEC_P       /* CG search direction */
+};
+
+/* The matrices (CSR, the pattern of K): K stiffness, M consistent mass, A the matrix CG solves with
+ * (M_C for explicit + consistent, M/dt + theta K for implicit). */
+enum ct_mat_id { CT_MAT_K = 0, CT_MAT_M, CT_MAT_A };
+
+/* Which right-hand side b of CG to form from q = K v (and tmp = M v). */
+enum ct_rhs_id {
+    CT_RHS_EXPLICIT_CONSISTENT = 0, /* b = -dt q, and the first guess tmp = b / diag(A) */
+    CT_RHS_IMPLICIT_LUMPED,         /* b = (m/dt) v - (1 - theta) q */
+    CT_RHS_IMPLICIT_CONSISTENT      /* b = tmp / dt - (1 - theta) q */
+};
+
+/* The device primitives of one backend. `dev` is the backend's context. Every entry is required unless marked
+ * optional. A primitive works on rows [0, n_owned) of its vectors unless told rows; it may also compute rows of
+ * the ghost nodes (n_owned..n-1), whose values are never read before the halo refreshes them. Reductions return
+ * this process's sums over the owned nodes, in double; the driver adds them over the ranks. */
+typedef struct ct_device_ops {
+    /* Reaction of nodes [r0, r1): Vm saved in vm_prev, ionic model (Rush-Larsen) and the stimuli of `active`
+     * (0 if the problem has none) with amplitudes amp_uA_per_uF[0..CT_MAX_STIMULI). */
+    ct_status (*react)(void *dev, size_t r0, size_t r1, uint32_t active, const ct_real *amp_uA_per_uF,
+                       ct_real dt_ms);
+    /* y = mat x on rows [r0, r1) (rows of y outside it keep their values, except ghost rows). */
+    ct_status (*spmv)(void *dev, int mat, int x, int y, size_t r0, size_t r1);
+    /* Explicit diffusion, lumped mass: vm <- vm - dt M_L^-1 K vm. A backend that runs the detection in the same
+     * pass (as detect() would) sets *detected to 1. */
+    ct_status (*explicit_lumped)(void *dev, ct_real dt_ms, double t_ms, int *detected);
+    /* b (and the first guess, see ct_rhs_id) from q, vm, tmp. */
+    ct_status (*rhs)(void *dev, int rhs, ct_real dt_ms, ct_real one_minus_theta);
+    /* vm += tmp; *detected as explicit_lumped. */
+    ct_status (*add_tmp)(void *dev, double t_ms, int *detected);
+    /* Detection at every owned node (ct_detect_node: first activation, beats, blow-up flag) for the step
+     * [t_ms, t_ms + dt_ms], Vm going from vm_prev to vm. */
+    ct_status (*detect)(void *dev, double t_ms);
+    /* The lowest node the detection of this step flagged (-1: none) and its Vm; the flag is clear for the next
+     * step afterwards. This is also the step's synchronisation point. */
+    ct_status (*blown_up)(void *dev, long *node, double *vm_mV);
+    /* CG: r = b - q, z = D^-1 r, p = z; local b.b, r.z, r.r in sums[0..2]. */
+    ct_status (*cg_start)(void *dev, double sums[3]);
+    /* CG: q = A p on rows [r0, n_owned) (rows below r0 hold theirs already, from spmv), then the local p.q. */
+    ct_status (*cg_product)(void *dev, size_t r0, double *pq);
+    /* CG: x += alpha p, r -= alpha q, z = D^-1 r (alpha rounded to ct_real); local r.z, r.r in sums[0..1]. */
+    ct_status (*cg_update)(void *dev, int x, double alpha, double sums[2]);
+    /* CG: p = z + beta p (beta rounded to ct_real). */
+    ct_status (*cg_direction)(void *dev, double beta);
+    /* Halo: puts x's values at halo.send_idx into the send buffer and returns the buffers the exchange reads
+     * (n_send values) and writes (n - n_owned ghost values), in the memory halo.exchange_begin takes. */
+    ct_status (*halo_pack)(void *dev, int x, const double **send, double **ghost);
+    /* Halo: x's ghosts <- the ghost buffer, once the exchange has ended. */
+    ct_status (*halo_unpack)(void *dev, int x);
+    /* Optional (NULL: work starts when queued). Submits queued work, so the device runs it while the host
+     * waits for an MPI exchange. */
+    ct_status (*flush)(void *dev);
+} ct_device_ops;
+
+/* What every backend's context holds for the driver: the problem's scalars and the halo state. Embedded in the
+ * backend's context, set up by ct_step_core_init, released by ct_step_core_free. */
+typedef struct ct_step_core {
+    const ct_device_ops *ops;
+    void *dev;                /* the backend context handed to every op (borrowed) */
+    const char *backend;      /* "cpu", "opencl", "cuda": for messages */
+    size_t n;
+    int model, nstate, diffusion;
+    int consistent;           /* consistent mass */
+    int use_cg;               /* implicit, or explicit with consistent mass */
+    int has_stim;             /* the problem has a stimulus mask */
+    int use_node_set;         /* the problem has per-node parameter sets */
+    int max_beats;
+    double dt_ms, theta, cg_rel_tolerance, threshold_mV, bound_mV;
+    int cg_max_iterations;
+    /* MPI halo (backend.h); n_owned == n_interior == n and has_halo == 0 without one */
+    size_t n_owned, n_interior;
+    int has_halo;
+    int vm_in_flight;         /* the end-of-step Vm exchange is begun, not yet ended */
+    ct_halo halo;             /* callbacks and user; send_idx points to the copy below */
+    int32_t *send_idx;        /* halo.n_send, owned */
+} ct_step_core;
+
+/* Checks pb (model id, max_beats, the halo: ct_halo_check) and fills s from it; messages name `backend`.
+ * On failure s holds nothing to free beyond what ct_step_core_free releases. */
+ct_status ct_step_core_init(ct_step_core *s, const ct_backend_problem *pb, const char *backend,
+                            const ct_device_ops *ops, void *dev);
+/* Frees what s owns (not the device data). Call ct_step_vm_halo_end first while the device data still exist. */
+void ct_step_core_free(ct_step_core *s);
+
+/* One Godunov step from t_ms (backend.h step()). */
+ct_status ct_step_run(ct_step_core *s, double t_ms, uint32_t stim_active, const double *stim_amp_uA_per_uF,
+                      ct_step_report *report);
+
+/* Ends the Vm exchange the last step began, if still in flight: the ghosts' Vm <- their owners'. download,
+ * save_state, load_state and destroy call it first. */
+ct_status ct_step_vm_halo_end(ct_step_core *s);
+
+/* Solves A x = b by Jacobi-preconditioned CG from the x given (x: CT_VEC_VM or CT_VEC_TMP); ct_cg.c. */
+ct_status ct_cg_solve(ct_step_core *s, int x, int *iterations);
+
+/* The halo's part of the driver (ct_step.c), used by CG: with a halo, x's ghosts <- the owners' values
+ * (begin, then end), and the sum of values[0..count) over the ranks; without, nothing. */
+ct_status ct_step_halo_begin(ct_step_core *s, int x);
+ct_status ct_step_halo_end(ct_step_core *s, int x);
+ct_status ct_step_halo_sum(ct_step_core *s, double *values, int count);
+
+/* The diffusion arrays every backend builds on the host from the problem, rounded to ct_real the same way:
+ * K's values; 1/m (explicit lumped); and when CG is used A, D^-1 = 1/diag(A), m/dt, and M_C's values
+ * (consistent mass). All owned by the struct (ct_diffusion_arrays_free); NULL where not needed. */
+typedef struct ct_diffusion_arrays {
+    ct_real *k_val;           /* nnz */
+    ct_real *inv_mass;        /* n */
+    ct_real *a_val;           /* nnz, CG only */
+    ct_real *inv_diag;        /* n, CG only */
+    ct_real *mass_over_dt;    /* n, CG only */
+    ct_real *m_val;           /* nnz, CG with consistent mass only */
+} ct_diffusion_arrays;
+
+ct_status ct_diffusion_arrays_build(const ct_step_core *s, const ct_backend_problem *pb, ct_diffusion_arrays *out);
+void ct_diffusion_arrays_free(ct_diffusion_arrays *a);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CT_STEP_H */
