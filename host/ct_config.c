@@ -624,3 +624,12 @@ int ct_stimulus_active(const ct_stimulus *s, double t_ms)
     double in_pulse = since - k * s->period_ms;
     return in_pulse + eps < s->duration_ms;
 }
+
+uint32_t ct_config_stimuli_active(const ct_config *cfg, double t_ms)
+{
+    uint32_t active = 0;
+    for (int s = 0; s < cfg->n_stimuli; s++)
+        if (ct_stimulus_active(&cfg->stimuli[s], t_ms))
+            active |= 1u << s;
+    return active;
+}

@@ -7,6 +7,8 @@
 #ifndef CT_CONFIG_H
 #define CT_CONFIG_H
 
+#include <stdint.h>
+
 #include "ct_fem.h"
 #include "ct_lesion.h"
 #include "ct_status.h"
@@ -113,5 +115,8 @@ ct_status ct_config_body_frame(const struct cJSON *obj, const char *src, const c
 
 /* Whether stimulus s delivers current during the step starting at t_ms. */
 int ct_stimulus_active(const ct_stimulus *s, double t_ms);
+
+/* The configuration's stimuli delivering current during the step starting at t_ms: bit s for stimulus s. */
+uint32_t ct_config_stimuli_active(const ct_config *cfg, double t_ms);
 
 #endif /* CT_CONFIG_H */

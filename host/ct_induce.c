@@ -168,12 +168,8 @@ static uint32_t runner_stimuli(void *user, long step)
     for (int k = 0; k < r->n_pulses; k++)
         if (step >= r->pulse[k] && step < r->pulse[k] + r->dur_steps)
             active = 1u;
-    if (r->own_stimuli) { /* the configuration's stimuli instead */
-        double t = (double)step * r->dt_ms;
-        for (int s = 0; s < r->sim->cfg->n_stimuli; s++)
-            if (ct_stimulus_active(&r->sim->cfg->stimuli[s], t))
-                active |= 1u << s;
-    }
+    if (r->own_stimuli) /* the configuration's stimuli instead */
+        active |= ct_config_stimuli_active(r->sim->cfg, (double)step * r->dt_ms);
     return active;
 }
 

@@ -302,17 +302,11 @@ static void print_run_size(const ct_sim *sim, const ct_backend_ops *be, ct_backe
 static uint32_t config_stimuli(void *user, long step)
 {
     const ct_config *cfg = user;
-    double t = (double)step * cfg->dt_ms;
-    uint32_t active = 0;
-    for (int s = 0; s < cfg->n_stimuli; s++)
-        if (ct_stimulus_active(&cfg->stimuli[s], t))
-            active |= 1u << s;
-    return active;
+    return ct_config_stimuli_active(cfg, (double)step * cfg->dt_ms);
 }
 
 /* What the observers of ct_sim_run share (all borrowed from it). */
 typedef struct run_watch {
-    const ct_sim *sim;
     const ct_backend_ops *be;
     ct_backend_ctx *ctx;
     const ct_dist *dist;
@@ -568,7 +562,7 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
         print_run_size(sim, be, ctx, out, step0, n_steps, full_steps, every, ckpt_every, ecg_every);
     if ((st = ct_dist_agree(dist, CT_OK)) != CT_OK) /* split: the ranks start the clock together */
         goto done;
-    run_watch w = {.sim = sim, .be = be, .ctx = ctx, .dist = dist, .local = local, .out = out, .ecg = ecg,
+    run_watch w = {.be = be, .ctx = ctx, .dist = dist, .local = local, .out = out, .ecg = ecg,
                    .r = r, .ckpt_path = ckpt_path, .ckpt_id = &ckpt_id, .frame_every = every, .root = root,
                    .step0 = step0, .full_steps = full_steps, .n_steps = n_steps,
                    .progress_every = n_steps >= 10 ? n_steps / 10 : 1};
