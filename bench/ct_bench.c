@@ -21,8 +21,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "../host/ct_config.h"
-#include "../host/ct_sim.h"
+#include "../host/sim/ct_config.h"
+#include "../host/sim/ct_sim.h"
 #include "../kernels/backend.h"
 #include "../kernels/ct_real.h"
 #include "../kernels/models/ct_models.h"

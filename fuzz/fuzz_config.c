@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "ct_config.h"
-#include "ct_sim.h"
+#include "sim/ct_config.h"
+#include "sim/ct_sim.h"
 #include "fuzz_util.h"
 
 #define CT_FUZZ_SOURCE "fuzz_config.json"

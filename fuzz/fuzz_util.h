@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ct_mesh.h"
-#include "ct_status.h"
+#include "mesh/ct_mesh.h"
+#include "core/ct_status.h"
 
 /* path = <this process's scratch folder>/name; the folder is made on first use and removed at exit. */
 const char *ct_fuzz_path(const char *name);

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ct_files.h"
-#include "ct_mesh.h"
+#include "core/ct_files.h"
+#include "mesh/ct_mesh.h"
 #include "mesh_io/ct_mesh_io.h"
 
 static const char *out_dir;

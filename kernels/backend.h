@@ -1,6 +1,6 @@
 /* backend.h — the one interface every compute backend (CPU, CUDA, OpenCL) fills in.
  *
- * The time loops (host/ct_run.c, host/ct_induce.c: step, download, the state blob) see only this table. A
+ * The time loops (host/sim/ct_run.c, host/study/ct_induce.c: step, download, the state blob) see only this table. A
  * backend owns the whole simulation state on its device for the length of a run: Vm, the ionic state, the
  * matrices, the activation times. The host hands it the problem once (ct_backend_problem), then calls step()
  * once per time step and download() only when it needs a field for output.
@@ -21,8 +21,8 @@ extern "C" {
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../host/ct_csr.h"
-#include "../host/ct_status.h"
+#include "../host/fem/ct_csr.h"
+#include "../host/core/ct_status.h"
 #include "ct_real.h"
 
 #define CT_MAX_STIMULI 32
@@ -78,7 +78,7 @@ typedef struct ct_backend_problem {
     int n_param_sets;                /* >= 1 */
     const ct_real *param_sets;       /* n_param_sets * CT_MODEL_NPARAM */
     const uint8_t *node_param_set;   /* n_nodes indices into param_sets; NULL: all use set 0 */
-    const ct_csr *stiffness;         /* K (mm^3/ms), see host/ct_fem.h */
+    const ct_csr *stiffness;         /* K (mm^3/ms), see host/fem/ct_fem.h */
     const double *lumped_mass_mm3;   /* n_nodes */
     const ct_csr *consistent_mass;   /* NULL: lumped; else M (mm^3) with the pattern of K, solved by CG */
     const uint32_t *stim_mask;       /* n_nodes bit masks: bit s set if stimulus s covers the node; NULL: none */

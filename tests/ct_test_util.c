@@ -9,8 +9,8 @@
 
 #include "../kernels/backend.h"
 #include "../kernels/models/ct_models.h"
-#include "ct_config.h"
-#include "ct_sim.h"
+#include "sim/ct_config.h"
+#include "sim/ct_sim.h"
 
 char *ct_test_tmpdir(const char *tag)
 {

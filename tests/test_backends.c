@@ -4,7 +4,7 @@
  *
  * Every case goes through the public table of kernels/backend.h only (create, step, download, state_size,
  * save_state, load_state, destroy); problems are built with the host helpers (ct_config_parse, ct_sim_create,
- * ct_sim_backend_problem), and the test drives the time loop itself, as host/ct_run.c does. A backend whose
+ * ct_sim_backend_problem), and the test drives the time loop itself, as host/sim/ct_run.c does. A backend whose
  * probe() fails is skipped with its reason (CI has no GPU: CUDA skips, OpenCL runs on PoCL on the CPU).
  * The test names read backend::case, e.g. opencl::crank_nicolson_consistent.
  *
@@ -37,8 +37,8 @@
 
 #include "../kernels/backend.h"
 #include "../kernels/models/ct_models.h"
-#include "ct_config.h"
-#include "ct_sim.h"
+#include "sim/ct_config.h"
+#include "sim/ct_sim.h"
 
 /* ---- the backends ------------------------------------------------------------------------------------ */
 
@@ -143,7 +143,7 @@ static void problem_free(problem *p)
     free(p->stim_mask);
 }
 
-/* The stimuli active during the step starting at t_ms (as host/ct_run.c), and the test's own bit. */
+/* The stimuli active during the step starting at t_ms (as host/sim/ct_run.c), and the test's own bit. */
 static uint32_t stim_active(const problem *p, double t_ms)
 {
     uint32_t active = 0;

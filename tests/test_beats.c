@@ -2,7 +2,7 @@
  *
  * A 2 x 0.5 x 0.5 mm TP06 slab (dx 0.25 mm, 81 nodes) paced over its whole volume three times, 500 ms
  * apart: every node is a copy of one cell, so the tissue's first APD90 must agree with the single-cell
- * driver's (host/ct_cell.c). Then the beat fields from the backend directly (the beat count, the error
+ * driver's (host/model/ct_cell.c). Then the beat fields from the backend directly (the beat count, the error
  * when beats were not asked for) and the OpenCL backend against the CPU.
  */
 #include <criterion/criterion.h>
@@ -12,9 +12,9 @@
 #include <string.h>
 
 #include "../kernels/models/ct_models.h"
-#include "ct_cell.h"
-#include "ct_config.h"
-#include "ct_sim.h"
+#include "model/ct_cell.h"
+#include "sim/ct_config.h"
+#include "sim/ct_sim.h"
 
 #define MAX_BEATS 4
 #define N_PACED 3

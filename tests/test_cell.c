@@ -16,8 +16,8 @@
  * 20 beats from the CellML initial state are within about 4 ms (APD90) and 1.7 mV (peak) of the
  * 300-beat values, which the ranges below allow for; each TP06 beat costs about 35 ms at dt 0.01.
  *
- * Build: gcc -std=c11 -O2 -Ikernels -Ihost tests/test_cell.c host/ct_cell.c host/model/ct_model_desc.c
- *        host/ct_status.c -lcriterion -lm
+ * Build: gcc -std=c11 -O2 -Ikernels -Ihost tests/test_cell.c host/model/ct_cell.c host/model/ct_model_desc.c
+ *        host/core/ct_status.c -lcriterion -lm
  * (add -DCT_REAL_FLOAT to every file for the single-precision build; the same tests apply).
  */
 #include <criterion/criterion.h>
@@ -25,8 +25,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "ct_cell.h"
-#include "ct_status.h"
+#include "model/ct_cell.h"
+#include "core/ct_status.h"
 #include "model/ct_model_desc.h"
 #include "models/ct_models.h"
 

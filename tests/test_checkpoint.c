@@ -7,9 +7,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "ct_checkpoint.h"
-#include "ct_config.h"
-#include "ct_sim.h"
+#include "sim/ct_checkpoint.h"
+#include "sim/ct_config.h"
+#include "sim/ct_sim.h"
 #include "ct_test_util.h"
 
 static const char *cfg_text =

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ct_config.h"
+#include "sim/ct_config.h"
 #include "models/ct_models.h"
 
 /* A minimal valid configuration with one placeholder %s spliced in at the top level. */

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ct_mesh.h"
+#include "mesh/ct_mesh.h"
 #include "ct_test_util.h"
 #include "image/ct_phantom.h"
 #include "personalise/ct_geometry.h"

@@ -21,8 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ct_checkpoint.h"
-#include "ct_files.h"
+#include "sim/ct_checkpoint.h"
+#include "core/ct_files.h"
 #include "ct_test_util.h"
 #include "io/ct_pvd.h"
 #include "io/ct_vtk.h"

@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ct_mesh.h"
+#include "mesh/ct_mesh.h"
 #include "ct_test_util.h"
 #include "mesh_io/ct_mesh_io.h"
 

@@ -3,9 +3,9 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "ct_fem.h"
-#include "ct_mesh.h"
-#include "ct_reorder.h"
+#include "fem/ct_fem.h"
+#include "mesh/ct_mesh.h"
+#include "mesh/ct_reorder.h"
 
 static const double size_mm[3] = {2.0, 1.5, 1.0};
 

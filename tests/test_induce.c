@@ -21,10 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ct_config.h"
-#include "ct_induce.h"
-#include "ct_lesion.h"
-#include "ct_sim.h"
+#include "sim/ct_config.h"
+#include "study/ct_induce.h"
+#include "study/ct_lesion.h"
+#include "sim/ct_sim.h"
 #include "ct_test_util.h"
 
 static const char *ring_json =

@@ -13,8 +13,8 @@
 
 #include <gmshc.h>
 
-#include "../host/ct_mesh.h"
-#include "../host/ct_status.h"
+#include "../host/mesh/ct_mesh.h"
+#include "../host/core/ct_status.h"
 #include "ct_test_util.h"
 #include "../host/mesh_io/ct_mesh_io.h"
 #include "../host/personalise/ct_geometry.h"

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ct_files.h"
-#include "ct_mesh.h"
+#include "core/ct_files.h"
+#include "mesh/ct_mesh.h"
 #include "metrics/ct_cv_map.h"
 #include "metrics/ct_ecg.h"
 #include "metrics/ct_gradient.h"

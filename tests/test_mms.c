@@ -54,8 +54,8 @@
 #include <stdlib.h>
 
 #include "backend.h"
-#include "ct_fem.h"
-#include "ct_mesh.h"
+#include "fem/ct_fem.h"
+#include "mesh/ct_mesh.h"
 #include "models/ct_models.h"
 
 #define MMS_PI 3.14159265358979323846

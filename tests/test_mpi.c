@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 
 #include "../kernels/backend.h"
-#include "ct_mesh.h"
+#include "mesh/ct_mesh.h"
 #include "ct_test_util.h"
 #include "io/ct_vtk.h"
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ct_mesh.h"
+#include "mesh/ct_mesh.h"
 #include "personalise/ct_aha.h"
 #include "personalise/ct_coords.h"
 #include "personalise/ct_fibres.h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ct_mesh.h"
+#include "mesh/ct_mesh.h"
 #include "metrics/ct_phase.h"
 
 #define PI 3.14159265358979323846

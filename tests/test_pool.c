@@ -1,4 +1,4 @@
-/* test_pool.c — the process pool of `induce` and `cohort` (host/ct_pool.h): every task runs once, in a child,
+/* test_pool.c — the process pool of `induce` and `cohort` (host/study/ct_pool.h): every task runs once, in a child,
  * in a free slot, and reaches done() with its exit status; a failed prepare is a task's failure, a failed
  * done() stops the pool; the slot's device variable; SIGTERM to the parent reaches every running child. */
 #define _POSIX_C_SOURCE 200809L
@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ct_pool.h"
+#include "study/ct_pool.h"
 
 #define MAX_TASKS 16
 

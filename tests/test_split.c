@@ -19,9 +19,9 @@
 #include <string.h>
 
 #include "backend.h"
-#include "ct_config.h"
-#include "ct_fem.h"
-#include "ct_mesh.h"
+#include "sim/ct_config.h"
+#include "fem/ct_fem.h"
+#include "mesh/ct_mesh.h"
 #include "models/ct_models.h"
 
 /* Lumped mass of every node of a box whose indices are at least 1 from the boundary, in units of dx^3:

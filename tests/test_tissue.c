@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ct_config.h"
-#include "ct_sim.h"
+#include "sim/ct_config.h"
+#include "sim/ct_sim.h"
 
 static void run_text(const char *text, ct_config *cfg, ct_sim **sim, ct_run_result *res)
 {

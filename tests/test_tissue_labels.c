@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ct_config.h"
-#include "ct_sim.h"
+#include "sim/ct_config.h"
+#include "sim/ct_sim.h"
 #include "ct_test_util.h"
 #include "io/ct_vtk.h"
 #include "mesh_io/ct_mesh_io.h"

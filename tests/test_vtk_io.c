@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../host/ct_status.h"
+#include "../host/core/ct_status.h"
 #include "ct_test_util.h"
 #include "../host/io/ct_pvd.h"
 #include "../host/io/ct_vtk.h"

@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-#include "../ct_status.h"
+#include "core/ct_status.h"
 
 typedef struct ct_image {
     int dims[3];              /* voxels along i, j, k; each >= 1 */

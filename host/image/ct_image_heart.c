@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../ct_vec3.h"
+#include "core/ct_vec3.h"
 #include "../io/ct_vtk.h"
 #include "../personalise/ct_geometry.h"
 

@@ -28,7 +28,7 @@
 #ifndef CT_IMAGE_HEART_H
 #define CT_IMAGE_HEART_H
 
-#include "../ct_mesh.h"
+#include "mesh/ct_mesh.h"
 #include "ct_image.h"
 #include "ct_lge.h"
 

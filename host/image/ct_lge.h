@@ -15,7 +15,7 @@
 
 #include <stddef.h>
 
-#include "../ct_status.h"
+#include "core/ct_status.h"
 
 enum ct_lge_method { CT_LGE_NONE = 0, CT_LGE_FWHM, CT_LGE_NSD };
 

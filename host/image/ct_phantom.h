@@ -33,7 +33,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../ct_status.h"
+#include "core/ct_status.h"
 #include "../personalise/ct_geometry.h"
 #include "ct_image.h"
 

@@ -40,7 +40,7 @@
 #ifndef CT_SURFACE_HEART_H
 #define CT_SURFACE_HEART_H
 
-#include "../ct_mesh.h"
+#include "mesh/ct_mesh.h"
 #include "../io/ct_vtk.h"
 
 typedef struct ct_surface_heart_options {

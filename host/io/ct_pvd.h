@@ -15,7 +15,7 @@ extern "C" {
 #endif
 
 /* ct_status.h carries its own extern "C" guard; including it here is harmless either way. */
-#include "../ct_status.h"
+#include "core/ct_status.h"
 
 typedef struct ct_pvd ct_pvd; /* opaque */
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../ct_files.h"
+#include "core/ct_files.h"
 
 static const char *type_name(int type)
 {

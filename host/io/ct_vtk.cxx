@@ -708,7 +708,7 @@ extern "C" ct_status ct_vtk_grid_tri_field(const ct_vtk_grid *g, const char *nam
 #include <zlib.h>
 
 extern "C" {
-#include "../ct_files.h"
+#include "core/ct_files.h"
 #include "../image/ct_image.h"
 }
 
@@ -881,7 +881,7 @@ ct_status parse_placement(const char *path, image_format fmt, const double spaci
 /* NRRD, read here: VTK 9.1's vtkNrrdReader drops an axis of files with "space directions". Attached data
  * (after the header's blank line), encodings raw and gzip, scalar types of 1 to 8 bytes, either endianness.
  * Hand-written: about 80 lines that no packaged library provides (ITK's reader is not in Debian's VTK). */
-/* The whole file as bytes, through ct_read_file (host/ct_files.h), whose errors name the file. */
+/* The whole file as bytes, through ct_read_file (host/core/ct_files.h), whose errors name the file. */
 ct_status read_whole_file(const char *path, std::string *data)
 {
     char *buf = nullptr;

@@ -16,7 +16,7 @@ extern "C" {
 #endif
 
 /* ct_status.h carries its own extern "C" guard; including it here is harmless either way. */
-#include "../ct_status.h"
+#include "core/ct_status.h"
 
 /* How a field is stored in the file: 64-bit floats (the default), or whole numbers as Int32 or Int8 (ids
  * and labels: half or an eighth of the bytes). */

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../ct_files.h"
+#include "core/ct_files.h"
 
 /* The surface files BASE.<name>.surf, indexed by enum ct_surface. */
 static const char *const surf_names[] = {[CT_SURF_ENDO_LV] = "endo_lv", [CT_SURF_ENDO_RV] = "endo_rv",

@@ -17,7 +17,7 @@
 
 #include <gmshc.h>
 
-#include "../ct_files.h"
+#include "core/ct_files.h"
 
 enum { GMSH_TRIANGLE_3 = 2, GMSH_TETRA_4 = 4 };
 

@@ -12,8 +12,8 @@
 
 #include <stddef.h>
 
-#include "../ct_mesh.h"
-#include "../ct_status.h"
+#include "mesh/ct_mesh.h"
+#include "core/ct_status.h"
 
 /* Reads a tetrahedral mesh into *out (NULL on failure); the caller owns *out and frees it with
  * ct_mesh_destroy().

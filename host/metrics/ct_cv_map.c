@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "ct_tet_grad.h"
+#include "mesh/ct_tet_grad.h"
 
 ct_status ct_cv_map_capped(const ct_mesh *mesh, const double *act_ms, double max_speed_m_per_s,
                            double *speed_m_per_s, double *along_m_per_s, double *across_m_per_s)

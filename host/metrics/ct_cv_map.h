@@ -18,8 +18,8 @@
 
 #include <stddef.h>
 
-#include "ct_mesh.h"
-#include "ct_status.h"
+#include "mesh/ct_mesh.h"
+#include "core/ct_status.h"
 
 /* Default cap above which an element's speed is considered not physiological (m/s). */
 #define CT_CV_MAX_SPEED_M_PER_S 10.0

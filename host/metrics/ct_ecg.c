@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ct_files.h"
-#include "ct_tet_grad.h"
+#include "core/ct_files.h"
+#include "mesh/ct_tet_grad.h"
 
 #define CT_PI 3.14159265358979323846
 

@@ -35,8 +35,8 @@
 
 #include <stddef.h>
 
-#include "ct_mesh.h"
-#include "ct_status.h"
+#include "mesh/ct_mesh.h"
+#include "core/ct_status.h"
 
 typedef struct ct_ecg_conductivity {
     double sigma_il_S_per_m; /* intracellular, along the fibre */

@@ -3,7 +3,7 @@
 
 #include <math.h>
 
-#include "ct_tet_grad.h"
+#include "mesh/ct_tet_grad.h"
 
 ct_status ct_gradient_stats_compute(const ct_mesh *m, const double *t, double threshold, ct_gradient_stats *out)
 {

@@ -3,8 +3,8 @@
 #ifndef CT_GRADIENT_H
 #define CT_GRADIENT_H
 
-#include "ct_mesh.h"
-#include "ct_status.h"
+#include "mesh/ct_mesh.h"
+#include "core/ct_status.h"
 
 typedef struct ct_gradient_stats {
     double max_ms_per_mm;       /* largest |grad t| over elements with every node valid; NAN if none */

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "ct_vec3.h"
+#include "core/ct_vec3.h"
 
 #define CT_PI 3.14159265358979323846
 

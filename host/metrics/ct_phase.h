@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ct_mesh.h"
-#include "ct_status.h"
+#include "mesh/ct_mesh.h"
+#include "core/ct_status.h"
 
 /* Boundary triangles of a tet mesh: faces that belong to exactly one tet, oriented outward (the normal
  * (b - a) x (c - a) of a triangle (a, b, c) points away from the 4th node of its tet). Works from the

@@ -16,7 +16,7 @@
 #include <stddef.h>
 
 #include "../../kernels/models/ct_models.h"
-#include "../ct_status.h"
+#include "core/ct_status.h"
 
 /* The most conductance scale factors a model may have (ct_config.border_zone_scales holds this many). */
 #define CT_MODEL_MAX_SCALES 12

@@ -14,9 +14,9 @@
 #include <limits.h>
 #include <mpi.h>
 
-#include "../ct_fem.h"
-#include "../ct_files.h"
-#include "../ct_hash.h"
+#include "fem/ct_fem.h"
+#include "core/ct_files.h"
+#include "core/ct_hash.h"
 #include "../io/ct_pvtu.h"
 #include "../io/ct_vtk.h"
 #include "ct_halo.h"

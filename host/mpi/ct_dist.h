@@ -1,4 +1,4 @@
-/* ct_dist.h — one simulation split across MPI ranks: what the time loop (host/ct_run.c) needs beyond the
+/* ct_dist.h — one simulation split across MPI ranks: what the time loop (host/sim/ct_run.c) needs beyond the
  * serial run.
  *
  * Every rank holds the whole ct_sim (it read the configuration and built the global mesh, parameters and
@@ -16,8 +16,8 @@
 #ifndef CT_DIST_H
 #define CT_DIST_H
 
-#include "../ct_output.h"
-#include "../ct_sim.h"
+#include "sim/ct_output.h"
+#include "sim/ct_sim.h"
 
 typedef struct ct_dist ct_dist; /* opaque */
 
@@ -54,7 +54,7 @@ ct_status ct_dist_agree_step(const ct_dist *d, ct_status st, ct_step_report *rep
  * the result is agreed. Collective. */
 ct_status ct_dist_gather(const ct_dist *d, ct_status st, const double *local, int per_node, double *global);
 
-/* Checkpoints of a split run (host/ct_run.c): one file, written by rank 0, holding every rank's backend
+/* Checkpoints of a split run (host/sim/ct_run.c): one file, written by rank 0, holding every rank's backend
  * state. The blob rank 0 gets from ct_dist_gather_state is a header (a magic, the rank count, a hash of the
  * partition, each rank's size) then the ranks' states in rank order; ct_dist_scatter_state checks that
  * header against this run's partition and hands each rank its part, so a checkpoint restarts only with the

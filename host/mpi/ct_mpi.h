@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "../ct_status.h"
+#include "core/ct_status.h"
 
 /* Whether a launcher started this process: Open MPI's OMPI_COMM_WORLD_SIZE, PMI_RANK / PMI_SIZE (MPICH,
  * Intel MPI, srun --mpi=pmi2), PMIX_RANK (srun --mpi=pmix), or CT_MPI=1 to force it. */

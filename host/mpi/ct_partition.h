@@ -22,8 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../ct_csr.h"
-#include "../ct_mesh.h"
+#include "fem/ct_csr.h"
+#include "mesh/ct_mesh.h"
 
 typedef struct ct_partition {
     int rank, n_ranks;

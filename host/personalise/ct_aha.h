@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #include "ct_coords.h"
-#include "ct_mesh.h"
+#include "mesh/ct_mesh.h"
 
 /* The segment (1..17, 0 for RV) of an LV point from its axial height, rotational angle and the
  * height of the LV cavity tip. */

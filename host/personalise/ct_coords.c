@@ -1,7 +1,7 @@
 /* ct_coords.c — transmural, apicobasal, LV/RV Laplace fields, the geometric frame (long axis, apex,
  * septal reference) and the RV insertions of ventricular coordinates. Conventions in ct_coords.h. */
 #include "ct_coords.h"
-#include "../ct_vec3.h"
+#include "core/ct_vec3.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -48,7 +48,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ct_mesh.h"
+#include "mesh/ct_mesh.h"
 
 typedef struct ct_ventricular_coords {
     size_t n_nodes;

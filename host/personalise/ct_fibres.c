@@ -1,6 +1,6 @@
 /* ct_fibres.c — simplified LDRB fibres and sheets from the transmural and apicobasal gradients. */
 #include "ct_fibres.h"
-#include "../ct_vec3.h"
+#include "core/ct_vec3.h"
 
 #include <math.h>
 

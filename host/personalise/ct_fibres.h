@@ -23,7 +23,7 @@
 #define CT_FIBRES_H
 
 #include "ct_coords.h"
-#include "ct_mesh.h"
+#include "mesh/ct_mesh.h"
 
 typedef struct ct_fibre_params {
     double alpha_endo_deg, alpha_epi_deg; /* helix angle */

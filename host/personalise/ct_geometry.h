@@ -14,7 +14,7 @@
 #ifndef CT_GEOMETRY_H
 #define CT_GEOMETRY_H
 
-#include "ct_mesh.h"
+#include "mesh/ct_mesh.h"
 #include "io/ct_vtk.h"
 
 /* Truncated ellipsoidal LV of the Land et al. 2015 mechanics benchmark: the shell between the

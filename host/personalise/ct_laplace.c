@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "ct_fem.h"
+#include "fem/ct_fem.h"
 
 ct_status ct_laplace_stiffness(const ct_mesh *mesh, ct_csr **out)
 {

@@ -6,8 +6,8 @@
 
 #include <stdint.h>
 
-#include "ct_csr.h"
-#include "ct_mesh.h"
+#include "fem/ct_csr.h"
+#include "mesh/ct_mesh.h"
 
 /* K_ij = sum_e |T_e| grad(phi_i) . grad(phi_j) (mm), from ct_fem_assemble with an isotropic unit
  * diffusivity. Caller owns *out (ct_csr_destroy). */

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../ct_config.h"
-#include "../ct_files.h"
-#include "../ct_json.h"
-#include "../ct_mesh.h"
+#include "sim/ct_config.h"
+#include "core/ct_files.h"
+#include "core/ct_json.h"
+#include "mesh/ct_mesh.h"
 #include "../model/ct_model_desc.h"
 #include "../image/ct_image.h"
 #include "../image/ct_image_heart.h"

@@ -16,7 +16,7 @@
 #ifndef CT_PATIENT_H
 #define CT_PATIENT_H
 
-#include "../ct_status.h"
+#include "core/ct_status.h"
 
 /* Runs the whole personalisation; on failure nothing in DIR is replaced (each file is written atomically,
  * and all three are written only after every step succeeded). */

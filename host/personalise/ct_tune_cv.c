@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../ct_config.h"
-#include "../ct_sim.h"
+#include "sim/ct_config.h"
+#include "sim/ct_sim.h"
 
 /* Strand: 15 mm long, one element across; velocity measured between x = 5 and x = 10 mm. */
 #define STRAND_LENGTH_MM 15.0

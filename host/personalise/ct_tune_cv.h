@@ -6,7 +6,7 @@
 #ifndef CT_TUNE_CV_H
 #define CT_TUNE_CV_H
 
-#include "../ct_status.h"
+#include "core/ct_status.h"
 
 #define CT_TUNE_CV_MAX_ITERATIONS 20
 

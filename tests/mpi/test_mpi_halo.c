@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ct_csr.h"
-#include "ct_fem.h"
-#include "ct_mesh.h"
+#include "fem/ct_csr.h"
+#include "fem/ct_fem.h"
+#include "mesh/ct_mesh.h"
 #include "mpi/ct_halo.h"
 #include "mpi/ct_partition.h"
 

@@ -1,7 +1,7 @@
 /* ct_fem.c — element stiffness and lumped mass assembly for linear tetrahedra. */
 #include "ct_fem.h"
 
-#include "ct_tet_grad.h"
+#include "mesh/ct_tet_grad.h"
 
 #include <math.h>
 #include <stdlib.h>

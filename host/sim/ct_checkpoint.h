@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ct_status.h"
+#include "core/ct_status.h"
 
 #define CT_CHECKPOINT_VERSION 1u
 

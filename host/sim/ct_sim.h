@@ -11,7 +11,7 @@
 
 #include "../kernels/backend.h"
 #include "ct_config.h"
-#include "ct_mesh.h"
+#include "mesh/ct_mesh.h"
 #include "metrics/ct_ecg.h"
 
 typedef struct ct_sim {
@@ -31,7 +31,7 @@ typedef struct ct_sim {
     double *sigma_scale;         /* owned, n_tets conductivity factors (tissue labels, lesions); NULL: all 1 */
     /* ablation lesions of the configuration (their elements are scar with zero conductivity) */
     ct_lesion_effect lesion_effect[CT_CONFIG_MAX_LESIONS];
-    /* What the output files carry so that they line up with the mesh file (host/ct_output.h). Nodes are
+    /* What the output files carry so that they line up with the mesh file (host/sim/ct_output.h). Nodes are
      * renumbered (mesh.renumber "rcm"), elements keep the file's order. */
     int32_t *node_id;            /* owned, n_nodes: each node's index in the mesh as read (the file's node order;
                                     a .msh: the order of the nodes its tets use; a box: as generated) */

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ct_files.h"
+#include "core/ct_files.h"
 #include "io/ct_vtk.h"
 #include "metrics/ct_cv_map.h"
 #include "metrics/ct_gradient.h"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ct_csr.h"
+#include "fem/ct_csr.h"
 
 size_t ct_mesh_bandwidth(const ct_mesh *mesh)
 {

@@ -20,7 +20,7 @@
 #ifndef CT_POOL_H
 #define CT_POOL_H
 
-#include "ct_status.h"
+#include "core/ct_status.h"
 
 typedef struct ct_pool_ops {
     /* Optional. In this process, before task `task` is forked into slot `slot`; a failure (with its message

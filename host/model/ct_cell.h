@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 #include "../kernels/ct_real.h"
-#include "ct_status.h"
+#include "core/ct_status.h"
 
 typedef struct ct_cell_protocol {
     double dt_ms;              /* time step, > 0 and <= bcl_ms */

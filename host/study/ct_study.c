@@ -12,10 +12,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "ct_files.h"
-#include "ct_json.h"
+#include "core/ct_files.h"
+#include "core/ct_json.h"
 #include "ct_pool.h"
-#include "ct_sim.h"
+#include "sim/ct_sim.h"
 #include "ct_study_report.h"
 #include "personalise/ct_patient.h"
 

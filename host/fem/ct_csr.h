@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ct_status.h"
+#include "core/ct_status.h"
 
 typedef struct ct_csr {
     size_t n;            /* rows = columns */

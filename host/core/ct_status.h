@@ -21,7 +21,7 @@ typedef enum ct_status {
     CT_ERR_BACKEND,     /* backend unavailable or failed */
     CT_ERR_NOMEM,       /* allocation failed */
     CT_ERR_INTERNAL,    /* invariant broken: a bug */
-    CT_ERR_INTERRUPTED  /* stopped on request (SIGINT, SIGTERM: host/ct_run.h) */
+    CT_ERR_INTERRUPTED  /* stopped on request (SIGINT, SIGTERM: host/sim/ct_run.h) */
 } ct_status;
 
 /* Records a printf-style message for the current thread; returns `code` for convenience:

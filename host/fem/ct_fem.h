@@ -10,7 +10,7 @@
 #define CT_FEM_H
 
 #include "ct_csr.h"
-#include "ct_mesh.h"
+#include "mesh/ct_mesh.h"
 
 typedef struct ct_conductivity {
     double sigma_l_S_per_m;   /* along the fibre, monodomain (bulk) value */

@@ -1,7 +1,7 @@
 /* ct_induce.c — programmed electrical stimulation of one site (protocol in ct_induce.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "ct_induce.h"
-#include "ct_run.h"
+#include "sim/ct_run.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "../kernels/models/ct_models.h"
-#include "ct_sim.h"
+#include "sim/ct_sim.h"
 
 #define MAX_PULSES (1000 + CT_INDUCE_MAX_EXTRA)
 #define FAR_MARGIN_MM 2.0

@@ -2,7 +2,7 @@
  *
  * Every simulation in cardiotwin steps through ct_loop_run: `cardiotwin run` and `ct_bench` (ct_sim_run, whose
  * observers are the ECG, the Vm frames, the checkpoints, the progress lines and the stop request) and
- * `induce`/`ablate` (host/ct_induce.c, whose observer looks at Vm for capture, re-entry and the phase). The loop
+ * `induce`/`ablate` (host/study/ct_induce.c, whose observer looks at Vm for capture, re-entry and the phase). The loop
  * steps the backend, stops every rank of a split run at a blow-up anywhere (ct_dist_agree_step) and reports it
  * with its time, node and position, and calls each observer after every so many steps, in the manner of
  * Cardioid's simulation loop and its sensors. An observer that wants the loop to end sets loop->stop.
@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #include "../kernels/backend.h"
-#include "ct_mesh.h"
+#include "mesh/ct_mesh.h"
 
 struct ct_dist;
 

@@ -24,7 +24,7 @@
 #define CT_INDUCE_H
 
 #include "../kernels/backend.h"
-#include "ct_config.h"
+#include "sim/ct_config.h"
 #include "metrics/ct_phase.h"
 
 #define CT_INDUCE_MAX_EXTRA 3

@@ -10,11 +10,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "ct_checkpoint.h"
-#include "ct_config.h"
-#include "ct_files.h"
-#include "ct_hash.h"
-#include "ct_json.h"
+#include "sim/ct_checkpoint.h"
+#include "sim/ct_config.h"
+#include "core/ct_files.h"
+#include "core/ct_hash.h"
+#include "core/ct_json.h"
 #include "model/ct_model_desc.h"
 #include "personalise/ct_patient.h"
 

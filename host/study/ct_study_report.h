@@ -10,7 +10,7 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
-#include "ct_sim.h"
+#include "sim/ct_sim.h"
 #include "ct_study.h"
 
 /* ---- files ---- */

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ct_mesh.h"
-#include "ct_status.h"
+#include "mesh/ct_mesh.h"
+#include "core/ct_status.h"
 
 enum ct_lesion_shape { CT_LESION_SPHERE = 0, CT_LESION_LINE = 1, CT_LESION_BOX = 2 };
 

@@ -9,9 +9,9 @@
 
 #include <stdint.h>
 
-#include "ct_fem.h"
-#include "ct_lesion.h"
-#include "ct_status.h"
+#include "fem/ct_fem.h"
+#include "study/ct_lesion.h"
+#include "core/ct_status.h"
 
 #define CT_NAME_LEN 64
 #define CT_CONFIG_MAX_STIMULI 32

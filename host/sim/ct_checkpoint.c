@@ -6,8 +6,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "ct_files.h"
-#include "ct_hash.h"
+#include "core/ct_files.h"
+#include "core/ct_hash.h"
 
 static const char k_magic[8] = {'C', 'T', 'C', 'K', 'P', 'T', '0', '1'};
 

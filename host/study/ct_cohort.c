@@ -18,7 +18,7 @@
 
 #include "../kernels/backend.h"
 #include "ct_cohort_plan.h"
-#include "ct_files.h"
+#include "core/ct_files.h"
 #include "ct_pool.h"
 #include "io/ct_vtk.h"
 #include "mpi/ct_mpi.h"

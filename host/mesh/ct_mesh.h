@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ct_status.h"
+#include "core/ct_status.h"
 
 typedef struct ct_mesh {
     size_t n_nodes;

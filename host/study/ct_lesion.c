@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ct_vec3.h"
+#include "core/ct_vec3.h"
 
 const char *ct_lesion_shape_name(int shape)
 {

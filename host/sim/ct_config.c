@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "../kernels/backend.h"
-#include "ct_files.h"
-#include "ct_json.h"
+#include "core/ct_files.h"
+#include "core/ct_json.h"
 #include "model/ct_model_desc.h"
 
 _Static_assert(sizeof((ct_config *)0)->border_zone_scales >= CT_MODEL_MAX_SCALES * sizeof(double),

@@ -2,7 +2,7 @@
  *
  * For tet e with nodes p0..p3 (mm), grad_phi[k] (1/mm) is the constant gradient of the hat function of
  * node k, so the gradient of a nodal field u is sum_k u[tets[4e+k]] * grad_phi[k]. Used by the
- * FEM assembly (host/ct_fem.c) and the metrics (conduction velocity, pseudo-ECG, repolarisation gradients).
+ * FEM assembly (host/fem/ct_fem.c) and the metrics (conduction velocity, pseudo-ECG, repolarisation gradients).
  */
 #ifndef CT_TET_GRAD_H
 #define CT_TET_GRAD_H
@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 #include "ct_mesh.h"
-#include "ct_vec3.h"
+#include "core/ct_vec3.h"
 
 /* Fills grad_phi[4][3] (1/mm) and returns the signed volume (mm^3); 0 for a degenerate tet, in which
  * case grad_phi is zeroed. */

@@ -22,7 +22,7 @@
 #ifndef CT_COHORT_H
 #define CT_COHORT_H
 
-#include "ct_status.h"
+#include "core/ct_status.h"
 
 typedef struct ct_cohort_options {
     const char *cohort_path;    /* COHORT.json */

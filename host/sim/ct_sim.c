@@ -7,8 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ct_fem.h"
-#include "ct_reorder.h"
+#include "fem/ct_fem.h"
+#include "mesh/ct_reorder.h"
 #include "io/ct_vtk.h"
 #include "mesh_io/ct_mesh_io.h"
 #include "model/ct_model_desc.h"

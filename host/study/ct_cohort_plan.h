@@ -9,7 +9,7 @@
 #include <cjson/cJSON.h>
 #include <stdint.h>
 
-#include "ct_status.h"
+#include "core/ct_status.h"
 
 #define CT_COHORT_NAME_LEN 64 /* member, drug and pacing names: [A-Za-z0-9._-], not starting with '.' */
 #define CT_COHORT_ID_LEN 240  /* a run id is a folder name */

@@ -21,7 +21,7 @@
 #include "ct_output.h"
 #include "ct_run.h"
 #include "ct_sim.h"
-#include "ct_files.h"
+#include "core/ct_files.h"
 #include "metrics/ct_cv_map.h"
 #include "mpi/ct_dist.h"
 #include "mpi/ct_mpi.h"

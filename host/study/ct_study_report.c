@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ct_files.h"
+#include "core/ct_files.h"
 
 #ifndef CT_TOOLS_DIR
 #define CT_TOOLS_DIR "tools"
