@@ -39,13 +39,13 @@ static const struct {
             "        time, as if interrupted there (a long run split into batch jobs of bounded length; status\n"
             "        \"stopped\"). SIGINT or SIGTERM ends it after the step in progress with the results so far\n"
             "        (status \"interrupted\", exit status 130 or 143). One run at a time per DIR (DIR/.lock)\n"},
-    {"cell", "  cell [--model tp06|mitchell_schaeffer] [--cell-type endo|mid|epi] [--bcl-ms 1000]\n"
+    {"cell", "  cell [--model {models}] [--cell-type {cell_types}] [--bcl-ms 1000]\n"
              "       [--beats 20] [--dt-ms 0.01]\n"
              "        pace a single cell and print rest potential, peak, dV/dt max and APD90 of the last beat\n"},
     {"personalise", "  personalise PATIENT.json --out DIR [--quiet]\n"
                     "        build the patient's model: DIR/heart.vtu (fibres, coordinates, AHA segments, tissue, cell\n"
                     "        types), DIR/model.json (what run takes), DIR/personalise.json (summary)\n"},
-    {"tune-cv", "  tune-cv [--model tp06|mitchell_schaeffer] [--cell-type endo|mid|epi] --cv-m-per-s V\n"
+    {"tune-cv", "  tune-cv [--model {models}] [--cell-type {cell_types}] --cv-m-per-s V\n"
                 "          [--sigma-S-per-m 0.1334] [--dx-mm 0.25] [--dt-ms 0.01] [--chi-per-mm 140] [--cm-uF-per-mm2 0.01]\n"
                 "          [--mass lumped|consistent] [--tolerance 0.01] [--max-iterations 8]\n"
                 "        tune a conductivity so that a strand with this model and dx conducts at V m/s\n"},
@@ -79,6 +79,27 @@ static const struct {
 
 static const char units_line[] = "units: mm, ms, mV, S/m, uA/uF (see README.md, 'Configuration reference')\n";
 
+/* Writes a command's usage text with "{models}" replaced by every model's name and "{cell_types}" by the
+ * default model's cell types, both as a usage line spells alternatives (a|b), from the model descriptors
+ * (host/model/ct_model_desc.h), so that a new model shows up here without an edit. */
+static void put_usage(FILE *f, const char *text)
+{
+    for (const char *p = text; *p;) {
+        if (strncmp(p, "{models}", 8) == 0) {
+            for (int id = 0; ct_model_by_id(id); id++)
+                fprintf(f, "%s%s", id ? "|" : "", ct_model_by_id(id)->name);
+            p += 8;
+        } else if (strncmp(p, "{cell_types}", 12) == 0) {
+            const ct_model_desc *d = ct_model_default();
+            for (int k = 0; k < d->n_cell_types; k++)
+                fprintf(f, "%s%s", k ? "|" : "", d->cell_types[k].name);
+            p += 12;
+        } else {
+            fputc(*p++, f);
+        }
+    }
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -89,7 +110,7 @@ static void usage(FILE *f)
             "commands:\n",
             CT_VERSION);
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
-        fputs(commands[k].text, f);
+        put_usage(f, commands[k].text);
     fprintf(f, "\n%s", units_line);
 }
 
@@ -102,7 +123,9 @@ static int command_help(const char *cmd, int argc, char **argv)
         asked |= strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
     for (size_t k = 0; asked && k < sizeof commands / sizeof commands[0]; k++)
         if (strcmp(cmd, commands[k].name) == 0) {
-            printf("usage:\n%s\n%s", commands[k].text, units_line);
+            fputs("usage:\n", stdout);
+            put_usage(stdout, commands[k].text);
+            printf("\n%s", units_line);
             return 0;
         }
     return -1;

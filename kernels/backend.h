@@ -91,6 +91,13 @@ typedef struct ct_backend_problem {
     int max_beats;                   /* > 0: track beats (see below) and keep the first max_beats of each node;
                                         0: only the first activation (no extra memory, no extra work) */
     const ct_halo *halo;             /* NULL: the whole problem on one process (no change in behaviour) */
+    struct ct_step_timing *timing;   /* NULL: no timer (no cost); else step() adds its phase times into it
+                                        (borrowed: must outlive the backend context) */
+    int ionic_lut;                   /* 1: the model's voltage-only rates interpolated in a table over Vm built once
+                                        for dt_ms (ct_model_lut_size; a model without one runs exact); 0: every
+                                        rate from its formula, the reference (configuration key "ionic_lut") */
+    int ionic_simd;                  /* CPU backend: 1: the reaction as an OpenMP SIMD loop (libmvec exp/log, not
+                                        bit-identical to the scalar loop); 0: scalar. Others ignore it ("ionic_simd") */
 } ct_backend_problem;
 
 typedef struct ct_backend_ctx ct_backend_ctx; /* a backend's private state */
@@ -112,6 +119,25 @@ enum ct_field {
     CT_FIELD_BEAT_REPOLARISATION_MS = 3, /* max_beats * n, as above; -1: not (yet) repolarised */
     CT_FIELD_BEAT_COUNT = 4              /* n: completed (repolarised) beats, including those past max_beats */
 };
+
+/* Where the time of step() goes, for the benchmark (bench/ct_bench.c): when ct_backend_problem.timing points
+ * here, every step adds the wall time (s, host monotonic clock) of each of its phases. A backend whose work is
+ * queued (OpenCL, CUDA) is waited for at every phase boundary while the timer is on, so a phase is charged
+ * with its own device work; with the timer off nothing is waited for and nothing is measured. The phases are
+ * disjoint, so react_s + diffuse_s + detect_s + halo_s <= total_s; the rest is the driver and the clock.
+ * Zero the struct before the first step; the steps only add. */
+typedef struct ct_step_timing {
+    double react_s;      /* ionic model and stimulus, every node (owned and ghosts) */
+    double diffuse_s;    /* diffusion: SpMV, right-hand side, CG (the explicit lumped update, and the
+                            detection a backend fuses into it, see ct_device_ops.explicit_lumped) */
+    double detect_s;     /* activation and beat detection, blow-up check (the step's synchronisation point) */
+    double halo_s;       /* MPI halo: pack, start, wait, unpack and the CG's global sums; 0 on one process.
+                            Also the end of a Vm exchange that download/save_state wait for, outside a step */
+    double total_s;      /* the whole step() */
+    long steps;          /* steps timed */
+    long cg_iterations;  /* their CG iterations (the sum of ct_step_report.cg_iterations) */
+    long detect_fused;   /* steps whose detection ran inside the diffusion (counted in diffuse_s) */
+} ct_step_timing;
 
 /* What step() found wrong, for the driver to report with a time and position. */
 typedef struct ct_step_report {
@@ -172,6 +198,9 @@ extern const ct_backend_ops ct_backend_cuda;
 /* Picks a backend by name ("auto", "cpu", "opencl", "cuda"). "auto" tries CUDA, then OpenCL, then
  * the CPU; `why` (caller's buffer) receives one line saying what was chosen and why. */
 ct_status ct_backend_select(const char *name, const ct_backend_ops **out, char *why, size_t why_len);
+/* The backend compiled in under `name` ("cpu", "opencl", "cuda"), without probing it; NULL if none. For a
+ * process that had the choice made elsewhere (ct_pool_backend_select probes in a child process). */
+const ct_backend_ops *ct_backend_find(const char *name);
 
 #ifdef __cplusplus
 }

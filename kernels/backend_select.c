@@ -24,6 +24,14 @@ static int compiled_in(const char *name)
     return 0;
 }
 
+const ct_backend_ops *ct_backend_find(const char *name)
+{
+    for (size_t k = 0; k < n_registry; k++)
+        if (strcmp(registry[k]->name, name) == 0)
+            return registry[k];
+    return NULL;
+}
+
 ct_status ct_backend_select(const char *name, const ct_backend_ops **out, char *why, size_t why_len)
 {
     *out = NULL;

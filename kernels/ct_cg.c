@@ -6,6 +6,10 @@
  * iterations with the same alpha and beta. The ghosts of the vector a product is taken of are refreshed
  * first: the start value's by a plain exchange, the search direction's while the interior rows (which read
  * no ghost) are multiplied (backend.h).
+ *
+ * Two entries: ct_cg_solve forms the start from the x given (A x, then cg_start); the implicit diffusion step
+ * has its backend form the whole start in one pass (cg_start_implicit: x = vm, whose ghosts are current after
+ * the reaction, and r = -K vm with no product with A) and enters at ct_cg_iterate.
  */
 #include <math.h>
 
@@ -39,6 +43,17 @@ ct_status ct_cg_solve(ct_step_core *s, int x, int *iterations)
     CT_CHECK(o->spmv(d, CT_MAT_A, x, CT_VEC_Q, 0, s->n_owned));
     double s3[3];
     CT_CHECK(o->cg_start(d, s3));
+    return ct_cg_iterate(s, x, s3, iterations);
+}
+
+/* The stopping rule is relative: ||r|| <= cg_rel_tolerance ||b|| (||b|| = 0: absolute, 1), tested on the
+ * recurrence residual the update pass returns with r.z (no extra pass); a start already within it takes no
+ * iteration. */
+ct_status ct_cg_iterate(ct_step_core *s, int x, double s3[3], int *iterations)
+{
+    const ct_device_ops *o = s->ops;
+    void *d = s->dev;
+    *iterations = 0;
     CT_CHECK(ct_step_halo_sum(s, s3, 3));
     double bnorm = sqrt(s3[0]);
     double stop = s->cg_rel_tolerance * (bnorm > 0 ? bnorm : 1.0);

@@ -68,13 +68,15 @@ CT_FN void ct_load_params(ct_real *prm, const CT_GLOBAL ct_real *param_sets, int
 }
 
 /* One node's reaction over dt_ms: y points at the node's first state variable (stride apart), vm and vm_prev
- * at its Vm; Vm is saved in *vm_prev, the model advances (Rush-Larsen) and Vm += dt (i_app - I_ion). */
+ * at its Vm; Vm is saved in *vm_prev, the model advances (Rush-Larsen) and Vm += dt (i_app - I_ion).
+ * lut: NULL or the model's rate table for dt_ms (ct_model_step). */
 CT_FN void ct_react_node(int model, CT_GLOBAL ct_real *y, ct_size stride, CT_GLOBAL ct_real *vm,
-                         CT_GLOBAL ct_real *vm_prev, const ct_real *prm, ct_real i_app, ct_real dt_ms)
+                         CT_GLOBAL ct_real *vm_prev, const ct_real *prm, ct_real i_app, ct_real dt_ms,
+                         const CT_GLOBAL ct_real *lut)
 {
     ct_real v = *vm;
     *vm_prev = v;
-    ct_real i_ion = ct_model_step(model, y, stride, v, i_app, dt_ms, prm);
+    ct_real i_ion = ct_model_step(model, y, stride, v, i_app, dt_ms, prm, lut);
     *vm = v + dt_ms * (i_app - i_ion);
 }
 

@@ -2,7 +2,8 @@
  *
  * Included by plain C (CPU backend), by nvcc (CUDA) and by OpenCL C (embedded source).
  * Build with -DCT_REAL_FLOAT for single precision; double is the default.
- *   CT_FN      qualifier of a single-source model function (__device__ under nvcc)
+ *   CT_FN      qualifier of a single-source model function (__device__ under nvcc; always inlined in a C file
+ *              that defines CT_FN_ALWAYS_INLINE first, as the CPU backend does for its SIMD reaction loop)
  *   CT_GLOBAL  address-space qualifier of a pointer into device state (__global in OpenCL C)
  *   CT_EXP/CT_LOG/CT_SQRT/CT_POW/CT_FABS  math functions of the chosen precision
  */
@@ -30,6 +31,8 @@ typedef ulong ct_size;
 #  include <stddef.h>
 #  if defined(__CUDACC__)
 #    define CT_FN static __host__ __device__ inline
+#  elif defined(CT_FN_ALWAYS_INLINE) && defined(__GNUC__)
+#    define CT_FN static inline __attribute__((always_inline)) /* a file that wants them in its loops */
 #  else
 #    define CT_FN static inline
 #  endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ct_step.h"
+#include "../host/core/ct_clock.h"
 #include "models/ct_models.h"
 
 ct_status ct_step_core_init(ct_step_core *s, const ct_backend_problem *pb, const char *backend,
@@ -39,6 +40,15 @@ ct_status ct_step_core_init(ct_step_core *s, const ct_backend_problem *pb, const
     s->threshold_mV = pb->activation_threshold_mV;
     s->bound_mV = pb->vm_bound_mV;
     s->n_owned = s->n_interior = s->n;
+    s->simd = pb->ionic_simd;
+    s->lut_len = pb->ionic_lut ? (size_t)ct_model_lut_size(pb->model) : 0;
+    if (s->lut_len) { /* built once here, on the host; a backend uses it or copies it to its device */
+        s->lut = malloc(s->lut_len * sizeof *s->lut); /* owned, ct_step_core_free */
+        if (!s->lut)
+            return ct_error_set(CT_ERR_NOMEM, "%s backend: out of memory for the ionic lookup table", backend);
+        ct_tp06_lut_fill(s->lut, (ct_real)pb->dt_ms);
+    }
+    s->timing = pb->timing;
     const ct_halo *h = pb->halo;
     if (!h)
         return CT_OK;
@@ -60,34 +70,81 @@ void ct_step_core_free(ct_step_core *s)
 {
     free(s->send_idx);
     s->send_idx = NULL;
+    free(s->lut);
+    s->lut = NULL;
     s->halo.send_idx = NULL;
 }
 
 /* ---- halo ------------------------------------------------------------------------------------- */
 
-ct_status ct_step_halo_begin(ct_step_core *s, int x)
+/* Step timer (ct_step_timing): the time now, after the device's queued work (ops.finish) has finished. */
+static ct_status timer_mark(const ct_step_core *s, double *now_s)
 {
-    if (!s->has_halo)
-        return CT_OK;
+    if (s->ops->finish)
+        CT_CHECK(s->ops->finish(s->dev));
+    *now_s = ct_now_s();
+    return CT_OK;
+}
+
+/* Step timer: adds the time since t0_s to the halo phase; `st` passes through. */
+static ct_status timer_halo(const ct_step_core *s, double t0_s, ct_status st)
+{
+    double t1 = 0.0;
+    if (st == CT_OK && (st = timer_mark(s, &t1)) == CT_OK)
+        s->timing->halo_s += t1 - t0_s;
+    return st;
+}
+
+static ct_status halo_begin(ct_step_core *s, int x)
+{
     const double *send = NULL;
     double *ghost = NULL;
     CT_CHECK(s->ops->halo_pack(s->dev, x, &send, &ghost));
     return s->halo.exchange_begin(s->halo.user, send, ghost);
 }
 
-ct_status ct_step_halo_end(ct_step_core *s, int x)
+static ct_status halo_end(ct_step_core *s, int x)
 {
-    if (!s->has_halo)
-        return CT_OK;
     if (s->ops->flush) /* the device works on what is queued while the host waits */
         CT_CHECK(s->ops->flush(s->dev));
     CT_CHECK(s->halo.exchange_end(s->halo.user));
     return s->ops->halo_unpack(s->dev, x);
 }
 
+/* With the step timer on, each halo operation is bracketed by timer marks and charged to halo_s (the
+ * phase around it subtracts it, see ct_step_run). */
+ct_status ct_step_halo_begin(ct_step_core *s, int x)
+{
+    if (!s->has_halo)
+        return CT_OK;
+    double t0 = 0.0;
+    if (!s->timing)
+        return halo_begin(s, x);
+    CT_CHECK(timer_mark(s, &t0));
+    return timer_halo(s, t0, halo_begin(s, x));
+}
+
+ct_status ct_step_halo_end(ct_step_core *s, int x)
+{
+    if (!s->has_halo)
+        return CT_OK;
+    double t0 = 0.0;
+    if (!s->timing)
+        return halo_end(s, x);
+    CT_CHECK(timer_mark(s, &t0));
+    return timer_halo(s, t0, halo_end(s, x));
+}
+
 ct_status ct_step_halo_sum(ct_step_core *s, double *values, int count)
 {
-    return s->has_halo ? s->halo.sum(s->halo.user, values, count) : CT_OK;
+    if (!s->has_halo)
+        return CT_OK;
+    if (!s->timing)
+        return s->halo.sum(s->halo.user, values, count);
+    double t0 = ct_now_s(); /* the values are on the host: nothing queued to wait for */
+    ct_status st = s->halo.sum(s->halo.user, values, count);
+    s->timing->halo_s += ct_now_s() - t0;
+    return st;
 }
 
 ct_status ct_step_vm_halo_end(ct_step_core *s)
@@ -113,21 +170,37 @@ static ct_status diffuse(ct_step_core *s, ct_real dt, double t_ms, int *detected
         CT_CHECK(ct_cg_solve(s, CT_VEC_TMP, cg_iterations));
         return o->add_tmp(d, t_ms, detected);
     }
-    /* (M/dt + theta K) v_new = M/dt v - (1 - theta) K v */
-    ct_real one_minus_theta = (ct_real)(1.0 - s->theta);
-    CT_CHECK(o->spmv(d, CT_MAT_K, CT_VEC_VM, CT_VEC_Q, 0, s->n));
-    if (s->consistent) {
-        CT_CHECK(o->spmv(d, CT_MAT_M, CT_VEC_VM, CT_VEC_TMP, 0, s->n));
-        CT_CHECK(o->rhs(d, CT_RHS_IMPLICIT_CONSISTENT, dt, one_minus_theta));
-    } else {
-        CT_CHECK(o->rhs(d, CT_RHS_IMPLICIT_LUMPED, dt, one_minus_theta));
-    }
-    return ct_cg_solve(s, CT_VEC_VM, cg_iterations);
+    /* (M/dt + theta K) v_new = M/dt v - (1 - theta) K v, from v_new = v (the post-reaction Vm): the residual
+     * of that start is -K v, so b, r, z, p and their sums come from one pass (cg_start_implicit) */
+    double s3[3];
+    CT_CHECK(o->cg_start_implicit(d, dt, (ct_real)(1.0 - s->theta), s3));
+    return ct_cg_iterate(s, CT_VEC_VM, s3, cg_iterations);
+}
+
+/* Step timer: charges the time since *mark_s, less the halo time charged meanwhile, to *phase_s, and moves
+ * the marks to now. */
+static ct_status timer_phase(const ct_step_core *s, double *mark_s, double *halo_mark_s, double *phase_s)
+{
+    double now = 0.0;
+    CT_CHECK(timer_mark(s, &now));
+    *phase_s += now - *mark_s - (s->timing->halo_s - *halo_mark_s);
+    *mark_s = now;
+    *halo_mark_s = s->timing->halo_s;
+    return CT_OK;
 }
 
 ct_status ct_step_run(ct_step_core *s, double t_ms, uint32_t stim_active, const double *stim_amp_uA_per_uF,
                       ct_step_report *rep)
 {
+    /* Step timer (ct_step_timing), off when NULL: marks at the phase boundaries, nothing else. */
+    ct_step_timing *tm = s->timing;
+    double t_start_s = 0.0, mark_s = 0.0, halo_mark_s = 0.0;
+    if (tm) {
+        CT_CHECK(timer_mark(s, &t_start_s));
+        mark_s = t_start_s;
+        halo_mark_s = tm->halo_s;
+    }
+
     const ct_device_ops *o = s->ops;
     void *d = s->dev;
     ct_real dt = (ct_real)s->dt_ms;
@@ -148,9 +221,13 @@ ct_status ct_step_run(ct_step_core *s, double t_ms, uint32_t stim_active, const 
     } else {
         CT_CHECK(o->react(d, 0, s->n, active, amp, dt));
     }
+    if (tm)
+        CT_CHECK(timer_phase(s, &mark_s, &halo_mark_s, &tm->react_s));
 
     int detected = 0;
     CT_CHECK(diffuse(s, dt, t_ms, &detected, &rep->cg_iterations));
+    if (tm)
+        CT_CHECK(timer_phase(s, &mark_s, &halo_mark_s, &tm->diffuse_s));
 
     /* With a halo the ghosts' new Vm starts its way from their owners, to arrive during the next step's
      * reaction (or before anything reads the state: download, save_state); the detection of the owned nodes
@@ -165,6 +242,13 @@ ct_status ct_step_run(ct_step_core *s, double t_ms, uint32_t stim_active, const 
     long bad = -1;
     double bad_mV = 0.0;
     CT_CHECK(o->blown_up(d, &bad, &bad_mV));
+    if (tm) {
+        CT_CHECK(timer_phase(s, &mark_s, &halo_mark_s, &tm->detect_s));
+        tm->total_s += mark_s - t_start_s;
+        tm->steps++;
+        tm->cg_iterations += rep->cg_iterations;
+        tm->detect_fused += detected != 0;
+    }
     if (bad >= 0 && (size_t)bad < s->n_owned) {
         rep->bad_node = bad;
         rep->bad_value_mV = bad_mV;

@@ -24,7 +24,7 @@ extern "C" {
 /* The vectors the step and CG name (n values each, ct_real). */
 enum ct_vec_id {
     CT_VEC_VM = 0, /* transmembrane potential, mV */
-    CT_VEC_TMP,    /* work: M v (implicit, consistent), the increment dv (explicit, consistent) */
+    CT_VEC_TMP,    /* work: the increment dv (explicit, consistent); M v in CUDA's implicit start */
     CT_VEC_Q,      /* work: K v, A x, A p */
     CT_VEC_P       /* CG search direction */
 };
@@ -33,11 +33,9 @@ enum ct_vec_id {
  * (M_C for explicit + consistent, M/dt + theta K for implicit). */
 enum ct_mat_id { CT_MAT_K = 0, CT_MAT_M, CT_MAT_A };
 
-/* Which right-hand side b of CG to form from q = K v (and tmp = M v). */
+/* Which right-hand side b of CG to form from q = K v (the implicit ones are formed inside cg_start_implicit). */
 enum ct_rhs_id {
-    CT_RHS_EXPLICIT_CONSISTENT = 0, /* b = -dt q, and the first guess tmp = b / diag(A) */
-    CT_RHS_IMPLICIT_LUMPED,         /* b = (m/dt) v - (1 - theta) q */
-    CT_RHS_IMPLICIT_CONSISTENT      /* b = tmp / dt - (1 - theta) q */
+    CT_RHS_EXPLICIT_CONSISTENT = 0  /* b = -dt q, and the first guess tmp = b / diag(A) */
 };
 
 /* The device primitives of one backend. `dev` is the backend's context. Every entry is required unless marked
@@ -80,6 +78,14 @@ typedef struct ct_device_ops {
     /* Optional (NULL: work starts when queued). Submits queued work, so the device runs it while the host
      * waits for an MPI exchange. */
     ct_status (*flush)(void *dev);
+    /* Optional (NULL: every primitive has finished when it returns, as on the CPU). Waits until the queued
+     * work is done; called between the phases of a step only while the step timer is on (ct_step_timing). */
+    ct_status (*finish)(void *dev);
+    /* Implicit diffusion: the whole CG start from x = vm in one pass over rows [0, n_owned) (vm's ghosts are
+     * current): per row K vm (and, consistent mass, M vm) then b = (M/dt) vm - (1 - theta) K vm,
+     * r = b - A vm = -K vm (exact, as A = M/dt + theta K), z = D^-1 r, p = z; local b.b, r.z, r.r in
+     * sums[0..2] (as cg_start). Replaces spmv K, spmv M, rhs, spmv A and cg_start: one pass instead of five. */
+    ct_status (*cg_start_implicit)(void *dev, ct_real dt_ms, ct_real one_minus_theta, double sums[3]);
 } ct_device_ops;
 
 /* What every backend's context holds for the driver: the problem's scalars and the halo state. Embedded in the
@@ -103,6 +109,10 @@ typedef struct ct_step_core {
     int vm_in_flight;         /* the end-of-step Vm exchange is begun, not yet ended */
     ct_halo halo;             /* callbacks and user; send_idx points to the copy below */
     int32_t *send_idx;        /* halo.n_send, owned */
+    ct_real *lut;             /* the model's rate table for dt_ms (pb->ionic_lut), owned; NULL: exact rates */
+    size_t lut_len;           /* reals in lut */
+    int simd;                 /* pb->ionic_simd */
+    ct_step_timing *timing;   /* NULL: off; else the phase times of every step are added (borrowed, backend.h) */
 } ct_step_core;
 
 /* Checks pb (model id, max_beats, the halo: ct_halo_check) and fills s from it; messages name `backend`.
@@ -122,6 +132,9 @@ ct_status ct_step_vm_halo_end(ct_step_core *s);
 
 /* Solves A x = b by Jacobi-preconditioned CG from the x given (x: CT_VEC_VM or CT_VEC_TMP); ct_cg.c. */
 ct_status ct_cg_solve(ct_step_core *s, int x, int *iterations);
+/* The CG iterations from a start the backend has formed (r, z, p; the local b.b, r.z, r.r in start_sums, which
+ * this sums over the ranks): cg_start_implicit's. Stops at ||r|| <= cg_rel_tolerance ||b|| (ct_cg.c). */
+ct_status ct_cg_iterate(ct_step_core *s, int x, double start_sums[3], int *iterations);
 
 /* The halo's part of the driver (ct_step.c), used by CG: with a halo, x's ghosts <- the owners' values
  * (begin, then end), and the sum of values[0..count) over the ranks; without, nothing. */

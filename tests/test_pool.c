@@ -1,6 +1,7 @@
 /* test_pool.c — the process pool of `induce` and `cohort` (host/study/ct_pool.h): every task runs once, in a child,
  * in a free slot, and reaches done() with its exit status; a failed prepare is a task's failure, a failed
- * done() stops the pool; the slot's device variable; SIGTERM to the parent reaches every running child. */
+ * done() stops the pool; the slot's device variable; SIGTERM to the parent reaches every running child; the
+ * backend chosen in a child process is the one the direct choice gives, with the same messages. */
 #define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
 
@@ -11,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "study/ct_pool.h"
 
 #define MAX_TASKS 16
@@ -223,3 +225,24 @@ static void sigterm_case(int with_handler)
 Test(pool, sigterm_kills_every_running_child_and_stops_the_pool) { sigterm_case(0); }
 
 Test(pool, sigterm_reaches_the_callers_handler_in_the_pool_and_its_children) { sigterm_case(1); }
+
+/* ct_pool_backend_select probes in a child (so that a process about to fork workers holds no CUDA context):
+ * it must choose what ct_backend_select chooses here, say the same why, and refuse as it refuses. The child's
+ * choice is asked first, so this process has probed nothing when it forks. */
+Test(pool, backend_chosen_in_a_child_is_the_direct_choice)
+{
+    const ct_backend_ops *in_child = NULL, *direct = NULL;
+    char why_child[512] = "", why_direct[512] = "";
+    cr_assert_eq(ct_pool_backend_select("auto", &in_child, why_child, sizeof why_child), CT_OK, "%s",
+                 ct_error_message());
+    cr_assert_eq(ct_pool_backend_select("cpu", &direct, why_direct, sizeof why_direct), CT_OK, "%s",
+                 ct_error_message());
+    cr_assert_eq(direct, &ct_backend_cpu);
+    ct_status st = ct_pool_backend_select("nonesuch", &direct, why_direct, sizeof why_direct);
+    cr_assert_eq(st, CT_ERR_CONFIG, "an unknown name: %d (%s)", st, ct_error_message());
+    cr_assert(strstr(ct_error_message(), "unknown backend \"nonesuch\""), "%s", ct_error_message());
+    cr_assert_null(direct);
+    cr_assert_eq(ct_backend_select("auto", &direct, why_direct, sizeof why_direct), CT_OK, "%s", ct_error_message());
+    cr_assert_eq(in_child, direct, "child chose %s, direct choice %s", in_child->name, direct->name);
+    cr_assert_str_eq(why_child, why_direct);
+}

@@ -71,7 +71,9 @@ Test(study, ablate_reports_reentry_abolished_and_resumes, .init = setup, .fini =
     int rc = ct_test_cli(args, &out);
     cr_assert_eq(rc, 0, "ablate failed: %s", out);
     cr_assert(strstr(out, "re-entry inducible from 1 of 2 sites before ablation, 0 after"), "%s", out);
-    cr_assert(strstr(out, "beside patch") && strstr(out, "inducible -> not inducible after ablation"), "%s", out);
+    cr_assert(strstr(out, "beside patch         inducible (cycle length ") &&
+                  strstr(out, " ms) -> not inducible after ablation"),
+              "the console names the inducing site and its VT cycle length: %s", out);
     free(out);
 
     char *report = read_in("out/report.json");
@@ -81,6 +83,9 @@ Test(study, ablate_reports_reentry_abolished_and_resumes, .init = setup, .fini =
     cr_assert(strstr(report, "\"induced_by\":\t\"S2\""), "the inducing extra-stimulus is named");
     cr_assert(strstr(report, "\"transmural\":\tnull"), "a box has no labelled surfaces: transmurality unknown");
     cr_assert(strstr(report, "\"qrs_ms\""), "the baseline beat's ECG intervals are in the report");
+    cr_assert(strstr(report, "\"inducing_sites\":\t[{") && strstr(report, "\"failed\":\t0"), "%s", report);
+    cr_assert(strstr(report, "\"lesion_volume_mm3\":\t1"), "the lesion's volume (about 14 mm3) is counted apart "
+              "from the scar's: %s", report);
     free(report);
     char *site = read_in("out/induction/site-01.json");
     cr_assert(site && strstr(site, "\"inducible\":\ttrue") && strstr(site, "\"cycle_length_ms\":\t"), "%s", site);
@@ -94,6 +99,13 @@ Test(study, ablate_reports_reentry_abolished_and_resumes, .init = setup, .fini =
     cr_assert(html, "no report.html");
     cr_assert(strstr(html, "beside patch") && strstr(html, "far side"), "the sites are in the report");
     cr_assert(!strstr(html, "src=\"http"), "the report is self-contained");
+    cr_assert(strstr(html, "Re-entry inducible from 1 of 2 sites: beside patch."), "the verdict names the site");
+    cr_assert(strstr(html, "From beside patch: re-entry induced by S2 (coupling S2 220 ms); VT cycle length "),
+              "the key findings give the VT cycle length");
+    cr_assert(strstr(html, "plan view of the tissue") && !strstr(html, "(base up)"),
+              "a sheet is drawn in plan view, not as a heart");
+    cr_assert(strstr(html, "Ablation lesions (not in the scar"),
+              "the volumes separate scar and lesion");
     free(html);
     static const char *pictures[] = {"out/ecg.png", "out/activation.png", "out/apd90.png", "out/baseline/ecg.csv"};
     for (size_t k = 0; k < sizeof pictures / sizeof pictures[0]; k++) {

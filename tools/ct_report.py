@@ -13,7 +13,11 @@ Inputs (written by the C program; every number carries its unit in its key name)
   surface.json  "xyz_mm" (flat x,y,z per node), "tris" (flat node triples), "fields" ("activation_ms",
                 "apd90_ms": one value per node, null where undefined). Optional "long_axis" (apex -> base)
                 and "anterior_dir" orient the views; by default z is the long axis and +y anterior, as in
-                the idealised meshes. Without surface.json the maps say "not computed".
+                the idealised meshes. Optional "aha_segments" (true for a heart mesh with AHA segments).
+                A heart is drawn in anterior and posterior views (base up); a slab or sheet (no AHA
+                segments or axes, one extent under a quarter of the largest) as a plan view with its true
+                aspect ratio and a mm scale bar; ablate's lesions are drawn on both kinds of map.
+                Without surface.json the maps say "not computed".
 
 Every input is read and checked before anything is written, so bad input never touches an earlier
 report. Each output is written to a temporary name in its folder and renamed into place.
@@ -218,6 +222,7 @@ def parse_report(path):
         "healthy_volume_mm3": p.get("healthy_volume_mm3").number(minimum=0),
         "border_zone_volume_mm3": p.get("border_zone_volume_mm3").number(minimum=0),
         "scar_volume_mm3": p.get("scar_volume_mm3").number(minimum=0),
+        "lesion_volume_mm3": p.get("lesion_volume_mm3", required=False).number(nullable=True, minimum=0) or 0.0,
     }
 
     b = optional_section(root, "baseline")
@@ -264,7 +269,30 @@ def parse_report(path):
 
     n = optional_section(root, "notes")
     report["notes"] = [] if n is None else [node.string() for node in n.items()]
+
+    sm = optional_section(root, "summary")
+    report["summary"] = None if sm is None else parse_summary(sm)
     return report
+
+
+def parse_summary(node):
+    """The summary's named findings (older reports have only counts: empty lists then)."""
+    node.object()
+    inducing, failed = [], []
+    ind = node.get("inducing_sites", required=False)
+    for i in ([] if ind.is_null() else ind.items()):
+        seg = i.get("aha_segment", required=False)
+        after = i.get("inducible_after_ablation", required=False)
+        inducing.append({"name": i.get("name").string(),
+                         "aha_segment": None if seg.is_null() else seg.integer(minimum=1),
+                         "induced_by": i.get("induced_by", required=False).string(nullable=True),
+                         "cycle_length_ms": i.get("cycle_length_ms", required=False).number(nullable=True),
+                         "after": None if after.is_null() else after.boolean()})
+    fl = node.get("failed_sites", required=False)
+    for f in ([] if fl.is_null() else fl.items()):
+        failed.append({"name": f.get("name").string(), "phase": f.get("phase").string(),
+                       "message": f.get("message").string()})
+    return {"inducing": inducing, "failed": failed}
 
 
 def parse_site(node):
@@ -274,6 +302,7 @@ def parse_site(node):
             "status": node.get("status").string()}
     if site["status"] != "ok":
         site["message"] = node.get("message", required=False).string(nullable=True)
+        site["inducible"] = None
         return site
     site["inducible"] = node.get("inducible").boolean()
     site["induced_by"] = node.get("induced_by", required=False).string(nullable=True)
@@ -298,7 +327,7 @@ def parse_ablation(node):
     for ln in node.get("lesions").items():
         shape = ln.get("shape").string()
         lesion = {"shape": shape,
-                  "radius_mm": ln.get("radius_mm").number(minimum=0),
+                  "radius_mm": ln.get("radius_mm", required=shape != "box").number(nullable=True, minimum=0),
                   "volume_mm3": ln.get("volume_mm3").number(minimum=0),
                   "transmural": ln.get("transmural").boolean(nullable=True)}
         if shape == "sphere":
@@ -306,12 +335,20 @@ def parse_ablation(node):
         elif shape == "line":
             lesion["from_mm"] = ln.get("from_mm").vec3()
             lesion["to_mm"] = ln.get("to_mm").vec3()
+        elif shape == "box":
+            lesion["box_min_mm"] = ln.get("box_min_mm").vec3()
+            lesion["box_max_mm"] = ln.get("box_max_mm").vec3()
         lesions.append(lesion)
     sites = []
     for sn in node.get("sites").items():
+        after = sn.get("result_after", required=False)
+        failed = None
+        if not after.is_null() and after.get("status").string() != "ok":
+            failed = after.get("message", required=False).string(nullable=True) or "no message"
         sites.append({"name": sn.get("name").string(),
                       "before": sn.get("inducible_before").boolean(nullable=True),
-                      "after": sn.get("inducible_after").boolean(nullable=True)})
+                      "after": sn.get("inducible_after").boolean(nullable=True),
+                      "after_failed": failed})
     return {"lesions": lesions, "sites": sites}
 
 
@@ -358,7 +395,9 @@ def parse_surface(path):
         fields[name] = out
     long_axis = root.get("long_axis", required=False)
     anterior = root.get("anterior_dir", required=False)
+    aha = root.get("aha_segments", required=False)
     return {"xyz_mm": xyz, "tris": tris, "fields": fields,
+            "aha_segments": False if aha.is_null() else aha.boolean(),
             "long_axis": None if long_axis.is_null() else long_axis.vec3(),
             "anterior_dir": None if anterior.is_null() else anterior.vec3()}
 
@@ -587,11 +626,13 @@ def depth_beneath_surface(np, points, tri_xyz, eye, diag):
     return depths
 
 
-def plot_surface_map(surface, field, png_path, title, unit_label, cmap_name, markers, nan_label):
+def plot_surface_map(surface, field, png_path, title, unit_label, cmap_name, markers, nan_label, lesions=()):
     """Two views of the surface coloured by a node field (flat per triangle: the mean of its corners,
     grey where a corner is undefined) and a colour bar. Each marker is drawn in the view that sees it
     through the least tissue, and in the other too when that is no deeper than a wall; markers
-    beneath the surface (mid-wall, endocardial) are drawn hollow at their projection."""
+    beneath the surface (mid-wall, endocardial) are drawn hollow at their projection. Lesions are drawn as
+    their outline (line: its axis; sphere: its centre; box: its edges) in black over both views. The views
+    are called anterior/posterior (base up) only for a heart (AHA segments or given axes)."""
     np, matplotlib = import_plotting()
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
@@ -631,12 +672,27 @@ def plot_surface_map(surface, field, png_path, title, unit_label, cmap_name, mar
     views = [(name, azim) + view_vectors(np, azim) for name, azim in VIEWS]
     depths = [depth_beneath_surface(np, points, tri_xyz, eye, diag) for _, _, eye, _, _ in views]
     styles_used = set()
+    lesion_paths = []  # (points in the heart frame, their depth beneath the surface in each view)
+    for ln in lesions:
+        if ln["shape"] == "line":
+            seg = np.array([ln["from_mm"], ln["to_mm"]], dtype=float)
+        elif ln["shape"] == "sphere":
+            seg = np.array([ln["center_mm"]], dtype=float)
+        else:
+            lo_b, hi_b = ln["box_min_mm"], ln["box_max_mm"]
+            seg = np.array([[(lo_b, hi_b)[i][0], (lo_b, hi_b)[j][1], (lo_b, hi_b)[k][2]]
+                            for i, j, k in [(0, 0, 0), (1, 0, 0), (1, 1, 0), (0, 1, 0), (0, 0, 0), (0, 0, 1),
+                                            (1, 0, 1), (1, 1, 1), (0, 1, 1), (0, 0, 1)]], dtype=float)
+        seg = seg.dot(frame.T)
+        lesion_paths.append((seg, [depth_beneath_surface(np, seg, tri_xyz, eye, diag) for _, _, eye, _, _ in views]))
 
     fig = plt.figure(figsize=(12.0, 6.0))
     fig.suptitle(title, fontsize=13, y=0.975)
     for v, (view_name, azim, eye, right, up) in enumerate(views):
         ax = fig.add_axes([0.01 + 0.43 * v, 0.1, 0.43, 0.76], projection="3d")
-        fig.text(0.225 + 0.43 * v, 0.875, view_name + " (base up)", fontsize=11, ha="center")
+        heart = surface.get("aha_segments") or surface.get("long_axis") or surface.get("anterior_dir")
+        fig.text(0.225 + 0.43 * v, 0.875, view_name + " (base up)" if heart else
+                 "view from %sy (z up)" % ("+" if azim > 0 else "\u2212"), fontsize=11, ha="center")
         # Two-sided Lambert shading, kept mild so the colour still reads as the value.
         light = eye * 0.8 + up * 0.6
         light /= np.linalg.norm(light)
@@ -656,6 +712,12 @@ def plot_surface_map(surface, field, png_path, title, unit_label, cmap_name, mar
         ax.view_init(elev=VIEW_ELEVATION_DEG, azim=azim)
         ax.set_axis_off()
         ax.computed_zorder = False  # markers drawn above the surface; which ones is decided here
+        for seg, seg_depths in lesion_paths:  # each in the view that sees it through the least tissue
+            if min(range(len(views)), key=lambda w: float(np.mean(seg_depths[w]))) != v:
+                continue
+            q = seg + eye * (np.asarray(seg_depths[v])[:, None] + 0.01 * diag)
+            ax.plot(q[:, 0], q[:, 1], q[:, 2], color="black", lw=3.0, marker="s", markersize=5, zorder=7)
+            styles_used.add(("lesion", False))
         for m, ((kind, label, _), p) in enumerate(zip(markers, points)):
             depth = depths[v][m]
             best = min(range(len(views)), key=lambda w: depths[w][m])
@@ -688,6 +750,9 @@ def plot_surface_map(surface, field, png_path, title, unit_label, cmap_name, mar
               ("site", True): ("o", "#bbbbbb", 7, "pacing site beneath the surface"),
               ("ps", False): ("X", "magenta", 8, "phase singularity (re-entry)"),
               ("ps", True): ("X", "#f5b3f5", 8, "phase singularity beneath the surface")}
+    if ("lesion", False) in styles_used:
+        handles.append(Line2D([], [], color="black", lw=3, marker="s", markersize=5,
+                              label="ablation lesion (axis or centre)"))
     for key in [("site", False), ("site", True), ("ps", False), ("ps", True)]:
         if key in styles_used:
             marker, colour, size, text = legend[key]
@@ -698,6 +763,149 @@ def plot_surface_map(surface, field, png_path, title, unit_label, cmap_name, mar
     if handles:
         fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 3), fontsize=9, frameon=False,
                    bbox_to_anchor=(0.45, 0.0))
+    save_figure(fig, png_path, dpi=100)
+    plt.close(fig)
+    return {"min": vmin if finite.size else None, "max": vmax if finite.size else None,
+            "defined_fraction": float(finite.size) / max(values.size, 1)}
+
+
+def is_plan_geometry(np, surface):
+    """A slab or sheet (no AHA segments, no heart axes, one extent under a quarter of the largest): drawn as a
+    plan view. Returns (in-plane axis, in-plane axis, normal axis) or None for a heart."""
+    if surface.get("aha_segments") or surface.get("long_axis") or surface.get("anterior_dir"):
+        return None
+    xyz = np.asarray(surface["xyz_mm"], dtype=float).reshape(-1, 3)
+    extent = xyz.max(axis=0) - xyz.min(axis=0)
+    normal = int(np.argmin(extent))
+    if extent[normal] > 0.25 * extent.max():
+        return None
+    a, b = [k for k in range(3) if k != normal]
+    return a, b, normal
+
+
+def nice_length(span):
+    """A round scale-bar length (1, 2, 5 x 10^k mm) of about a fifth of span."""
+    target = max(span / 5.0, 1e-6)
+    power = 10.0 ** math.floor(math.log10(target))
+    for m in (5.0, 2.0, 1.0):
+        if m * power <= target:
+            return m * power
+    return power
+
+
+def lesion_outline(np, lesion, a, b):
+    """The lesion's outline in the plan plane (axes a, b), as a closed polygon (n x 2)."""
+    if lesion["shape"] == "sphere":
+        c, r = lesion["center_mm"], lesion["radius_mm"]
+        t = np.linspace(0, 2 * math.pi, 73)
+        return np.column_stack([c[a] + r * np.cos(t), c[b] + r * np.sin(t)])
+    if lesion["shape"] == "line":  # a capsule: two half circles joined
+        p = np.array([lesion["from_mm"][a], lesion["from_mm"][b]])
+        q = np.array([lesion["to_mm"][a], lesion["to_mm"][b]])
+        r = lesion["radius_mm"]
+        d = q - p
+        ang = math.atan2(d[1], d[0]) if np.linalg.norm(d) > 1e-12 else 0.0
+        t1 = np.linspace(ang + math.pi / 2, ang + 3 * math.pi / 2, 37)
+        t2 = np.linspace(ang - math.pi / 2, ang + math.pi / 2, 37)
+        return np.vstack([np.column_stack([p[0] + r * np.cos(t1), p[1] + r * np.sin(t1)]),
+                          np.column_stack([q[0] + r * np.cos(t2), q[1] + r * np.sin(t2)])])
+    lo, hi = lesion["box_min_mm"], lesion["box_max_mm"]
+    return np.array([[lo[a], lo[b]], [hi[a], lo[b]], [hi[a], hi[b]], [lo[a], hi[b]]])
+
+
+def plot_plan_map(surface, field, png_path, title, unit_label, cmap_name, markers, nan_label, lesions, axes):
+    """A slab or sheet seen from above (its upper face), true aspect ratio, a mm scale bar, a colour bar with
+    the unit, the pacing sites, phase singularities and the ablation lesions (hatched outlines)."""
+    np, matplotlib = import_plotting()
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PolyCollection
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch, Polygon
+
+    a, b, n = axes
+    names = "xyz"
+    xyz = np.asarray(surface["xyz_mm"], dtype=float).reshape(-1, 3)
+    tris = np.asarray(surface["tris"], dtype=np.int64).reshape(-1, 3)
+    lo, hi = xyz.min(axis=0), xyz.max(axis=0)
+    top = xyz[:, n] >= hi[n] - 0.25 * (hi[n] - lo[n]) - 1e-9
+    upper = tris[top[tris].all(axis=1)]
+    if len(upper) == 0:
+        upper = tris
+    values = np.asarray(field, dtype=float)
+    corner = values[upper]
+    undefined = np.isnan(corner).any(axis=1)
+    face_value = np.where(undefined, 0.0, np.nan_to_num(corner).mean(axis=1))
+    finite = values[np.isfinite(values)]
+    vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if vmax - vmin < 1e-9:
+        vmin, vmax = vmin - 1.0, vmax + 1.0
+    cmap = matplotlib.colormaps[cmap_name]
+    norm = matplotlib.colors.Normalize(vmin=vmin, vmax=vmax)
+    rgba = cmap(norm(face_value))
+    rgba[undefined] = NAN_GREY
+
+    width, height = hi[a] - lo[a], hi[b] - lo[b]
+    fig_w = 9.0
+    fig_h = min(max(fig_w * 0.78 * height / max(width, 1e-9) + 1.4, 3.5), 11.0)
+    fig = plt.figure(figsize=(fig_w, fig_h))
+    fig.suptitle(title, fontsize=13)
+    ax = fig.add_axes([0.04, 0.12, 0.74, 0.78])
+    polys = xyz[upper][:, :, [a, b]]
+    ax.add_collection(PolyCollection(polys, facecolors=rgba, edgecolors=rgba, linewidths=0.6, antialiased=False))
+    pad = 0.04 * max(width, height)
+    ax.set_xlim(lo[a] - pad, hi[a] + pad)
+    ax.set_ylim(lo[b] - 2.5 * pad, hi[b] + pad)
+    ax.set_aspect("equal")  # true aspect ratio: a mm is a mm both ways
+    ax.set_axis_off()
+    ax.set_title("plan view from +%s (%s to the right, %s up)" % (names[n], names[a], names[b]), fontsize=10)
+
+    # scale bar, below the tissue
+    bar = nice_length(width)
+    y0 = lo[b] - 1.6 * pad
+    ax.plot([lo[a], lo[a] + bar], [y0, y0], color="black", lw=3, solid_capstyle="butt")
+    ax.text(lo[a] + bar / 2, y0 - 0.35 * pad, "%s mm" % _fmt(bar), ha="center", va="top", fontsize=9)
+
+    handles = []
+    for i, ln in enumerate(lesions):
+        outline = lesion_outline(np, ln, a, b)
+        ax.add_patch(Polygon(outline, closed=True, facecolor=(1, 1, 1, 0.5), hatch="////", edgecolor="black", lw=1.6,
+                             zorder=4))
+        c = outline.mean(axis=0)
+        ax.text(c[0], c[1], "L%d" % (i + 1), fontsize=8, ha="center", va="center", zorder=6,
+                bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=0.5))
+    if lesions:
+        handles.append(Patch(facecolor=(1, 1, 1, 0.5), edgecolor="black", hatch="////",
+                             label="ablation lesion (L1, ...)"))
+    kinds = set()
+    for kind, label, pos in markers:
+        kinds.add(kind)
+        if kind == "site":
+            ax.scatter([pos[a]], [pos[b]], marker="o", s=55, c="white", edgecolors="black", linewidths=1.3, zorder=5)
+            if label:
+                ax.annotate(label, (pos[a], pos[b]), xytext=(6, 6), textcoords="offset points", fontsize=8,
+                            zorder=6, bbox=dict(facecolor="white", edgecolor="none", alpha=0.75, pad=0.6))
+        else:
+            ax.scatter([pos[a]], [pos[b]], marker="X", s=80, c="magenta", edgecolors="black", linewidths=0.8,
+                       zorder=5)
+    if "site" in kinds:
+        handles.append(Line2D([], [], linestyle="none", marker="o", markersize=7, markerfacecolor="white",
+                              markeredgecolor="black", label="pacing site"))
+    if "ps" in kinds:
+        handles.append(Line2D([], [], linestyle="none", marker="X", markersize=8, markerfacecolor="magenta",
+                              markeredgecolor="black", label="phase singularity (end of re-entry)"))
+    if undefined.any():
+        handles.append(Patch(facecolor=NAN_GREY, edgecolor="none", label=nan_label))
+
+    if finite.size:
+        cax = fig.add_axes([0.84, 0.2, 0.025, 0.62])
+        cb = fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), cax=cax)
+        cb.set_label(unit_label, fontsize=10)
+        cb.ax.tick_params(labelsize=9)
+    else:
+        fig.text(0.86, 0.5, "no node has a value", fontsize=10, ha="center", va="center", rotation=90)
+    if handles:
+        fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 2), fontsize=9, frameon=False,
+                   bbox_to_anchor=(0.42, 0.0))
     save_figure(fig, png_path, dpi=100)
     plt.close(fig)
     return {"min": vmin if finite.size else None, "max": vmax if finite.size else None,
@@ -827,24 +1035,58 @@ def volume_cell(mm3, total):
     return td("%s mm\u00b3 = %.2f mL%s" % (_fmt(mm3, 0), mm3 / 1000.0, share), num=True)
 
 
-def inducible_summary(sites):
+def site_label(name, aha_segment):
+    """A site as the report names it: its name, and its AHA segment where the model has segments."""
+    if aha_segment and ("AHA %d" % aha_segment) not in name:
+        return "%s (AHA segment %d)" % (name, aha_segment)
+    return name
+
+
+def inducible_summary(sites, summary=None):
+    """"Re-entry inducible from k of n sites: A, B." with the sites named (AHA segment where known)."""
     done = [s for s in sites if s["status"] == "ok"]
     failed = len(sites) - len(done)
-    text = "Re-entry inducible from %d of %d sites" % (sum(1 for s in done if s["inducible"]), len(done))
+    inducing = [s for s in done if s["inducible"]]
+    aha = {i["name"]: i["aha_segment"] for i in (summary or {}).get("inducing", [])}
+    text = "Re-entry inducible from %d of %d sites" % (len(inducing), len(done))
+    if inducing:
+        text += ": " + ", ".join(site_label(s["name"], aha.get(s["name"])) for s in inducing)
     if failed:
-        text += " (%d more site%s failed and %s not counted)" % (failed, "s" if failed > 1 else "",
-                                                                  "were" if failed > 1 else "was")
+        text += " (%d more site%s failed and %s not counted: %s)" % (
+            failed, "s" if failed > 1 else "", "were" if failed > 1 else "was",
+            ", ".join(s["name"] for s in sites if s["status"] != "ok"))
     return text + "."
+
+
+def vt_findings(sites, summary=None):
+    """One line per inducing site: how it was induced and the VT cycle length."""
+    aha = {i["name"]: i["aha_segment"] for i in (summary or {}).get("inducing", [])}
+    lines = []
+    for s in sites:
+        if s["status"] != "ok" or not s["inducible"]:
+            continue
+        coupling = ", ".join("S%d %s ms" % (i + 2, _fmt(c)) for i, c in enumerate(s["coupling_ms"]))
+        cl = s["cycle_length_ms"]
+        lines.append("From %s: re-entry induced by %s (coupling %s); VT cycle length %s." % (
+            site_label(s["name"], aha.get(s["name"])), s["induced_by"] or "\u2014", coupling or "\u2014",
+            "%s ms" % _fmt(cl, 0) if cl is not None else "not measurable"))
+    return lines
 
 
 def ablation_verdict(ablation):
     before = [s["before"] for s in ablation["sites"] if s["before"] is not None]
-    after = [s["after"] for s in ablation["sites"] if s["after"] is not None]
+    after = [s["after"] for s in ablation["sites"] if s["after"] is not None and not s.get("after_failed")]
     text = "Re-entry inducible from %d of %d sites before ablation, %d after" % (
         sum(before), len(before), sum(after))
     if len(after) != len(before):
         text += " (of %d sites tested after)" % len(after)
-    return text + ".", (sum(after) == 0 and len(after) > 0), (sum(after) > 0)
+    still = [s["name"] for s in ablation["sites"] if s["after"] and not s.get("after_failed")]
+    if still:
+        text += "; still inducible from " + ", ".join(still)
+    failed = [s["name"] for s in ablation["sites"] if s.get("after_failed")]
+    if failed:
+        text += "; failed after ablation (not counted): " + ", ".join(failed)
+    return text + ".", (sum(after) == 0 and len(after) > 0 and not failed), (sum(after) > 0)
 
 
 def section_patient(report):
@@ -858,6 +1100,8 @@ def section_patient(report):
              [td("Healthy tissue"), volume_cell(p["healthy_volume_mm3"], total)],
              [td("Border zone"), volume_cell(p["border_zone_volume_mm3"], total)],
              [td("Scar"), volume_cell(p["scar_volume_mm3"], total)]]
+    if p["lesion_volume_mm3"] > 0:
+        rows.append([td("Ablation lesions (not in the scar's volume)"), volume_cell(p["lesion_volume_mm3"], total)])
     return "<h2>Patient</h2>" + table(None, rows)
 
 
@@ -891,10 +1135,15 @@ def section_maps(maps):
         else:
             values = "Range %s\u2013%s ms, defined on %.0f %% of surface nodes" % (
                 _fmt(stats["min"]), _fmt(stats["max"]), 100 * stats["defined_fraction"])
-        caption = ("%s of the baseline beat on the outer surface of the mesh, anterior and posterior views "
-                   "(base up). %s; grey: %s. Markers beneath the surface (mid-wall or endocardial sites) "
-                   "are drawn shaded at their projection on the visible surface."
-                   % (heading, values, m["nan_label"]))
+        lesion_text = (" Hatched (plan view) or black (surface views): the ablation lesions, drawn on the "
+                       "baseline map (the baseline beat itself is without them)." if m.get("lesions") else "")
+        if m.get("plan"):
+            caption = ("%s of the baseline beat, plan view of the tissue's upper face with its true aspect ratio "
+                       "(scale bar in mm). %s; grey: %s.%s" % (heading, values, m["nan_label"], lesion_text))
+        else:
+            caption = ("%s of the baseline beat on the outer surface of the mesh, two opposite views. %s; grey: %s. "
+                       "Markers beneath the surface (mid-wall or endocardial sites) are drawn shaded at their "
+                       "projection on the visible surface.%s" % (heading, values, m["nan_label"], lesion_text))
         out.append(image_html(m["png"], heading + " map", esc(caption)))
     return "".join(out)
 
@@ -925,15 +1174,18 @@ def section_sites(report):
     if not sites:
         return out[0] + '<p class="nc">no pacing sites were tested</p>'
     out.append('<p class="verdict %s">%s</p>' % (
-        "bad" if any(s["status"] == "ok" and s["inducible"] for s in sites) else "good", esc(inducible_summary(sites))))
+        "bad" if any(s["status"] == "ok" and s["inducible"] for s in sites) else
+        "" if any(s["status"] != "ok" for s in sites) else "good",
+        esc(inducible_summary(sites, report.get("summary")))))
     header = ["Site", "Position (mm)", "Inducible", "Induced by", "Coupling intervals (ms)",
               "Effective refractory period (ms)", "Re-entry cycle length (ms)", "Phase singularities", "Simulated"]
     rows, classes = [], []
     for s in sites:
         row = [td(s["name"], name=True), td(fmt_position(s["position_mm"]), num=True)]
         if s["status"] != "ok":
-            row.append(td('<b>%s</b>%s' % (esc(s["status"]), esc(": " + s["message"]) if s.get("message") else
-                                              " (no message)"), raw=True, colspan=len(header) - 2))
+            row.append(td('<b>%s</b> (not counted; a rerun runs it again)%s' % (
+                esc(s["status"]), esc(": " + s["message"]) if s.get("message") else " (no message)"),
+                raw=True, colspan=len(header) - 2))
             rows.append(row)
             classes.append("failed")
             continue
@@ -979,21 +1231,24 @@ def section_ablation(report):
             elif ln["shape"] == "line":
                 where = "%s \u2192 %s" % (fmt_position(ln["from_mm"]), fmt_position(ln["to_mm"]))
             else:
-                where = "\u2014"
-            rows.append([td("%d" % (i + 1), num=True), td(ln["shape"]), td(where), td(_fmt(ln["radius_mm"]), num=True),
-                         td(_fmt(ln["volume_mm3"]), num=True),
+                where = "%s \u2013 %s" % (fmt_position(ln["box_min_mm"]), fmt_position(ln["box_max_mm"]))
+            rows.append([td("L%d" % (i + 1), num=True), td(ln["shape"]), td(where), td(_fmt(ln["radius_mm"]), num=True),
+                         td("%s mm\u00b3 = %.3f mL" % (_fmt(ln["volume_mm3"]), ln["volume_mm3"] / 1000.0), num=True),
                          td(transmural_cell(ln["transmural"]), raw=True)])
-        out.append("<h3>Lesions</h3>" + table(["#", "Shape", "Geometry (mm)", "Radius (mm)", "Volume (mm\u00b3)",
+        out.append("<h3>Lesions</h3>" + table(["#", "Shape", "Geometry (mm)", "Radius (mm)", "Volume",
                                                "Transmural"], rows))
-        partial = [str(i + 1) for i, ln in enumerate(a["lesions"]) if ln["transmural"] is False]
+        partial = ["L%d" % (i + 1) for i, ln in enumerate(a["lesions"]) if ln["transmural"] is False]
         if partial:
             which = ("Lesions %s are" if len(partial) > 1 else "Lesion %s is") % ", ".join(partial)
             out.append('<p class="warn">%s not transmural: conduction may persist through the surviving '
                        'wall.</p>' % which)
     else:
         out.append('<p class="nc">no lesions</p>')
-    rows = [[td(s["name"], name=True), td(yes_no(s["before"]), raw=True), td(yes_no(s["after"]), raw=True)]
-            for s in a["sites"]]
+    failed_before = {s["name"] for s in report["sites"] or [] if s["status"] != "ok"}
+    rows = [[td(s["name"], name=True),
+             td("<b>failed</b>", raw=True) if s["name"] in failed_before else td(yes_no(s["before"]), raw=True),
+             td('<b>failed</b> (not counted): %s' % esc(s["after_failed"]), raw=True) if s.get("after_failed")
+             else td(yes_no(s["after"]), raw=True)] for s in a["sites"]]
     out.append("<h3>Inducibility before and after ablation</h3>" +
                table(["Site", "Inducible before", "Inducible after"], rows))
     return "".join(out)
@@ -1011,10 +1266,28 @@ def section_summary(report):
     b = report["baseline"]
     if b is not None:
         lines.append("Baseline simulation: %s." % b["status"])
+    summary = report.get("summary")
     if report["sites"]:
-        lines.append(inducible_summary(report["sites"]))
-    if report["ablation"] is not None:
-        lines.append(ablation_verdict(report["ablation"])[0])
+        lines.append(inducible_summary(report["sites"], summary))
+        lines += vt_findings(report["sites"], summary)
+    a = report["ablation"]
+    if a is not None:
+        p = report["patient"]
+        lesions = "; ".join("L%d %s, %.3g mL%s" % (
+            i + 1, ln["shape"], ln["volume_mm3"] / 1000.0,
+            "" if ln["transmural"] is None else ", transmural" if ln["transmural"] else ", NOT transmural")
+            for i, ln in enumerate(a["lesions"]))
+        if lesions:
+            lines.append("Ablation: %s (lesions %.3g mL in all, apart from the scar's %.3g mL)." % (
+                lesions, p["lesion_volume_mm3"] / 1000.0, p["scar_volume_mm3"] / 1000.0))
+        lines.append(ablation_verdict(a)[0])
+    grouped = {}  # one line per site and reason, naming the phases it failed in
+    for f in (summary or {}).get("failed", []):
+        grouped.setdefault((f["name"], f["message"]), []).append(
+            "after ablation" if f["phase"] == "ablated" else "induction")
+    for (name, message), phases in grouped.items():
+        lines.append("FAILED: site %s (%s): %s. A rerun into the same folder runs it again." % (
+            name, " and ".join(phases), message))
     if not lines:
         return ""
     return '<h2>Key findings</h2><ul>%s</ul>' % "".join("<li>%s</li>" % esc(l) for l in lines)
@@ -1040,6 +1313,10 @@ def render_html(report, maps, ecg):
 # ----------------------------------------------------------------------------------------------
 # Commands
 # ----------------------------------------------------------------------------------------------
+
+def np_module():
+    return import_plotting()[0]
+
 
 def command_ecg(args):
     data = parse_ecg_csv(args.csv)
@@ -1107,8 +1384,16 @@ def command_report(args):
             maps[key] = {"reason": "no surface.json" if surface is None else "no %s in surface.json" % field}
             remove_stale(png)
             continue
-        stats = plot_surface_map(surface, surface["fields"][field], png, title, unit, cmap, markers, nan_label)
-        maps[key] = {"png": png, "stats": stats, "nan_label": nan_label}
+        lesions = report["ablation"]["lesions"] if report["ablation"] else []
+        plan = is_plan_geometry(np_module(), surface)
+        if plan:
+            stats = plot_plan_map(surface, surface["fields"][field], png, title, unit, cmap, markers, nan_label,
+                                  lesions, plan)
+        else:
+            stats = plot_surface_map(surface, surface["fields"][field], png, title, unit, cmap, markers, nan_label,
+                                     lesions)
+        maps[key] = {"png": png, "stats": stats, "nan_label": nan_label, "plan": plan is not None,
+                     "lesions": len(lesions)}
 
     page = render_html(report, maps, ecg).encode("utf-8")
     write_atomically(os.path.join(folder, "report.html"), lambda f: f.write(page))

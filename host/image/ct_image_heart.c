@@ -12,6 +12,7 @@
 #include "core/ct_vec3.h"
 #include "../io/ct_vtk.h"
 #include "../personalise/ct_geometry.h"
+#include "core/ct_clock.h"
 
 static const char *const class_names[CT_IMG_N_CLASSES] = {"background", "lv_myocardium", "rv_myocardium",
                                                           "lv_blood",   "rv_blood",      "scar",
@@ -32,13 +33,6 @@ static int is_myocardium(int cls)
 {
     return cls == CT_IMG_LV_MYOCARDIUM || cls == CT_IMG_RV_MYOCARDIUM || cls == CT_IMG_SCAR ||
            cls == CT_IMG_BORDER_ZONE;
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 /* ---- step 1: classes ---- */
@@ -554,16 +548,16 @@ ct_status ct_image_heart(const ct_image *img, const ct_image_labels *map, const 
     }
     for (size_t i = 0; i < n; i++)
         mask[i] = (uint8_t)is_myocardium(cls[i]);
-    double t0 = now_s();
+    double t0 = ct_now_s();
     if ((st = ct_vtk_mask_surface(mask, img->dims, img->ijk_to_mm, opt->smooth_iterations, opt->passband, opt->h_mm,
                                   src, &surf)) != CT_OK)
         goto done;
     rep->n_surface_tris = surf.n_tris;
-    double t1 = now_s();
+    double t1 = ct_now_s();
     rep->seconds_surface = t1 - t0;
     if ((st = ct_geometry_from_surface(&surf, opt->h_mm, src, &m)) != CT_OK)
         goto done;
-    rep->seconds_mesh = now_s() - t1;
+    rep->seconds_mesh = ct_now_s() - t1;
     if ((st = label_surface(m, img, cls, opt, src, rep)) != CT_OK)
         goto done;
     st = label_tissue(m, img, cls, opt, &rep->lge);

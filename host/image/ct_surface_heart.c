@@ -11,6 +11,7 @@
 
 #include "core/ct_vec3.h"
 #include "../personalise/ct_geometry.h"
+#include "core/ct_clock.h"
 
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
@@ -19,13 +20,6 @@
 ct_surface_heart_options ct_surface_heart_options_default(void)
 {
     return (ct_surface_heart_options){.h_mm = 1.5, .flip = -1};
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 /* ---- geometry of one triangle ---- */
@@ -809,10 +803,10 @@ ct_status ct_surface_heart(ct_trisurf *s, const ct_surface_heart_options *opt, c
         return ct_error_set(CT_ERR_NOMEM, "%s: out of memory", src);
     ct_mesh *m = NULL;
     ct_status st = ct_surface_label(s, opt, src, labels, rep);
-    double t0 = now_s();
+    double t0 = ct_now_s();
     if (st == CT_OK)
         st = ct_geometry_from_surface(s, opt->h_mm, src, &m);
-    rep->seconds_mesh = now_s() - t0;
+    rep->seconds_mesh = ct_now_s() - t0;
     if (st == CT_OK)
         st = transfer_labels(m, s, labels, src);
     if (st != CT_OK) {

@@ -46,6 +46,12 @@ static ct_status ct_cell_check(int model, const ct_cell_protocol *p, const ct_ce
 ct_status ct_cell_pace(int model, const ct_real *param, const ct_cell_protocol *proto, ct_cell_result *out,
                        double *trace_mV, size_t trace_len)
 {
+    return ct_cell_pace_lut(model, param, proto, NULL, out, trace_mV, trace_len);
+}
+
+ct_status ct_cell_pace_lut(int model, const ct_real *param, const ct_cell_protocol *proto, const ct_real *lut,
+                           ct_cell_result *out, double *trace_mV, size_t trace_len)
+{
     CT_CHECK(ct_cell_check(model, proto, out));
 
     ct_real defaults[CT_MODEL_NPARAM];
@@ -81,7 +87,7 @@ ct_status ct_cell_pace(int model, const ct_real *param, const ct_cell_protocol *
             const ct_real i_app = (k >= stim_first && k < stim_first + stim_steps) ? amp : CT_R(0.0);
             if (last)
                 beat[k] = (double)vm;
-            const ct_real i_ion = ct_model_step(model, y, 1, vm, i_app, dt_r, param);
+            const ct_real i_ion = ct_model_step(model, y, 1, vm, i_app, dt_r, param, lut);
             vm = vm + dt_r * (-i_ion + i_app);
             if (!(fabs((double)vm) <= 200.0)) { /* also catches NaN */
                 const double t = ((double)b * (double)steps_per_beat + (double)(k + 1)) * dt;

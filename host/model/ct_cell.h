@@ -42,6 +42,10 @@ typedef struct ct_cell_result { /* all of the last beat */
  * or leaves [-200, 200] mV (the message gives the time); CT_ERR_NOMEM if the beat buffer cannot be had. */
 ct_status ct_cell_pace(int model, const ct_real *param, const ct_cell_protocol *proto, ct_cell_result *out,
                        double *trace_mV, size_t trace_len);
+/* The same with the voltage-only rates from lut: NULL (exact, as ct_cell_pace) or the model's lookup table
+ * built for proto->dt_ms (ct_model_lut_size reals, caller-owned, filled by ct_tp06_lut_fill). */
+ct_status ct_cell_pace_lut(int model, const ct_real *param, const ct_cell_protocol *proto, const ct_real *lut,
+                           ct_cell_result *out, double *trace_mV, size_t trace_len);
 
 /* The parameter set of the model called `model` (model.name: "tp06", "mitchell_schaeffer") for its cell type
  * `cell_type` ("endo", "mid", "epi" for TP06; NULL: the model's default; ignored by a model without cell

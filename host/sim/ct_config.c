@@ -493,6 +493,18 @@ static ct_status parse_probes(const cJSON *root, const char *src, ct_config *c)
     return CT_OK;
 }
 
+/* An optional true/false key of the top level into *out (left as it is when absent). */
+static ct_status read_switch(const cJSON *root, const char *key, const char *src, int *out)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!it)
+        return CT_OK;
+    if (!cJSON_IsBool(it))
+        return ct_error_set(CT_ERR_CONFIG, "%s: \"%s\" must be true or false", src, key);
+    *out = cJSON_IsTrue(it) ? 1 : 0;
+    return CT_OK;
+}
+
 static ct_status parse_numerics(const cJSON *root, const char *src, ct_config *c)
 {
     CT_CHECK(ct_json_number(root, "chi_per_mm", 1, 1e-6, 1e5, src, "", &c->conductivity.chi_per_mm));
@@ -503,6 +515,10 @@ static ct_status parse_numerics(const cJSON *root, const char *src, ct_config *c
     CT_CHECK(ct_json_number(root, "activation_threshold_mV", 0, -150.0, 150.0, src, "", &c->activation_threshold_mV));
     c->vm_bound_mV = 200.0;
     CT_CHECK(ct_json_number(root, "vm_bound_mV", 0, 50.0, 1e4, src, "", &c->vm_bound_mV));
+    c->ionic_lut = 0; /* the exact rates are the reference */
+    CT_CHECK(read_switch(root, "ionic_lut", src, &c->ionic_lut));
+    c->ionic_simd = 0;
+    CT_CHECK(read_switch(root, "ionic_simd", src, &c->ionic_simd));
 
     c->diffusion = CT_DIFFUSION_EXPLICIT;
     c->cg_rel_tolerance = 1e-8;
@@ -560,7 +576,7 @@ ct_status ct_config_parse(const char *text, const char *source, ct_config *c)
     static const char *const keys[] = {"description", "mesh",  "model",       "conductivity",           "chi_per_mm",
                                        "Cm_uF_per_mm2", "dt_ms", "end_time_ms", "activation_threshold_mV", "vm_bound_mV",
                                        "diffusion",   "stimuli", "probes",    "output",  "tissue",  "ecg",
-                                       "max_beats",   "lesions", "tissue_regions", NULL};
+                                       "max_beats",   "lesions", "tissue_regions", "ionic_lut", "ionic_simd", NULL};
     ct_status st = ct_json_known_keys(root, keys, source, "");
     if (st == CT_OK)
         st = parse_mesh(root, source, c);

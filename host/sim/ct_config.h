@@ -77,6 +77,9 @@ typedef struct ct_config {
     long cg_max_iterations;
     double activation_threshold_mV;
     double vm_bound_mV;
+    int ionic_lut;                   /* "ionic_lut": 1: the ionic model's voltage-only rates from a lookup table over
+                                        Vm (kernels/models/tp06.h); 0 (default): from their formulas */
+    int ionic_simd;                  /* "ionic_simd": 1: the CPU backend's reaction as a SIMD loop; 0 (default) */
     int n_stimuli;
     ct_stimulus stimuli[CT_CONFIG_MAX_STIMULI];
     int n_probes;

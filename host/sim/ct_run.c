@@ -25,13 +25,7 @@
 #include "metrics/ct_cv_map.h"
 #include "mpi/ct_dist.h"
 #include "mpi/ct_mpi.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "core/ct_clock.h"
 
 /* The pending stop request: the signal number, 0 if none. Written by a signal handler, so nothing but a
  * volatile sig_atomic_t. */
@@ -121,11 +115,12 @@ static double probe_value(const ct_sim *sim, int p, const double *act)
 }
 
 static ct_status setup_backend(const ct_sim *sim, const ct_dist *dist, const ct_backend_ops *be, int max_beats,
-                               ct_backend_ctx **ctx)
+                               ct_step_timing *timing, ct_backend_ctx **ctx)
 {
     ct_real params[6 * CT_MODEL_NPARAM];
     ct_backend_problem pb;
     ct_dist_backend_problem(dist, sim, max_beats, params, &pb); /* the serial problem when dist == NULL */
+    pb.timing = timing;
     return ct_dist_agree(dist, be->create(&pb, ctx));
 }
 
@@ -363,7 +358,7 @@ static ct_status observe_checkpoint(void *user, ct_loop *L)
 static ct_status observe_progress(void *user, ct_loop *L)
 {
     run_watch *w = user;
-    double now = now_s();
+    double now = ct_now_s();
     if (L->step % w->progress_every == 0 || now - w->last_line_s >= (w->lines ? 30.0 : 2.0)) {
         char spent[32], left[32];
         double rate = (double)(L->step - w->step0) / fmax(now - w->t0_s, 1e-9); /* steps per second */
@@ -488,7 +483,7 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
     /* one run per folder: two writing the same frames would interleave them (a split run: rank 0 holds it) */
     if (out && (st = ct_dist_agree(dist, root ? ct_output_lock(out) : CT_OK)) != CT_OK)
         goto done;
-    if ((st = setup_backend(sim, dist, be, opt->max_beats, &ctx)) != CT_OK)
+    if ((st = setup_backend(sim, dist, be, opt->max_beats, opt->timing, &ctx)) != CT_OK)
         goto done;
 
     long ecg_every = cfg->ecg_interval_ms > 0 ? lround(cfg->ecg_interval_ms / cfg->dt_ms) : 0;
@@ -582,7 +577,7 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
         st = ct_loop_observe(&loop, (ct_observer){dist ? CT_RUN_STOP_POLL_STEPS : 1, observe_stop_request, &w});
     if (st != CT_OK)
         goto done;
-    w.t0_s = w.last_line_s = now_s();
+    w.t0_s = w.last_line_s = ct_now_s();
     st = ct_loop_run(&loop, n_steps);
     long step = loop.step;
     r->cg_iterations_total = loop.cg_iterations_total;
@@ -597,7 +592,7 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
         snprintf(msg, sizeof msg, "%s", ct_error_message());
     if (w.failed) /* an observer's own failure (writing a frame, a checkpoint): nothing more is written */
         goto done;
-    r->wall_s = now_s() - w.t0_s;
+    r->wall_s = ct_now_s() - w.t0_s;
     r->steps = step;
     r->t_end_ms = (double)step * cfg->dt_ms;
     if (st == CT_OK && step < full_steps) { /* max_steps (--stop-at): not the end of the simulation */

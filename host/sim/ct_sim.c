@@ -337,5 +337,7 @@ void ct_sim_backend_problem(const ct_sim *sim, int max_beats, ct_real *params, c
         .activation_threshold_mV = cfg->activation_threshold_mV,
         .vm_bound_mV = cfg->vm_bound_mV,
         .max_beats = max_beats,
+        .ionic_lut = cfg->ionic_lut,
+        .ionic_simd = cfg->ionic_simd,
     };
 }

@@ -55,6 +55,8 @@ typedef struct ct_run_options {
     const char *checkpoint_path; /* where; NULL: <out_dir>/checkpoint.ctck */
     const char *restart_path;    /* NULL: start from rest; else go on from this checkpoint (same
                                     configuration file, backend and mesh, or it is refused) */
+    ct_step_timing *timing;      /* NULL: no step timer; else every step adds its phase times here
+                                    (kernels/backend.h; borrowed; zero it first) */
 } ct_run_options;
 
 typedef struct ct_run_result {

@@ -22,15 +22,9 @@
 #include "ct_pool.h"
 #include "io/ct_vtk.h"
 #include "mpi/ct_mpi.h"
+#include "core/ct_clock.h"
 
 extern char **environ;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- MPI: which runs this process takes -------------------------------------------------------------------
  * Without MPI (not compiled in, or not launched by mpirun: host/mpi/ct_mpi.h) this process is the whole world.
@@ -303,7 +297,7 @@ static ct_status run_prepare(void *vx, int task, int slot)
     if (fd < 0)
         return ct_error_set(CT_ERR_IO, "%s: cannot create: %s", log, strerror(errno));
     x->log_fd[slot] = fd;
-    x->t0[slot] = now_s();
+    x->t0[slot] = ct_now_s();
     if (!c->o->quiet)
         fprintf(stderr, "cardiotwin: run %s started (%d of %d)\n", r->id, task + 1, x->n_todo);
     return CT_OK;
@@ -348,7 +342,7 @@ static ct_status run_done(void *vx, int task, int slot, int wait_status, const c
     ok ? x->n_completed++ : x->n_failed++;
     x->n_done++;
     if (!c->o->quiet && ok)
-        fprintf(stderr, "cardiotwin: run %s completed in %.1f s (%d of %d done)\n", r->id, now_s() - x->t0[slot],
+        fprintf(stderr, "cardiotwin: run %s completed in %.1f s (%d of %d done)\n", r->id, ct_now_s() - x->t0[slot],
                 x->n_done, x->n_todo);
     return CT_OK;
 }
@@ -601,7 +595,7 @@ static void choose_jobs(cohort *c)
 
 ct_status ct_cohort_run(const ct_cohort_options *o, ct_cohort_summary *summary)
 {
-    double t0 = now_s();
+    double t0 = ct_now_s();
     ct_cohort_summary sum = {0};
     if (summary)
         *summary = sum;
@@ -669,7 +663,7 @@ ct_status ct_cohort_run(const ct_cohort_options *o, ct_cohort_summary *summary)
         cJSON *failed_runs = cJSON_CreateArray();
         st = write_results(&c, &sum.n_completed, &sum.n_failed, failed_runs);
         if (st == CT_OK)
-            st = write_summary(&c, &sum, failed_runs, now_s() - t0);
+            st = write_summary(&c, &sum, failed_runs, ct_now_s() - t0);
         cJSON_Delete(failed_runs);
     }
     st = ct_mpi_agree(st);

@@ -1,4 +1,5 @@
-/* ct_pool.c — the pool of child processes of `induce` and `cohort` (ct_pool.h).
+/* ct_pool.c — the pool of child processes of `induce` and `cohort`, and the choice of a backend in a child
+ * process (ct_pool.h).
  *
  * Each child is found by waitid(WNOWAIT) and reaped only once its slot is marked free with SIGINT/SIGTERM
  * blocked: the signal handler, which kills every pid in the slot table, can then never signal a pid that has
@@ -16,6 +17,8 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "backend.h"
 
 /* What the handler reads: the slot table of the running pool (0: free slot) and the signal that stopped it. */
 static pid_t *volatile g_pids;
@@ -200,4 +203,76 @@ ct_status ct_pool_run(int n_tasks, const ct_pool_options *opt, const ct_pool_ops
                             "signal), the others were not started",
                             (int)g_stop_signal, g_stop_signal == SIGINT ? "SIGINT" : "SIGTERM", started, n_tasks);
     return st == CT_OK ? CT_OK : ct_error_set(st, "%s", first_msg);
+}
+
+/* The child's answer on the pipe: "<status>\0<chosen backend>\0<why line or error message>". */
+ct_status ct_pool_backend_select(const char *name, const ct_backend_ops **out, char *why, size_t why_len)
+{
+    *out = NULL;
+    if (strcmp(name, "cpu") == 0)
+        return ct_backend_select(name, out, why, why_len);
+    int fd[2];
+    if (pipe(fd) != 0)
+        return ct_error_set(CT_ERR_IO, "choosing backend \"%s\": cannot make a pipe: %s", name, strerror(errno));
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(fd[0]);
+        close(fd[1]);
+        return ct_error_set(CT_ERR_IO, "choosing backend \"%s\": cannot start a process: %s", name, strerror(e));
+    }
+    if (pid == 0) { /* the child: probe, answer, end without running the parent's exit handlers */
+        close(fd[0]);
+        const ct_backend_ops *be = NULL;
+        char line[1024] = "", msg[4096];
+        ct_status st = ct_backend_select(name, &be, line, sizeof line);
+        int len = snprintf(msg, sizeof msg, "%d%c%s%c%s", (int)st, '\0', be ? be->name : "", '\0',
+                           st == CT_OK ? line : ct_error_message());
+        if (len >= (int)sizeof msg)
+            len = (int)sizeof msg - 1;
+        for (int done = 0; len > 0 && done < len;) {
+            ssize_t w = write(fd[1], msg + done, (size_t)(len - done));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                _exit(1);
+            done += (int)w;
+        }
+        _exit(0);
+    }
+    close(fd[1]);
+    char buf[4096];
+    size_t got = 0;
+    for (;;) {
+        ssize_t r = read(fd[0], buf + got, sizeof buf - 1 - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        if (got == sizeof buf - 1)
+            break;
+    }
+    close(fd[0]);
+    buf[got] = '\0';
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    /* parse the three fields */
+    const char *chosen = memchr(buf, '\0', got) ? buf + strlen(buf) + 1 : NULL;
+    const char *text = chosen && chosen < buf + got ? chosen + strlen(chosen) + 1 : NULL;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !text || text > buf + got)
+        return ct_error_set(CT_ERR_IO, "choosing backend \"%s\": the probing process ended without an answer (%s %d)",
+                            name, WIFSIGNALED(status) ? "signal" : "exit",
+                            WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    long st = strtol(buf, NULL, 10);
+    if (st != CT_OK)
+        return ct_error_set((ct_status)st, "%s", text);
+    *out = ct_backend_find(chosen);
+    if (!*out)
+        return ct_error_set(CT_ERR_INTERNAL, "choosing backend \"%s\": the probe chose \"%s\", not in this build",
+                            name, chosen);
+    snprintf(why, why_len, "%s", text);
+    return CT_OK;
 }

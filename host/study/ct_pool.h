@@ -1,7 +1,9 @@
 /* ct_pool.h — a pool of child processes: n tasks, at most `jobs` running at once, each in a forked child.
  *
  * Used by `induce` (ct_study.c: one child per pacing site) and `cohort` (ct_cohort.c: one `cardiotwin run`
- * per run). For each task the pool, in this process, calls prepare (optional), forks, and in the child calls
+ * per run). The children are forked without exec: the caller must not have initialised a device runtime
+ * that does not survive fork (CUDA) before the pool runs; ct_pool_backend_select below chooses a backend
+ * without doing so. For each task the pool, in this process, calls prepare (optional), forks, and in the child calls
  * child(); when the child has ended it calls done() with its wait status. A task whose prepare or fork
  * failed goes to done() with the reason instead, and the pool goes on with the next.
  *
@@ -19,6 +21,8 @@
  */
 #ifndef CT_POOL_H
 #define CT_POOL_H
+
+#include <stddef.h>
 
 #include "core/ct_status.h"
 
@@ -47,5 +51,14 @@ typedef struct ct_pool_options {
  * stopped the pool (the tasks not started then never reach done()); CT_ERR_IO when waiting for the children
  * failed (those still running are left running); CT_ERR_CONFIG for bad options; CT_ERR_NOMEM. */
 ct_status ct_pool_run(int n_tasks, const ct_pool_options *opt, const ct_pool_ops *ops, void *ctx);
+
+/* Chooses a backend as ct_backend_select (kernels/backend.h) does, with the same result, `why` line and error
+ * messages, but probes it in a child process, so that this process opens no device driver: a process that
+ * will fork workers through the pool (fork without exec) must hold no CUDA context when it forks, since a
+ * CUDA context does not survive fork and every worker's CUDA call would fail. "cpu" is chosen here (it opens
+ * nothing). The chosen backend is first initialised by whichever process creates a context with it. Extra
+ * failure: CT_ERR_IO when the child cannot be started or ends without an answer. */
+struct ct_backend_ops;
+ct_status ct_pool_backend_select(const char *name, const struct ct_backend_ops **out, char *why, size_t why_len);
 
 #endif /* CT_POOL_H */

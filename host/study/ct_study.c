@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -123,11 +124,23 @@ static void site_key(const ct_study_options *o, const char *config_path, const c
     }
 }
 
+/* For tests only: CARDIOTWIN_TEST_CRASH_SITE=NAME makes the process that runs site NAME kill itself
+ * (SIGKILL) before its simulation, as a crashed worker (or, with --jobs 1, a killed study) would. */
+static void test_crash_if_asked(const ct_induce_site *s)
+{
+    const char *crash = getenv("CARDIOTWIN_TEST_CRASH_SITE");
+    if (crash && strcmp(crash, s->name) == 0) {
+        fflush(NULL);
+        raise(SIGKILL);
+    }
+}
+
 /* Runs one site and stores its result file (whatever the outcome). */
 static ct_status run_site(const ct_study_options *o, const ct_config *cfg, const ct_backend_ops *be,
                           const ct_induce_site *s, const char *key, const char *path)
 {
     ct_induce_result r;
+    test_crash_if_asked(s);
     ct_status st = ct_induce_site_run(cfg, s, &o->protocol, be, o->quiet, &r);
     if (st != CT_OK && !o->quiet)
         fprintf(stderr, "cardiotwin: site %s failed: %s\n", s->name, ct_error_message());
@@ -137,11 +150,13 @@ static ct_status run_site(const ct_study_options *o, const ct_config *cfg, const
     return wst;
 }
 
+/* 1: path holds a finished result of this key (reused); 0: none, another key's, or a failed trial (a failure
+ * is never kept: a rerun runs the site again). */
 static int result_is_current(const char *path, const char *key)
 {
     cJSON *j = ct_study_read_json(path);
     const cJSON *k = cJSON_GetObjectItemCaseSensitive(j, "key");
-    int ok = cJSON_IsString(k) && strcmp(k->valuestring, key) == 0;
+    int ok = cJSON_IsString(k) && strcmp(k->valuestring, key) == 0 && !ct_study_site_failed(j);
     cJSON_Delete(j);
     return ok;
 }
@@ -189,14 +204,18 @@ static ct_status site_done(void *vx, int task, int slot, int status, const char 
     int s = x->todo[task];
     if (launch_error) /* stops the phase: no further site starts */
         return ct_error_set(CT_ERR_IO, "site %s: %s", x->sites[s].name, launch_error);
-    char path[4096];
+    char path[4096], key[2048];
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return CT_OK;
-    /* the child could not even store its failure: record it here */
-    if (ct_study_site_result_path(x->dir, s, path, sizeof path) == CT_OK && !result_is_current(path, "")) {
-        ct_error_set(CT_ERR_INTERNAL, "the process of site %s ended abnormally (%s %d)", x->sites[s].name,
+    /* the child could not even store its failure: record it here (unless it stored its result first) */
+    site_key(x->o, x->config_path, x->cfg, &x->sites[s], key, sizeof key);
+    if (ct_study_site_result_path(x->dir, s, path, sizeof path) == CT_OK && !result_is_current(path, key)) {
+        ct_error_set(CT_ERR_INTERNAL, "site %s: its process ended abnormally (%s %d%s)", x->sites[s].name,
                      WIFSIGNALED(status) ? "signal" : "exit",
-                     WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+                     WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
+                     WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? ": killed, e.g. out of memory" : "");
+        if (!x->o->quiet)
+            fprintf(stderr, "cardiotwin: site %s failed: %s\n", x->sites[s].name, ct_error_message());
         cJSON *j = ct_study_site_json(&x->sites[s], "", CT_ERR_INTERNAL, NULL, 0);
         ct_study_write_json_file(path, j);
         cJSON_Delete(j);
@@ -220,6 +239,10 @@ static ct_status run_sites(const ct_study_options *o, const char *config_path, c
                 fprintf(stderr, "cardiotwin: site %s: already done (%s)\n", sites[s].name, path);
             continue;
         }
+        cJSON *old = ct_study_read_json(path);
+        if (old && ct_study_site_failed(old) && !o->quiet)
+            fprintf(stderr, "cardiotwin: site %s failed in an earlier run: running it again\n", sites[s].name);
+        cJSON_Delete(old);
         todo[n_todo++] = s;
     }
     if (jobs <= 1 || n_todo <= 1) {
@@ -274,6 +297,30 @@ static ct_status run_baseline(const ct_study_options *o, const ct_config *cfg, c
 
 /* ---- the study ------------------------------------------------------------------------------------- */
 
+/* The error of a study whose report lists failed trials: each site, phase and reason (the report was written;
+ * a rerun into the same folder runs those sites again). */
+static ct_status failed_sites_error(const cJSON *report, const char *out_dir)
+{
+    const cJSON *failed = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(report, "summary"),
+                                                           "failed_sites");
+    char msg[3072];
+    int n = cJSON_GetArraySize(failed);
+    int k = snprintf(msg, sizeof msg, "%d site trial%s failed (rerun the same command to run them again; %s/report.json):",
+                     n, n == 1 ? "" : "s", out_dir);
+    for (const cJSON *f = failed ? failed->child : NULL; f && k > 0 && (size_t)k < sizeof msg; f = f->next)
+        k += snprintf(msg + k, sizeof msg - (size_t)k, " [%s, %s: %s]",
+                      cJSON_GetObjectItemCaseSensitive(f, "name")->valuestring,
+                      cJSON_GetObjectItemCaseSensitive(f, "phase")->valuestring,
+                      cJSON_GetObjectItemCaseSensitive(f, "message")->valuestring);
+    /* the first failure's own code (its name is stored with it), so that e.g. a bad site stays a CT_ERR_CONFIG */
+    ct_status code = CT_ERR_INTERNAL;
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(failed, 0), "error");
+    for (int c = CT_ERR_IO; cJSON_IsString(e) && c <= CT_ERR_INTERRUPTED; c++)
+        if (strcmp(ct_status_name((ct_status)c), e->valuestring) == 0)
+            code = (ct_status)c;
+    return ct_error_set(code, "%s", msg);
+}
+
 static int is_patient_file(const char *path, ct_status *st)
 {
     char *text;
@@ -295,7 +342,8 @@ ct_status ct_study_run(const ct_study_options *o)
     CT_CHECK(ct_induce_protocol_check(&o->protocol));
     const ct_backend_ops *be;
     char why[512];
-    CT_CHECK(ct_backend_select(o->backend, &be, why, sizeof why));
+    /* probed in a child process: this one opens no device (CUDA) before it forks the site workers */
+    CT_CHECK(ct_pool_backend_select(o->backend, &be, why, sizeof why));
     CT_CHECK(ct_mkdir_p(o->out_dir));
     if (!o->quiet)
         fprintf(stderr, "cardiotwin: %s\n", why);
@@ -364,7 +412,7 @@ ct_status ct_study_run(const ct_study_options *o)
     cJSON_AddStringToObject(report, "format", "cardiotwin-report-1");
     cJSON_AddStringToObject(report, "title",
                             o->n_lesions ? "Re-entry inducibility and ablation plan" : "Re-entry inducibility");
-    ct_study_report_patient(report, o->input, cfg, sim);
+    ct_study_report_patient(report, o->input, cfg, sim, ablated->lesions, ablated->n_lesions);
     ct_study_report_protocol(report, &o->protocol, cfg, be->name);
     ct_study_report_notes(report, cfg, &o->protocol);
 
@@ -376,7 +424,10 @@ ct_status ct_study_run(const ct_study_options *o)
     if (strcmp(be->name, "cpu") != 0 && o->jobs <= 0)
         jobs = 1; /* one device: one site at a time unless asked */
 
-    if (o->baseline && (st = run_baseline(o, cfg, be, report)) != CT_OK)
+    /* The baseline runs in this process. Where site workers will be forked (fork without exec) it runs after
+     * them: a device context made here before a fork (CUDA's) does not survive into the workers. */
+    int baseline_after = jobs > 1 && n_sites > 1;
+    if (o->baseline && !baseline_after && (st = run_baseline(o, cfg, be, report)) != CT_OK)
         goto done;
     if (!o->baseline)
         cJSON_AddStringToObject(cJSON_AddObjectToObject(report, "baseline"), "status", "not computed (--no-baseline)");
@@ -390,7 +441,7 @@ ct_status ct_study_run(const ct_study_options *o)
                 n_sites == 1 ? "" : "s", jobs);
     if ((st = run_sites(o, config_path, cfg, be, sites, n_sites, dir_before, jobs)) != CT_OK)
         goto done;
-    cJSON *before = ct_study_collect_sites(dir_before, n_sites);
+    cJSON *before = ct_study_collect_sites(dir_before, sites, n_sites);
     cJSON_AddItemToObject(report, "sites", before);
     int n_before = ct_study_count_inducible(before), n_after = 0;
 
@@ -401,13 +452,17 @@ ct_status ct_study_run(const ct_study_options *o)
             fprintf(stderr, "cardiotwin: the same with %d lesion%s\n", o->n_lesions, o->n_lesions == 1 ? "" : "s");
         if ((st = run_sites(o, config_path, ablated, be, sites, n_sites, dir_after, jobs)) != CT_OK)
             goto done;
-        cJSON *after = ct_study_collect_sites(dir_after, n_sites);
+        cJSON *after = ct_study_collect_sites(dir_after, sites, n_sites);
         ct_study_report_ablation(report, o, cfg, sim, sites, n_sites, before, after);
         n_after = ct_study_count_inducible(after);
         cJSON_Delete(after);
     }
-    ct_study_report_summary(report, sites, n_sites, o->n_lesions, n_before, n_after);
+    if (o->baseline && baseline_after && (st = run_baseline(o, cfg, be, report)) != CT_OK)
+        goto done;
+    int n_failed = ct_study_report_summary(report, sim, sites, n_sites, o->n_lesions, n_before, n_after);
     st = ct_study_report_write(o->out_dir, report);
+    if (st == CT_OK && n_failed > 0)
+        st = failed_sites_error(report, o->out_dir);
 done:
     cJSON_Delete(report);
     ct_sim_destroy(sim);

@@ -6,6 +6,11 @@
  * --site options. Each site is an independent run (ct_induce.h); up to `jobs` run at once in child
  * processes. Every finished site is kept in OUT/<phase>/site-NN.json at once, so a rerun of the same
  * command skips the sites already done (same protocol, model and lesions) — an interrupted study resumes.
+ * Faults: a site whose trial fails (its simulation errs, its process crashes or is killed) is stored and
+ * reported as "failed" with the reason (never as not inducible), is run again by a rerun, and makes
+ * ct_study_run return an error naming every failed site once the report is written. For tests only,
+ * CARDIOTWIN_TEST_CRASH_SITE=NAME makes the process that runs site NAME kill itself (SIGKILL) before its
+ * simulation: a crashed worker with jobs > 1, a killed study with jobs 1.
  * Output:
  *   OUT/baseline/        the configuration's own run (activation, APD, ECG; see ct_output.h)
  *   OUT/induction/       per-site results before ablation;  OUT/ablated/ the same with the lesions
@@ -40,7 +45,9 @@ typedef struct ct_study_options {
 void ct_study_options_defaults(ct_study_options *o);
 
 /* Runs the whole study. A failed site is reported in its place (and in the report); the study goes on.
- * Returns an error when nothing useful could be done (bad input, no site) or the report could not be made. */
+ * Returns an error when nothing useful could be done (bad input, no site), the report could not be made, or
+ * (after writing the report) some site's trial failed: then the first failure's code, and a message that
+ * names each failed site, its phase and its reason. */
 ct_status ct_study_run(const ct_study_options *o);
 
 /* Parses "NAME:x,y,z" (mm) into a site. */

@@ -128,6 +128,7 @@ cJSON *ct_study_site_json(const ct_induce_site *s, const char *key, ct_status st
     cJSON_AddItemToObject(o, "position_mm", cJSON_CreateDoubleArray(s->position_mm, 3));
     cJSON_AddStringToObject(o, "status", st == CT_OK ? "ok" : "failed");
     if (st != CT_OK) {
+        cJSON_AddStringToObject(o, "error", ct_status_name(st));
         cJSON_AddStringToObject(o, "message", ct_error_message());
         cJSON_AddNullToObject(o, "inducible");
         return o;
@@ -166,7 +167,7 @@ cJSON *ct_study_site_json(const ct_induce_site *s, const char *key, ct_status st
 /* ---- report.json's sections ----------------------------------------------------------------------- */
 
 /* Collects the site result files of a phase into an array (owned by the caller). */
-cJSON *ct_study_collect_sites(const char *dir, int n_sites)
+cJSON *ct_study_collect_sites(const char *dir, const ct_induce_site *sites, int n_sites)
 {
     cJSON *arr = cJSON_CreateArray();
     for (int s = 0; s < n_sites; s++) {
@@ -176,8 +177,11 @@ cJSON *ct_study_collect_sites(const char *dir, int n_sites)
             j = ct_study_read_json(path);
         if (!j) {
             j = cJSON_CreateObject();
+            cJSON_AddStringToObject(j, "name", sites[s].name);
+            cJSON_AddItemToObject(j, "position_mm", cJSON_CreateDoubleArray(sites[s].position_mm, 3));
             cJSON_AddStringToObject(j, "status", "failed");
-            cJSON_AddStringToObject(j, "message", "no result was stored");
+            cJSON_AddStringToObject(j, "error", ct_status_name(CT_ERR_IO));
+            cJSON_AddStringToObject(j, "message", "no result was stored (its process was stopped or killed?)");
         }
         cJSON_DeleteItemFromObject(j, "key");
         cJSON_AddItemToArray(arr, j);
@@ -188,6 +192,19 @@ cJSON *ct_study_collect_sites(const char *dir, int n_sites)
 int ct_study_site_inducible(const cJSON *site)
 {
     return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(site, "inducible"));
+}
+
+int ct_study_site_failed(const cJSON *site)
+{
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(site, "status");
+    return !cJSON_IsString(st) || strcmp(st->valuestring, "ok") != 0;
+}
+
+/* The site's failure message, or "" (never NULL). */
+static const char *site_message(const cJSON *site)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(site, "message");
+    return cJSON_IsString(m) ? m->valuestring : "no message";
 }
 
 /* surface.json: the boundary of the mesh with the baseline's activation and APD90 (first beat). */
@@ -205,6 +222,8 @@ ct_status ct_study_write_surface(const char *out_dir, const ct_sim *sim, const c
     for (size_t i = 0; i < m->n_nodes; i++)
         map[i] = -1;
     cJSON *root = cJSON_CreateObject();
+    /* a heart (AHA segments: the views say anterior/posterior, base up) or not (a slab: a plan view) */
+    cJSON_AddBoolToObject(root, "aha_segments", sim->aha_segment != NULL);
     cJSON *xyz = cJSON_AddArrayToObject(root, "xyz_mm");
     cJSON *jt = cJSON_AddArrayToObject(root, "tris");
     cJSON *fields = cJSON_AddObjectToObject(root, "fields");
@@ -266,7 +285,8 @@ ct_status ct_study_report_baseline(cJSON *b, const char *run_dir)
     return CT_OK;
 }
 
-void ct_study_report_patient(cJSON *report, const char *input, const ct_config *cfg, const ct_sim *sim)
+void ct_study_report_patient(cJSON *report, const char *input, const ct_config *cfg, const ct_sim *sim,
+                             const ct_lesion *lesions, int n_lesions)
 {
     cJSON *p = cJSON_AddObjectToObject(report, "patient");
     cJSON_AddStringToObject(p, "source", input);
@@ -282,15 +302,21 @@ void ct_study_report_patient(cJSON *report, const char *input, const ct_config *
     const ct_mesh *m = sim->mesh;
     cJSON_AddNumberToObject(p, "n_nodes", (double)m->n_nodes);
     cJSON_AddNumberToObject(p, "n_tets", (double)m->n_tets);
-    double vol[3] = {0, 0, 0};
+    /* the lesions' elements (scar in sim's mesh) are counted apart from the scar; owned here */
+    uint8_t *in_lesion = n_lesions > 0 ? calloc(m->n_tets + 1, 1) : NULL;
+    if (in_lesion && ct_lesions_mark(m, lesions, n_lesions, in_lesion, NULL) != CT_OK)
+        memset(in_lesion, 0, m->n_tets); /* (checked when sim was made: cannot happen) */
+    double vol[4] = {0, 0, 0, 0}; /* healthy, border zone, scar, lesion */
     for (size_t e = 0; e < m->n_tets; e++) {
         int t = m->tissue ? m->tissue[e] : 0;
-        vol[t >= 0 && t < 3 ? t : 0] += ct_mesh_tet_volume(m, e);
+        vol[in_lesion && in_lesion[e] ? 3 : t >= 0 && t < 3 ? t : 0] += ct_mesh_tet_volume(m, e);
     }
-    cJSON_AddNumberToObject(p, "volume_mm3", vol[0] + vol[1] + vol[2]);
+    free(in_lesion);
+    cJSON_AddNumberToObject(p, "volume_mm3", vol[0] + vol[1] + vol[2] + vol[3]);
     cJSON_AddNumberToObject(p, "healthy_volume_mm3", vol[0]);
     cJSON_AddNumberToObject(p, "border_zone_volume_mm3", vol[1]);
     cJSON_AddNumberToObject(p, "scar_volume_mm3", vol[2]);
+    cJSON_AddNumberToObject(p, "lesion_volume_mm3", vol[3]);
     cJSON_AddStringToObject(p, "model", cfg->model_name);
 }
 
@@ -377,35 +403,112 @@ void ct_study_report_ablation(cJSON *report, const ct_study_options *o, const ct
     }
 }
 
-void ct_study_report_summary(cJSON *report, const ct_induce_site *sites, int n_sites, int n_lesions, int n_before,
-                             int n_after)
+/* The AHA segment (1..17) of the element nearest p (by centroid), or 0 when the mesh has none. */
+static int site_aha_segment(const ct_sim *sim, const double p[3])
+{
+    const ct_mesh *m = sim->mesh;
+    if (!sim->aha_segment)
+        return 0;
+    double best = INFINITY;
+    int seg = 0;
+    for (size_t e = 0; e < m->n_tets; e++) {
+        if (sim->aha_segment[e] <= 0)
+            continue;
+        double d2 = 0;
+        for (int k = 0; k < 3; k++) {
+            double c = 0;
+            for (int v = 0; v < 4; v++)
+                c += 0.25 * m->xyz_mm[3 * (size_t)m->tets[4 * e + v] + k];
+            d2 += (c - p[k]) * (c - p[k]);
+        }
+        if (d2 < best) {
+            best = d2;
+            seg = sim->aha_segment[e];
+        }
+    }
+    return seg;
+}
+
+/* A failed site in the summary's "failed_sites" and on stdout's list. */
+static void add_failed(cJSON *failed, const cJSON *site, const char *name, const char *phase)
+{
+    cJSON *f = cJSON_CreateObject();
+    cJSON_AddStringToObject(f, "name", name);
+    cJSON_AddStringToObject(f, "phase", phase);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(site, "error");
+    cJSON_AddStringToObject(f, "error", cJSON_IsString(e) ? e->valuestring : ct_status_name(CT_ERR_INTERNAL));
+    cJSON_AddStringToObject(f, "message", site_message(site));
+    cJSON_AddItemToArray(failed, f);
+}
+
+int ct_study_report_summary(cJSON *report, const ct_sim *sim, const ct_induce_site *sites, int n_sites,
+                            int n_lesions, int n_before, int n_after)
 {
     cJSON *sum = cJSON_AddObjectToObject(report, "summary");
     cJSON_AddNumberToObject(sum, "sites", n_sites);
     cJSON_AddNumberToObject(sum, "inducible_sites", n_before);
     if (n_lesions)
         cJSON_AddNumberToObject(sum, "inducible_sites_after_ablation", n_after);
+    const cJSON *before = cJSON_GetObjectItemCaseSensitive(report, "sites");
+    const cJSON *after = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(report, "ablation"), "sites");
+    cJSON *inducing = cJSON_AddArrayToObject(sum, "inducing_sites");
+    cJSON *failed = cJSON_AddArrayToObject(sum, "failed_sites");
+    for (int s = 0; s < n_sites; s++) {
+        const cJSON *b = cJSON_GetArrayItem(before, s);
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(after, s), "result_after");
+        if (ct_study_site_failed(b))
+            add_failed(failed, b, sites[s].name, "induction");
+        if (n_lesions && ct_study_site_failed(a))
+            add_failed(failed, a, sites[s].name, "ablated");
+        if (!ct_study_site_inducible(b))
+            continue;
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "name", sites[s].name);
+        cJSON_AddItemToObject(j, "position_mm", cJSON_CreateDoubleArray(sites[s].position_mm, 3));
+        int seg = site_aha_segment(sim, sites[s].position_mm);
+        if (seg > 0)
+            cJSON_AddNumberToObject(j, "aha_segment", seg);
+        else
+            cJSON_AddNullToObject(j, "aha_segment");
+        cJSON_AddItemToObject(j, "induced_by", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(b, "induced_by"), 1));
+        cJSON_AddItemToObject(j, "cycle_length_ms",
+                              cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(b, "cycle_length_ms"), 1));
+        if (n_lesions)
+            cJSON_AddItemToObject(j, "inducible_after_ablation",
+                                  ct_study_site_failed(a) ? cJSON_CreateNull()
+                                                          : cJSON_CreateBool(ct_study_site_inducible(a)));
+        cJSON_AddItemToArray(inducing, j);
+    }
+    int n_failed = cJSON_GetArraySize(failed);
+    cJSON_AddNumberToObject(sum, "failed", n_failed);
+
     printf("re-entry inducible from %d of %d site%s", n_before, n_sites, n_sites == 1 ? "" : "s");
     if (n_lesions)
         printf(" before ablation, %d after", n_after);
+    if (n_failed)
+        printf(" (%d trial%s FAILED: not counted)", n_failed, n_failed == 1 ? "" : "s");
     printf("\n");
-    const cJSON *before = cJSON_GetObjectItemCaseSensitive(report, "sites");
-    const cJSON *after = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(report, "ablation"), "sites");
     for (int s = 0; s < n_sites; s++) {
         const cJSON *b = cJSON_GetArrayItem(before, s);
-        const cJSON *stt = cJSON_GetObjectItemCaseSensitive(b, "status");
-        printf("  %-20s %s", sites[s].name,
-               cJSON_IsString(stt) && strcmp(stt->valuestring, "ok") != 0 ? "FAILED"
-               : ct_study_site_inducible(b)                                 ? "inducible"
-                                                                            : "not inducible");
+        printf("  %-20s ", sites[s].name);
+        if (ct_study_site_failed(b)) {
+            printf("FAILED (%s)", site_message(b));
+        } else {
+            const cJSON *cl = cJSON_GetObjectItemCaseSensitive(b, "cycle_length_ms");
+            printf("%s", ct_study_site_inducible(b) ? "inducible" : "not inducible");
+            if (ct_study_site_inducible(b) && cJSON_IsNumber(cl))
+                printf(" (cycle length %.0f ms)", cl->valuedouble);
+        }
         if (n_lesions) {
-            const cJSON *a = cJSON_GetArrayItem(after, s);
-            printf(" -> %s", ct_study_site_inducible(cJSON_GetObjectItemCaseSensitive(a, "result_after"))
-                                 ? "inducible after ablation"
-                                 : "not inducible after ablation");
+            const cJSON *a = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(after, s), "result_after");
+            if (ct_study_site_failed(a))
+                printf(" -> after ablation FAILED (%s)", site_message(a));
+            else
+                printf(" -> %s", ct_study_site_inducible(a) ? "inducible after ablation" : "not inducible after ablation");
         }
         printf("\n");
     }
+    return n_failed;
 }
 
 ct_status ct_study_report_write(const char *out_dir, const cJSON *report)

@@ -27,10 +27,12 @@ ct_status ct_study_site_result_path(const char *dir, int s, char *path, size_t l
  * tried, cycle length, phase singularities). Owned by the caller. */
 cJSON *ct_study_site_json(const ct_induce_site *s, const char *key, ct_status st, const ct_induce_result *r,
                           int extra_stimuli);
-/* The site result files of a phase, in site order, their keys removed; a missing one becomes a failed entry.
- * Owned by the caller. */
-cJSON *ct_study_collect_sites(const char *dir, int n_sites);
+/* The site result files of a phase, in site order, their keys removed; a missing one becomes a failed entry
+ * naming the site (sites[s]). Owned by the caller. */
+cJSON *ct_study_collect_sites(const char *dir, const ct_induce_site *sites, int n_sites);
 int ct_study_site_inducible(const cJSON *site);
+/* 1 when a site's result is not "ok": its trial failed (error, crash, never stored); it is not "not inducible". */
+int ct_study_site_failed(const cJSON *site);
 /* The inducible entries of an array of site results. */
 int ct_study_count_inducible(const cJSON *sites);
 
@@ -41,8 +43,10 @@ ct_status ct_study_write_surface(const char *out_dir, const ct_sim *sim, const c
 
 /* b (the report's "baseline"): status "ok" and the numbers of the baseline run's run_dir/metrics.json. */
 ct_status ct_study_report_baseline(cJSON *b, const char *run_dir);
-/* "patient": the input, its description, the mesh's size and volumes by tissue, the model. */
-void ct_study_report_patient(cJSON *report, const char *input, const ct_config *cfg, const ct_sim *sim);
+/* "patient": the input, its description, the mesh's size and volumes by tissue, the model. The elements of
+ * `lesions` (scar in sim's mesh) are counted in lesion_volume_mm3, not in the scar's. */
+void ct_study_report_patient(cJSON *report, const char *input, const ct_config *cfg, const ct_sim *sim,
+                             const ct_lesion *lesions, int n_lesions);
 /* "protocol": the programmed stimulation, model, backend and time step. */
 void ct_study_report_protocol(cJSON *report, const ct_induce_protocol *p, const ct_config *cfg, const char *backend);
 /* "notes": what the model assumes and how re-entry and ERP are declared. */
@@ -50,9 +54,11 @@ void ct_study_report_notes(cJSON *report, const ct_config *cfg, const ct_induce_
 /* "ablation": the lesions of o (their effect on sim, the ablated model) and each site before and after. */
 void ct_study_report_ablation(cJSON *report, const ct_study_options *o, const ct_config *cfg, const ct_sim *sim,
                               const ct_induce_site *sites, int n_sites, const cJSON *before, const cJSON *after);
-/* "summary", also printed on stdout site by site (from the report's "sites" and "ablation"). */
-void ct_study_report_summary(cJSON *report, const ct_induce_site *sites, int n_sites, int n_lesions, int n_before,
-                             int n_after);
+/* "summary", also printed on stdout site by site (from the report's "sites" and "ablation"): the counts, the
+ * inducing sites (name, position, AHA segment from sim's mesh where it has segments, cycle length) and the
+ * failed trials (site, phase, reason). Returns the number of failed trials. */
+int ct_study_report_summary(cJSON *report, const ct_sim *sim, const ct_induce_site *sites, int n_sites,
+                            int n_lesions, int n_before, int n_after);
 /* OUT/report.json, then OUT/report.html by tools/ct_report.py (python3 with matplotlib). */
 ct_status ct_study_report_write(const char *out_dir, const cJSON *report);
 

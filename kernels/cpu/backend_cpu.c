@@ -3,11 +3,12 @@
  * State is structure-of-arrays in host memory. The step, CG and the halo protocol are kernels/ct_step.c and
  * kernels/ct_cg.c; the arithmetic of a node is kernels/ct_node_ops.h. This file supplies their device
  * primitives (ct_device_ops) as OpenMP loops over host arrays: the reaction, CSR products, the diffusion
- * updates and right-hand sides, the CG vector operations with their dot products (each its own pass, so the
- * sums do not depend on which operation carries them), detection over the owned nodes, and the halo's
- * packing and unpacking of host vectors.
+ * updates and right-hand sides, the CG vector operations with their dot products (carried in the pass that
+ * writes the vectors, summed in fixed slices so the sums do not depend on the thread count), detection over
+ * the owned nodes, and the halo's packing and unpacking of host vectors.
  */
 #define _POSIX_C_SOURCE 200809L
+#define CT_FN_ALWAYS_INLINE /* ct_real.h: the model functions inlined into the reaction loops, so they vectorise */
 #include <limits.h>
 #include <stdio.h>
 #include <time.h>
@@ -19,6 +20,21 @@
 #include "../ct_node_ops.h"
 #include "../ct_step.h"
 #include "../models/ct_models.h"
+#include <omp.h>
+
+/* exp and log as SIMD functions, so that GCC vectorises the TP06 reaction loop (ionic_simd) through glibc's
+ * libmvec (_ZGV?N?v_exp ...). glibc declares them so only under -ffast-math; this file has -fno-math-errno
+ * instead (CMakeLists.txt), so the scalar paths keep glibc's correctly rounded exp. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#pragma omp declare simd notinbranch
+extern double exp(double);
+#pragma omp declare simd notinbranch
+extern double log(double);
+#pragma omp declare simd notinbranch
+extern float expf(float);
+#pragma omp declare simd notinbranch
+extern float logf(float);
+#endif
 
 struct ct_backend_ctx {
     ct_step_core core;        /* the problem's scalars and the halo state (ct_step.h) */
@@ -27,6 +43,13 @@ struct ct_backend_ctx {
     uint32_t *stim_mask;      /* n or NULL, owned */
     ct_real *y;               /* nstate * n ionic state, owned */
     ct_real *vm, *vm_prev, *tmp; /* n each, owned; vm and tmp swap in the explicit lumped step */
+    ct_real *iapp;            /* n stimulus currents of the SIMD reaction (uA/uF), owned; NULL unless ionic_simd */
+    int iapp_zero;            /* iapp is all zeros (no stimulus on at the last reaction of every node) */
+    int one_set;              /* the parameter set of every node if they share one (or node_set is NULL), else 0 */
+    int32_t *set_off;         /* n offsets node_set[i] * CT_MODEL_NPARAM into params for the SIMD reaction, owned;
+                                 NULL unless ionic_simd and the nodes' sets differ. GCC vectorises the loop only
+                                 without it (a node's parameters through a per-lane pointer stop it), which is
+                                 the usual case: one cell type, no border zone */
     double *act_ms;           /* n activation times (-1: not yet), owned */
     /* beat tracking (backend.h), all owned, NULL when max_beats == 0 */
     int *beat_count, *beat_phase; /* n each: completed beats; 1 while in a beat, 0 resting */
@@ -83,7 +106,8 @@ static void cpu_destroy(ct_backend_ctx *c)
     (void)ct_step_vm_halo_end(&c->core); /* MPI must be done with send_buf and ghost_buf before they are freed */
     void *owned[] = {c->params, c->node_set, c->stim_mask, c->y, c->vm, c->vm_prev, c->tmp, c->act_ms,
                      c->beat_count, c->beat_phase, c->v_rest, c->v_peak, c->beat_act_ms, c->beat_rep_ms,
-                     c->row_ptr, c->col, c->r, c->z, c->p, c->q, c->b, c->send_buf, c->ghost_buf};
+                     c->row_ptr, c->col, c->r, c->z, c->p, c->q, c->b, c->send_buf, c->ghost_buf, c->iapp,
+                     c->set_off};
     for (size_t k = 0; k < sizeof owned / sizeof owned[0]; k++)
         free(owned[k]);
     ct_diffusion_arrays_free(&c->mat);
@@ -116,39 +140,96 @@ static void spmv_rows(const ct_backend_ctx *c, const ct_real *val, const ct_real
         y[i] = ct_csr_row_dot(i, c->row_ptr, c->col, val, x);
 }
 
-/* The dot product, summed in an order that does not depend on the number of threads (an OpenMP reduction adds
- * the threads' partial sums in the order they finish): CT_DOT_BLOCKS fixed slices, each summed in order, then
- * the slices' sums in order. So a run, and a run restarted from a saved state, repeat bit for bit whatever
- * OMP_NUM_THREADS is (backend.h's save_state contract). */
+/* The dot products of CG are summed in an order that does not depend on the number of threads (an OpenMP
+ * reduction adds the threads' partial sums in the order they finish): CT_DOT_BLOCKS fixed slices, each summed
+ * in order, then the slices' sums in order (block_rows, block_sums). So a run, and a run restarted from a saved
+ * state, repeat bit for bit whatever OMP_NUM_THREADS is (backend.h's save_state contract). */
 #define CT_DOT_BLOCKS 64
-static double dot(size_t n, const ct_real *a, const ct_real *b)
+
+/* The TP06 reaction of nodes [r0, r1) as one SIMD loop (the switch ionic_simd): no branch but selects in the
+ * model with the table (ct_tp06_vfac_lut), exp and log through glibc's libmvec (declared simd above;
+ * -fno-math-errno on this file, CMakeLists.txt), the stimulus current read from iapp (zeros when no stimulus is
+ * on). Always inlined with constant use_lut and use_set (tp06_simd_range_*), so each copy is a loop without
+ * those tests; the model functions are inlined too (CT_FN_ALWAYS_INLINE above). */
+__attribute__((always_inline)) static inline void tp06_simd_loop(ct_backend_ctx *c, size_t r0, size_t r1, ct_real dt,
+                                                                  int use_lut, int use_set)
 {
-    double part[CT_DOT_BLOCKS];
-    size_t per = (n + CT_DOT_BLOCKS - 1) / CT_DOT_BLOCKS;
-#pragma omp parallel for schedule(static)
-    for (int k = 0; k < CT_DOT_BLOCKS; k++) {
-        size_t lo = (size_t)k * per, hi = lo + per < n ? lo + per : n;
-        double s = 0.0;
-        for (size_t i = lo; i < hi; i++)
-            s += (double)a[i] * (double)b[i];
-        part[k] = s;
+    ct_real *restrict y = c->y, *restrict vm = c->vm, *restrict vm_prev = c->vm_prev;
+    const ct_real *restrict iapp = c->iapp, *restrict lut = c->core.lut;
+    const ct_real *restrict params = c->params + (size_t)c->one_set * CT_MODEL_NPARAM; /* one set: its values */
+    const int32_t *restrict set = c->set_off;
+    const size_t n = c->core.n;
+#pragma omp simd
+    for (size_t i = r0; i < r1; i++) {
+        const ct_real *prm = use_set ? params + set[i] : params;
+        const ct_real ia = iapp[i];
+        const ct_real v = vm[i];
+        vm_prev[i] = v;
+        const ct_real i_ion = use_lut ? ct_tp06_step_lut(y + i, n, v, ia, dt, prm, lut)
+                                      : ct_tp06_step(y + i, n, v, ia, dt, prm);
+        vm[i] = v + dt * (ia - i_ion);
     }
-    double s = 0.0;
-    for (int k = 0; k < CT_DOT_BLOCKS; k++)
-        s += part[k];
-    return s;
 }
+
+/* Nodes [a, b) by the loop for this problem (table or not, per-node sets or not). Compiled twice: for the
+ * x86-64 baseline (SSE2, 2 doubles a vector) and for AVX2+FMA (4), chosen at run time (cpu_react). */
+#define CT_TP06_SIMD_RANGE(name, attr)                                                                            \
+    attr static void name(ct_backend_ctx *c, size_t a, size_t b, ct_real dt)                                     \
+    {                                                                                                             \
+        if (c->core.lut && c->set_off)                                                                            \
+            tp06_simd_loop(c, a, b, dt, 1, 1);                                                                    \
+        else if (c->core.lut)                                                                                     \
+            tp06_simd_loop(c, a, b, dt, 1, 0);                                                                    \
+        else if (c->set_off)                                                                                      \
+            tp06_simd_loop(c, a, b, dt, 0, 1);                                                                    \
+        else                                                                                                      \
+            tp06_simd_loop(c, a, b, dt, 0, 0);                                                                    \
+    }
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+CT_TP06_SIMD_RANGE(tp06_simd_range_avx2, __attribute__((target("avx2,fma"))))
+#define CT_HAVE_AVX2_VARIANT 1
+#endif
+CT_TP06_SIMD_RANGE(tp06_simd_range_base, )
 
 static ct_status cpu_react(void *dev, size_t r0, size_t r1, uint32_t active, const ct_real *amp, ct_real dt)
 {
     ct_backend_ctx *c = dev;
     size_t n = c->core.n;
+    const ct_real *lut = c->core.lut; /* NULL: exact rates */
+    if (c->core.simd && c->core.model == CT_MODEL_TP06) {
+        int avx2 = 0;
+#ifdef CT_HAVE_AVX2_VARIANT
+        avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+        if (active || !c->iapp_zero) { /* the stimulus currents first: a loop over bits per node, no SIMD */
+#pragma omp parallel for schedule(static)
+            for (size_t i = r0; i < r1; i++)
+                c->iapp[i] = ct_stim_current(active ? (c->stim_mask[i] & active) : 0u, amp);
+            c->iapp_zero = !active && r0 == 0 && r1 == n;
+        }
+#pragma omp parallel
+        {
+            /* the same static split as the scalar loop, each thread's share one SIMD loop */
+            int nt = omp_get_num_threads(), t = omp_get_thread_num();
+            size_t len = r1 - r0, per = (len + (size_t)nt - 1) / (size_t)nt;
+            size_t a = r0 + (size_t)t * per, b = a + per < r1 ? a + per : r1;
+            if (a < b) {
+#ifdef CT_HAVE_AVX2_VARIANT
+                if (avx2)
+                    tp06_simd_range_avx2(c, a, b, dt);
+                else
+#endif
+                    tp06_simd_range_base(c, a, b, dt);
+            }
+        }
+        return CT_OK;
+    }
 #pragma omp parallel for schedule(static)
     for (size_t i = r0; i < r1; i++) {
         ct_real i_app = ct_stim_current(active ? (c->stim_mask[i] & active) : 0u, amp);
         ct_real prm[CT_MODEL_NPARAM];
         ct_load_params(prm, c->params, c->node_set ? c->node_set[i] : 0);
-        ct_react_node(c->core.model, c->y + i, n, c->vm + i, c->vm_prev + i, prm, i_app, dt);
+        ct_react_node(c->core.model, c->y + i, n, c->vm + i, c->vm_prev + i, prm, i_app, dt, lut);
     }
     return CT_OK;
 }
@@ -179,20 +260,13 @@ static ct_status cpu_rhs(void *dev, int rhs, ct_real dt, ct_real one_minus_theta
 {
     ct_backend_ctx *c = dev;
     size_t n = c->core.n;
-    if (rhs == CT_RHS_EXPLICIT_CONSISTENT) {
+    (void)one_minus_theta; /* the implicit right-hand sides are formed by cpu_cg_start_implicit */
+    if (rhs != CT_RHS_EXPLICIT_CONSISTENT)
+        return ct_error_set(CT_ERR_INTERNAL, "cpu backend: right-hand side %d is not a primitive", rhs);
 #pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++) {
-            c->b[i] = ct_rhs_explicit_consistent_node(c->q[i], dt);
-            c->tmp[i] = c->b[i] * c->mat.inv_diag[i];
-        }
-    } else if (rhs == CT_RHS_IMPLICIT_CONSISTENT) {
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++)
-            c->b[i] = ct_rhs_implicit_consistent_node(c->tmp[i], c->q[i], dt, one_minus_theta);
-    } else {
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++)
-            c->b[i] = ct_rhs_implicit_lumped_node(c->mat.mass_over_dt[i], c->vm[i], c->q[i], one_minus_theta);
+    for (size_t i = 0; i < n; i++) {
+        c->b[i] = ct_rhs_explicit_consistent_node(c->q[i], dt);
+        c->tmp[i] = c->b[i] * c->mat.inv_diag[i];
     }
     return CT_OK;
 }
@@ -234,27 +308,102 @@ static ct_status cpu_blown_up(void *dev, long *node, double *vm_mV)
     return CT_OK;
 }
 
+/* The CG passes below carry their dot products in the loop that writes the vectors (one pass, one parallel
+ * region), summed over the same CT_DOT_BLOCKS slices in the same order as dot(): the sums are bit for bit
+ * dot()'s. Slice k of n rows is [lo, hi); part[j][k] the slice's sum j; sums[j] their ordered total. */
+static void block_rows(size_t n, int k, size_t *lo, size_t *hi)
+{
+    size_t per = (n + CT_DOT_BLOCKS - 1) / CT_DOT_BLOCKS;
+    *lo = (size_t)k * per < n ? (size_t)k * per : n;
+    *hi = *lo + per < n ? *lo + per : n;
+}
+
+static void block_sums(int m, double part[][CT_DOT_BLOCKS], double *sums)
+{
+    for (int j = 0; j < m; j++) {
+        sums[j] = 0.0;
+        for (int k = 0; k < CT_DOT_BLOCKS; k++)
+            sums[j] += part[j][k];
+    }
+}
+
 static ct_status cpu_cg_start(void *dev, double sums[3])
 {
     ct_backend_ctx *c = dev;
     size_t no = c->core.n_owned;
+    double part[3][CT_DOT_BLOCKS];
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < no; i++) {
-        c->r[i] = c->b[i] - c->q[i];
-        c->z[i] = c->mat.inv_diag[i] * c->r[i];
-        c->p[i] = c->z[i];
+    for (int k = 0; k < CT_DOT_BLOCKS; k++) {
+        size_t lo, hi;
+        block_rows(no, k, &lo, &hi);
+        double bb = 0.0, rz = 0.0, rr = 0.0;
+        for (size_t i = lo; i < hi; i++) {
+            ct_real ri = c->b[i] - c->q[i], zi = c->mat.inv_diag[i] * ri;
+            c->r[i] = ri;
+            c->z[i] = zi;
+            c->p[i] = zi;
+            bb += (double)c->b[i] * (double)c->b[i];
+            rz += (double)ri * (double)zi;
+            rr += (double)ri * (double)ri;
+        }
+        part[0][k] = bb;
+        part[1][k] = rz;
+        part[2][k] = rr;
     }
-    sums[0] = dot(no, c->b, c->b);
-    sums[1] = dot(no, c->r, c->z);
-    sums[2] = dot(no, c->r, c->r);
+    block_sums(3, part, sums);
+    return CT_OK;
+}
+
+static ct_status cpu_cg_start_implicit(void *dev, ct_real dt, ct_real one_minus_theta, double sums[3])
+{
+    ct_backend_ctx *c = dev;
+    size_t no = c->core.n_owned;
+    const ct_real *mv_val = c->core.consistent ? c->mat.m_val : NULL;
+    double part[3][CT_DOT_BLOCKS];
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < CT_DOT_BLOCKS; k++) {
+        size_t lo, hi;
+        block_rows(no, k, &lo, &hi);
+        double bb = 0.0, rz = 0.0, rr = 0.0;
+        for (size_t i = lo; i < hi; i++) {
+            ct_real kv = ct_csr_row_dot(i, c->row_ptr, c->col, c->mat.k_val, c->vm);
+            ct_real bi = mv_val ? ct_rhs_implicit_consistent_node(ct_csr_row_dot(i, c->row_ptr, c->col, mv_val, c->vm),
+                                                                  kv, dt, one_minus_theta)
+                                : ct_rhs_implicit_lumped_node(c->mat.mass_over_dt[i], c->vm[i], kv, one_minus_theta);
+            ct_real ri = -kv, zi = c->mat.inv_diag[i] * ri;
+            c->r[i] = ri;
+            c->z[i] = zi;
+            c->p[i] = zi;
+            bb += (double)bi * (double)bi;
+            rz += (double)ri * (double)zi;
+            rr += (double)ri * (double)ri;
+        }
+        part[0][k] = bb;
+        part[1][k] = rz;
+        part[2][k] = rr;
+    }
+    block_sums(3, part, sums);
     return CT_OK;
 }
 
 static ct_status cpu_cg_product(void *dev, size_t r0, double *pq)
 {
     ct_backend_ctx *c = dev;
-    spmv_rows(c, c->mat.a_val, c->p, c->q, r0, c->core.n_owned);
-    *pq = dot(c->core.n_owned, c->p, c->q);
+    size_t no = c->core.n_owned;
+    double part[1][CT_DOT_BLOCKS];
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < CT_DOT_BLOCKS; k++) {
+        size_t lo, hi;
+        block_rows(no, k, &lo, &hi);
+        double s = 0.0;
+        for (size_t i = lo; i < hi; i++) {
+            if (i >= r0)
+                c->q[i] = ct_csr_row_dot(i, c->row_ptr, c->col, c->mat.a_val, c->p);
+            s += (double)c->p[i] * (double)c->q[i];
+        }
+        part[0][k] = s;
+    }
+    block_sums(1, part, pq);
     return CT_OK;
 }
 
@@ -263,14 +412,24 @@ static ct_status cpu_cg_update(void *dev, int xid, double alpha_d, double sums[2
     ct_backend_ctx *c = dev;
     size_t no = c->core.n_owned;
     ct_real *x = vec(c, xid), alpha = (ct_real)alpha_d;
+    double part[2][CT_DOT_BLOCKS];
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < no; i++) {
-        x[i] += alpha * c->p[i];
-        c->r[i] -= alpha * c->q[i];
-        c->z[i] = c->mat.inv_diag[i] * c->r[i];
+    for (int k = 0; k < CT_DOT_BLOCKS; k++) {
+        size_t lo, hi;
+        block_rows(no, k, &lo, &hi);
+        double rz = 0.0, rr = 0.0;
+        for (size_t i = lo; i < hi; i++) {
+            x[i] += alpha * c->p[i];
+            ct_real ri = c->r[i] - alpha * c->q[i], zi = c->mat.inv_diag[i] * ri;
+            c->r[i] = ri;
+            c->z[i] = zi;
+            rz += (double)ri * (double)zi;
+            rr += (double)ri * (double)ri;
+        }
+        part[0][k] = rz;
+        part[1][k] = rr;
     }
-    sums[0] = dot(no, c->r, c->z);
-    sums[1] = dot(no, c->r, c->r);
+    block_sums(2, part, sums);
     return CT_OK;
 }
 
@@ -318,6 +477,7 @@ static const ct_device_ops cpu_device_ops = {
     .cg_direction = cpu_cg_direction,
     .halo_pack = cpu_halo_pack,
     .halo_unpack = cpu_halo_unpack,
+    .cg_start_implicit = cpu_cg_start_implicit,
 };
 
 /* ---- the backend ------------------------------------------------------------------------------ */
@@ -350,6 +510,14 @@ static ct_status cpu_create(const ct_backend_problem *pb, ct_backend_ctx **out)
         ok = CT_ALLOC(c->node_set, n) != NULL;
     if (ok && pb->stim_mask)
         ok = CT_ALLOC(c->stim_mask, n) != NULL;
+    if (ok && s->simd)
+        ok = CT_ALLOC(c->iapp, n) != NULL;
+    int sets_differ = 0;
+    for (size_t i = 1; pb->node_param_set && i < n && !sets_differ; i++)
+        sets_differ = pb->node_param_set[i] != pb->node_param_set[0];
+    c->one_set = pb->node_param_set && n > 0 && !sets_differ ? pb->node_param_set[0] : 0;
+    if (ok && s->simd && sets_differ)
+        ok = CT_ALLOC(c->set_off, n) != NULL;
     if (ok && s->use_cg)
         ok = CT_ALLOC(c->r, n) && CT_ALLOC(c->z, n) && CT_ALLOC(c->p, n) && CT_ALLOC(c->q, n) && CT_ALLOC(c->b, n);
     if (ok && s->has_halo)
@@ -361,6 +529,9 @@ static ct_status cpu_create(const ct_backend_problem *pb, ct_backend_ctx **out)
     memcpy(c->params, pb->param_sets, (size_t)pb->n_param_sets * CT_MODEL_NPARAM * sizeof *c->params);
     if (c->node_set)
         memcpy(c->node_set, pb->node_param_set, n);
+    if (c->set_off)
+        for (size_t i = 0; i < n; i++)
+            c->set_off[i] = (int32_t)c->node_set[i] * CT_MODEL_NPARAM;
     if (c->stim_mask)
         memcpy(c->stim_mask, pb->stim_mask, n * sizeof *c->stim_mask);
     memcpy(c->row_ptr, pb->stiffness->row_ptr, (n + 1) * sizeof *c->row_ptr);

@@ -3,8 +3,9 @@
  * The order of a step, CG and the halo protocol are kernels/ct_step.c and kernels/ct_cg.c, and the arithmetic
  * of a node is kernels/ct_node_ops.h, all shared with the other backends; this file supplies the device
  * primitives (ct_device_ops) as kernels and cuSPARSE calls. Only summation orders differ from the CPU
- * (cuSPARSE rows, tree-shaped dot products), and nvcc may fuse multiply-adds in the models and the diffusion
- * formulas, so results agree with the CPU to rounding. Per step:
+ * (cuSPARSE rows, tree-shaped dot products) and the device libm; this file is built with -fmad=false
+ * (CMakeLists.txt), so no multiply-add is fused where the CPU rounds twice, and results agree with the CPU to
+ * rounding. Per step:
  *   1. reaction_kernel: ionic model + stimulus for every node in one fused kernel (vm_prev saved);
  *   2. diffusion with cuSPARSE's generic SpMV:
  *        explicit, lumped mass:     q = K v, then v -= dt M^-1 q fused with activation + bound check;
@@ -155,12 +156,17 @@ struct ct_backend_ctx {
     cusparseSpMatDescr_t mat_k;   /* K */
     cusparseSpMatDescr_t mat_a;   /* the CG matrix: M_C (explicit) or M/dt + theta K (implicit); NULL if no CG */
     cusparseSpMatDescr_t mat_m;   /* M_C for the implicit right-hand side; NULL unless implicit + consistent */
+    cusparseSpMatDescr_t mat_a0;  /* A again (same arrays), for the CG start's A x0; NULL if no CG */
     cusparseDnVecDescr_t vec_vm, vec_q, vec_tmp, vec_p; /* vec_tmp, vec_p NULL if no CG */
-    void *buf_k, *buf_a, *buf_m;  /* SpMV work buffers, one per matrix (preprocessed with it) */
+    int a0_x;                     /* x0 of the CG start: CT_VEC_TMP (explicit) or CT_VEC_VM (implicit) */
+    /* SpMV work buffers, one per (descriptor, x, y) combination, each preprocessed once with the vectors it is
+     * always called with: K (vm, q), A (p, q), A0 (x0, q), M (vm, tmp) */
+    void *buf_k, *buf_a, *buf_a0, *buf_m;
 
     /* owned device arrays (NULL when the configuration does not need them) */
     ct_real *params;          /* n_sets * CT_MODEL_NPARAM */
     uint8_t *node_set;        /* n, NULL: every node uses set 0 */
+    ct_real *lut;             /* the ionic rate table (ct_step_core.lut), NULL: exact rates */
     uint32_t *stim_mask;      /* n, NULL: no stimuli */
     ct_real *y;               /* nstate * n, state k of node i at y[k*n + i] */
     ct_real *vm, *vm_prev, *q;/* n each; q = K v or A p */
@@ -228,7 +234,7 @@ __global__ void __launch_bounds__(REACTION_BLOCK)
 reaction_kernel(size_t n, size_t first, size_t end, ct_real *__restrict__ y, ct_real *__restrict__ vm,
                 ct_real *__restrict__ vm_prev, const ct_real *__restrict__ params,
                 const uint8_t *__restrict__ node_set, const uint32_t *__restrict__ stim_mask, uint32_t active,
-                stim_amps amp, ct_real dt, unsigned int *__restrict__ bad)
+                stim_amps amp, ct_real dt, unsigned int *__restrict__ bad, const ct_real *__restrict__ lut)
 {
     size_t i = first + global_index();
     if (i == 0)
@@ -239,7 +245,7 @@ reaction_kernel(size_t n, size_t first, size_t end, ct_real *__restrict__ y, ct_
     ct_real i_app = ct_stim_current(active ? (stim_mask[i] & active) : 0u, amp.a);
     ct_real prm[CT_MODEL_NPARAM];
     ct_load_params(prm, params, node_set ? node_set[i] : 0);
-    ct_react_node(MODEL, y + i, (ct_size)n, vm + i, vm_prev + i, prm, i_app, dt);
+    ct_react_node(MODEL, y + i, (ct_size)n, vm + i, vm_prev + i, prm, i_app, dt, lut);
 }
 
 /* ct_detect_node (ct_node_ops.h: first activation, beats, blow-up predicate) of node i; a blow-up lowers the
@@ -304,28 +310,6 @@ __global__ void consistent_rhs_kernel(size_t n, const ct_real *__restrict__ q, c
     ct_real bi = ct_rhs_explicit_consistent_node(q[i], dt);
     b[i] = bi;
     x[i] = bi * inv_diag[i];
-}
-
-/* Implicit, lumped: b = m/dt v - (1 - theta) K v. */
-__global__ void implicit_rhs_lumped_kernel(size_t n, const ct_real *__restrict__ mass_over_dt,
-                                           const ct_real *__restrict__ vm, const ct_real *__restrict__ q,
-                                           ct_real one_minus_theta, ct_real *__restrict__ b)
-{
-    size_t i = global_index();
-    if (i >= n)
-        return;
-    b[i] = ct_rhs_implicit_lumped_node(mass_over_dt[i], vm[i], q[i], one_minus_theta);
-}
-
-/* Implicit, consistent: b = (M v)/dt - (1 - theta) K v, with mv = M v. */
-__global__ void implicit_rhs_consistent_kernel(size_t n, const ct_real *__restrict__ mv, ct_real dt,
-                                               const ct_real *__restrict__ q, ct_real one_minus_theta,
-                                               ct_real *__restrict__ b)
-{
-    size_t i = global_index();
-    if (i >= n)
-        return;
-    b[i] = ct_rhs_implicit_consistent_node(mv[i], q[i], dt, one_minus_theta);
 }
 
 __global__ void add_kernel(size_t n, ct_real *__restrict__ x, const ct_real *__restrict__ dx)
@@ -397,6 +381,30 @@ cg_init_kernel(size_t n, const ct_real *__restrict__ b, const ct_real *__restric
     for (size_t i = global_index(); i < n; i += grid_stride()) {
         ct_real bi = b[i];
         ct_real ri = bi - q[i];
+        ct_real zi = inv_diag[i] * ri;
+        r[i] = ri;
+        z[i] = zi;
+        p[i] = zi;
+        s[0] += (double)bi * (double)bi;
+        s[1] += (double)ri * (double)zi;
+        s[2] += (double)ri * (double)ri;
+    }
+    store_partials<3>(s, partials);
+}
+
+/* Implicit CG start from x = vm, with q = K vm (and mv = M vm; NULL with lumped mass):
+ * b = (M/dt) vm - (1 - theta) K vm, r = b - A vm = -q, z = D^-1 r, p = z; partial sums of b.b, r.z, r.r. */
+__global__ void __launch_bounds__(RED_BLOCK)
+cg_start_implicit_kernel(size_t n, const ct_real *__restrict__ q, const ct_real *__restrict__ mv,
+                         const ct_real *__restrict__ mass_over_dt, const ct_real *__restrict__ vm, ct_real dt,
+                         ct_real one_minus_theta, const ct_real *__restrict__ inv_diag, ct_real *__restrict__ r,
+                         ct_real *__restrict__ z, ct_real *__restrict__ p, double *__restrict__ partials)
+{
+    double s[3] = {0.0, 0.0, 0.0};
+    for (size_t i = global_index(); i < n; i += grid_stride()) {
+        ct_real bi = mv ? ct_rhs_implicit_consistent_node(mv[i], q[i], dt, one_minus_theta)
+                        : ct_rhs_implicit_lumped_node(mass_over_dt[i], vm[i], q[i], one_minus_theta);
+        ct_real ri = -q[i];
         ct_real zi = inv_diag[i] * ri;
         r[i] = ri;
         z[i] = zi;
@@ -588,17 +596,19 @@ static void cuda_destroy(ct_backend_ctx *c)
         (void)cusparseDestroySpMat(c->mat_k);
     if (c->mat_a)
         (void)cusparseDestroySpMat(c->mat_a);
+    if (c->mat_a0)
+        (void)cusparseDestroySpMat(c->mat_a0);
     if (c->mat_m)
         (void)cusparseDestroySpMat(c->mat_m);
     if (c->sparse)
         (void)cusparseDestroy(c->sparse);
-    void *dev_ptrs[] = {c->buf_k,   c->buf_a,    c->buf_m,    c->params,   c->node_set,     c->stim_mask,
+    void *dev_ptrs[] = {c->buf_k,   c->buf_a,    c->buf_a0,   c->buf_m,    c->params,   c->node_set,     c->stim_mask,
                         c->y,       c->vm,       c->vm_prev,  c->q,        c->act_ms,       c->row_ptr,
                         c->col,     c->k_val,    c->a_val,    c->m_val,    c->inv_mass,     c->mass_over_dt,
                         c->inv_diag, c->tmp,     c->r,        c->z,        c->p,            c->b,
                         c->partials, c->scal,    c->bad,      c->beats.count, c->beats.phase, c->beats.v_rest,
                         c->beats.v_peak, c->beats.act_ms, c->beats.rep_ms, c->d_send_idx, c->d_send,
-                        c->d_ghost, c->d_row_ptr_bnd, c->buf_a_int, c->buf_a_bnd};
+                        c->d_ghost, c->d_row_ptr_bnd, c->buf_a_int, c->buf_a_bnd, c->lut};
     for (size_t k = 0; k < sizeof dev_ptrs / sizeof dev_ptrs[0]; k++)
         if (dev_ptrs[k])
             (void)cudaFree(dev_ptrs[k]);
@@ -639,8 +649,10 @@ static void host_scratch_free(host_scratch *h)
 #define UPLOAD(dst, src, count) \
     CU_CHECK(cudaMemcpyAsync((dst), (src), (size_t)(count) * sizeof *(dst), cudaMemcpyHostToDevice, c->stream))
 
-/* An SpMV work buffer for matrix `mat` big enough for every (x, y) pair it is used with; preprocessed once
- * with the first pair. The buffer stays bound to that matrix for the whole run. */
+/* An SpMV work buffer for matrix descriptor `mat` and the one (x1, y1) pair it is always used with (x2, y2:
+ * NULL, kept for a pair that only sizes the buffer); preprocessed once with (x1, y1). cuSPARSE's preprocessing
+ * belongs to the descriptor and the vectors it saw, so a product with other vectors gets its own descriptor
+ * (mat_a0). The buffer stays bound to that descriptor for the whole run. */
 static ct_status make_spmv_buffer(ct_backend_ctx *c, cusparseSpMatDescr_t mat, cusparseDnVecDescr_t x1,
                                   cusparseDnVecDescr_t y1, cusparseDnVecDescr_t x2, cusparseDnVecDescr_t y2,
                                   void **buf)
@@ -664,7 +676,9 @@ static ct_status create_halo(ct_backend_ctx *c, const ct_backend_problem *pb, ho
 {
     const ct_step_core *s = &c->core;
     const size_t n = s->n, ni = s->n_interior, n_send = s->halo.n_send, n_ghost = s->n - s->n_owned;
-    c->halo_on_device = s->halo.device_memory_ok && sizeof(ct_real) == sizeof(double);
+    /* the exchange is in double in either precision (halo_gather_kernel widens, halo_scatter_kernel narrows on
+     * the device), so a float build hands d_send / d_ghost to a CUDA-aware MPI as a double build does */
+    c->halo_on_device = s->halo.device_memory_ok;
     DEV_ALLOC(c->d_send_idx, n_send);
     DEV_ALLOC(c->d_send, n_send);
     DEV_ALLOC(c->d_ghost, n_ghost);
@@ -699,6 +713,8 @@ static ct_status create_halo(ct_backend_ctx *c, const ct_backend_problem *pb, ho
     return CT_OK;
 }
 
+static cusparseDnVecDescr_t dnvec(ct_backend_ctx *c, int id);
+
 static ct_status create_inner(ct_backend_ctx *c, const ct_backend_problem *pb, host_scratch *h)
 {
     const ct_step_core *s = &c->core;
@@ -711,6 +727,10 @@ static ct_status create_inner(ct_backend_ctx *c, const ct_backend_problem *pb, h
     DEV_ALLOC(c->params, (size_t)pb->n_param_sets * CT_MODEL_NPARAM);
     if (pb->node_param_set)
         DEV_ALLOC(c->node_set, n);
+    if (s->lut) { /* built once on the host (ct_step_core_init), copied once */
+        DEV_ALLOC(c->lut, s->lut_len);
+        CU_CHECK(cudaMemcpy(c->lut, s->lut, s->lut_len * sizeof *c->lut, cudaMemcpyHostToDevice));
+    }
     if (pb->stim_mask)
         DEV_ALLOC(c->stim_mask, n);
     DEV_ALLOC(c->y, (size_t)s->nstate * n);
@@ -803,8 +823,11 @@ static ct_status create_inner(ct_backend_ctx *c, const ct_backend_problem *pb, h
         SP_CHECK(cusparseCreateDnVec(&c->vec_tmp, (int64_t)n, c->tmp, CT_CUDA_REAL));
         SP_CHECK(cusparseCreateDnVec(&c->vec_p, (int64_t)n, c->p, CT_CUDA_REAL));
         /* A x with x = tmp (explicit) or vm (implicit) at the start of CG, then A p each iteration */
-        cusparseDnVecDescr_t x0 = s->diffusion == CT_DIFFUSION_EXPLICIT ? c->vec_tmp : c->vec_vm;
-        CT_CHECK(make_spmv_buffer(c, c->mat_a, c->vec_p, c->vec_q, x0, c->vec_q, &c->buf_a));
+        c->a0_x = s->diffusion == CT_DIFFUSION_EXPLICIT ? CT_VEC_TMP : CT_VEC_VM;
+        CT_CHECK(make_spmv_buffer(c, c->mat_a, c->vec_p, c->vec_q, NULL, NULL, &c->buf_a));
+        SP_CHECK(cusparseCreateCsr(&c->mat_a0, (int64_t)n, (int64_t)n, (int64_t)nnz, c->row_ptr, c->col, c->a_val,
+                                   CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO, CT_CUDA_REAL));
+        CT_CHECK(make_spmv_buffer(c, c->mat_a0, dnvec(c, c->a0_x), c->vec_q, NULL, NULL, &c->buf_a0));
         if (c->m_val) {
             SP_CHECK(cusparseCreateCsr(&c->mat_m, (int64_t)n, (int64_t)n, (int64_t)nnz, c->row_ptr, c->col,
                                        c->m_val, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO,
@@ -826,8 +849,8 @@ static ct_status cuda_create(const ct_backend_problem *pb, ct_backend_ctx **out)
     if (!pb->stiffness || pb->stiffness->n != pb->n_nodes || pb->n_param_sets < 1 || !pb->param_sets ||
         !pb->lumped_mass_mm3)
         return ct_error_set(CT_ERR_INTERNAL, "cuda backend: incomplete problem description");
-    if (pb->n_nodes > (size_t)INT32_MAX || pb->stiffness->nnz > (size_t)INT32_MAX)
-        return ct_error_set(CT_ERR_BACKEND, "cuda backend: %zu nodes / %zu matrix entries exceed the 32-bit indices",
+    if (pb->n_nodes == 0 || pb->n_nodes > (size_t)INT32_MAX || pb->stiffness->nnz > (size_t)INT32_MAX)
+        return ct_error_set(CT_ERR_BACKEND, "cuda backend: %zu nodes / %zu matrix entries is outside the 32-bit indexing",
                             pb->n_nodes, pb->stiffness->nnz);
     if (pb->consistent_mass && pb->consistent_mass->nnz != pb->stiffness->nnz)
         return ct_error_set(CT_ERR_INTERNAL, "cuda backend: mass and stiffness matrices differ in pattern");
@@ -878,10 +901,12 @@ static ct_status launch_reaction(ct_backend_ctx *c, size_t first, size_t end, ui
     const unsigned int blocks = grid_for(end > first ? end - first : 0, REACTION_BLOCK);
     if (c->core.model == CT_MODEL_TP06)
         reaction_kernel<CT_MODEL_TP06><<<blocks, REACTION_BLOCK, 0, c->stream>>>(
-            c->core.n, first, end, c->y, c->vm, c->vm_prev, c->params, c->node_set, c->stim_mask, active, amp, dt, c->bad);
+            c->core.n, first, end, c->y, c->vm, c->vm_prev, c->params, c->node_set, c->stim_mask, active, amp, dt, c->bad,
+            c->lut);
     else
         reaction_kernel<CT_MODEL_MITCHELL_SCHAEFFER><<<blocks, REACTION_BLOCK, 0, c->stream>>>(
-            c->core.n, first, end, c->y, c->vm, c->vm_prev, c->params, c->node_set, c->stim_mask, active, amp, dt, c->bad);
+            c->core.n, first, end, c->y, c->vm, c->vm_prev, c->params, c->node_set, c->stim_mask, active, amp, dt, c->bad,
+            c->lut);
     LAUNCH_CHECK("reaction_kernel");
     return CT_OK;
 }
@@ -932,8 +957,10 @@ static ct_status spmv_a(ct_backend_ctx *c, int x, size_t r0, size_t r1)
         return CT_OK;
     if (s->has_halo && x == CT_VEC_P && r0 == 0 && r1 == s->n_interior && c->mat_a_int)
         return spmv(c, c->mat_a_int, c->buf_a_int, c->vec_p, c->vec_q_int);
-    if (r0 == 0)
-        return spmv(c, c->mat_a, c->buf_a, dnvec(c, x), c->vec_q);
+    if (r0 == 0 && x == CT_VEC_P)
+        return spmv(c, c->mat_a, c->buf_a, c->vec_p, c->vec_q);
+    if (r0 == 0 && x == c->a0_x)
+        return spmv(c, c->mat_a0, c->buf_a0, dnvec(c, x), c->vec_q);
     if (x == CT_VEC_P && r0 == s->n_interior && c->mat_a_bnd)
         return spmv(c, c->mat_a_bnd, c->buf_a_bnd, c->vec_p, c->vec_q_bnd);
     return ct_error_set(CT_ERR_INTERNAL, "cuda backend: no CSR descriptor for rows %zu..%zu of A", r0, r1);
@@ -953,11 +980,13 @@ static ct_status cuda_spmv(void *dev, int mat, int x, int y, size_t r0, size_t r
     ct_backend_ctx *c = (ct_backend_ctx *)dev;
     if (mat == CT_MAT_A && y == CT_VEC_Q)
         return spmv_a(c, x, r0, r1);
-    if (r0 == 0 && r1 == c->core.n && mat == CT_MAT_K)
-        return spmv(c, c->mat_k, c->buf_k, dnvec(c, x), dnvec(c, y));
-    if (r0 == 0 && r1 == c->core.n && mat == CT_MAT_M && c->mat_m)
-        return spmv(c, c->mat_m, c->buf_m, dnvec(c, x), dnvec(c, y));
-    return ct_error_set(CT_ERR_INTERNAL, "cuda backend: no product of matrix %d on rows %zu..%zu", mat, r0, r1);
+    /* only the (x, y) pairs each descriptor was preprocessed with (make_spmv_buffer) */
+    if (r0 == 0 && r1 == c->core.n && mat == CT_MAT_K && x == CT_VEC_VM && y == CT_VEC_Q)
+        return spmv(c, c->mat_k, c->buf_k, c->vec_vm, c->vec_q);
+    if (r0 == 0 && r1 == c->core.n && mat == CT_MAT_M && c->mat_m && x == CT_VEC_VM && y == CT_VEC_TMP)
+        return spmv(c, c->mat_m, c->buf_m, c->vec_vm, c->vec_tmp);
+    return ct_error_set(CT_ERR_INTERNAL, "cuda backend: no product of matrix %d with vectors %d -> %d on rows %zu..%zu",
+                        mat, x, y, r0, r1);
 }
 
 static ct_status cuda_explicit_lumped(void *dev, ct_real dt, double t_ms, int *detected)
@@ -978,17 +1007,11 @@ static ct_status cuda_rhs(void *dev, int rhs, ct_real dt, ct_real one_minus_thet
     ct_backend_ctx *c = (ct_backend_ctx *)dev;
     const size_t n = c->core.n;
     const unsigned int ng = grid_for(n, BLOCK);
-    if (rhs == CT_RHS_EXPLICIT_CONSISTENT) {
-        consistent_rhs_kernel<<<ng, BLOCK, 0, c->stream>>>(n, c->q, c->inv_diag, dt, c->b, c->tmp);
-        LAUNCH_CHECK("consistent_rhs_kernel");
-    } else if (rhs == CT_RHS_IMPLICIT_CONSISTENT) {
-        implicit_rhs_consistent_kernel<<<ng, BLOCK, 0, c->stream>>>(n, c->tmp, dt, c->q, one_minus_theta, c->b);
-        LAUNCH_CHECK("implicit_rhs_consistent_kernel");
-    } else {
-        implicit_rhs_lumped_kernel<<<ng, BLOCK, 0, c->stream>>>(n, c->mass_over_dt, c->vm, c->q, one_minus_theta,
-                                                                c->b);
-        LAUNCH_CHECK("implicit_rhs_lumped_kernel");
-    }
+    (void)one_minus_theta; /* the implicit right-hand sides are formed by cuda_cg_start_implicit */
+    if (rhs != CT_RHS_EXPLICIT_CONSISTENT)
+        return ct_error_set(CT_ERR_INTERNAL, "cuda backend: right-hand side %d is not a primitive", rhs);
+    consistent_rhs_kernel<<<ng, BLOCK, 0, c->stream>>>(n, c->q, c->inv_diag, dt, c->b, c->tmp);
+    LAUNCH_CHECK("consistent_rhs_kernel");
     return CT_OK;
 }
 
@@ -1037,6 +1060,20 @@ static ct_status cuda_cg_start(void *dev, double sums[3])
     cg_init_kernel<<<c->red_blocks, RED_BLOCK, 0, c->stream>>>(c->core.n_owned, c->b, c->q, c->inv_diag, c->r, c->z,
                                                                 c->p, c->partials);
     LAUNCH_CHECK("cg_init_kernel");
+    return local_sums<3>(c, sums);
+}
+
+/* K vm (and M vm) by cuSPARSE, then b, r = -K vm, z, p and the sums in one kernel: no product with A. */
+static ct_status cuda_cg_start_implicit(void *dev, ct_real dt, ct_real one_minus_theta, double sums[3])
+{
+    ct_backend_ctx *c = (ct_backend_ctx *)dev;
+    CT_CHECK(cuda_spmv(dev, CT_MAT_K, CT_VEC_VM, CT_VEC_Q, 0, c->core.n));
+    if (c->core.consistent)
+        CT_CHECK(cuda_spmv(dev, CT_MAT_M, CT_VEC_VM, CT_VEC_TMP, 0, c->core.n));
+    cg_start_implicit_kernel<<<c->red_blocks, RED_BLOCK, 0, c->stream>>>(
+        c->core.n_owned, c->q, c->core.consistent ? c->tmp : NULL, c->mass_over_dt, c->vm, dt, one_minus_theta,
+        c->inv_diag, c->r, c->z, c->p, c->partials);
+    LAUNCH_CHECK("cg_start_implicit_kernel");
     return local_sums<3>(c, sums);
 }
 
@@ -1102,11 +1139,20 @@ static ct_status cuda_halo_unpack(void *dev, int x)
     return CT_OK;
 }
 
+/* The step timer's phase boundary (ct_step_timing): the stream's work done. */
+static ct_status cuda_finish(void *dev)
+{
+    ct_backend_ctx *c = (ct_backend_ctx *)dev;
+    CU_CHECK(cudaStreamSynchronize(c->stream));
+    return CT_OK;
+}
+
 /* Positional (nvcc's C++ has no designated initialisers before C++20), in the order of ct_device_ops. */
 static const ct_device_ops cuda_device_ops = {
     cuda_react,     cuda_spmv,     cuda_explicit_lumped, cuda_rhs,          cuda_add_tmp,
     cuda_detect,    cuda_blown_up, cuda_cg_start,        cuda_cg_product,   cuda_cg_update,
     cuda_cg_direction, cuda_halo_pack, cuda_halo_unpack, NULL, /* flush: kernels start when launched */
+    cuda_finish,    cuda_cg_start_implicit,
 };
 
 static const ct_device_ops *cuda_device_ops_table(void)

@@ -37,6 +37,12 @@ CT_FN int ct_model_nstate(int model)
     return model == CT_MODEL_TP06 ? CT_TP06_NSTATE : CT_MS_NSTATE;
 }
 
+/* Reals in the model's lookup table over Vm (the switch "ionic_lut"); 0: the model has none (runs exact). */
+CT_FN ct_size ct_model_lut_size(int model)
+{
+    return model == CT_MODEL_TP06 ? (ct_size)CT_TP06_LUT_ROWS * CT_TP06_LUT_NCOL : 0;
+}
+
 /* Writes the initial state of one node (y[k*stride]) and returns its initial Vm in mV. */
 CT_FN ct_real ct_model_init(int model, CT_GLOBAL ct_real *y, ct_size stride, const ct_real *param)
 {
@@ -47,12 +53,15 @@ CT_FN ct_real ct_model_init(int model, CT_GLOBAL ct_real *y, ct_size stride, con
 
 /* Advances the state of one node by dt_ms (Rush-Larsen for gates, forward Euler otherwise) using
  * the potential vm_mV held over the step, and returns the total ionic current I_ion (uA/uF) at the
- * start of the step. The caller then updates Vm += dt_ms * (-I_ion + i_app). */
+ * start of the step. The caller then updates Vm += dt_ms * (-I_ion + i_app).
+ * lut: NULL, every rate from its formula; else the model's lookup table over Vm built for this dt_ms
+ * (ct_model_lut_size; TP06 only, ct_tp06_lut_fill), read for its voltage-only rates. */
 CT_FN ct_real ct_model_step(int model, CT_GLOBAL ct_real *y, ct_size stride, ct_real vm_mV,
-                            ct_real i_app, ct_real dt_ms, const ct_real *param)
+                            ct_real i_app, ct_real dt_ms, const ct_real *param, const CT_GLOBAL ct_real *lut)
 {
     if (model == CT_MODEL_TP06)
-        return ct_tp06_step(y, stride, vm_mV, i_app, dt_ms, param);
+        return lut ? ct_tp06_step_lut(y, stride, vm_mV, i_app, dt_ms, param, lut)
+                   : ct_tp06_step(y, stride, vm_mV, i_app, dt_ms, param);
     return ct_ms_step(y, stride, vm_mV, i_app, dt_ms, param);
 }
 

@@ -259,8 +259,7 @@ enum ocl_kernel_id {
     K_CG_UPDATE,
     K_CG_DIRECTION,
     K_RHS_EXPLICIT_CONSISTENT,
-    K_RHS_IMPLICIT_CONSISTENT,
-    K_RHS_IMPLICIT_LUMPED,
+    K_CG_START_IMPLICIT,
     K_ADD_DETECT,
     K_DETECT,
     K_BEAT_INIT,
@@ -277,8 +276,7 @@ static const char *const kernel_names[K_COUNT] = {
     "ct_cg_update",
     "ct_cg_direction",
     "ct_rhs_explicit_consistent",
-    "ct_rhs_implicit_consistent",
-    "ct_rhs_implicit_lumped",
+    "ct_cg_start_implicit",
     "ct_add_detect",
     "ct_detect_kernel",
     "ct_beat_init",
@@ -302,6 +300,7 @@ struct ct_backend_ctx {
     cl_mem node_set;          /* n uchar (a 1-byte placeholder when all nodes use set 0) */
     cl_mem stim_mask;         /* n uint (a placeholder when there are no stimuli) */
     cl_mem amp;               /* CT_MAX_STIMULI ct_real, rewritten when the amplitudes change */
+    cl_mem lut;               /* the ionic rate table (ct_step_core.lut), a placeholder when it has none */
     cl_mem y;                 /* nstate * n ionic state */
     cl_mem vm, vm_prev, tmp;  /* n ct_real each; vm and tmp swap in the explicit lumped step */
     cl_mem act;               /* n ct_acc activation times, ms (-1: not yet) */
@@ -345,7 +344,7 @@ static void ocl_destroy(ct_backend_ctx *c)
                       &c->tmp,    &c->act,      &c->row_ptr,   &c->col,  &c->k_val, &c->inv_mass, &c->a_val,
                       &c->m_val,  &c->mass_over_dt, &c->inv_diag, &c->r, &c->z,     &c->p,    &c->q,
                       &c->b,      &c->partial,  &c->bad,   &c->beat_none, &c->beat_count, &c->beat_phase,
-                      &c->v_rest, &c->v_peak,   &c->beat_act, &c->beat_rep};
+                      &c->v_rest, &c->v_peak,   &c->beat_act, &c->beat_rep, &c->lut};
     for (size_t k = 0; k < sizeof mems / sizeof mems[0]; k++)
         release_mem(mems[k]);
     for (int k = 0; k < K_COUNT; k++)
@@ -453,7 +452,7 @@ static ct_status launch_nodes(ct_backend_ctx *c, int k, size_t first, size_t end
 /* Enqueues kernel k: one work-item per node, or red_groups work-groups for a reduction kernel. */
 static ct_status launch(ct_backend_ctx *c, int k)
 {
-    if (k == K_SPMV_DOT || k == K_CG_INIT || k == K_CG_UPDATE)
+    if (k == K_SPMV_DOT || k == K_CG_INIT || k == K_CG_UPDATE || k == K_CG_START_IMPLICIT)
         return enqueue(c, k, c->red_groups * c->local_size[k]);
     return launch_nodes(c, k, 0, c->core.n);
 }
@@ -560,11 +559,13 @@ static ct_status build_program(ct_backend_ctx *c, const ocl_device_choice *dev)
         if (local > dev_max)
             local = dev_max;
         c->local_size[k] = local > 0 ? local : 1;
-        if ((k == K_SPMV_DOT || k == K_CG_INIT || k == K_CG_UPDATE) && c->local_size[k] < red_local)
+        if ((k == K_SPMV_DOT || k == K_CG_INIT || k == K_CG_UPDATE || k == K_CG_START_IMPLICIT) &&
+            c->local_size[k] < red_local)
             red_local = c->local_size[k];
     }
     red_local = pow2_floor(red_local);
     c->local_size[K_SPMV_DOT] = c->local_size[K_CG_INIT] = c->local_size[K_CG_UPDATE] = red_local;
+    c->local_size[K_CG_START_IMPLICIT] = red_local;
     size_t groups = (c->core.n + red_local - 1) / red_local;
     c->red_groups = groups < OCL_MAX_RED_GROUPS ? groups : OCL_MAX_RED_GROUPS;
     if (c->red_groups == 0)
@@ -583,6 +584,7 @@ static ct_status upload(ct_backend_ctx *c, const ct_backend_problem *pb)
     CT_CHECK(make_buffer(c, &c->stim_mask, s->has_stim ? n * sizeof(uint32_t) : 4, s->has_stim ? pb->stim_mask : NULL,
                          "stim_mask"));
     CT_CHECK(make_buffer(c, &c->amp, CT_MAX_STIMULI * R, NULL, "amp"));
+    CT_CHECK(make_buffer(c, &c->lut, s->lut_len * R, s->lut, "ionic lookup table"));
     CT_CHECK(make_buffer(c, &c->y, (size_t)s->nstate * n * R, NULL, "y"));
     CT_CHECK(make_buffer(c, &c->vm, n * R, NULL, "vm"));
     CT_CHECK(make_buffer(c, &c->vm_prev, n * R, NULL, "vm_prev"));
@@ -708,8 +710,9 @@ static ct_status ocl_react(void *dev, size_t r0, size_t r1, uint32_t active, con
                 "clEnqueueWriteBuffer(stimulus amplitudes)");
         c->amp_valid = 1;
     }
-    CT_CHECK(set_args(c, K_REACTION, "iiiimmmmmimumr", s->model, (int)s->n, (int)r0, (int)r1, c->y, c->vm, c->vm_prev,
-                      c->params, c->node_set, s->use_node_set, c->stim_mask, active, c->amp, (double)dt));
+    CT_CHECK(set_args(c, K_REACTION, "iiiimmmmmimumrmi", s->model, (int)s->n, (int)r0, (int)r1, c->y, c->vm,
+                      c->vm_prev, c->params, c->node_set, s->use_node_set, c->stim_mask, active, c->amp, (double)dt,
+                      c->lut, s->lut != NULL));
     return launch_nodes(c, K_REACTION, r0, r1);
 }
 
@@ -745,14 +748,8 @@ static ct_status ocl_rhs(void *dev, int rhs, ct_real dt, ct_real one_minus_theta
                           c->tmp));
         return launch(c, K_RHS_EXPLICIT_CONSISTENT);
     }
-    if (rhs == CT_RHS_IMPLICIT_CONSISTENT) {
-        CT_CHECK(set_args(c, K_RHS_IMPLICIT_CONSISTENT, "irrmmm", (int)c->core.n, (double)dt, (double)one_minus_theta,
-                          c->tmp, c->q, c->b));
-        return launch(c, K_RHS_IMPLICIT_CONSISTENT);
-    }
-    CT_CHECK(set_args(c, K_RHS_IMPLICIT_LUMPED, "irmmmm", (int)c->core.n, (double)one_minus_theta, c->mass_over_dt,
-                      c->vm, c->q, c->b));
-    return launch(c, K_RHS_IMPLICIT_LUMPED);
+    (void)one_minus_theta; /* the implicit right-hand sides are formed by ocl_cg_start_implicit */
+    return ct_error_set(CT_ERR_INTERNAL, "opencl backend: right-hand side %d is not a primitive", rhs);
 }
 
 static ct_status ocl_add_tmp(void *dev, double t_ms, int *detected)
@@ -806,6 +803,18 @@ static ct_status ocl_cg_start(void *dev, double sums[3])
     CT_CHECK(set_args(c, K_CG_INIT, "immmmmmml", (int)c->core.n_owned, c->b, c->q, c->inv_diag, c->r, c->z, c->p,
                       c->partial, red_bytes));
     CT_CHECK(launch(c, K_CG_INIT));
+    return read_sums(c, 3, sums);
+}
+
+static ct_status ocl_cg_start_implicit(void *dev, ct_real dt, ct_real one_minus_theta, double sums[3])
+{
+    ct_backend_ctx *c = dev;
+    size_t red_bytes = c->local_size[K_CG_START_IMPLICIT] * OCL_MAX_NSUM * c->acc_size;
+    cl_mem m_val = c->core.consistent ? c->m_val : c->k_val; /* not read without consistent mass */
+    CT_CHECK(set_args(c, K_CG_START_IMPLICIT, "iirrmmmmmmmmmmml", (int)c->core.n_owned, c->core.consistent,
+                      (double)dt, (double)one_minus_theta, c->row_ptr, c->col, c->k_val, m_val, c->mass_over_dt,
+                      c->vm, c->inv_diag, c->r, c->z, c->p, c->partial, red_bytes));
+    CT_CHECK(launch(c, K_CG_START_IMPLICIT));
     return read_sums(c, 3, sums);
 }
 
@@ -876,6 +885,13 @@ static ct_status ocl_flush(void *dev)
     return CT_OK;
 }
 
+static ct_status ocl_finish(void *dev) /* the step timer's phase boundary (ct_step_timing) */
+{
+    ct_backend_ctx *c = dev;
+    OCL_TRY(clFinish(c->queue), "clFinish");
+    return CT_OK;
+}
+
 static const ct_device_ops ocl_device_ops = {
     .react = ocl_react,
     .spmv = ocl_spmv,
@@ -891,6 +907,8 @@ static const ct_device_ops ocl_device_ops = {
     .halo_pack = ocl_halo_pack,
     .halo_unpack = ocl_halo_unpack,
     .flush = ocl_flush,
+    .finish = ocl_finish,
+    .cg_start_implicit = ocl_cg_start_implicit,
 };
 
 /* ---- the backend ------------------------------------------------------------------------------ */

@@ -78,11 +78,13 @@ __kernel void ct_beat_init(int n, __global const ct_real *vm, CT_BEAT_PARAMS)
 /* Ionic model and stimulus of every node (Rush-Larsen inside ct_model_step); saves Vm in vm_prev.
  * `active` is the set of stimuli on during this step (0 when the problem has no stimulus mask);
  * amp[s] is stimulus s's amplitude (uA/uF). */
-/* Nodes first..end-1 (work-item k takes node first + k); n is the node count, the stride of y. */
+/* Nodes first..end-1 (work-item k takes node first + k); n is the node count, the stride of y.
+ * use_lut: the voltage-only rates from lut, the model's table for dt (ct_models.h); 0: exact, lut a placeholder. */
 __kernel void ct_reaction(int model, int n, int first, int end, __global ct_real *y, __global ct_real *vm,
                           __global ct_real *vm_prev, __global const ct_real *param_sets,
                           __global const uchar *node_set, int use_node_set, __global const uint *stim_mask,
-                          uint active, __global const ct_real *amp, ct_real dt)
+                          uint active, __global const ct_real *amp, ct_real dt, __global const ct_real *lut,
+                          int use_lut)
 {
     int i = first + (int)get_global_id(0);
     if (i >= end)
@@ -90,7 +92,7 @@ __kernel void ct_reaction(int model, int n, int first, int end, __global ct_real
     ct_real i_app = ct_stim_current(active ? (stim_mask[i] & active) : 0u, amp);
     ct_real prm[CT_MODEL_NPARAM];
     ct_load_params(prm, param_sets, use_node_set ? (int)node_set[i] : 0);
-    ct_react_node(model, y + i, (ct_size)n, vm + i, vm_prev + i, prm, i_app, dt);
+    ct_react_node(model, y + i, (ct_size)n, vm + i, vm_prev + i, prm, i_app, dt, use_lut ? lut : 0);
 }
 
 /* ---- explicit diffusion, lumped mass: one fused SpMV + activation pass ------------------------ */
@@ -212,24 +214,37 @@ __kernel void ct_rhs_explicit_consistent(int n, ct_real dt, __global const ct_re
     x[i] = bi * inv_diag[i];
 }
 
-/* Implicit, consistent mass: b = (M v)/dt - (1 - theta) K v  (mv = M v, q = K v). */
-__kernel void ct_rhs_implicit_consistent(int n, ct_real dt, ct_real one_minus_theta, __global const ct_real *mv,
-                                         __global const ct_real *q, __global ct_real *b)
+/* Implicit diffusion, the whole CG start from x = vm in one pass: per row K vm (and M vm when consistent),
+ * b = (M/dt) vm - (1 - theta) K vm, r = b - A vm = -K vm, z = D^-1 r, p = z; partial sums of b.b, r.z, r.r.
+ * m_val is read only when consistent is set. */
+__kernel void ct_cg_start_implicit(int n, int consistent, ct_real dt, ct_real one_minus_theta,
+                                   __global const int *row_ptr, __global const int *col,
+                                   __global const ct_real *k_val, __global const ct_real *m_val,
+                                   __global const ct_real *mass_over_dt, __global const ct_real *vm,
+                                   __global const ct_real *inv_diag, __global ct_real *r, __global ct_real *z,
+                                   __global ct_real *p, __global ct_acc *partial, __local ct_acc *scratch)
 {
-    int i = (int)get_global_id(0);
-    if (i >= n)
-        return;
-    b[i] = ct_rhs_implicit_consistent_node(mv[i], q[i], dt, one_minus_theta);
-}
-
-/* Implicit, lumped mass: b = (m/dt) v - (1 - theta) K v. */
-__kernel void ct_rhs_implicit_lumped(int n, ct_real one_minus_theta, __global const ct_real *mass_over_dt,
-                                     __global const ct_real *vm, __global const ct_real *q, __global ct_real *b)
-{
-    int i = (int)get_global_id(0);
-    if (i >= n)
-        return;
-    b[i] = ct_rhs_implicit_lumped_node(mass_over_dt[i], vm[i], q[i], one_minus_theta);
+    ct_acc bb = 0, rz = 0, rr = 0;
+    for (int i = (int)get_global_id(0); i < n; i += (int)get_global_size(0)) {
+        ct_real kv = ct_csr_row_dot((ct_size)i, row_ptr, col, k_val, vm);
+        ct_real bi = consistent
+                         ? ct_rhs_implicit_consistent_node(ct_csr_row_dot((ct_size)i, row_ptr, col, m_val, vm), kv,
+                                                           dt, one_minus_theta)
+                         : ct_rhs_implicit_lumped_node(mass_over_dt[i], vm[i], kv, one_minus_theta);
+        ct_real ri = -kv;
+        ct_real zi = inv_diag[i] * ri;
+        r[i] = ri;
+        z[i] = zi;
+        p[i] = zi;
+        bb += (ct_acc)bi * (ct_acc)bi;
+        rz += (ct_acc)ri * (ct_acc)zi;
+        rr += (ct_acc)ri * (ct_acc)ri;
+    }
+    int l = (int)get_local_id(0);
+    scratch[3 * l] = bb;
+    scratch[3 * l + 1] = rz;
+    scratch[3 * l + 2] = rr;
+    ct_group_sum(scratch, 3, partial);
 }
 
 /* ---- end of step: activation and blow-up ------------------------------------------------------ */
