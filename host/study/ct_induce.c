@@ -11,6 +11,7 @@
 
 #include "../kernels/models/ct_models.h"
 #include "sim/ct_sim.h"
+#include "core/ct_clock.h"
 
 #define MAX_PULSES (1000 + CT_INDUCE_MAX_EXTRA)
 #define FAR_MARGIN_MM 2.0
@@ -65,13 +66,6 @@ ct_status ct_induce_protocol_check(const ct_induce_protocol *p)
         return ct_error_set(CT_ERR_CONFIG, "induction protocol: stimuli of %g ms do not fit the intervals",
                             p->stim_duration_ms);
     return CT_OK;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* The running simulation of one site, and what is watched while it runs. */
@@ -454,7 +448,7 @@ ct_status ct_induce_site_run(const ct_config *base, const ct_induce_site *site, 
     for (int k = 0; k < CT_INDUCE_MAX_EXTRA; k++)
         out->erp_ms[k] = -1;
     CT_CHECK(ct_induce_protocol_check(p));
-    double t0 = now_s();
+    double t0 = ct_now_s();
     /* the site's configuration: the base one with the site as its only stimulus and no outputs (a shallow
      * copy that borrows nothing freed here: probes dropped) */
     ct_config *cfg = malloc(sizeof *cfg);
@@ -494,7 +488,7 @@ ct_status ct_induce_site_run(const ct_config *base, const ct_induce_site *site, 
     if (st == CT_OK)
         st = run_protocol(&r, tris, n_tris, quiet, out);
     out->simulated_ms = r.simulated_ms;
-    out->wall_s = now_s() - t0;
+    out->wall_s = ct_now_s() - t0;
     runner_free(&r);
     free(tris);
     ct_sim_destroy(sim);
@@ -510,7 +504,7 @@ ct_status ct_reentry_observe(const ct_config *cfg, const ct_backend_ops *be, dou
     for (int k = 0; k < CT_INDUCE_MAX_EXTRA; k++)
         out->erp_ms[k] = -1;
     CT_CHECK(ct_induce_protocol_check(p));
-    double t0 = now_s();
+    double t0 = ct_now_s();
     ct_sim *sim = NULL;
     runner r;
     memset(&r, 0, sizeof r);
@@ -542,7 +536,7 @@ ct_status ct_reentry_observe(const ct_config *cfg, const ct_backend_ops *be, dou
     if (st == CT_OK && out->inducible)
         st = describe_reentry(&r, tris, n_tris, out);
     out->simulated_ms = r.simulated_ms;
-    out->wall_s = now_s() - t0;
+    out->wall_s = ct_now_s() - t0;
     runner_free(&r);
     free(tris);
     ct_sim_destroy(sim);
