@@ -17,6 +17,8 @@
 #include "personalise/ct_tune_cv.h"
 #include "study/ct_study.h"
 #include "study/ct_cohort.h"
+#include "study/ct_prescreen.h"
+#include "core/ct_clock.h"
 #include "core/ct_files.h"
 #include "image/ct_phantom.h"
 #include "io/ct_vtk.h"
@@ -35,7 +37,8 @@ static const struct {
             "        simulate the tissue described by CONFIG.json; writes DIR/vm.pvd (time series),\n"
             "        DIR/activation.vtu and DIR/metrics.json; with --checkpoint-every the whole state goes to\n"
             "        DIR/checkpoint.ctck (or FILE) every MS ms of simulated time, and --restart goes on from one\n"
-            "        (also under mpirun, with the same rank count); --stop-at ends the run at MS ms of simulated\n"
+            "        (also under mpirun, with the same rank count: there FILE is a manifest, and each rank's\n"
+            "        piece lies beside it as FILE.sSTEP.pRANK); --stop-at ends the run at MS ms of simulated\n"
             "        time, as if interrupted there (a long run split into batch jobs of bounded length; status\n"
             "        \"stopped\"). SIGINT or SIGTERM ends it after the step in progress with the results so far\n"
             "        (status \"interrupted\", exit status 130 or 143). One run at a time per DIR (DIR/.lock)\n"},
@@ -57,10 +60,20 @@ static const struct {
                "        intervals) from each site: is re-entry inducible? INPUT is a patient file (personalised\n"
                "        into DIR/model, sites: one per LV AHA segment and the RV apex) or a configuration.\n"
                "        Writes DIR/report.html, DIR/report.json, per-site results in DIR/induction/\n"},
+    {"prescreen", "  prescreen CONFIG.json --out DIR [--site NAME:x,y,z]... [--sites FILE] [--top K] [the protocol\n"
+                  "          options of induce]\n"
+                  "        fast pre-screen of pacing sites (seconds): the induction protocol on an eikonal model with\n"
+                  "        refractoriness on the mesh's edges, calibrated on cable runs of the configured model; writes\n"
+                  "        DIR/prescreen.json, the sites ranked by how likely re-entry is, the first K (5) marked top\n"},
     {"ablate", "  ablate INPUT.json --lesion SPEC [--lesion SPEC]... --out DIR [the options of induce]\n"
                "        induction before and after lesions: SPEC is sphere:x,y,z,r  line:x1,y1,z1,x2,y2,z2,r\n"
                "        or box:x1,y1,z1,x2,y2,z2 (mm; non-conducting); the report says site by site whether\n"
                "        re-entry is still inducible\n"},
+    {"plan", "  plan INPUT.json --out DIR [--max-rounds 3] [--lesion SPEC]... [the options of induce]\n"
+             "        virtual ablation planning: induction from every site; for each induced re-entry its circuit\n"
+             "        (cycle length, encircled obstacle, isthmus width, end points, entrance and exit, direction)\n"
+             "        and a line lesion transecting the isthmus; re-test (DIR/round-K/) from the inducing sites and\n"
+             "        those within 10 mm of a new lesion; repeat until none induces. --lesion: user lesions, kept\n"},
     {"cohort", "  cohort COHORT.json --out DIR [--jobs N] [--backend B] [--quiet]\n"
                "        an in-silico trial: every member (configuration or patient) under every combination of\n"
                "        the variations (drug block, pacing, end time, dt), runs in parallel processes; writes\n"
@@ -276,16 +289,16 @@ static int cmd_run(int argc, char **argv)
     return rc;
 }
 
-/* induce and ablate: the same options (ablate needs at least one --lesion). */
+/* induce, ablate (1) and plan (2): the same options (ablate needs at least one --lesion; plan has --max-rounds). */
 static int cmd_study(int argc, char **argv, int ablate)
 {
-    const char *cmd = ablate ? "ablate" : "induce";
+    const char *cmd = ablate == 2 ? "plan" : ablate ? "ablate" : "induce";
     ct_study_options *o = malloc(sizeof *o);
     if (!o)
         return fail("out of memory");
     ct_study_options_defaults(o);
     ct_induce_protocol *p = &o->protocol;
-    int rc = 0;
+    int rc = 0, max_rounds = 3;
     for (int i = 0; i < argc && rc == 0; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         struct {
@@ -302,7 +315,8 @@ static int cmd_study(int argc, char **argv, int ablate)
                    {"--stim-radius-mm", &p->stim_radius_mm, NULL},
                    {"--stim-amplitude", &p->stim_amplitude_uA_per_uF, NULL},
                    {"--dt-ms", &p->dt_ms, NULL},
-                   {"--jobs", NULL, &o->jobs}};
+                   {"--jobs", NULL, &o->jobs},
+                   {ablate == 2 ? "--max-rounds" : "(plan only)", NULL, &max_rounds}};
         int matched = 0;
         for (size_t k = 0; k < sizeof num / sizeof num[0] && !matched; k++) {
             if (strcmp(a, num[k].opt) != 0)
@@ -358,17 +372,147 @@ static int cmd_study(int argc, char **argv, int ablate)
             rc = 2;
         }
     }
-    if (rc == 0 && (!o->input || !o->out_dir || (ablate && o->n_lesions == 0))) {
+    if (rc == 0 && (!o->input || !o->out_dir || (ablate == 1 && o->n_lesions == 0))) {
         fprintf(stderr, "usage: cardiotwin %s INPUT.json %s--out DIR [options]   (cardiotwin help)\n", cmd,
-                ablate ? "--lesion SPEC " : "");
+                ablate == 1 ? "--lesion SPEC " : "");
         rc = 2;
     }
     if (rc == 0 && !ablate && o->n_lesions > 0) {
         fprintf(stderr, "cardiotwin induce: --lesion belongs to cardiotwin ablate\n");
         rc = 2;
     }
+    if (rc == 0 && ablate == 2 && (max_rounds < 1 || max_rounds > 20)) {
+        fprintf(stderr, "cardiotwin plan: --max-rounds %d is outside [1, 20]\n", max_rounds);
+        rc = 2;
+    }
+    if (ablate == 2)
+        o->plan_rounds = max_rounds;
     if (rc == 0 && ct_study_run(o) != CT_OK)
         rc = fail(ct_error_message());
+    free(o);
+    return rc;
+}
+
+/* prescreen: the induce protocol options, sites, --top K; see host/study/ct_prescreen.h. */
+static int cmd_prescreen(int argc, char **argv)
+{
+    ct_study_options *o = malloc(sizeof *o); /* for its site list and protocol; owned here */
+    if (!o)
+        return fail("out of memory");
+    ct_study_options_defaults(o);
+    ct_induce_protocol *p = &o->protocol;
+    int rc = 0, top_k = 5;
+    for (int i = 0; i < argc && rc == 0; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        struct {
+            const char *opt;
+            double *d;
+            int *n;
+        } num[] = {{"--s1-count", NULL, &p->s1_count},        {"--s1-bcl-ms", &p->s1_bcl_ms, NULL},
+                   {"--extra", NULL, &p->extra_stimuli},       {"--ci-start-ms", &p->ci_start_ms, NULL},
+                   {"--ci-step-ms", &p->ci_step_ms, NULL},     {"--ci-min-ms", &p->ci_min_ms, NULL},
+                   {"--observe-ms", &p->observe_ms, NULL},     {"--stim-radius-mm", &p->stim_radius_mm, NULL},
+                   {"--stim-amplitude", &p->stim_amplitude_uA_per_uF, NULL},
+                   {"--dt-ms", &p->dt_ms, NULL},               {"--top", NULL, &top_k}};
+        int matched = 0;
+        for (size_t k = 0; k < sizeof num / sizeof num[0] && !matched; k++) {
+            if (strcmp(a, num[k].opt) != 0)
+                continue;
+            matched = 1;
+            char *end;
+            double x = v ? strtod(v, &end) : 0;
+            if (!v || end == v || *end || !(x == x) || (!num[k].d && x != (double)(int)x)) {
+                fprintf(stderr, "cardiotwin prescreen: %s needs a %s\n", a, num[k].d ? "number" : "whole number");
+                rc = 2;
+            } else if (num[k].d) {
+                *num[k].d = x;
+            } else {
+                *num[k].n = (int)x;
+            }
+            i++;
+        }
+        if (matched)
+            continue;
+        if (strcmp(a, "--out") == 0 && v) {
+            o->out_dir = argv[++i];
+        } else if (strcmp(a, "--sites") == 0 && v) {
+            o->sites_file = argv[++i];
+        } else if (strcmp(a, "--site") == 0 && v) {
+            if (o->n_sites >= CT_STUDY_MAX_SITES || ct_study_parse_site(argv[++i], &o->sites[o->n_sites++]) != CT_OK) {
+                fail(o->n_sites > CT_STUDY_MAX_SITES ? "too many --site options" : ct_error_message());
+                rc = 2;
+            }
+        } else if (strcmp(a, "--quiet") == 0) {
+            o->quiet = 1;
+        } else if (a[0] == '-' || o->input) {
+            fprintf(stderr, "cardiotwin prescreen: unknown, incomplete or unexpected argument \"%s\"\n", a);
+            rc = 2;
+        } else {
+            o->input = a;
+        }
+    }
+    if (rc == 0 && (!o->input || !o->out_dir)) {
+        fprintf(stderr, "usage: cardiotwin prescreen CONFIG.json --out DIR [options]   (cardiotwin help)\n");
+        rc = 2;
+    }
+    ct_config cfg;
+    int have_cfg = 0;
+    ct_prescreen *ps = NULL;
+    ct_prescreen_result *res = NULL;
+    int n = 0;
+    double t0 = ct_now_s();
+    char path[4096];
+    if (rc == 0 && ct_config_load(o->input, &cfg) != CT_OK)
+        rc = fail(ct_error_message());
+    have_cfg = rc == 0;
+    ct_induce_site *sites = rc == 0 ? malloc(CT_STUDY_MAX_SITES * sizeof *sites) : NULL; /* owned here */
+    if (rc == 0 && !sites)
+        rc = fail("out of memory");
+    if (rc == 0) { /* the sites file (default: sites.json beside the configuration), then the --site options */
+        const char *file = o->sites_file;
+        if (!file && o->n_sites == 0 && ct_path_relative_to(path, sizeof path, o->input, "sites.json") == CT_OK)
+            file = path;
+        if (file && ct_prescreen_load_sites(file, sites, CT_STUDY_MAX_SITES, &n) != CT_OK)
+            rc = fail(ct_error_message());
+        for (int k = 0; rc == 0 && k < o->n_sites; k++) {
+            if (n >= CT_STUDY_MAX_SITES)
+                rc = fail("too many sites");
+            else
+                sites[n++] = o->sites[k];
+        }
+        if (rc == 0 && n == 0)
+            rc = fail("prescreen: no sites (--site NAME:x,y,z or --sites FILE)");
+    }
+    ct_prescreen_options popt = {.quiet = o->quiet};
+    if (rc == 0 && ct_prescreen_create(&cfg, p, &popt, &ps) != CT_OK)
+        rc = fail(ct_error_message());
+    if (rc == 0 && !(res = calloc((size_t)n, sizeof *res)))
+        rc = fail("out of memory");
+    for (int k = 0; rc == 0 && k < n; k++) {
+        if (ct_prescreen_site(ps, &sites[k], &res[k]) != CT_OK)
+            rc = fail(ct_error_message());
+        else if (!o->quiet)
+            fprintf(stderr, "  %s: %s (%s S%d at %g ms), persistence %.0f ms, %.2f s\n", sites[k].name,
+                    res[k].inducible ? "RE-ENTRY predicted" : "no re-entry predicted",
+                    res[k].inducible ? "by" : "shortest capturing", res[k].n_extra + 1,
+                    res[k].n_extra ? res[k].coupling_ms[res[k].n_extra - 1] : 0, res[k].persistence_ms,
+                    res[k].wall_s);
+    }
+    if (rc == 0) {
+        ct_prescreen_rank(res, n);
+        if (ct_mkdir_p(o->out_dir) != CT_OK || ct_path_join(path, sizeof path, o->out_dir, "prescreen.json") != CT_OK ||
+            ct_prescreen_write_json(path, ps, res, n, top_k, ct_now_s() - t0) != CT_OK)
+            rc = fail(ct_error_message());
+        else
+            printf("cardiotwin prescreen: %d sites in %.1f s; top %d: %s%s%s%s%s ...; wrote %s\n", n, ct_now_s() - t0,
+                   top_k, res[0].name, n > 1 ? ", " : "", n > 1 ? res[1].name : "", n > 2 ? ", " : "",
+                   n > 2 ? res[2].name : "", path);
+    }
+    free(res);
+    free(sites);
+    ct_prescreen_destroy(ps);
+    if (have_cfg)
+        ct_config_free(&cfg);
     free(o);
     return rc;
 }
@@ -736,6 +880,10 @@ int main(int argc, char **argv)
         return cmd_study(argc - 2, argv + 2, 0);
     if (strcmp(argv[1], "ablate") == 0)
         return cmd_study(argc - 2, argv + 2, 1);
+    if (strcmp(cmd, "prescreen") == 0)
+        return cmd_prescreen(argc - 2, argv + 2);
+    if (strcmp(argv[1], "plan") == 0)
+        return cmd_study(argc - 2, argv + 2, 2);
     if (strcmp(cmd, "personalise") == 0)
         return cmd_personalise(argc - 2, argv + 2);
     if (strcmp(cmd, "tune-cv") == 0)

@@ -98,6 +98,13 @@ typedef struct ct_backend_problem {
                                         rate from its formula, the reference (configuration key "ionic_lut") */
     int ionic_simd;                  /* CPU backend: 1: the reaction as an OpenMP SIMD loop (libmvec exp/log, not
                                         bit-identical to the scalar loop); 0: scalar. Others ignore it ("ionic_simd") */
+    int lumped_ionic;                /* 1: implicit diffusion with consistent_mass takes the reaction's increment
+                                        (ionic current and stimulus) through the lumped mass, M (v_new - v)/dt =
+                                        M_L (v* - v)/dt - K v~ ("diffusion.ionic_mass" "lumped"); 0: through M.
+                                        Ignored with the lumped mass (the same); refused with explicit consistent */
+    const double *initial_vm_mV;     /* NULL: each node starts at its model's initial Vm; else n_nodes values (mV)
+                                        that replace it after the model's initial state is set (the ionic state
+                                        is the model's), at create ("initial_vm_mV") */
 } ct_backend_problem;
 
 typedef struct ct_backend_ctx ct_backend_ctx; /* a backend's private state */

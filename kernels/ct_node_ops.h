@@ -11,6 +11,8 @@
  *   ct_react_node      Rush-Larsen reaction of one node (ionic model + stimulus), Vm saved in vm_prev
  *   ct_*_node          the element-wise formulas of the diffusion update and of its right-hand sides
  *   ct_csr_row_dot     one row of a CSR product (the CPU and OpenCL SpMV; CUDA uses cuSPARSE)
+ *   ct_cg_start_node   the per-node tail of a CG start (z = D^-1 r, p = z, the three start sums), shared by the
+ *                      start from a given x (r = b - A x) and the implicit one-pass start (r = -K v)
  *   ct_detect_node     first activation (upward crossing, linearly interpolated in time), the beat-tracking
  *                      step (backend.h) and the blow-up predicate of one node
  *
@@ -107,6 +109,15 @@ CT_FN ct_real ct_rhs_implicit_consistent_node(ct_real mv, ct_real kv, ct_real dt
     return mv / dt_ms - one_minus_theta * kv;
 }
 
+/* Implicit, consistent capacitance with a lumped ionic current (diffusion.ionic_mass "lumped"): the reaction's
+ * increment v - v_prev (ionic current and stimulus) enters through the lumped mass m_i instead of M:
+ * b_i = (M v_prev)_i / dt + (m_i/dt) (v_i - v_prev_i) - (1 - theta) (K v)_i. */
+CT_FN ct_real ct_rhs_implicit_lumped_ionic_node(ct_real mv_prev, ct_real mass_over_dt, ct_real v, ct_real v_prev,
+                                                ct_real kv, ct_real dt_ms, ct_real one_minus_theta)
+{
+    return mv_prev / dt_ms + mass_over_dt * (v - v_prev) - one_minus_theta * kv;
+}
+
 /* Row i of a CSR product: sum over k of val[k] x[col[k]], accumulated in ct_real in column-entry order. */
 CT_FN ct_real ct_csr_row_dot(ct_size i, const CT_GLOBAL int *row_ptr, const CT_GLOBAL int *col,
                              const CT_GLOBAL ct_real *val, const CT_GLOBAL ct_real *x)
@@ -115,6 +126,24 @@ CT_FN ct_real ct_csr_row_dot(ct_size i, const CT_GLOBAL int *row_ptr, const CT_G
     for (int k = row_ptr[i]; k < row_ptr[i + 1]; k++)
         s += val[k] * x[col[k]];
     return s;
+}
+
+/* ---- CG ------------------------------------------------------------------------------------------ */
+
+/* The tail of the Jacobi-preconditioned CG start at node i, once the node's right-hand side bi and residual ri
+ * are known (r = b - A x from a given x; r = -K v in the implicit one-pass start): stores r_i = ri,
+ * z_i = D^-1 r_i (inv_diag_i ri) and p_i = z_i, and adds b.b, r.z, r.r of the node to sums[0..2] in that order,
+ * each product taken in ct_acc (sums: the caller's running partial sums, private memory). */
+CT_FN void ct_cg_start_node(ct_size i, ct_real bi, ct_real ri, const CT_GLOBAL ct_real *inv_diag,
+                            CT_GLOBAL ct_real *r, CT_GLOBAL ct_real *z, CT_GLOBAL ct_real *p, ct_acc *sums)
+{
+    ct_real zi = inv_diag[i] * ri;
+    r[i] = ri;
+    z[i] = zi;
+    p[i] = zi;
+    sums[0] += (ct_acc)bi * (ct_acc)bi;
+    sums[1] += (ct_acc)ri * (ct_acc)zi;
+    sums[2] += (ct_acc)ri * (ct_acc)ri;
 }
 
 /* ---- detection -------------------------------------------------------------------------------- */

@@ -5,6 +5,8 @@
  * consistent: M_C dv = -dt K v by CG, v += dv; implicit: (M/dt + theta K) v_new = M/dt v - (1 - theta) K v by
  * CG); the start of the Vm exchange of the new values; detection (first activation, beats, blow-up flag) at
  * the owned nodes while it travels; the blow-up report, of an owned node only (a ghost's is its owner's).
+ * With a lumped ionic current (lumped_ionic) the implicit right-hand side takes the reaction's increment
+ * vm - vm_prev through the lumped mass: spmv K, rhs CT_RHS_IMPLICIT_LUMPED_IONIC, then CG from vm.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,10 @@ ct_status ct_step_core_init(ct_step_core *s, const ct_backend_problem *pb, const
     s->diffusion = pb->diffusion;
     s->consistent = pb->consistent_mass != NULL;
     s->use_cg = pb->diffusion != CT_DIFFUSION_EXPLICIT || s->consistent;
+    if (pb->lumped_ionic && s->consistent && pb->diffusion == CT_DIFFUSION_EXPLICIT)
+        return ct_error_set(CT_ERR_BACKEND, "%s backend: a lumped ionic current with explicit consistent-mass "
+                            "diffusion is not implemented (use crank_nicolson or backward_euler)", backend);
+    s->lumped_ionic = pb->lumped_ionic && s->consistent; /* with the lumped mass M = M_L: nothing changes */
     s->has_stim = pb->stim_mask != NULL;
     s->use_node_set = pb->node_param_set != NULL;
     s->max_beats = pb->max_beats;
@@ -169,6 +175,11 @@ static ct_status diffuse(ct_step_core *s, ct_real dt, double t_ms, int *detected
         CT_CHECK(o->rhs(d, CT_RHS_EXPLICIT_CONSISTENT, dt, 0));
         CT_CHECK(ct_cg_solve(s, CT_VEC_TMP, cg_iterations));
         return o->add_tmp(d, t_ms, detected);
+    }
+    if (s->lumped_ionic) { /* b = (M v_prev + M_L (v - v_prev))/dt - (1 - theta) K v, CG from v_new = v */
+        CT_CHECK(o->spmv(d, CT_MAT_K, CT_VEC_VM, CT_VEC_Q, 0, s->n));
+        CT_CHECK(o->rhs(d, CT_RHS_IMPLICIT_LUMPED_IONIC, dt, (ct_real)(1.0 - s->theta)));
+        return ct_cg_solve(s, CT_VEC_VM, cg_iterations);
     }
     /* (M/dt + theta K) v_new = M/dt v - (1 - theta) K v, from v_new = v (the post-reaction Vm): the residual
      * of that start is -K v, so b, r, z, p and their sums come from one pass (cg_start_implicit) */

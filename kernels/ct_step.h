@@ -35,7 +35,10 @@ enum ct_mat_id { CT_MAT_K = 0, CT_MAT_M, CT_MAT_A };
 
 /* Which right-hand side b of CG to form from q = K v (the implicit ones are formed inside cg_start_implicit). */
 enum ct_rhs_id {
-    CT_RHS_EXPLICIT_CONSISTENT = 0  /* b = -dt q, and the first guess tmp = b / diag(A) */
+    CT_RHS_EXPLICIT_CONSISTENT = 0, /* b = -dt q, and the first guess tmp = b / diag(A) */
+    CT_RHS_IMPLICIT_LUMPED_IONIC    /* implicit, consistent mass, lumped ionic current (ct_step_core.lumped_ionic):
+                                       b = (M vm_prev)/dt + (m/dt) (vm - vm_prev) - (1 - theta) q, with q = K vm;
+                                       vm (the post-reaction Vm) stays the first guess */
 };
 
 /* The device primitives of one backend. `dev` is the backend's context. Every entry is required unless marked
@@ -97,6 +100,7 @@ typedef struct ct_step_core {
     size_t n;
     int model, nstate, diffusion;
     int consistent;           /* consistent mass */
+    int lumped_ionic;         /* implicit + consistent mass: the reaction's increment through the lumped mass */
     int use_cg;               /* implicit, or explicit with consistent mass */
     int has_stim;             /* the problem has a stimulus mask */
     int use_node_set;         /* the problem has per-node parameter sets */

@@ -437,6 +437,18 @@ BACKEND_CASE(crank_nicolson_consistent, 300)
     problem_free(&p);
 }
 
+/* Crank-Nicolson, consistent mass, the reaction's increment through the lumped mass (diffusion.ionic_mass
+ * "lumped": spmv K, the CT_RHS_IMPLICIT_LUMPED_IONIC right-hand side, CG from vm). */
+BACKEND_CASE(crank_nicolson_lumped_ionic, 300)
+{
+    problem p;
+    small_slab_cg(&p, "crank_nicolson", "consistent", "crank_nicolson consistent, lumped ionic");
+    p.cfg.lumped_ionic = 1;
+    problem_build(&p, 0);
+    compare_case(be, &p, &TOL_CG, 0.5, "crank_nicolson consistent, lumped ionic", NULL);
+    problem_free(&p);
+}
+
 BACKEND_CASE(backward_euler_lumped, 300)
 {
     problem p;

@@ -226,3 +226,22 @@ Test(config, model_keys_values_and_messages_come_from_the_descriptors)
     expect_model_error("{\"name\": \"tp06\"}", "\"tissue\": {\"border_zone\": {\"parameters\": {\"tau_in_ms\": 0.4}}},",
                        "needs model mitchell_schaeffer (tp06 takes conductance_scales)");
 }
+
+/* "initial_vm_mV": absent leaves the model's initial Vm (has_initial_vm 0); given, it is kept; outside
+ * +-vm_bound_mV (or not a number) it is an error naming the key. */
+Test(config, initial_vm_key_is_read_and_checked)
+{
+    ct_config c;
+    cr_assert_eq(parse_with("", &c), CT_OK, "%s", ct_error_message());
+    cr_assert_eq(c.has_initial_vm, 0);
+    ct_config_free(&c);
+    cr_assert_eq(parse_with("\"initial_vm_mV\": -60.5,", &c), CT_OK, "%s", ct_error_message());
+    cr_assert_eq(c.has_initial_vm, 1);
+    cr_assert_float_eq(c.initial_vm_mV, -60.5, 1e-15);
+    ct_config_free(&c);
+    expect_error("\"initial_vm_mV\": 250,", CT_ERR_CONFIG, "initial_vm_mV");
+    expect_error("\"initial_vm_mV\": -201,", CT_ERR_CONFIG, "initial_vm_mV");
+    expect_error("\"initial_vm_mV\": \"rest\",", CT_ERR_CONFIG, "initial_vm_mV");
+    cr_assert_eq(parse_with("\"vm_bound_mV\": 300, \"initial_vm_mV\": 250,", &c), CT_OK, "%s", ct_error_message());
+    ct_config_free(&c);
+}

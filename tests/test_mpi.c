@@ -438,15 +438,14 @@ Test(mpi, restart_equals_uninterrupted_on_two_ranks, .timeout = 600)
     int rc = ct_test_shell(cmd, &log);
     cr_assert_eq(rc, 0, "uninterrupted: exit %d\n%s", rc, log ? log : "");
     free(log);
-    /* CT_MPI_MESSAGE_BYTES: each rank's part of the checkpoint travels in many 4 KiB messages */
-    snprintf(cmd, sizeof cmd, "CT_MPI_MESSAGE_BYTES=4096 %s 2 %s %s run %s --out %s/split --backend cpu --quiet "
+    snprintf(cmd, sizeof cmd, "%s 2 %s %s run %s --out %s/split --backend cpu --quiet "
              "--checkpoint-every 4 --stop-at 9", mpi, CT_MPIEXEC_PREFLAGS, CT_BINARY, config, dir);
     rc = ct_test_shell(cmd, &log);
     cr_assert_eq(rc, 0, "interrupted: exit %d\n%s", rc, log ? log : "");
     free(log);
     snprintf(ck, sizeof ck, "%s/split/checkpoint.ctck", dir);
     struct stat sb;
-    cr_assert(stat(ck, &sb) == 0 && sb.st_size > 1000, "no checkpoint written");
+    cr_assert(stat(ck, &sb) == 0 && sb.st_size > 100, "no checkpoint manifest written"); /* pieces: test_mpi_ckpt */
 
     /* the wrong rank counts are refused, naming the file and the counts */
     snprintf(cmd, sizeof cmd, "%s 3 %s %s run %s --out %s/np3 --backend cpu --quiet --restart %s", mpi,
@@ -461,8 +460,8 @@ Test(mpi, restart_equals_uninterrupted_on_two_ranks, .timeout = 600)
     cr_assert(log && strstr(log, "this run has 1"), "%s", log ? log : "");
     free(log);
 
-    snprintf(cmd, sizeof cmd, "CT_MPI_MESSAGE_BYTES=4096 %s 2 %s %s run %s --out %s/split --backend cpu --quiet "
-             "--restart %s", mpi, CT_MPIEXEC_PREFLAGS, CT_BINARY, config, dir, ck);
+    snprintf(cmd, sizeof cmd, "%s 2 %s %s run %s --out %s/split --backend cpu --quiet --restart %s", mpi,
+             CT_MPIEXEC_PREFLAGS, CT_BINARY, config, dir, ck);
     rc = ct_test_shell(cmd, &log);
     cr_assert_eq(rc, 0, "restart: exit %d\n%s", rc, log ? log : "");
     free(log);

@@ -7,15 +7,19 @@
  * error) and CARDIOTWIN_TEST_CRASH_SITE=NAME, which makes the process running site NAME kill itself
  * (host/study/ct_study.c; for tests only): with --jobs 2 that is a crashed worker, with --jobs 1 a killed
  * study. The tissue is the ring sheet of tests/test_study.c; its sites here are not inducible, so each
- * trial stops as soon as the tissue rests (seconds).
+ * trial stops as soon as the tissue rests (seconds). One test, with no simulation, gives the study's error
+ * (ct_study_failed_sites_error) a report whose failed-site entries lack members.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/ct_status.h"
 #include "ct_test_util.h"
+#include "study/ct_study.h"
 
 static const char *ring_json =
     "{\"mesh\": {\"type\": \"box\", \"size_mm\": [40, 40, 0.5], \"dx_mm\": 0.5},"
@@ -147,4 +151,32 @@ Test(study_faults, killed_study_resumes_with_finished_sites_kept, .init = setup,
     cr_assert(strstr(out, "site far side: already done"), "%s", out);
     cr_assert(strstr(out, "re-entry inducible from 0 of 2 sites\n"), "%s", out);
     free(out);
+}
+
+/* The error made from a report whose failed_sites entries lack members (cJSON leaves a member out when memory
+ * runs short): no NULL is read; the missing members are named, the present ones kept, the first entry's code
+ * used when it names one. Fast: no simulation. */
+Test(study_faults, failed_sites_error_with_missing_members)
+{
+    cJSON *report = cJSON_Parse("{\"summary\": {\"failed_sites\": ["
+                                " {\"phase\": \"induction\", \"error\": \"configuration error\"},"
+                                " {\"name\": \"apex\", \"message\": 7},"
+                                " {}]}}");
+    cr_assert(report);
+    ct_status st = ct_study_failed_sites_error(report, NULL);
+    const char *msg = ct_error_message();
+    cr_assert_eq(st, CT_ERR_CONFIG, "the first failure's code: %d (%s)", st, msg);
+    cr_assert(strstr(msg, "3 site trials failed"), "%s", msg);
+    cr_assert(strstr(msg, "[(unnamed site), induction: no message]"), "%s", msg);
+    cr_assert(strstr(msg, "[apex, (unknown phase): no message]"), "%s", msg);
+    cr_assert(strstr(msg, "[(unnamed site), (unknown phase): no message]"), "%s", msg);
+    cJSON_Delete(report);
+
+    report = cJSON_Parse("{\"summary\": {\"failed_sites\": [{\"name\": \"a\", \"error\": 3}]}}");
+    cr_assert_eq(ct_study_failed_sites_error(report, "out"), CT_ERR_INTERNAL, "an error that is not a name");
+    cJSON_Delete(report);
+    report = cJSON_Parse("{}");
+    cr_assert_eq(ct_study_failed_sites_error(report, "out"), CT_ERR_INTERNAL, "no summary at all");
+    cr_assert(strstr(ct_error_message(), "0 site trials failed"), "%s", ct_error_message());
+    cJSON_Delete(report);
 }

@@ -272,6 +272,9 @@ def parse_report(path):
 
     sm = optional_section(root, "summary")
     report["summary"] = None if sm is None else parse_summary(sm)
+
+    pl = optional_section(root, "plan")  # `cardiotwin plan`: kept as it is, read by plan_findings
+    report["plan"] = pl.value if pl is not None and isinstance(pl.value, dict) else None
     return report
 
 
@@ -813,9 +816,11 @@ def lesion_outline(np, lesion, a, b):
     return np.array([[lo[a], lo[b]], [hi[a], lo[b]], [hi[a], hi[b]], [lo[a], hi[b]]])
 
 
-def plot_plan_map(surface, field, png_path, title, unit_label, cmap_name, markers, nan_label, lesions, axes):
+def plot_plan_map(surface, field, png_path, title, unit_label, cmap_name, markers, nan_label, lesions, axes,
+                  isthmi=()):
     """A slab or sheet seen from above (its upper face), true aspect ratio, a mm scale bar, a colour bar with
-    the unit, the pacing sites, phase singularities and the ablation lesions (hatched outlines)."""
+    the unit, the pacing sites, phase singularities, the ablation lesions (hatched outlines) and the isthmi
+    of `cardiotwin plan`'s circuits (isthmi: (from_mm, to_mm, entrance_mm, exit_mm, direction) each)."""
     np, matplotlib = import_plotting()
     import matplotlib.pyplot as plt
     from matplotlib.collections import PolyCollection
@@ -876,6 +881,13 @@ def plot_plan_map(surface, field, png_path, title, unit_label, cmap_name, marker
     if lesions:
         handles.append(Patch(facecolor=(1, 1, 1, 0.5), edgecolor="black", hatch="////",
                              label="ablation lesion (L1, ...)"))
+    for frm, to, ent, ext, direction in isthmi:
+        ax.plot([frm[a], to[a]], [frm[b], to[b]], color="black", lw=2.5, ls="--", zorder=7)
+        ax.annotate("", xy=(ext[a], ext[b]), xytext=(ent[a], ent[b]), zorder=7,
+                    arrowprops=dict(arrowstyle="-|>", color="black", lw=2.0, mutation_scale=18))
+    if isthmi:
+        handles.append(Line2D([], [], color="black", lw=2.5, ls="--",
+                              label="isthmus (narrowest gap); arrow: entrance to exit, %s" % isthmi[0][4]))
     kinds = set()
     for kind, label, pos in markers:
         kinds.add(kind)
@@ -1070,6 +1082,39 @@ def vt_findings(sites, summary=None):
         lines.append("From %s: re-entry induced by %s (coupling %s); VT cycle length %s." % (
             site_label(s["name"], aha.get(s["name"])), s["induced_by"] or "\u2014", coupling or "\u2014",
             "%s ms" % _fmt(cl, 0) if cl is not None else "not measurable"))
+    return lines
+
+
+def _mm(v):
+    return "(%s) mm" % ", ".join(_fmt(x, 1) for x in v) if isinstance(v, list) else "\u2014"
+
+
+def plan_findings(plan):
+    """`cardiotwin plan`: each circuit found (cycle length, direction, isthmus, entrance and exit), the lesions
+    proposed (spec, volume, transmural) and the outcome, one line each."""
+    lines = []
+    for rnd in plan.get("rounds", []):
+        for c in rnd.get("circuits", []):
+            site = c.get("site", "?")
+            if not c.get("found"):
+                lines.append("Round %s, %s: no circuit characterised (%s)." % (rnd.get("round"), site,
+                                                                                 c.get("reason", "")))
+                continue
+            i, o = c.get("isthmus", {}), c.get("encircled_obstacle", {})
+            aha = i.get("aha_segment")
+            lines.append(
+                "Round %s, circuit from %s: cycle length %s ms, %s round non-conducting region %s of %s "
+                "(centre %s); isthmus %s mm wide from %s to %s (%s)%s, entrance %s, exit %s." % (
+                    rnd.get("round"), site, _fmt(c.get("cycle_length_ms"), 0), c.get("direction"), o.get("index"),
+                    o.get("of"), _mm(o.get("center_mm")), _fmt(i.get("width_mm"), 1), _mm(i.get("from_mm")),
+                    _mm(i.get("to_mm")), i.get("to", ""), ", AHA %s" % aha if aha else "", _mm(i.get("entrance_mm")),
+                    _mm(i.get("exit_mm"))))
+    for ln in plan.get("proposed_lesions", []):
+        tm = ln.get("transmural")
+        lines.append("Proposed lesion %s: %s, %s mL%s." % (
+            ln.get("name"), ln.get("spec"), _fmt(ln.get("volume_mL"), 3),
+            "" if tm is None else ", transmural" if tm else ", NOT transmural"))
+    lines.append("Plan outcome: %s." % plan.get("outcome", ""))
     return lines
 
 
@@ -1281,6 +1326,8 @@ def section_summary(report):
             lines.append("Ablation: %s (lesions %.3g mL in all, apart from the scar's %.3g mL)." % (
                 lesions, p["lesion_volume_mm3"] / 1000.0, p["scar_volume_mm3"] / 1000.0))
         lines.append(ablation_verdict(a)[0])
+    if report.get("plan"):
+        lines += plan_findings(report["plan"])
     grouped = {}  # one line per site and reason, naming the phases it failed in
     for f in (summary or {}).get("failed", []):
         grouped.setdefault((f["name"], f["message"]), []).append(
@@ -1387,8 +1434,16 @@ def command_report(args):
         lesions = report["ablation"]["lesions"] if report["ablation"] else []
         plan = is_plan_geometry(np_module(), surface)
         if plan:
+            isthmi = []
+            for rnd in (report.get("plan") or {}).get("rounds", []):
+                for c in rnd.get("circuits", []):
+                    i = c.get("isthmus") or {}
+                    if c.get("found") and all(isinstance(i.get(k), list) for k in
+                                              ("from_mm", "to_mm", "entrance_mm", "exit_mm")):
+                        isthmi.append((i["from_mm"], i["to_mm"], i["entrance_mm"], i["exit_mm"],
+                                       c.get("direction", "")))
             stats = plot_plan_map(surface, surface["fields"][field], png, title, unit, cmap, markers, nan_label,
-                                  lesions, plan)
+                                  lesions, plan, isthmi)
         else:
             stats = plot_surface_map(surface, surface["fields"][field], png, title, unit, cmap, markers, nan_label,
                                      lesions)

@@ -75,7 +75,7 @@ static ct_status check_cond(const ct_ecg_conductivity *c, double *sigma_b)
     return CT_OK;
 }
 
-/* Fills the nodal weights of every electrode from its position. */
+/* Fills the nodal weights of every electrode from its position: the nodes below g->n_nodes of m's elements. */
 static ct_status build_weights(ct_ecg *g, const ct_mesh *m, const ct_ecg_conductivity *c, double sigma_b)
 {
     const double sl = c->sigma_il_S_per_m, st = c->sigma_it_S_per_m;
@@ -105,7 +105,8 @@ static ct_status build_weights(ct_ecg *g, const ct_mesh *m, const ct_ecg_conduct
                 w[d] = scale * (st * q[d] + (sl - st) * qf * f[d]);
             double *cw = g->weights + j * g->n_nodes;
             for (int k = 0; k < 4; k++)
-                cw[t[k]] += ct_dot3(w, gp[k]);
+                if ((size_t)t[k] < g->n_nodes) /* a split run's rank keeps its owned nodes only */
+                    cw[t[k]] += ct_dot3(w, gp[k]);
         }
     }
     return CT_OK;
@@ -154,8 +155,17 @@ static int normalise(double v[3])
 ct_status ct_ecg_create(const ct_mesh *mesh, const ct_ecg_conductivity *cond, const ct_ecg_placement *placement,
                         ct_ecg **out)
 {
+    return ct_ecg_create_part(mesh, mesh, mesh ? mesh->n_nodes : 0, cond, placement, out);
+}
+
+ct_status ct_ecg_create_part(const ct_mesh *mesh, const ct_mesh *part, size_t n_keep,
+                             const ct_ecg_conductivity *cond, const ct_ecg_placement *placement, ct_ecg **out)
+{
     double sigma_b = 1.0;
     CT_CHECK(check_mesh(mesh, out));
+    CT_CHECK(check_mesh(part, out));
+    if (n_keep > part->n_nodes)
+        return ct_error_set(CT_ERR_INTERNAL, "ct_ecg: %zu nodes kept of a part of %zu", n_keep, part->n_nodes);
     CT_CHECK(check_cond(cond, &sigma_b));
     ct_ecg_placement p = placement ? *placement : (ct_ecg_placement){0};
     double S[3] = {p.superior[0], p.superior[1], p.superior[2]};
@@ -213,7 +223,7 @@ ct_status ct_ecg_create(const ct_mesh *mesh, const ct_ecg_conductivity *cond, co
     }
 
     ct_ecg *g = NULL;
-    CT_CHECK(ecg_alloc(mesh->n_nodes, CT_ECG_N_ELECTRODES_12, CT_ECG_N_LEADS_12, &g));
+    CT_CHECK(ecg_alloc(n_keep, CT_ECG_N_ELECTRODES_12, CT_ECG_N_LEADS_12, &g));
     memcpy(g->elec_xyz_mm, xyz, sizeof xyz);
     enum { RA = 0, LA = 1, LL = 2 };
     const size_t ne = CT_ECG_N_ELECTRODES_12;
@@ -230,7 +240,7 @@ ct_status ct_ecg_create(const ct_mesh *mesh, const ct_ecg_conductivity *cond, co
     }
     for (size_t l = 0; l < CT_ECG_N_LEADS_12; l++)
         snprintf(g->names[l], sizeof g->names[l], "%s", k12_names[l]);
-    ct_status s = build_weights(g, mesh, cond, sigma_b);
+    ct_status s = build_weights(g, part, cond, sigma_b);
     if (s != CT_OK) {
         ct_ecg_destroy(g);
         return s;
@@ -261,10 +271,29 @@ ct_status ct_ecg_set_samples(ct_ecg *g, size_t n, const double *times_ms, const 
     return CT_OK;
 }
 
+void ct_ecg_potentials(const ct_ecg *g, const double *vm_mV, double *phi_mV)
+{
+    for (size_t j = 0; j < g->n_elec; j++) {
+        const double *w = g->weights + j * g->n_nodes;
+        double phi = 0.0;
+        for (size_t i = 0; i < g->n_nodes; i++)
+            phi += w[i] * vm_mV[i];
+        phi_mV[j] = phi;
+    }
+}
+
 ct_status ct_ecg_sample(ct_ecg *g, const double *vm_mV, double t_ms)
 {
     if (!g || !vm_mV)
         return ct_error_set(CT_ERR_CONFIG, "ct_ecg_sample: NULL argument");
+    ct_ecg_potentials(g, vm_mV, g->phi_scratch);
+    return ct_ecg_append(g, g->phi_scratch, t_ms);
+}
+
+ct_status ct_ecg_append(ct_ecg *g, const double *phi_mV, double t_ms)
+{
+    if (!g || !phi_mV)
+        return ct_error_set(CT_ERR_CONFIG, "ct_ecg_append: NULL argument");
     if (g->n_samples == g->cap_samples) {
         size_t cap = g->cap_samples ? 2 * g->cap_samples : 256;
         double *t = realloc(g->times_ms, cap * sizeof *t);
@@ -277,18 +306,11 @@ ct_status ct_ecg_sample(ct_ecg *g, const double *vm_mV, double t_ms)
         g->values = v;
         g->cap_samples = cap;
     }
-    for (size_t j = 0; j < g->n_elec; j++) {
-        const double *w = g->weights + j * g->n_nodes;
-        double phi = 0.0;
-        for (size_t i = 0; i < g->n_nodes; i++)
-            phi += w[i] * vm_mV[i];
-        g->phi_scratch[j] = phi;
-    }
     double *row = g->values + g->n_samples * g->n_leads;
     for (size_t l = 0; l < g->n_leads; l++) {
         double v = 0.0;
         for (size_t j = 0; j < g->n_elec; j++)
-            v += g->lead_coef[l * g->n_elec + j] * g->phi_scratch[j];
+            v += g->lead_coef[l * g->n_elec + j] * phi_mV[j];
         row[l] = v;
     }
     g->times_ms[g->n_samples++] = t_ms;
@@ -333,7 +355,7 @@ ct_status ct_ecg_write_csv(const ct_ecg *g, const char *path)
     for (size_t s = 0; s < g->n_samples; s++) {
         len += (size_t)snprintf(buf + len, cap - len, "%.6g", g->times_ms[s]);
         for (size_t l = 0; l < g->n_leads; l++)
-            len += (size_t)snprintf(buf + len, cap - len, ",%.9g", g->values[s * g->n_leads + l]);
+            len += (size_t)snprintf(buf + len, cap - len, ",%.17g", g->values[s * g->n_leads + l]); /* exact */
         len += (size_t)snprintf(buf + len, cap - len, "\n");
     }
     ct_status st = len < cap ? ct_write_file_atomic(path, buf, len)

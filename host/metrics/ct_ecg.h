@@ -63,6 +63,14 @@ enum { CT_ECG_N_LEADS_12 = 12, CT_ECG_N_ELECTRODES_12 = 9 };
 ct_status ct_ecg_create(const ct_mesh *mesh, const ct_ecg_conductivity *cond, const ct_ecg_placement *placement,
                         ct_ecg **out);
 
+/* The same electrodes (placed from `whole`'s bounding box) with weights for the first n_keep nodes of `part`
+ * only, summed over part's elements: a rank of a split run (mpi/ct_dist.h) passes its local mesh and its
+ * owned node count, and its ct_ecg_potentials are its share of the whole mesh's (every element around an
+ * owned node is in the local mesh). n_nodes of the result is n_keep. part == whole, n_keep == n_nodes is
+ * ct_ecg_create. */
+ct_status ct_ecg_create_part(const ct_mesh *whole, const ct_mesh *part, size_t n_keep,
+                             const ct_ecg_conductivity *cond, const ct_ecg_placement *placement, ct_ecg **out);
+
 /* Unipolar potentials at n_electrodes caller-given points (xyz_mm, 3*n): one "lead" per electrode,
  * named E0, E1, ... */
 ct_status ct_ecg_create_unipolar(const ct_mesh *mesh, const ct_ecg_conductivity *cond, size_t n_electrodes,
@@ -73,6 +81,11 @@ void ct_ecg_destroy(ct_ecg *ecg);
 /* Appends one row: every lead at time t_ms from the nodal vm_mV (n_nodes of the mesh given at create).
  * CT_ERR_NOMEM if the row store cannot grow. */
 ct_status ct_ecg_sample(ct_ecg *ecg, const double *vm_mV, double t_ms);
+
+/* ct_ecg_sample in two halves: the electrodes' potentials phi_mV[n_electrodes] from vm_mV (n_nodes), and
+ * one row appended from given potentials (the lead algebra). A split run reduces the first over ranks. */
+void ct_ecg_potentials(const ct_ecg *ecg, const double *vm_mV, double *phi_mV);
+ct_status ct_ecg_append(ct_ecg *ecg, const double *phi_mV, double t_ms);
 
 size_t ct_ecg_n_leads(const ct_ecg *ecg);
 size_t ct_ecg_n_electrodes(const ct_ecg *ecg);
@@ -89,7 +102,8 @@ void ct_ecg_electrode_position(const ct_ecg *ecg, size_t electrode, double xyz_m
 const double *ct_ecg_electrode_weights(const ct_ecg *ecg, size_t electrode);
 
 /* CSV: header "time_ms,<lead names>" (12-lead: time_ms,I,II,III,aVR,aVL,aVF,V1,...,V6), one row per
- * sample, written atomically (ct_write_file_atomic). */
+ * sample, the leads to 17 significant digits (they read back exactly), written atomically
+ * (ct_write_file_atomic). */
 ct_status ct_ecg_write_csv(const ct_ecg *ecg, const char *path);
 
 /* Interval detection on the RMS over leads, rms(t) = sqrt(mean_l lead_l(t)^2), with slope

@@ -318,185 +318,166 @@ ct_status ct_dist_agree_step(const ct_dist *d, ct_status st, ct_step_report *rep
     return ct_error_set((ct_status)what.status, "%s", what.message);
 }
 
-/* The header of a split run's state blob (ct_dist.h), then n_ranks uint64_t sizes, then the states. */
-typedef struct state_header {
-    char magic[8];               /* "CTSPLIT1" */
-    uint64_t n_ranks;
-    uint64_t partition_hash;
-} state_header;
-
-static const char STATE_MAGIC[8] = {'C', 'T', 'S', 'P', 'L', 'I', 'T', '1'};
-
-/* The state parts travel point to point, in messages of at most message_cap() bytes (MPI counts are int).
- * Rank 0 picks the cap and broadcasts it, so that every send matches its receive. */
-enum { STATE_TAG = 7302 }; /* on MPI_COMM_WORLD; the halo exchange has its own communicator */
-
-static uint64_t message_cap(void)
+/* The folder of `path` (with its trailing '/'; "" for a bare name) into dir, and its last component. */
+static const char *split_path(const char *path, char *dir, size_t dir_len)
 {
-    uint64_t cap = (uint64_t)1 << 30; /* 1 GiB */
-    const char *e = getenv("CT_MPI_MESSAGE_BYTES"); /* smaller, for tests: every part in many pieces */
-    if (e && *e) {
-        char *end;
-        unsigned long long v = strtoull(e, &end, 10);
-        if (*end == '\0' && v >= 1 && v < cap)
-            cap = v;
-    }
-    MPI_Bcast(&cap, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
-    return cap;
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) + 1 : 0;
+    if (n >= dir_len)
+        n = dir_len - 1;
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    return slash ? slash + 1 : path;
 }
 
-static void send_part(const unsigned char *p, uint64_t n, int to, uint64_t cap)
-{
-    for (uint64_t off = 0; off < n; off += cap)
-        MPI_Send(p + off, (int)(n - off < cap ? n - off : cap), MPI_BYTE, to, STATE_TAG, MPI_COMM_WORLD);
-}
-
-static void recv_part(unsigned char *p, uint64_t n, int from, uint64_t cap)
-{
-    for (uint64_t off = 0; off < n; off += cap)
-        MPI_Recv(p + off, (int)(n - off < cap ? n - off : cap), MPI_BYTE, from, STATE_TAG, MPI_COMM_WORLD,
-                 MPI_STATUS_IGNORE);
-}
-
-ct_status ct_dist_gather_state(const ct_dist *d, ct_status st, const void *blob, size_t bytes, void **all,
-                               size_t *all_bytes)
-{
-    *all = NULL;
-    *all_bytes = 0;
-    if (!d)
-        return ct_error_set(CT_ERR_INTERNAL, "ct_dist_gather_state without a split run");
-    int nr = d->n_ranks;
-    uint64_t mine = bytes;
-    uint64_t *sizes = malloc((size_t)nr * sizeof *sizes);
-    if (st == CT_OK && !sizes)
-        st = ct_error_set(CT_ERR_NOMEM, "out of memory gathering the checkpoint");
-    st = ct_mpi_agree(st);
-    if (st != CT_OK)
-        goto done;
-    MPI_Gather(&mine, 1, MPI_UINT64_T, sizes, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
-    size_t head = sizeof(state_header) + (size_t)nr * sizeof(uint64_t), total = head;
-    if (d->rank == 0) {
-        for (int r = 0; r < nr && st == CT_OK; r++) {
-            if (sizes[r] > SIZE_MAX - total)
-                st = ct_error_set(CT_ERR_NOMEM, "checkpoint: the ranks' states exceed the address space");
-            else
-                total += sizes[r];
-        }
-        if (st == CT_OK && !(*all = malloc(total)))
-            st = ct_error_set(CT_ERR_NOMEM, "out of memory for a checkpoint of %zu bytes on rank 0", total);
-    }
-    st = ct_mpi_agree(st);
-    if (st != CT_OK)
-        goto done;
-    uint64_t cap = message_cap();
-    if (d->rank == 0) {
-        unsigned char *dst = *all;
-        state_header h;
-        memset(&h, 0, sizeof h);
-        memcpy(h.magic, STATE_MAGIC, sizeof h.magic);
-        h.n_ranks = (uint64_t)nr;
-        h.partition_hash = d->partition_hash;
-        memcpy(dst, &h, sizeof h);
-        memcpy(dst + sizeof h, sizes, (size_t)nr * sizeof *sizes);
-        size_t at = head;
-        if (bytes)
-            memcpy(dst + at, blob, bytes);
-        at += bytes;
-        for (int r = 1; r < nr; r++) { /* in rank order: the parts lie in the file in that order */
-            recv_part(dst + at, sizes[r], r, cap);
-            at += sizes[r];
-        }
-        *all_bytes = total;
-    } else {
-        send_part(blob, bytes, 0, cap);
-    }
-done:
-    if (st != CT_OK) {
-        free(*all);
-        *all = NULL;
-    }
-    free(sizes);
-    return st;
-}
-
-ct_status ct_dist_scatter_state(const ct_dist *d, const char *path, const void *all, size_t all_bytes, void *blob,
-                                size_t bytes)
-{
-    if (!d)
-        return ct_error_set(CT_ERR_INTERNAL, "ct_dist_scatter_state without a split run");
-    int nr = d->n_ranks;
-    ct_status st = CT_OK;
-    uint64_t mine = bytes, *want = malloc((size_t)nr * sizeof *want);
-    if (!want)
-        st = ct_error_set(CT_ERR_NOMEM, "out of memory restoring the checkpoint");
-    st = ct_mpi_agree(st);
-    if (st != CT_OK)
-        goto done;
-    MPI_Gather(&mine, 1, MPI_UINT64_T, want, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
-    size_t head = sizeof(state_header) + (size_t)nr * sizeof(uint64_t);
-    const unsigned char *src = all;
-    if (d->rank == 0) {
-        state_header h;
-        if (all_bytes < head) {
-            st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint state is not that of a run split over %d MPI ranks", path,
-                              nr);
-        } else {
-            memcpy(&h, src, sizeof h);
-            if (memcmp(h.magic, STATE_MAGIC, sizeof h.magic) != 0 || h.n_ranks != (uint64_t)nr)
-                st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint state is not that of a run split over %d MPI ranks",
-                                  path, nr);
-            else if (h.partition_hash != d->partition_hash)
-                st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint of another partition of the mesh (METIS gave other "
-                                  "owners: another METIS build?)", path);
-        }
-        size_t total = head;
-        for (int r = 0; r < nr && st == CT_OK; r++) {
-            uint64_t size;
-            memcpy(&size, src + sizeof h + (size_t)r * sizeof size, sizeof size);
-            if (size != want[r])
-                st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint holds %llu bytes of state for rank %d; its backend "
-                                  "needs %llu", path, (unsigned long long)size, r, (unsigned long long)want[r]);
-            else if (size > all_bytes - total)
-                st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint state of %zu bytes is shorter than the ranks' parts",
-                                  path, all_bytes);
-            else
-                total += size;
-        }
-        if (st == CT_OK && total != all_bytes)
-            st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint state of %zu bytes; the ranks' parts add up to %zu", path,
-                              all_bytes, total);
-    }
-    st = ct_mpi_agree(st);
-    if (st != CT_OK)
-        goto done;
-    uint64_t cap = message_cap();
-    if (d->rank == 0) {
-        size_t at = head;
-        if (bytes)
-            memcpy(blob, src + at, bytes);
-        at += bytes;
-        for (int r = 1; r < nr; r++) {
-            send_part(src + at, want[r], r, cap);
-            at += want[r];
-        }
-    } else {
-        recv_part(blob, bytes, 0, cap);
-    }
-done:
-    free(want);
-    return st;
-}
-
-ct_status ct_dist_bcast(const ct_dist *d, ct_status st, void *buf, size_t bytes)
+ct_status ct_dist_checkpoint_write(const ct_dist *d, ct_status st, const char *path, ct_checkpoint *c, char *piece,
+                                   size_t piece_len)
 {
     if (!d)
         return st;
+    const ct_partition *p = d->part;
+    char dir[4096], name[256], here[4096];
+    const char *base = split_path(path, dir, sizeof dir);
+    int len = snprintf(name, sizeof name, "%s.s%lld.p%04d", base, (long long)c->step, d->rank);
+    if (st == CT_OK && (len < 0 || (size_t)len >= sizeof name ||
+                        (size_t)snprintf(here, sizeof here, "%s%s", dir, name) >= sizeof here))
+        st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint path too long for its pieces' names", path);
+    uint32_t crc = 0;
+    uint64_t bytes = 0;
+    if (st == CT_OK) {
+        c->id.rank = (uint32_t)d->rank;
+        c->partition_hash = d->partition_hash;
+        c->n_owned = p->n_owned;
+        c->n_local = p->n_local;
+        c->local_gid = p->l2g; /* borrowed */
+        st = ct_checkpoint_write_crc(here, c, &crc, &bytes);
+        c->local_gid = NULL;
+    }
+    CT_CHECK(ct_mpi_agree(st)); /* every piece is on disk before the manifest names it */
+    uint64_t mine[2] = {crc, bytes}, *all = NULL;
+    ct_checkpoint_manifest m;
+    memset(&m, 0, sizeof m);
+    if (d->rank == 0) {
+        all = malloc(2 * (size_t)d->n_ranks * sizeof *all);
+        m.piece = calloc((size_t)d->n_ranks, sizeof *m.piece);
+        m.piece_bytes = calloc((size_t)d->n_ranks, sizeof *m.piece_bytes);
+        m.piece_crc32 = calloc((size_t)d->n_ranks, sizeof *m.piece_crc32);
+        if (!all || !m.piece || !m.piece_bytes || !m.piece_crc32)
+            st = ct_error_set(CT_ERR_NOMEM, "%s: out of memory for the manifest of %d pieces", path, d->n_ranks);
+    }
     st = ct_mpi_agree(st);
-    if (st == CT_OK && bytes > (size_t)INT_MAX)
-        st = ct_error_set(CT_ERR_INTERNAL, "broadcast of %zu bytes", bytes);
     if (st == CT_OK)
-        MPI_Bcast(buf, (int)bytes, MPI_BYTE, 0, MPI_COMM_WORLD);
-    return st;
+        MPI_Gather(mine, 2, MPI_UINT64_T, all, 2, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    if (st == CT_OK && d->rank == 0) {
+        m.ranks = (uint32_t)d->n_ranks;
+        m.step = c->step;
+        memcpy(m.backend, c->id.backend, sizeof m.backend);
+        m.config_hash = c->id.config_hash;
+        m.partition_hash = d->partition_hash;
+        for (int r = 0; r < d->n_ranks; r++) { /* every rank names its piece the same way */
+            snprintf(m.piece[r], sizeof m.piece[r], "%s.s%lld.p%04d", base, (long long)c->step, r);
+            m.piece_crc32[r] = (uint32_t)all[2 * r];
+            m.piece_bytes[r] = all[2 * r + 1];
+        }
+        st = ct_checkpoint_manifest_write(path, &m);
+    }
+    free(all);
+    ct_checkpoint_manifest_free(&m);
+    CT_CHECK(ct_mpi_agree(st));
+    /* the new checkpoint is whole: the previous one's piece goes (a failure to remove it only leaves litter) */
+    if (piece[0] && strcmp(piece, here) != 0)
+        (void)remove(piece);
+    snprintf(piece, piece_len, "%s", here);
+    return CT_OK;
+}
+
+/* This rank's checks of the manifest m (at path) and of its piece c (at here) against this run. */
+static ct_status check_piece(const ct_dist *d, const char *path, const ct_checkpoint_manifest *m, const char *here,
+                             const ct_checkpoint *c)
+{
+    const ct_partition *p = d->part;
+    int r = d->rank;
+    if (c->crc32 != m->piece_crc32[r] || (int64_t)c->step != m->step)
+        return ct_error_set(CT_ERR_CONFIG, "%s: piece of rank %d does not match the manifest %s (CRC 0x%08x, step "
+                            "%lld; the manifest says 0x%08x, step %lld): a piece of another checkpoint", here, r, path,
+                            c->crc32, (long long)c->step, m->piece_crc32[r], (long long)m->step);
+    if (c->partition_hash != d->partition_hash || c->n_owned != p->n_owned || c->n_local != p->n_local ||
+        memcmp(c->local_gid, p->l2g, p->n_local * sizeof *p->l2g) != 0)
+        return ct_error_set(CT_ERR_CONFIG, "%s: checkpoint piece of another partition of the mesh (rank %d: %llu owned "
+                            "of %llu local nodes; this run's rank has %zu of %zu: another METIS build?)", here, r,
+                            (unsigned long long)c->n_owned, (unsigned long long)c->n_local, p->n_owned, p->n_local);
+    return CT_OK;
+}
+
+ct_status ct_dist_checkpoint_read(const ct_dist *d, const char *path, const ct_checkpoint_id *expect,
+                                  ct_checkpoint *c, char *piece, size_t piece_len)
+{
+    memset(c, 0, sizeof *c);
+    if (!d)
+        return ct_error_set(CT_ERR_INTERNAL, "ct_dist_checkpoint_read without a split run");
+    ct_checkpoint_manifest m;
+    ct_status st = ct_checkpoint_manifest_read(path, &m);
+    if (st == CT_ERR_CONFIG) { /* a single checkpoint file: say this run's rank count too */
+        char why[2048];
+        snprintf(why, sizeof why, "%s", ct_error_message());
+        st = ct_error_set(st, "%s; this run has %d: restart with the rank count it was written with", why, d->n_ranks);
+    } else if (st == CT_OK && m.ranks != (uint32_t)d->n_ranks)
+        st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint of a run on %u MPI rank(s); this run has %d: restart with "
+                          "the rank count it was written with", path, m.ranks, d->n_ranks);
+    else if (st == CT_OK && strncmp(m.backend, expect->backend, sizeof m.backend) != 0)
+        st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint of the %s backend; this run uses %s", path, m.backend,
+                          expect->backend);
+    else if (st == CT_OK && m.config_hash != expect->config_hash)
+        st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint written for another configuration (the configuration file "
+                          "changed)", path);
+    else if (st == CT_OK && m.partition_hash != d->partition_hash)
+        st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint of another partition of the mesh (METIS gave other owners: "
+                          "another METIS build?)", path);
+    char dir[4096], here[4096] = "";
+    split_path(path, dir, sizeof dir);
+    if (st == CT_OK && (size_t)snprintf(here, sizeof here, "%s%s", dir, m.piece[d->rank]) >= sizeof here)
+        st = ct_error_set(CT_ERR_CONFIG, "%s: path of piece %d too long", path, d->rank);
+    st = ct_mpi_agree(st); /* the manifest is the same file for all: its fault is everyone's */
+    if (st == CT_OK) {
+        ct_checkpoint_id want = *expect;
+        want.ranks = (uint32_t)d->n_ranks;
+        want.rank = (uint32_t)d->rank;
+        st = ct_checkpoint_read(here, &want, c);
+        if (st == CT_OK)
+            st = check_piece(d, path, &m, here, c);
+        if (st != CT_OK)
+            ct_checkpoint_free(c);
+    }
+    ct_checkpoint_manifest_free(&m);
+    st = ct_mpi_agree(st); /* a missing or corrupt piece stops every rank, with its message */
+    if (st != CT_OK) {
+        ct_checkpoint_free(c);
+        return st;
+    }
+    snprintf(piece, piece_len, "%s", here);
+    return CT_OK;
+}
+
+ct_status ct_dist_ecg_create(const ct_dist *d, const ct_mesh *whole, const ct_ecg_conductivity *cond,
+                             const ct_ecg_placement *place, ct_ecg **out)
+{
+    if (!d)
+        return ct_ecg_create(whole, cond, place, out);
+    return ct_mpi_agree(ct_ecg_create_part(whole, d->part->mesh, d->part->n_owned, cond, place, out));
+}
+
+ct_status ct_dist_ecg_sample(const ct_dist *d, ct_status st, ct_ecg *ecg, const double *local_vm, double t_ms)
+{
+    if (!d)
+        return st == CT_OK ? ct_ecg_sample(ecg, local_vm, t_ms) : st;
+    CT_CHECK(ct_mpi_agree(st));
+    double phi[CT_ECG_N_ELECTRODES_12 + 8], sum[CT_ECG_N_ELECTRODES_12 + 8];
+    size_t ne = ct_ecg_n_electrodes(ecg);
+    if (ne > sizeof phi / sizeof *phi)
+        return ct_error_set(CT_ERR_INTERNAL, "split pseudo-ECG of %zu electrodes", ne); /* the same on every rank */
+    ct_ecg_potentials(ecg, local_vm, phi); /* over the owned nodes only */
+    MPI_Reduce(phi, sum, (int)ne, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+    return ct_mpi_agree(d->rank == 0 ? ct_ecg_append(ecg, sum, t_ms) : CT_OK);
 }
 
 ct_status ct_dist_gather(const ct_dist *d, ct_status st, const double *local, int per_node, double *global)
@@ -637,36 +618,40 @@ ct_status ct_dist_gather(const ct_dist *d, ct_status st, const double *local, in
     return st;
 }
 
-ct_status ct_dist_gather_state(const ct_dist *d, ct_status st, const void *blob, size_t bytes, void **all,
-                               size_t *all_bytes)
-{
-    (void)d;
-    (void)st;
-    (void)blob;
-    (void)bytes;
-    *all = NULL;
-    *all_bytes = 0;
-    return ct_error_set(CT_ERR_INTERNAL, "this cardiotwin was built without MPI");
-}
-
-ct_status ct_dist_scatter_state(const ct_dist *d, const char *path, const void *all, size_t all_bytes, void *blob,
-                                size_t bytes)
+ct_status ct_dist_checkpoint_write(const ct_dist *d, ct_status st, const char *path, ct_checkpoint *c, char *piece,
+                                   size_t piece_len)
 {
     (void)d;
     (void)path;
-    (void)all;
-    (void)all_bytes;
-    (void)blob;
-    (void)bytes;
+    (void)c;
+    (void)piece;
+    (void)piece_len;
+    return st;
+}
+
+ct_status ct_dist_checkpoint_read(const ct_dist *d, const char *path, const ct_checkpoint_id *expect,
+                                  ct_checkpoint *c, char *piece, size_t piece_len)
+{
+    (void)d;
+    (void)path;
+    (void)expect;
+    (void)piece;
+    (void)piece_len;
+    memset(c, 0, sizeof *c);
     return ct_error_set(CT_ERR_INTERNAL, "this cardiotwin was built without MPI");
 }
 
-ct_status ct_dist_bcast(const ct_dist *d, ct_status st, void *buf, size_t bytes)
+ct_status ct_dist_ecg_create(const ct_dist *d, const ct_mesh *whole, const ct_ecg_conductivity *cond,
+                             const ct_ecg_placement *place, ct_ecg **out)
 {
     (void)d;
-    (void)buf;
-    (void)bytes;
-    return st;
+    return ct_ecg_create(whole, cond, place, out);
+}
+
+ct_status ct_dist_ecg_sample(const ct_dist *d, ct_status st, ct_ecg *ecg, const double *local_vm, double t_ms)
+{
+    (void)d;
+    return st == CT_OK ? ct_ecg_sample(ecg, local_vm, t_ms) : st;
 }
 
 ct_status ct_dist_frame(const ct_dist *d, ct_output *out, double t_ms, ct_status st, const double *local_vm)

@@ -5,9 +5,11 @@
  * stimuli itself). ct_dist_create() partitions the nodes with METIS on rank 0 and broadcasts the owners;
  * each rank then builds its local mesh (host/mpi/ct_partition.h), assembles K and M on it with
  * ct_fem_assemble, takes the per-node arrays (parameter set, stimulus mask) of its local nodes from the
- * global ones, and sets up the halo (host/mpi/ct_halo.h) that its backend uses. Results travel to rank 0
- * by global node number (ct_dist_gather), where the serial post-processing runs unchanged; Vm frames are
- * written as one piece per rank plus a .pvtu (ct_dist_frame).
+ * global ones, and sets up the halo (host/mpi/ct_halo.h) that its backend uses. Final results travel to
+ * rank 0 by global node number (ct_dist_gather), where the serial post-processing runs unchanged; Vm frames
+ * are written as one piece per rank plus a .pvtu (ct_dist_frame), checkpoints as one piece per rank plus a
+ * manifest (ct_dist_checkpoint_write), and the pseudo-ECG is a reduction of per-rank partial sums
+ * (ct_dist_ecg_sample).
  *
  * Without MPI (CT_HAVE_MPI unset) ct_dist_wanted() is 0, ct_dist_create() fails and every other function
  * treats a NULL ct_dist as the serial run (the agreements return their argument), so ct_run.c has no
@@ -16,6 +18,8 @@
 #ifndef CT_DIST_H
 #define CT_DIST_H
 
+#include "metrics/ct_ecg.h"
+#include "sim/ct_checkpoint.h"
 #include "sim/ct_output.h"
 #include "sim/ct_sim.h"
 
@@ -54,27 +58,36 @@ ct_status ct_dist_agree_step(const ct_dist *d, ct_status st, ct_step_report *rep
  * the result is agreed. Collective. */
 ct_status ct_dist_gather(const ct_dist *d, ct_status st, const double *local, int per_node, double *global);
 
-/* Checkpoints of a split run (host/sim/ct_run.c): one file, written by rank 0, holding every rank's backend
- * state. The blob rank 0 gets from ct_dist_gather_state is a header (a magic, the rank count, a hash of the
- * partition, each rank's size) then the ranks' states in rank order; ct_dist_scatter_state checks that
- * header against this run's partition and hands each rank its part, so a checkpoint restarts only with the
- * same mesh, rank count and partition (METIS is run with a fixed seed, so the same inputs give the same
- * one).
+/* Checkpoints of a split run (host/sim/ct_run.c; the format in sim/ct_checkpoint.h): every rank writes its
+ * own piece, "<path>.s<step>.p<rank>" beside `path`, so no checkpoint passes through one rank's memory; once
+ * every piece is on disk (an agreement) rank 0 writes the manifest at `path`.
  *
- * The parts travel point to point in messages of at most 1 GiB (CT_MPI_MESSAGE_BYTES, read on rank 0, sets
- * a smaller cap: the tests use it to send each part in many pieces), so no part or total is limited by
- * MPI's int counts; rank 0 holds the whole state once.
- *
- * gather: `st` is the status of filling this rank's `blob` (bytes); rank 0 gets *all (malloc'd, the caller
- * frees) and *all_bytes, other ranks NULL and 0. Collective; the result is agreed. */
-ct_status ct_dist_gather_state(const ct_dist *d, ct_status st, const void *blob, size_t bytes, void **all,
-                               size_t *all_bytes);
-/* scatter: rank 0's `all` (all_bytes, read from `path`, named in errors; ignored elsewhere) into every
- * rank's `blob` of `bytes`. Collective; the result is agreed. */
-ct_status ct_dist_scatter_state(const ct_dist *d, const char *path, const void *all, size_t all_bytes, void *blob,
-                                size_t bytes);
-/* rank 0's `bytes` of buf to every rank; `st` is rank 0's status of filling it. Collective; agreed. */
-ct_status ct_dist_bcast(const ct_dist *d, ct_status st, void *buf, size_t bytes);
+ * write: `c` is this rank's checkpoint as the serial run fills it (its backend blob in c->state, rank 0's
+ * ECG samples); `st` is the status of filling it. This function sets c->id.rank and the piece section (the
+ * partition hash, the node counts and numbers: borrowed, reset to NULL before it returns). `piece` (of
+ * piece_len bytes) holds the previous piece this rank wrote ("" if none), removed once the new manifest is
+ * in place, and gets the new piece's path. Collective; the result is agreed. */
+ct_status ct_dist_checkpoint_write(const ct_dist *d, ct_status st, const char *path, ct_checkpoint *c, char *piece,
+                                   size_t piece_len);
+/* read: every rank reads the manifest at `path` and then only its own piece, into *c (caller frees with
+ * ct_checkpoint_free), and checks the piece against `expect` (with this rank's number), the manifest (CRC,
+ * step) and this run's partition (hash, node numbers). A checkpoint of another rank count is refused naming
+ * both counts (the state blobs are per-backend and per-partition; restart on the rank count it was written
+ * with). `piece` gets the piece's path. Collective; the result is agreed, so a missing or corrupt piece
+ * stops every rank with one message naming the file. */
+ct_status ct_dist_checkpoint_read(const ct_dist *d, const char *path, const ct_checkpoint_id *expect,
+                                  ct_checkpoint *c, char *piece, size_t piece_len);
+
+/* The pseudo-ECG of a split run (metrics/ct_ecg.h), by reduction: every rank holds the electrodes' weights
+ * of its owned nodes only (built on its local mesh, whose elements around an owned node are all there;
+ * electrode placement from the whole mesh's bounding box), and a sample is one MPI_Reduce of the ranks'
+ * partial electrode potentials to rank 0, which alone records the samples. Vm is never gathered.
+ * create: collective, agreed; caller owns *out (ct_ecg_destroy). d == NULL: ct_ecg_create on `whole`. */
+ct_status ct_dist_ecg_create(const ct_dist *d, const ct_mesh *whole, const ct_ecg_conductivity *cond,
+                             const ct_ecg_placement *place, ct_ecg **out);
+/* One sample at t_ms from this rank's local Vm (local_vm, n_local values; owned first); `st` is the status
+ * of filling local_vm. Collective; agreed. d == NULL: ct_ecg_sample(ecg, local_vm, t_ms) on the whole Vm. */
+ct_status ct_dist_ecg_sample(const ct_dist *d, ct_status st, ct_ecg *ecg, const double *local_vm, double t_ms);
 
 /* One Vm frame at t_ms (the next frame number of `out`): every rank writes vm_NNNNNN_pRRRR.vtu with the
  * elements it keeps (ct_partition.h) and local_vm at their nodes; rank 0 writes vm_NNNNNN.pvtu listing the

@@ -10,6 +10,7 @@
 #include "core/ct_hash.h"
 
 static const char k_magic[8] = {'C', 'T', 'C', 'K', 'P', 'T', '0', '1'};
+static const char k_manifest_head[] = "cardiotwin split checkpoint, manifest format 1\n";
 
 /* The fixed header, written field by field (no struct padding in the file). */
 typedef struct header {
@@ -64,22 +65,40 @@ static int put_id(buf *b, const ct_checkpoint_id *id)
            PUT(b, id->dt_ms) && PUT(b, id->config_hash) && PUT(b, id->ranks) && PUT(b, id->rank);
 }
 
+/* CRC-32 (zlib) of n bytes, in chunks (crc32 takes uInt lengths). */
+static uint32_t crc_of(const unsigned char *p, size_t n)
+{
+    uint32_t crc = (uint32_t)crc32(0L, p, (uInt)0);
+    for (size_t off = 0; off < n;) {
+        size_t chunk = n - off > (1u << 30) ? (1u << 30) : n - off;
+        crc = (uint32_t)crc32(crc, p + off, (uInt)chunk);
+        off += chunk;
+    }
+    return crc;
+}
+
 ct_status ct_checkpoint_write(const char *path, const ct_checkpoint *c)
 {
+    return ct_checkpoint_write_crc(path, c, NULL, NULL);
+}
+
+ct_status ct_checkpoint_write_crc(const char *path, const ct_checkpoint *c, uint32_t *crc32_out, uint64_t *bytes_out)
+{
     buf b = {0};
-    uint32_t version = CT_CHECKPOINT_VERSION;
+    int piece = c->id.ranks > 1;
+    uint32_t version = piece ? CT_CHECKPOINT_PIECE_VERSION : CT_CHECKPOINT_VERSION;
+    if (piece && c->n_local > 0 && !c->local_gid)
+        return ct_error_set(CT_ERR_INTERNAL, "%s: checkpoint piece without its global node numbers", path);
     int ok = put(&b, k_magic, sizeof k_magic) && PUT(&b, version) && put_id(&b, &c->id) && PUT(&b, c->step) &&
              PUT(&b, c->state_bytes) && PUT(&b, c->cg_iterations_total) && PUT(&b, c->n_frames) &&
-             PUT(&b, c->n_ecg_samples) && PUT(&b, c->n_ecg_leads) && put(&b, c->state, c->state_bytes) &&
+             PUT(&b, c->n_ecg_samples) && PUT(&b, c->n_ecg_leads) &&
+             (!piece || (PUT(&b, c->partition_hash) && PUT(&b, c->n_owned) && PUT(&b, c->n_local) &&
+                         put(&b, c->local_gid, c->n_local * sizeof *c->local_gid))) &&
+             put(&b, c->state, c->state_bytes) &&
              put(&b, c->frame_times_ms, c->n_frames * sizeof(double)) &&
              put(&b, c->ecg_times_ms, c->n_ecg_samples * sizeof(double)) &&
              put(&b, c->ecg_values, c->n_ecg_samples * c->n_ecg_leads * sizeof(double));
-    uint32_t crc = ok ? (uint32_t)crc32(0L, b.p, (uInt)0) : 0;
-    for (size_t off = 0; ok && off < b.len;) { /* crc32 takes uInt lengths */
-        size_t chunk = b.len - off > (1u << 30) ? (1u << 30) : b.len - off;
-        crc = (uint32_t)crc32(crc, b.p + off, (uInt)chunk);
-        off += chunk;
-    }
+    uint32_t crc = ok ? crc_of(b.p, b.len) : 0;
     if (ok)
         ok = PUT(&b, crc);
     if (!ok) {
@@ -87,6 +106,10 @@ ct_status ct_checkpoint_write(const char *path, const ct_checkpoint *c)
         return ct_error_set(CT_ERR_NOMEM, "%s: out of memory for a checkpoint of %zu bytes", path, b.len);
     }
     ct_status st = ct_write_file_atomic(path, b.p, b.len);
+    if (crc32_out)
+        *crc32_out = crc;
+    if (bytes_out)
+        *bytes_out = b.len;
     free(b.p);
     return st;
 }
@@ -128,6 +151,7 @@ void ct_checkpoint_free(ct_checkpoint *c)
     free(c->frame_times_ms);
     free(c->ecg_times_ms);
     free(c->ecg_values);
+    free(c->local_gid);
     memset(c, 0, sizeof *c);
 }
 
@@ -142,7 +166,16 @@ ct_status ct_checkpoint_read(const char *path, const ct_checkpoint_id *expect, c
     uint32_t version = 0, crc_stored = 0;
     ct_status st = CT_OK;
     if (!get(&r, magic, sizeof magic) || memcmp(magic, k_magic, sizeof magic) != 0) {
-        st = ct_error_set(CT_ERR_PARSE, "%s: not a cardiotwin checkpoint (bad magic)", path);
+        ct_checkpoint_manifest m;
+        if (expect && len >= sizeof k_manifest_head - 1 &&
+            memcmp(data, k_manifest_head, sizeof k_manifest_head - 1) == 0 &&
+            ct_checkpoint_manifest_read(path, &m) == CT_OK) { /* a split run's manifest */
+            st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint of a run on %u MPI rank(s); this run has %u: restart "
+                              "with the rank count it was written with", path, m.ranks, expect->ranks);
+            ct_checkpoint_manifest_free(&m);
+        } else {
+            st = ct_error_set(CT_ERR_PARSE, "%s: not a cardiotwin checkpoint (bad magic)", path);
+        }
         goto done;
     }
     if (len < sizeof crc_stored + sizeof magic) {
@@ -150,20 +183,16 @@ ct_status ct_checkpoint_read(const char *path, const ct_checkpoint_id *expect, c
         goto done;
     }
     memcpy(&crc_stored, data + len - sizeof crc_stored, sizeof crc_stored);
-    uint32_t crc = (uint32_t)crc32(0L, (const unsigned char *)data, 0);
-    for (size_t off = 0; off < len - sizeof crc_stored;) {
-        size_t chunk = len - sizeof crc_stored - off > (1u << 30) ? (1u << 30) : len - sizeof crc_stored - off;
-        crc = (uint32_t)crc32(crc, (const unsigned char *)data + off, (uInt)chunk);
-        off += chunk;
-    }
+    uint32_t crc = crc_of((const unsigned char *)data, len - sizeof crc_stored);
     if (crc != crc_stored) {
         st = ct_error_set(CT_ERR_PARSE, "%s: checkpoint is corrupt or truncated (CRC mismatch)", path);
         goto done;
     }
     r.len = len - sizeof crc_stored;
-    if (!GET(&r, version) || version != CT_CHECKPOINT_VERSION) {
-        st = ct_error_set(CT_ERR_PARSE, "%s: checkpoint format version %u; this build reads version %u", path,
-                          version, CT_CHECKPOINT_VERSION);
+    c->crc32 = crc;
+    if (!GET(&r, version) || (version != CT_CHECKPOINT_VERSION && version != CT_CHECKPOINT_PIECE_VERSION)) {
+        st = ct_error_set(CT_ERR_PARSE, "%s: checkpoint format version %u; this build reads versions %u and %u", path,
+                          version, CT_CHECKPOINT_VERSION, CT_CHECKPOINT_PIECE_VERSION);
         goto done;
     }
     ct_checkpoint_id *id = &c->id;
@@ -172,6 +201,20 @@ ct_status ct_checkpoint_read(const char *path, const ct_checkpoint_id *expect, c
              GET(&r, c->step) && GET(&r, c->state_bytes) && GET(&r, c->cg_iterations_total) &&
              GET(&r, c->n_frames) && GET(&r, c->n_ecg_samples) && GET(&r, c->n_ecg_leads);
     id->backend[sizeof id->backend - 1] = '\0';
+    if (ok && (version == CT_CHECKPOINT_PIECE_VERSION) != (id->ranks > 1)) {
+        st = ct_error_set(CT_ERR_PARSE, "%s: checkpoint format version %u of a run on %u MPI rank(s)%s", path, version,
+                          id->ranks, id->ranks > 1 ? " (the single file of an older build: restart it with that build)"
+                                                   : "");
+        goto done;
+    }
+    if (ok && version == CT_CHECKPOINT_PIECE_VERSION) {
+        ok = GET(&r, c->partition_hash) && GET(&r, c->n_owned) && GET(&r, c->n_local) && c->n_owned <= c->n_local &&
+             c->n_local <= (r.len - r.off) / sizeof *c->local_gid;
+        if (ok) {
+            c->local_gid = malloc(c->n_local * sizeof *c->local_gid + 1);
+            ok = c->local_gid && get(&r, c->local_gid, c->n_local * sizeof *c->local_gid);
+        }
+    }
     if (ok && c->state_bytes <= r.len - r.off) {
         c->state = malloc(c->state_bytes + 1);
         ok = c->state && get(&r, c->state, c->state_bytes);
@@ -211,5 +254,142 @@ done:
     free(data);
     if (st != CT_OK)
         ct_checkpoint_free(c);
+    return st;
+}
+
+/* The manifest (ct_checkpoint.h): lines of text, the last "crc32 0x%08x" of every byte before it. */
+ct_status ct_checkpoint_manifest_write(const char *path, const ct_checkpoint_manifest *m)
+{
+    buf b = {0};
+    char line[512];
+    int ok = put(&b, k_manifest_head, sizeof k_manifest_head - 1);
+    int n = snprintf(line, sizeof line, "ranks %u\nstep %lld\nbackend %s\nconfig_hash 0x%016llx\n"
+                     "partition_hash 0x%016llx\n", m->ranks, (long long)m->step, m->backend,
+                     (unsigned long long)m->config_hash, (unsigned long long)m->partition_hash);
+    ok = ok && n > 0 && (size_t)n < sizeof line && put(&b, line, (size_t)n);
+    for (uint32_t r = 0; ok && r < m->ranks; r++) {
+        if (strchr(m->piece[r], '\n') || !m->piece[r][0]) {
+            free(b.p);
+            return ct_error_set(CT_ERR_CONFIG, "%s: checkpoint piece name \"%s\" is empty or holds a newline", path,
+                                m->piece[r]);
+        }
+        n = snprintf(line, sizeof line, "piece %u bytes %llu crc32 0x%08x name %s\n", r,
+                     (unsigned long long)m->piece_bytes[r], m->piece_crc32[r], m->piece[r]);
+        ok = n > 0 && (size_t)n < sizeof line && put(&b, line, (size_t)n);
+    }
+    if (ok) {
+        n = snprintf(line, sizeof line, "crc32 0x%08x\n", crc_of(b.p, b.len));
+        ok = put(&b, line, (size_t)n);
+    }
+    if (!ok) {
+        free(b.p);
+        return ct_error_set(CT_ERR_NOMEM, "%s: out of memory for a checkpoint manifest", path);
+    }
+    ct_status st = ct_write_file_atomic(path, b.p, b.len);
+    free(b.p);
+    return st;
+}
+
+void ct_checkpoint_manifest_free(ct_checkpoint_manifest *m)
+{
+    free(m->piece);
+    free(m->piece_bytes);
+    free(m->piece_crc32);
+    memset(m, 0, sizeof *m);
+}
+
+/* The next line of text at *at (NUL-terminated in place); NULL at the end. */
+static char *next_line(char **at)
+{
+    if (!*at || !**at)
+        return NULL;
+    char *line = *at, *nl = strchr(line, '\n');
+    if (nl) {
+        *nl = '\0';
+        *at = nl + 1;
+    } else {
+        *at = line + strlen(line);
+    }
+    return line;
+}
+
+ct_status ct_checkpoint_manifest_read(const char *path, ct_checkpoint_manifest *m)
+{
+    memset(m, 0, sizeof *m);
+    char *data;
+    size_t len;
+    CT_CHECK(ct_read_file(path, &data, &len));
+    ct_status st = CT_OK;
+    if (len >= sizeof k_magic && memcmp(data, k_magic, sizeof k_magic) == 0) {
+        /* a single checkpoint file: its header's rank count (the id's ranks, after magic, version, backend,
+         * n_nodes, model, dt_ms, config_hash) */
+        uint32_t ranks = 1;
+        size_t at = sizeof k_magic + sizeof(uint32_t) + sizeof((ct_checkpoint_id *)0)->backend + sizeof(uint64_t) +
+                    sizeof(uint32_t) + sizeof(double) + sizeof(uint64_t);
+        if (len >= at + sizeof ranks)
+            memcpy(&ranks, data + at, sizeof ranks);
+        st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint of a run on %u MPI rank(s) (a single file%s), not the "
+                          "manifest of a split run", path, ranks, ranks > 1 ? " of an older build" : "");
+        goto done;
+    }
+    if (len < sizeof k_manifest_head - 1 || memcmp(data, k_manifest_head, sizeof k_manifest_head - 1) != 0) {
+        st = ct_error_set(CT_ERR_PARSE, "%s: not a cardiotwin checkpoint manifest (bad first line)", path);
+        goto done;
+    }
+    /* the last line: the CRC of everything before it */
+    char *last = len >= 2 ? data + len - 2 : data;
+    while (last > data && *last != '\n')
+        last--;
+    unsigned crc_stored = 0;
+    if (last == data || sscanf(last + 1, "crc32 0x%8x", &crc_stored) != 1 ||
+        crc_stored != crc_of((const unsigned char *)data, (size_t)(last + 1 - data))) {
+        st = ct_error_set(CT_ERR_PARSE, "%s: checkpoint manifest is corrupt or truncated (CRC mismatch)", path);
+        goto done;
+    }
+    last[1] = '\0';
+    char *at = data + sizeof k_manifest_head - 1, *line;
+    unsigned ranks = 0;
+    long long step = -1;
+    unsigned long long ch = 0, ph = 0;
+    int ok = (line = next_line(&at)) && sscanf(line, "ranks %u", &ranks) == 1 && ranks >= 1 && ranks < (1u << 24) &&
+             (line = next_line(&at)) && sscanf(line, "step %lld", &step) == 1 && step >= 0 &&
+             (line = next_line(&at)) && strncmp(line, "backend ", 8) == 0 && strlen(line + 8) < sizeof m->backend &&
+             (strcpy(m->backend, line + 8), 1) && (line = next_line(&at)) &&
+             sscanf(line, "config_hash 0x%llx", &ch) == 1 && (line = next_line(&at)) &&
+             sscanf(line, "partition_hash 0x%llx", &ph) == 1;
+    if (ok) {
+        m->ranks = ranks;
+        m->step = step;
+        m->config_hash = ch;
+        m->partition_hash = ph;
+        m->piece = calloc(ranks, sizeof *m->piece);
+        m->piece_bytes = calloc(ranks, sizeof *m->piece_bytes);
+        m->piece_crc32 = calloc(ranks, sizeof *m->piece_crc32);
+        if (!m->piece || !m->piece_bytes || !m->piece_crc32) {
+            st = ct_error_set(CT_ERR_NOMEM, "%s: out of memory for a manifest of %u pieces", path, ranks);
+            goto done;
+        }
+    }
+    for (unsigned r = 0; ok && r < ranks; r++) {
+        unsigned k = 0, crc = 0;
+        unsigned long long bytes = 0;
+        int name_at = 0;
+        ok = (line = next_line(&at)) &&
+             sscanf(line, "piece %u bytes %llu crc32 0x%8x name %n", &k, &bytes, &crc, &name_at) == 3 && k == r &&
+             name_at > 0 && line[name_at] && strlen(line + name_at) < sizeof m->piece[r];
+        if (ok) {
+            strcpy(m->piece[r], line + name_at);
+            m->piece_bytes[r] = bytes;
+            m->piece_crc32[r] = crc;
+        }
+    }
+    if (ok && next_line(&at))
+        ok = 0;
+    if (!ok)
+        st = ct_error_set(CT_ERR_PARSE, "%s: checkpoint manifest does not hold the lines it should (corrupt)", path);
+done:
+    free(data);
+    if (st != CT_OK)
+        ct_checkpoint_manifest_free(m);
     return st;
 }

@@ -12,6 +12,16 @@
  * Written to a temporary file, fsync'd and renamed, so a crash or a full disk leaves the previous checkpoint
  * intact. A file that is truncated, corrupt (CRC), of another format version, or written for another
  * configuration, backend or mesh is refused with a message naming the file and the mismatch.
+ *
+ * A run split across MPI ranks (mpi/ct_dist.h) writes no such single file: each rank writes its own piece
+ * (the same layout, format version 2: after the fixed header the partition's hash, the rank's owned and
+ * local node counts and the global node number of each local node, owned first then ghosts as
+ * mpi/ct_partition.h numbers them; then the rank's backend blob, which covers its ghosts too), and rank 0,
+ * once every piece is on disk, writes a small text manifest at the checkpoint's path: the rank count, the
+ * step, the backend, the configuration and partition hashes, each piece's file name (relative to the
+ * manifest's folder), size and CRC-32, and a CRC-32 of the manifest's own lines. Pieces carry the step in
+ * their names, so the previous checkpoint's pieces stay valid until the new manifest has replaced the old
+ * one. The serial format (version 1, ranks 1) is unchanged.
  */
 #ifndef CT_CHECKPOINT_H
 #define CT_CHECKPOINT_H
@@ -21,7 +31,8 @@
 
 #include "core/ct_status.h"
 
-#define CT_CHECKPOINT_VERSION 1u
+#define CT_CHECKPOINT_VERSION 1u       /* a serial run's file */
+#define CT_CHECKPOINT_PIECE_VERSION 2u /* one rank's piece of a split run's checkpoint */
 
 /* What identifies the run a checkpoint belongs to. */
 typedef struct ct_checkpoint_id {
@@ -47,18 +58,45 @@ typedef struct ct_checkpoint {
     uint64_t n_ecg_samples, n_ecg_leads;
     double *ecg_times_ms;      /* n_ecg_samples */
     double *ecg_values;        /* n_ecg_samples * n_ecg_leads */
+    /* a piece of a split run (id.ranks > 1) only */
+    uint64_t partition_hash;   /* FNV-1a of the owner array (mpi/ct_dist.c) */
+    uint64_t n_owned, n_local; /* the rank's nodes: owned, owned + ghosts */
+    int32_t *local_gid;        /* n_local global node numbers */
+    uint32_t crc32;            /* set by ct_checkpoint_read: the file's CRC-32 (its last 4 bytes) */
 } ct_checkpoint;
 
 /* 64-bit FNV-1a hash of a file's bytes (0 and an error if it cannot be read). */
 ct_status ct_checkpoint_hash_file(const char *path, uint64_t *hash);
 
-/* Writes c to path atomically. */
+/* Writes c to path atomically: version 1 when c->id.ranks <= 1, else a piece (version 2). */
 ct_status ct_checkpoint_write(const char *path, const ct_checkpoint *c);
+/* The same, also giving the file's CRC-32 and size in bytes (for the manifest); either may be NULL. */
+ct_status ct_checkpoint_write_crc(const char *path, const ct_checkpoint *c, uint32_t *crc32_out,
+                                  uint64_t *bytes_out);
 
 /* Reads path into *c (caller frees with ct_checkpoint_free) and checks it against `expect`: the message
  * names the file and what does not match. */
 ct_status ct_checkpoint_read(const char *path, const ct_checkpoint_id *expect, ct_checkpoint *c);
 
 void ct_checkpoint_free(ct_checkpoint *c);
+
+/* The manifest of a split run's checkpoint (format above). Arrays owned by whoever filled the struct
+ * (ct_checkpoint_manifest_read: free with ct_checkpoint_manifest_free). */
+typedef struct ct_checkpoint_manifest {
+    uint32_t ranks;
+    int64_t step;
+    char backend[16];
+    uint64_t config_hash, partition_hash;
+    char (*piece)[256];        /* ranks file names, relative to the manifest's folder, no newline */
+    uint64_t *piece_bytes;     /* ranks */
+    uint32_t *piece_crc32;     /* ranks */
+} ct_checkpoint_manifest;
+
+/* Writes m to path atomically. */
+ct_status ct_checkpoint_manifest_write(const char *path, const ct_checkpoint_manifest *m);
+/* Reads and checks (format, its own CRC, one line per rank) path into *m; messages name the file. A serial
+ * checkpoint file given here is refused as "a run on 1 MPI rank(s)". */
+ct_status ct_checkpoint_manifest_read(const char *path, ct_checkpoint_manifest *m);
+void ct_checkpoint_manifest_free(ct_checkpoint_manifest *m);
 
 #endif /* CT_CHECKPOINT_H */

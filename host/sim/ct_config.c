@@ -515,6 +515,9 @@ static ct_status parse_numerics(const cJSON *root, const char *src, ct_config *c
     CT_CHECK(ct_json_number(root, "activation_threshold_mV", 0, -150.0, 150.0, src, "", &c->activation_threshold_mV));
     c->vm_bound_mV = 200.0;
     CT_CHECK(ct_json_number(root, "vm_bound_mV", 0, 50.0, 1e4, src, "", &c->vm_bound_mV));
+    c->has_initial_vm = cJSON_HasObjectItem(root, "initial_vm_mV");
+    c->initial_vm_mV = 0.0;
+    CT_CHECK(ct_json_number(root, "initial_vm_mV", 0, -c->vm_bound_mV, c->vm_bound_mV, src, "", &c->initial_vm_mV));
     c->ionic_lut = 0; /* the exact rates are the reference */
     CT_CHECK(read_switch(root, "ionic_lut", src, &c->ionic_lut));
     c->ionic_simd = 0;
@@ -526,7 +529,7 @@ static ct_status parse_numerics(const cJSON *root, const char *src, ct_config *c
     const cJSON *d;
     CT_CHECK(ct_json_object(root, "diffusion", 0, src, "", &d));
     if (d) {
-        static const char *const keys[] = {"method", "mass", "cg_tolerance", "cg_max_iterations", NULL};
+        static const char *const keys[] = {"method", "mass", "cg_tolerance", "cg_max_iterations", "ionic_mass", NULL};
         CT_CHECK(ct_json_known_keys(d, keys, src, "diffusion"));
         const char *method = "explicit";
         CT_CHECK(ct_json_string(d, "method", 0, src, "diffusion", &method));
@@ -550,6 +553,21 @@ static ct_status parse_numerics(const cJSON *root, const char *src, ct_config *c
         else
             return ct_error_set(CT_ERR_CONFIG, "%s: diffusion.mass \"%s\" is not known (expected lumped or consistent)",
                                 src, mass);
+        const char *ionic_mass = "consistent";
+        CT_CHECK(ct_json_string(d, "ionic_mass", 0, src, "diffusion", &ionic_mass));
+        if (strcmp(ionic_mass, "consistent") == 0)
+            c->lumped_ionic = 0;
+        else if (strcmp(ionic_mass, "lumped") == 0)
+            c->lumped_ionic = 1;
+        else
+            return ct_error_set(CT_ERR_CONFIG,
+                                "%s: diffusion.ionic_mass \"%s\" is not known (expected consistent or lumped)", src,
+                                ionic_mass);
+        if (c->lumped_ionic && c->consistent_mass && c->diffusion == CT_DIFFUSION_EXPLICIT)
+            return ct_error_set(CT_ERR_CONFIG,
+                                "%s: diffusion.ionic_mass \"lumped\" with the consistent mass needs diffusion.method "
+                                "crank_nicolson or backward_euler",
+                                src);
         CT_CHECK(ct_json_number(d, "cg_tolerance", 0, 1e-15, 1e-2, src, "diffusion", &c->cg_rel_tolerance));
         CT_CHECK(ct_json_int(d, "cg_max_iterations", 0, 1, 100000, src, "diffusion", &c->cg_max_iterations));
     }
@@ -576,7 +594,8 @@ ct_status ct_config_parse(const char *text, const char *source, ct_config *c)
     static const char *const keys[] = {"description", "mesh",  "model",       "conductivity",           "chi_per_mm",
                                        "Cm_uF_per_mm2", "dt_ms", "end_time_ms", "activation_threshold_mV", "vm_bound_mV",
                                        "diffusion",   "stimuli", "probes",    "output",  "tissue",  "ecg",
-                                       "max_beats",   "lesions", "tissue_regions", "ionic_lut", "ionic_simd", NULL};
+                                       "max_beats",   "lesions", "tissue_regions", "ionic_lut", "ionic_simd", "initial_vm_mV",
+                                       NULL};
     ct_status st = ct_json_known_keys(root, keys, source, "");
     if (st == CT_OK)
         st = parse_mesh(root, source, c);

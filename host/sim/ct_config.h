@@ -73,10 +73,16 @@ typedef struct ct_config {
     double dt_ms, end_time_ms;
     int diffusion;                   /* enum ct_diffusion_method */
     int consistent_mass;             /* 1: consistent mass matrix, 0: lumped (diagonal) */
+    int lumped_ionic;                /* "diffusion.ionic_mass": 1 "lumped": the reaction's increment (ionic current,
+                                        stimulus) through the lumped mass in the implicit step; 0 "consistent"
+                                        (default): through the consistent mass. Same thing with the lumped mass */
     double cg_rel_tolerance;
     long cg_max_iterations;
     double activation_threshold_mV;
     double vm_bound_mV;
+    int has_initial_vm;              /* 1: "initial_vm_mV" given: every node starts at initial_vm_mV (its ionic state
+                                        the model's); 0 (default): at the model's initial Vm */
+    double initial_vm_mV;            /* within +-vm_bound_mV */
     int ionic_lut;                   /* "ionic_lut": 1: the ionic model's voltage-only rates from a lookup table over
                                         Vm (kernels/models/tp06.h); 0 (default): from their formulas */
     int ionic_simd;                  /* "ionic_simd": 1: the CPU backend's reaction as a SIMD loop; 0 (default) */

@@ -3,8 +3,9 @@
  * big the run is and, as it goes, when it will end.
  *
  * Split across MPI ranks (host/mpi/ct_dist.h) the same loop runs on every rank with its share of the mesh:
- * the step status is agreed after every step, whole-mesh fields (ECG samples, final results) are gathered
- * to rank 0, which alone post-processes and writes them, and each rank writes its piece of the Vm frames.
+ * the step status is agreed after every step, final whole-mesh results are gathered to rank 0, which alone
+ * post-processes and writes them, ECG samples are a reduction of per-rank partial sums, and each rank writes
+ * its piece of the Vm frames and of the checkpoints.
  * Serial runs (dist == NULL) take exactly the path they always did. */
 #define _POSIX_C_SOURCE 200809L
 #include <limits.h>
@@ -145,41 +146,33 @@ static ct_status write_frame(const ct_backend_ops *be, ct_backend_ctx *ctx, cons
     return ct_dist_frame(dist, out, t_ms, be->download(ctx, CT_FIELD_VM, local), local);
 }
 
-/* The whole state after `step` steps, into path (atomically). Split across MPI ranks (dist): every rank's
- * backend state goes to rank 0 (ct_dist_gather_state), which writes the one file; the status is agreed. */
+/* The whole state after `step` steps, into path (atomically). Split across MPI ranks (dist): every rank
+ * writes its own piece and rank 0 the manifest at path (ct_dist_checkpoint_write; `piece` holds this rank's
+ * previous piece, removed once the new checkpoint is whole, and gets the new one); the status is agreed. */
 static ct_status write_checkpoint(const char *path, const ct_checkpoint_id *id, const ct_backend_ops *be,
                                   ct_backend_ctx *ctx, const ct_dist *dist, long step, const ct_run_result *r,
-                                  const ct_output *out, long every, double dt_ms, const ct_ecg *ecg)
+                                  const ct_output *out, long every, double dt_ms, const ct_ecg *ecg, char *piece,
+                                  size_t piece_len)
 {
-    int root = ct_dist_rank(dist) == 0;
     ct_checkpoint c;
     memset(&c, 0, sizeof c);
     c.id = *id;
     c.step = step;
     c.cg_iterations_total = r->cg_iterations_total;
     c.n_frames = out && every > 0 ? (uint64_t)out->n_frames : 0;
-    size_t ns = ecg ? ct_ecg_n_samples(ecg) : 0, nl = ecg ? ct_ecg_n_leads(ecg) : 0;
+    size_t ns = ecg ? ct_ecg_n_samples(ecg) : 0, nl = ecg ? ct_ecg_n_leads(ecg) : 0; /* split: rank 0's */
     c.n_ecg_samples = ns;
     c.n_ecg_leads = nl;
-    size_t own_bytes = be->state_size(ctx);
-    void *own = malloc(own_bytes + 1); /* this rank's backend state; becomes c.state when serial */
+    c.state_bytes = be->state_size(ctx);
+    c.state = malloc(c.state_bytes + 1); /* this rank's backend state */
     c.frame_times_ms = malloc((c.n_frames + 1) * sizeof *c.frame_times_ms);
     c.ecg_times_ms = malloc((ns + 1) * sizeof *c.ecg_times_ms);
     c.ecg_values = malloc((ns * nl + 1) * sizeof *c.ecg_values);
     ct_status st = CT_OK;
-    if (!own || !c.frame_times_ms || !c.ecg_times_ms || !c.ecg_values)
+    if (!c.state || !c.frame_times_ms || !c.ecg_times_ms || !c.ecg_values)
         st = ct_error_set(CT_ERR_NOMEM, "out of memory for a checkpoint");
     if (st == CT_OK)
-        st = be->save_state(ctx, own);
-    if (dist) {
-        size_t all_bytes = 0;
-        st = ct_dist_gather_state(dist, st, own, own_bytes, &c.state, &all_bytes);
-        c.state_bytes = all_bytes;
-        free(own);
-    } else {
-        c.state = own;
-        c.state_bytes = own_bytes;
-    }
+        st = be->save_state(ctx, c.state);
     if (st == CT_OK) {
         for (uint64_t k = 0; k < c.n_frames; k++) /* frame k was written at step k * every */
             c.frame_times_ms[k] = (double)((long)k * every) * dt_ms;
@@ -188,74 +181,44 @@ static ct_status write_checkpoint(const char *path, const ct_checkpoint_id *id, 
             for (size_t l = 0; l < nl; l++)
                 c.ecg_values[s * nl + l] = ct_ecg_value(ecg, s, l);
         }
-        if (root)
-            st = ct_checkpoint_write(path, &c);
-        st = ct_dist_agree(dist, st);
     }
+    if (dist)
+        st = ct_dist_checkpoint_write(dist, st, path, &c, piece, piece_len);
+    else if (st == CT_OK)
+        st = ct_checkpoint_write(path, &c);
     ct_checkpoint_free(&c);
     return st;
 }
 
-/* What a split run's ranks learn from the checkpoint rank 0 read. */
-typedef struct restart_info {
-    int64_t step, cg_iterations_total;
-    uint64_t n_frames;
-} restart_info;
-
-/* Restores the run from the checkpoint at path: the backend state (split: rank 0 reads the file and hands
- * every rank its part), the ECG samples, the frames already written and the step reached (*step0). The
- * status is agreed. */
+/* Restores the run from the checkpoint at path: the backend state (split: every rank reads the manifest at
+ * path and its own piece, ct_dist_checkpoint_read; `piece` gets that piece's path), the ECG samples (rank
+ * 0's), the frames already written and the step reached (*step0). The status is agreed. */
 static ct_status restart_from(const char *path, const ct_checkpoint_id *id, const ct_backend_ops *be,
                               ct_backend_ctx *ctx, const ct_dist *dist, long n_steps, ct_output *out, long every,
-                              ct_ecg *ecg, long *step0, ct_run_result *r)
+                              ct_ecg *ecg, long *step0, ct_run_result *r, char *piece, size_t piece_len)
 {
     int root = ct_dist_rank(dist) == 0;
     size_t own_bytes = be->state_size(ctx);
     ct_checkpoint ck;
     memset(&ck, 0, sizeof ck);
-    ct_status st = CT_OK;
-    if (root) {
-        st = ct_checkpoint_read(path, id, &ck);
-        if (st == CT_OK && (ck.step < 0 || ck.step > n_steps || (ecg && ck.n_ecg_leads != ct_ecg_n_leads(ecg)) ||
-                            (!dist && ck.state_bytes != own_bytes)))
-            st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint does not fit this run (state size, step or ECG leads)",
-                              path);
-        if (st == CT_OK && ecg)
-            st = ct_ecg_set_samples(ecg, ck.n_ecg_samples, ck.ecg_times_ms, ck.ecg_values);
-    }
-    restart_info info = {ck.step, ck.cg_iterations_total, ck.n_frames};
-    double *frame_times = NULL; /* owned: rank 0's come from ck */
-    void *own = NULL;           /* owned: this rank's part of a split state */
-    if (dist) {
-        st = ct_dist_bcast(dist, st, &info, sizeof info);
-        if (st == CT_OK && info.n_frames > (uint64_t)INT_MAX)
-            st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint lists %llu frames", path, (unsigned long long)info.n_frames);
-        if (st == CT_OK) {
-            own = malloc(own_bytes + 1);
-            frame_times = malloc((info.n_frames + 1) * sizeof *frame_times);
-            st = ct_dist_agree(dist, own && frame_times ? CT_OK : ct_error_set(CT_ERR_NOMEM, "out of memory"));
-        }
-        if (st == CT_OK)
-            st = ct_dist_scatter_state(dist, path, ck.state, ck.state_bytes, own, own_bytes);
-        if (st == CT_OK) {
-            if (root)
-                memcpy(frame_times, ck.frame_times_ms, info.n_frames * sizeof *frame_times);
-            st = ct_dist_bcast(dist, CT_OK, frame_times, info.n_frames * sizeof *frame_times);
-        }
-        if (st == CT_OK)
-            st = ct_dist_agree(dist, be->load_state(ctx, own));
-    } else if (st == CT_OK) {
+    ct_status st = dist ? ct_dist_checkpoint_read(dist, path, id, &ck, piece, piece_len)
+                        : ct_checkpoint_read(path, id, &ck);
+    if (st == CT_OK && (ck.step < 0 || ck.step > n_steps || (ecg && root && ck.n_ecg_leads != ct_ecg_n_leads(ecg)) ||
+                        ck.state_bytes != own_bytes || ck.n_frames > (uint64_t)INT_MAX))
+        st = ct_error_set(CT_ERR_CONFIG, "%s: checkpoint does not fit this run (state size, step, frames or ECG "
+                          "leads)", dist ? piece : path);
+    if (st == CT_OK && ecg && root)
+        st = ct_ecg_set_samples(ecg, ck.n_ecg_samples, ck.ecg_times_ms, ck.ecg_values);
+    if (st == CT_OK)
         st = be->load_state(ctx, ck.state);
-    }
+    st = ct_dist_agree(dist, st);
     if (st == CT_OK && out && every > 0)
-        st = ct_dist_agree(dist, ct_output_resume_frames(out, (int)info.n_frames, dist ? frame_times : ck.frame_times_ms,
+        st = ct_dist_agree(dist, ct_output_resume_frames(out, (int)ck.n_frames, ck.frame_times_ms,
                                                           !dist ? "vtu" : root ? "pvtu" : NULL));
     if (st == CT_OK) {
-        *step0 = (long)info.step;
-        r->cg_iterations_total = info.cg_iterations_total;
+        *step0 = (long)ck.step;
+        r->cg_iterations_total = ck.cg_iterations_total;
     }
-    free(own);
-    free(frame_times);
     ct_checkpoint_free(&ck);
     return st;
 }
@@ -277,10 +240,11 @@ static void print_run_size(const ct_sim *sim, const ct_backend_ops *be, ct_backe
         frame_bytes = (double)sb.st_size;
     double frames = out && every > 0 ? (double)(n_steps / every - step0 / every + (step0 == 0)) : 0; /* with t = 0 */
     double ckpt_bytes = ckpt_every > 0 && be->state_size ? (double)be->state_size(ctx) : 0;
+    ckpt_bytes *= ct_mpi_size(); /* split: a piece per rank, each about as large as this rank's */
     double bytes = frames * frame_bytes;
     if (out) /* activation.vtu, beats.vtu, ecg.csv, metrics.json */
         bytes += 2 * frame_bytes + (ecg_every > 0 ? (double)(n_steps / ecg_every) * 13 * 16 : 0) + 4096;
-    bytes += ckpt_bytes; /* one file, rewritten */
+    bytes += ckpt_bytes; /* one checkpoint, rewritten */
     char b1[32], b2[32], b3[32];
     fprintf(stderr, "  this run: %ld steps (t = %g to %g ms of %g ms, dt %g ms) x %zu nodes = %.3g node-steps; "
             "output about %s", steps, (double)step0 * cfg->dt_ms, (double)n_steps * cfg->dt_ms,
@@ -300,6 +264,8 @@ static uint32_t config_stimuli(void *user, long step)
     return ct_config_stimuli_active(cfg, (double)step * cfg->dt_ms);
 }
 
+enum { CKPT_PIECE_LEN = 4096 };
+
 /* What the observers of ct_sim_run share (all borrowed from it). */
 typedef struct run_watch {
     const ct_backend_ops *be;
@@ -311,6 +277,7 @@ typedef struct run_watch {
     ct_run_result *r;
     const char *ckpt_path;
     const ct_checkpoint_id *ckpt_id;
+    char *ckpt_piece;    /* split: this rank's latest checkpoint piece ("" none), CKPT_PIECE_LEN bytes */
     long frame_every, step0, full_steps, n_steps, progress_every;
     int root;
     double t0_s, last_line_s;
@@ -319,13 +286,19 @@ typedef struct run_watch {
     int failed;          /* an observer failed: its error is the run's */
 } run_watch;
 
+/* One pseudo-ECG sample at t_ms: from the whole Vm (serial, into vm), or split, a reduction of the ranks'
+ * partial sums over their owned nodes (ct_dist_ecg_sample; Vm stays on its rank). */
+static ct_status sample_ecg(const ct_backend_ops *be, ct_backend_ctx *ctx, const ct_dist *dist, double *local,
+                            ct_ecg *ecg, double t_ms, double *vm)
+{
+    double *into = dist ? local : vm;
+    return ct_dist_ecg_sample(dist, be->download(ctx, CT_FIELD_VM, into), ecg, into, t_ms);
+}
+
 static ct_status observe_ecg(void *user, ct_loop *L)
 {
     run_watch *w = user;
-    ct_status st = fetch(w->be, w->ctx, w->dist, w->local, CT_FIELD_VM, 1, w->r->vm_final_mV);
-    if (st == CT_OK)
-        st = ct_dist_agree(w->dist, w->root ? ct_ecg_sample(w->ecg, w->r->vm_final_mV, (double)L->step * L->dt_ms)
-                                            : CT_OK);
+    ct_status st = sample_ecg(w->be, w->ctx, w->dist, w->local, w->ecg, (double)L->step * L->dt_ms, w->r->vm_final_mV);
     w->failed = st != CT_OK;
     return st;
 }
@@ -343,7 +316,7 @@ static ct_status observe_checkpoint(void *user, ct_loop *L)
     run_watch *w = user;
     w->r->cg_iterations_total = L->cg_iterations_total; /* the checkpoint carries the count so far */
     ct_status st = write_checkpoint(w->ckpt_path, w->ckpt_id, w->be, w->ctx, w->dist, L->step, w->r, w->out,
-                                    w->frame_every, L->dt_ms, w->ecg);
+                                    w->frame_every, L->dt_ms, w->ecg, w->ckpt_piece, CKPT_PIECE_LEN);
     if (st != CT_OK) {
         w->failed = 1;
         return st;
@@ -496,9 +469,8 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
             memcpy(place.superior, cfg->ecg_superior, sizeof place.superior);
             memcpy(place.anterior, cfg->ecg_anterior, sizeof place.anterior);
         }
-        if ((st = ct_dist_agree(dist, root ? ct_ecg_create(m, &ec, &place, &ecg) : CT_OK)) != CT_OK ||
-            (st = fetch(be, ctx, dist, local, CT_FIELD_VM, 1, r->vm_final_mV)) != CT_OK ||
-            (st = ct_dist_agree(dist, root ? ct_ecg_sample(ecg, r->vm_final_mV, 0.0) : CT_OK)) != CT_OK)
+        if ((st = ct_dist_ecg_create(dist, m, &ec, &place, &ecg)) != CT_OK ||
+            (st = sample_ecg(be, ctx, dist, local, ecg, 0.0, r->vm_final_mV)) != CT_OK)
             goto done;
     }
     long full_steps = (long)ceil(cfg->end_time_ms / cfg->dt_ms - 1e-9); /* to end_time_ms */
@@ -511,6 +483,7 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
     if (ckpt_every < 1 && opt->checkpoint_every_ms > 0)
         ckpt_every = 1;
     char ckpt_path[4096] = "";
+    char ckpt_piece[CKPT_PIECE_LEN] = ""; /* split: this rank's latest checkpoint piece */
     ct_checkpoint_id ckpt_id;
     memset(&ckpt_id, 0, sizeof ckpt_id);
     if (opt->restart_path || ckpt_every > 0) {
@@ -518,7 +491,7 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
         ckpt_id.n_nodes = n;
         ckpt_id.model = (uint32_t)cfg->model;
         ckpt_id.dt_ms = cfg->dt_ms;
-        ckpt_id.ranks = (uint32_t)ct_mpi_size(); /* split runs: one file, written by rank 0 */
+        ckpt_id.ranks = (uint32_t)ct_mpi_size(); /* split runs: a piece per rank and a manifest */
         if ((st = ct_dist_agree(dist, ct_checkpoint_hash_file(cfg->source, &ckpt_id.config_hash))) != CT_OK)
             goto done;
         if (!be->state_size || !be->save_state || !be->load_state) {
@@ -536,9 +509,12 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
         }
     }
     if (opt->restart_path) {
-        if ((st = restart_from(opt->restart_path, &ckpt_id, be, ctx, dist, n_steps, out, every, ecg, &step0, r)) !=
+        if ((st = restart_from(opt->restart_path, &ckpt_id, be, ctx, dist, n_steps, out, every, ecg, &step0, r,
+                               ckpt_piece, sizeof ckpt_piece)) !=
             CT_OK)
             goto done;
+        if (strcmp(opt->restart_path, ckpt_path) != 0) /* another checkpoint's piece: not this run's to remove */
+            ckpt_piece[0] = '\0';
         r->first_step = step0;
         if (!opt->quiet && root)
             fprintf(stderr, "  restarted from %s at t = %g ms (step %ld)\n", opt->restart_path,
@@ -558,7 +534,8 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
     if ((st = ct_dist_agree(dist, CT_OK)) != CT_OK) /* split: the ranks start the clock together */
         goto done;
     run_watch w = {.be = be, .ctx = ctx, .dist = dist, .local = local, .out = out, .ecg = ecg,
-                   .r = r, .ckpt_path = ckpt_path, .ckpt_id = &ckpt_id, .frame_every = every, .root = root,
+                   .r = r, .ckpt_path = ckpt_path, .ckpt_id = &ckpt_id, .ckpt_piece = ckpt_piece,
+                   .frame_every = every, .root = root,
                    .step0 = step0, .full_steps = full_steps, .n_steps = n_steps,
                    .progress_every = n_steps >= 10 ? n_steps / 10 : 1};
     ct_loop loop = {.be = be, .ctx = ctx, .dist = dist, .mesh = m, .dt_ms = cfg->dt_ms,

@@ -23,6 +23,7 @@ void ct_sim_destroy(ct_sim *sim)
     ct_csr_destroy(sim->consistent_mass);
     free(sim->lumped_mass_mm3);
     free(sim->stim_mask);
+    free(sim->initial_vm_mV);
     free(sim->probe_tet);
     free(sim->probe_bary);
     free(sim->node_param_set);
@@ -227,6 +228,12 @@ static ct_status build(const ct_config *cfg, ct_sim *sim)
     sim->probe_bary = calloc(4 * (size_t)cfg->n_probes + 1, sizeof *sim->probe_bary);
     if (!sim->lumped_mass_mm3 || !sim->stim_mask || !sim->probe_tet || !sim->probe_bary)
         return ct_error_set(CT_ERR_NOMEM, "%s: out of memory for %zu nodes", src, n);
+    if (cfg->has_initial_vm) { /* "initial_vm_mV": the backend sets it after the model's initial state */
+        if (!(sim->initial_vm_mV = malloc((n + 1) * sizeof *sim->initial_vm_mV)))
+            return ct_error_set(CT_ERR_NOMEM, "%s: out of memory for %zu nodes", src, n);
+        for (size_t i = 0; i < n; i++)
+            sim->initial_vm_mV[i] = cfg->initial_vm_mV;
+    }
     uint8_t *in_lesion = NULL; /* per element, owned here */
     if (cfg->n_lesions > 0) {
         in_lesion = calloc(m->n_tets + 1, 1);
@@ -339,5 +346,7 @@ void ct_sim_backend_problem(const ct_sim *sim, int max_beats, ct_real *params, c
         .max_beats = max_beats,
         .ionic_lut = cfg->ionic_lut,
         .ionic_simd = cfg->ionic_simd,
+        .lumped_ionic = cfg->lumped_ionic,
+        .initial_vm_mV = sim->initial_vm_mV,
     };
 }

@@ -21,6 +21,8 @@ typedef struct ct_sim {
     double *lumped_mass_mm3;     /* owned, n_nodes */
     ct_csr *consistent_mass;     /* owned, NULL unless the config asks for it */
     uint32_t *stim_mask;         /* owned, n_nodes bit masks (bit s: stimulus s) */
+    double *initial_vm_mV;       /* owned, n_nodes, all cfg->initial_vm_mV; NULL without the key. Uniform, so a
+                                    rank's problem (ct_dist_backend_problem) may read its first n_local values */
     size_t *probe_tet;           /* owned, n_probes */
     double *probe_bary;          /* owned, 4 * n_probes */
     double explicit_dt_limit_ms; /* forward-Euler diffusion is stable below this (Gershgorin bound) */

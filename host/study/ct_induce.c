@@ -100,6 +100,8 @@ typedef struct runner {
     double *ring;                     /* owned, ring_len * n */
     double simulated_ms;
     int own_stimuli;                  /* 1: stimulate as the configuration says (ct_reentry_observe) */
+    ct_induce_reentry_observer obs;   /* NULL, or told of the induced re-entry (ct_induce_site_run_observed) */
+    void *obs_user;
     char site[64];
 } runner;
 
@@ -274,6 +276,21 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Tells the observer of the re-entry: the last activation of each node in the second half of the observation. */
+static ct_status tell_observer(runner *r, const ct_induce_result *out)
+{
+    if (!r->obs)
+        return CT_OK;
+    double *last = malloc(r->n * sizeof *last + 1); /* owned here, lent to the observer */
+    if (!last)
+        return ct_error_set(CT_ERR_NOMEM, "site %s: out of memory", r->site);
+    for (size_t i = 0; i < r->n; i++)
+        last[i] = r->cl_count[i] > 0 ? r->cl_last[i] : NAN;
+    ct_status st = r->obs(r->obs_user, r->sim, last, (double)r->step * r->dt_ms, out);
+    free(last);
+    return st;
+}
+
 /* Re-entry cycle length (median over nodes of the mean interval between activations) and phase
  * singularities at the present moment. */
 static ct_status describe_reentry(runner *r, const int32_t *tris, size_t n_tris, ct_induce_result *out)
@@ -421,6 +438,8 @@ static ct_status run_protocol(runner *r, const int32_t *tris, size_t n_tris, int
                 out->inducible = 1;
                 out->induced_by = k + 2;
                 st = describe_reentry(r, tris, n_tris, out);
+                if (st == CT_OK)
+                    st = tell_observer(r, out);
                 goto done;
             }
         }
@@ -442,6 +461,13 @@ done:
 
 ct_status ct_induce_site_run(const ct_config *base, const ct_induce_site *site, const ct_induce_protocol *p,
                              const ct_backend_ops *be, int quiet, ct_induce_result *out)
+{
+    return ct_induce_site_run_observed(base, site, p, be, quiet, out, NULL, NULL);
+}
+
+ct_status ct_induce_site_run_observed(const ct_config *base, const ct_induce_site *site, const ct_induce_protocol *p,
+                                      const ct_backend_ops *be, int quiet, ct_induce_result *out,
+                                      ct_induce_reentry_observer obs, void *obs_user)
 {
     memset(out, 0, sizeof *out);
     out->cycle_length_ms = -1;
@@ -485,6 +511,8 @@ ct_status ct_induce_site_run(const ct_config *base, const ct_induce_site *site, 
         st = ct_mesh_boundary_tris(sim->mesh, &tris, &n_tris);
     if (st == CT_OK)
         st = runner_open(&r, sim, be, p, site);
+    r.obs = obs;
+    r.obs_user = obs_user;
     if (st == CT_OK)
         st = run_protocol(&r, tris, n_tris, quiet, out);
     out->simulated_ms = r.simulated_ms;

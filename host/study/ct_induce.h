@@ -78,6 +78,20 @@ typedef struct ct_induce_result {
 ct_status ct_induce_site_run(const ct_config *base, const ct_induce_site *site, const ct_induce_protocol *p,
                              const ct_backend_ops *backend, int quiet, ct_induce_result *out);
 
+/* Called once when a site's re-entry is declared (ct_induce_site_run_observed), before the site's simulation
+ * is freed: sim (the site's model: mesh, sigma_scale), the last activation time of every node in the second
+ * half of the observation (ms; NaN where none: one full cycle at the end of the observation when the cycle
+ * is shorter than half of it; borrowed for the call), the time the observation ended and the result so far
+ * (cycle length, phase singularities). An error it returns becomes the site's. */
+struct ct_sim;
+typedef ct_status (*ct_induce_reentry_observer)(void *user, const struct ct_sim *sim, const double *last_activation_ms,
+                                                double end_ms, const ct_induce_result *r);
+
+/* ct_induce_site_run with an observer of the induced re-entry (obs NULL: the same as ct_induce_site_run). */
+ct_status ct_induce_site_run_observed(const ct_config *base, const ct_induce_site *site, const ct_induce_protocol *p,
+                                      const ct_backend_ops *backend, int quiet, ct_induce_result *out,
+                                      ct_induce_reentry_observer obs, void *obs_user);
+
 /* The re-entry detector alone, on a configuration's own stimuli (e.g. a cross-field S1-S2): runs `cfg`
  * until last_stimulus_ms, then watches up to observe_ms more (p: observe_ms, sample_ms, phase_*; the rest
  * unused), stopping early once all tissue is at rest. out->inducible says whether excitation persisted;

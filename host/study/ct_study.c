@@ -19,6 +19,8 @@
 #include "sim/ct_sim.h"
 #include "ct_study_report.h"
 #include "personalise/ct_patient.h"
+#include "ct_circuit.h"
+#include "ct_plan.h"
 
 void ct_study_options_defaults(ct_study_options *o)
 {
@@ -135,16 +137,40 @@ static void test_crash_if_asked(const ct_induce_site *s)
     }
 }
 
-/* Runs one site and stores its result file (whatever the outcome). */
+/* The observer of an induced re-entry: its circuit (ct_circuit.h), kept as JSON (*(cJSON **)user). */
+static ct_status circuit_observer(void *user, const struct ct_sim *sim, const double *last_activation_ms,
+                                  double end_ms, const ct_induce_result *r)
+{
+    (void)end_ms;
+    const ct_mesh *m = sim->mesh;
+    uint8_t *nc = calloc(m->n_tets + 1, 1); /* owned here */
+    if (!nc)
+        return ct_error_set(CT_ERR_NOMEM, "circuit: out of memory");
+    for (size_t e = 0; sim->sigma_scale && e < m->n_tets; e++)
+        nc[e] = sim->sigma_scale[e] == 0.0;
+    ct_circuit c;
+    ct_status st = ct_circuit_find(m, nc, last_activation_ms, r->cycle_length_ms, sim->aha_segment, &c);
+    free(nc);
+    if (st == CT_OK)
+        *(cJSON **)user = ct_circuit_json(&c);
+    return st;
+}
+
+/* Runs one site and stores its result file (whatever the outcome); an induced re-entry's circuit with it. */
 static ct_status run_site(const ct_study_options *o, const ct_config *cfg, const ct_backend_ops *be,
                           const ct_induce_site *s, const char *key, const char *path)
 {
     ct_induce_result r;
+    cJSON *circuit = NULL;
     test_crash_if_asked(s);
-    ct_status st = ct_induce_site_run(cfg, s, &o->protocol, be, o->quiet, &r);
+    ct_status st = ct_induce_site_run_observed(cfg, s, &o->protocol, be, o->quiet, &r, circuit_observer, &circuit);
     if (st != CT_OK && !o->quiet)
         fprintf(stderr, "cardiotwin: site %s failed: %s\n", s->name, ct_error_message());
     cJSON *j = ct_study_site_json(s, key, st, &r, o->protocol.extra_stimuli);
+    if (circuit && st == CT_OK)
+        cJSON_AddItemToObject(j, "circuit", circuit);
+    else
+        cJSON_Delete(circuit);
     ct_status wst = ct_study_write_json_file(path, j);
     cJSON_Delete(j);
     return wst;
@@ -224,9 +250,9 @@ static ct_status site_done(void *vx, int task, int slot, int status, const char 
 }
 
 /* Runs every site not yet done into dir, up to `jobs` at once (child processes when jobs > 1). */
-static ct_status run_sites(const ct_study_options *o, const char *config_path, const ct_config *cfg,
-                           const ct_backend_ops *be, const ct_induce_site *sites, int n_sites, const char *dir,
-                           int jobs)
+ct_status ct_study_run_sites(const ct_study_options *o, const char *config_path, const ct_config *cfg,
+                             const ct_backend_ops *be, const ct_induce_site *sites, int n_sites, const char *dir,
+                             int jobs)
 {
     CT_CHECK(ct_mkdir_p(dir));
     int todo[CT_STUDY_MAX_SITES], n_todo = 0;
@@ -297,26 +323,35 @@ static ct_status run_baseline(const ct_study_options *o, const ct_config *cfg, c
 
 /* ---- the study ------------------------------------------------------------------------------------- */
 
+/* A string member of a report object, or `missing` where it is absent or not a string (a report's entries are
+ * added by cJSON calls that leave a member out when memory runs short). */
+static const char *report_str(const cJSON *obj, const char *key, const char *missing)
+{
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key));
+    return v ? v : missing;
+}
+
 /* The error of a study whose report lists failed trials: each site, phase and reason (the report was written;
  * a rerun into the same folder runs those sites again). */
-static ct_status failed_sites_error(const cJSON *report, const char *out_dir)
+
+ct_status ct_study_failed_sites_error(const cJSON *report, const char *out_dir)
 {
     const cJSON *failed = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(report, "summary"),
                                                            "failed_sites");
+    if (!out_dir)
+        out_dir = ".";
     char msg[3072];
     int n = cJSON_GetArraySize(failed);
     int k = snprintf(msg, sizeof msg, "%d site trial%s failed (rerun the same command to run them again; %s/report.json):",
                      n, n == 1 ? "" : "s", out_dir);
     for (const cJSON *f = failed ? failed->child : NULL; f && k > 0 && (size_t)k < sizeof msg; f = f->next)
-        k += snprintf(msg + k, sizeof msg - (size_t)k, " [%s, %s: %s]",
-                      cJSON_GetObjectItemCaseSensitive(f, "name")->valuestring,
-                      cJSON_GetObjectItemCaseSensitive(f, "phase")->valuestring,
-                      cJSON_GetObjectItemCaseSensitive(f, "message")->valuestring);
+        k += snprintf(msg + k, sizeof msg - (size_t)k, " [%s, %s: %s]", report_str(f, "name", "(unnamed site)"),
+                      report_str(f, "phase", "(unknown phase)"), report_str(f, "message", "no message"));
     /* the first failure's own code (its name is stored with it), so that e.g. a bad site stays a CT_ERR_CONFIG */
     ct_status code = CT_ERR_INTERNAL;
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(failed, 0), "error");
-    for (int c = CT_ERR_IO; cJSON_IsString(e) && c <= CT_ERR_INTERRUPTED; c++)
-        if (strcmp(ct_status_name((ct_status)c), e->valuestring) == 0)
+    const char *e = report_str(cJSON_GetArrayItem(failed, 0), "error", NULL);
+    for (int c = CT_ERR_IO; e && c <= CT_ERR_INTERRUPTED; c++)
+        if (strcmp(ct_status_name((ct_status)c), e) == 0)
             code = (ct_status)c;
     return ct_error_set(code, "%s", msg);
 }
@@ -411,7 +446,9 @@ ct_status ct_study_run(const ct_study_options *o)
 
     cJSON_AddStringToObject(report, "format", "cardiotwin-report-1");
     cJSON_AddStringToObject(report, "title",
-                            o->n_lesions ? "Re-entry inducibility and ablation plan" : "Re-entry inducibility");
+                            o->plan_rounds > 0 ? "Virtual ablation plan: circuits, proposed lesions, re-test"
+                            : o->n_lesions     ? "Re-entry inducibility and ablation plan"
+                                               : "Re-entry inducibility");
     ct_study_report_patient(report, o->input, cfg, sim, ablated->lesions, ablated->n_lesions);
     ct_study_report_protocol(report, &o->protocol, cfg, be->name);
     ct_study_report_notes(report, cfg, &o->protocol);
@@ -439,18 +476,22 @@ ct_status ct_study_run(const ct_study_options *o)
     if (!o->quiet)
         fprintf(stderr, "cardiotwin: programmed stimulation from %d site%s, %d at once\n", n_sites,
                 n_sites == 1 ? "" : "s", jobs);
-    if ((st = run_sites(o, config_path, cfg, be, sites, n_sites, dir_before, jobs)) != CT_OK)
+    if ((st = ct_study_run_sites(o, config_path, cfg, be, sites, n_sites, dir_before, jobs)) != CT_OK)
         goto done;
     cJSON *before = ct_study_collect_sites(dir_before, sites, n_sites);
     cJSON_AddItemToObject(report, "sites", before);
-    int n_before = ct_study_count_inducible(before), n_after = 0;
+    int n_before = ct_study_count_inducible(before), n_after = 0, n_applied = o->n_lesions;
 
-    if (o->n_lesions == 0) {
+    if (o->plan_rounds > 0) { /* `plan`: lesions proposed from the circuits, rounds of re-tests (ct_plan.h) */
+        if ((st = ct_plan_run(o, config_path, cfg, ablated, be, sites, n_sites, jobs, before, report, &n_applied,
+                              &n_after)) != CT_OK)
+            goto done;
+    } else if (o->n_lesions == 0) {
         cJSON_AddNullToObject(report, "ablation");
     } else {
         if (!o->quiet)
             fprintf(stderr, "cardiotwin: the same with %d lesion%s\n", o->n_lesions, o->n_lesions == 1 ? "" : "s");
-        if ((st = run_sites(o, config_path, ablated, be, sites, n_sites, dir_after, jobs)) != CT_OK)
+        if ((st = ct_study_run_sites(o, config_path, ablated, be, sites, n_sites, dir_after, jobs)) != CT_OK)
             goto done;
         cJSON *after = ct_study_collect_sites(dir_after, sites, n_sites);
         ct_study_report_ablation(report, o, cfg, sim, sites, n_sites, before, after);
@@ -459,10 +500,10 @@ ct_status ct_study_run(const ct_study_options *o)
     }
     if (o->baseline && baseline_after && (st = run_baseline(o, cfg, be, report)) != CT_OK)
         goto done;
-    int n_failed = ct_study_report_summary(report, sim, sites, n_sites, o->n_lesions, n_before, n_after);
+    int n_failed = ct_study_report_summary(report, sim, sites, n_sites, n_applied, n_before, n_after);
     st = ct_study_report_write(o->out_dir, report);
     if (st == CT_OK && n_failed > 0)
-        st = failed_sites_error(report, o->out_dir);
+        st = ct_study_failed_sites_error(report, o->out_dir);
 done:
     cJSON_Delete(report);
     ct_sim_destroy(sim);

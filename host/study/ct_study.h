@@ -39,6 +39,8 @@ typedef struct ct_study_options {
     int n_lesions;                    /* > 0: ablate: induction before and after these lesions */
     ct_lesion lesions[CT_CONFIG_MAX_LESIONS];
     int baseline;                     /* 1: run the configuration's own stimuli first (ECG, maps) */
+    int plan_rounds;                  /* > 0: `cardiotwin plan`: propose lesions and re-test, at most this many
+                                         rounds (ct_plan.h); the lesions above are the user's, kept */
     int quiet;
 } ct_study_options;
 
@@ -49,6 +51,19 @@ void ct_study_options_defaults(ct_study_options *o);
  * (after writing the report) some site's trial failed: then the first failure's code, and a message that
  * names each failed site, its phase and its reason. */
 ct_status ct_study_run(const ct_study_options *o);
+
+/* The error ct_study_run returns when sites failed, from the report's summary.failed_sites: the first failure's
+ * code (CT_ERR_INTERNAL where its "error" is missing or unknown) and a message naming each failed site, its
+ * phase and reason; a member missing from an entry is named as missing, never read through NULL. */
+struct cJSON;
+ct_status ct_study_failed_sites_error(const struct cJSON *report, const char *out_dir);
+
+/* One phase of a study: runs every site of sites[0..n_sites) whose result in dir (site-NN.json, NN its index
+ * here) is not current for cfg (its lesions) and o's protocol, up to `jobs` at once (child processes when
+ * jobs > 1). A site's failure is stored as its result; errors: dir cannot be made, a worker cannot start. */
+ct_status ct_study_run_sites(const ct_study_options *o, const char *config_path, const ct_config *cfg,
+                             const ct_backend_ops *be, const ct_induce_site *sites, int n_sites, const char *dir,
+                             int jobs);
 
 /* Parses "NAME:x,y,z" (mm) into a site. */
 ct_status ct_study_parse_site(const char *spec, ct_induce_site *out);

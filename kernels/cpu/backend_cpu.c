@@ -260,7 +260,15 @@ static ct_status cpu_rhs(void *dev, int rhs, ct_real dt, ct_real one_minus_theta
 {
     ct_backend_ctx *c = dev;
     size_t n = c->core.n;
-    (void)one_minus_theta; /* the implicit right-hand sides are formed by cpu_cg_start_implicit */
+    if (rhs == CT_RHS_IMPLICIT_LUMPED_IONIC) { /* b only: vm is the first guess */
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < c->core.n_owned; i++)
+            c->b[i] = ct_rhs_implicit_lumped_ionic_node(
+                ct_csr_row_dot(i, c->row_ptr, c->col, c->mat.m_val, c->vm_prev), c->mat.mass_over_dt[i], c->vm[i],
+                c->vm_prev[i], c->q[i], dt, one_minus_theta);
+        return CT_OK;
+    }
+    /* the other implicit right-hand sides are formed by cpu_cg_start_implicit */
     if (rhs != CT_RHS_EXPLICIT_CONSISTENT)
         return ct_error_set(CT_ERR_INTERNAL, "cpu backend: right-hand side %d is not a primitive", rhs);
 #pragma omp parallel for schedule(static)
@@ -336,19 +344,12 @@ static ct_status cpu_cg_start(void *dev, double sums[3])
     for (int k = 0; k < CT_DOT_BLOCKS; k++) {
         size_t lo, hi;
         block_rows(no, k, &lo, &hi);
-        double bb = 0.0, rz = 0.0, rr = 0.0;
-        for (size_t i = lo; i < hi; i++) {
-            ct_real ri = c->b[i] - c->q[i], zi = c->mat.inv_diag[i] * ri;
-            c->r[i] = ri;
-            c->z[i] = zi;
-            c->p[i] = zi;
-            bb += (double)c->b[i] * (double)c->b[i];
-            rz += (double)ri * (double)zi;
-            rr += (double)ri * (double)ri;
-        }
-        part[0][k] = bb;
-        part[1][k] = rz;
-        part[2][k] = rr;
+        double s3[3] = {0.0, 0.0, 0.0}; /* b.b, r.z, r.r of the slice */
+        for (size_t i = lo; i < hi; i++)
+            ct_cg_start_node(i, c->b[i], c->b[i] - c->q[i], c->mat.inv_diag, c->r, c->z, c->p, s3);
+        part[0][k] = s3[0];
+        part[1][k] = s3[1];
+        part[2][k] = s3[2];
     }
     block_sums(3, part, sums);
     return CT_OK;
@@ -364,23 +365,17 @@ static ct_status cpu_cg_start_implicit(void *dev, ct_real dt, ct_real one_minus_
     for (int k = 0; k < CT_DOT_BLOCKS; k++) {
         size_t lo, hi;
         block_rows(no, k, &lo, &hi);
-        double bb = 0.0, rz = 0.0, rr = 0.0;
+        double s3[3] = {0.0, 0.0, 0.0}; /* b.b, r.z, r.r of the slice */
         for (size_t i = lo; i < hi; i++) {
             ct_real kv = ct_csr_row_dot(i, c->row_ptr, c->col, c->mat.k_val, c->vm);
             ct_real bi = mv_val ? ct_rhs_implicit_consistent_node(ct_csr_row_dot(i, c->row_ptr, c->col, mv_val, c->vm),
                                                                   kv, dt, one_minus_theta)
                                 : ct_rhs_implicit_lumped_node(c->mat.mass_over_dt[i], c->vm[i], kv, one_minus_theta);
-            ct_real ri = -kv, zi = c->mat.inv_diag[i] * ri;
-            c->r[i] = ri;
-            c->z[i] = zi;
-            c->p[i] = zi;
-            bb += (double)bi * (double)bi;
-            rz += (double)ri * (double)zi;
-            rr += (double)ri * (double)ri;
+            ct_cg_start_node(i, bi, -kv, c->mat.inv_diag, c->r, c->z, c->p, s3);
         }
-        part[0][k] = bb;
-        part[1][k] = rz;
-        part[2][k] = rr;
+        part[0][k] = s3[0];
+        part[1][k] = s3[1];
+        part[2][k] = s3[2];
     }
     block_sums(3, part, sums);
     return CT_OK;
@@ -540,6 +535,8 @@ static ct_status cpu_create(const ct_backend_problem *pb, ct_backend_ctx **out)
         ct_real prm[CT_MODEL_NPARAM];
         ct_load_params(prm, c->params, c->node_set ? c->node_set[i] : 0);
         c->vm[i] = ct_model_init(s->model, c->y + i, n, prm);
+        if (pb->initial_vm_mV) /* the given Vm replaces the model's; its ionic state stays */
+            c->vm[i] = (ct_real)pb->initial_vm_mV[i];
         c->act_ms[i] = -1.0;
         if (s->max_beats > 0) {
             c->beat_count[i] = 0;

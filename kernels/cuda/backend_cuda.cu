@@ -312,6 +312,20 @@ __global__ void consistent_rhs_kernel(size_t n, const ct_real *__restrict__ q, c
     x[i] = bi * inv_diag[i];
 }
 
+/* Implicit, consistent mass, lumped ionic current: b = (M vm_prev)/dt + (m/dt) (vm - vm_prev) - (1 - theta) q. */
+__global__ void lumped_ionic_rhs_kernel(size_t n, const int32_t *__restrict__ row_ptr, const int32_t *__restrict__ col,
+                                        const ct_real *__restrict__ m_val, const ct_real *__restrict__ mass_over_dt,
+                                        const ct_real *__restrict__ vm, const ct_real *__restrict__ vm_prev,
+                                        const ct_real *__restrict__ q, ct_real dt, ct_real one_minus_theta,
+                                        ct_real *__restrict__ b)
+{
+    size_t i = global_index();
+    if (i >= n)
+        return;
+    b[i] = ct_rhs_implicit_lumped_ionic_node(ct_csr_row_dot((ct_size)i, row_ptr, col, m_val, vm_prev), mass_over_dt[i],
+                                             vm[i], vm_prev[i], q[i], dt, one_minus_theta);
+}
+
 __global__ void add_kernel(size_t n, ct_real *__restrict__ x, const ct_real *__restrict__ dx)
 {
     size_t i = global_index();
@@ -378,17 +392,8 @@ cg_init_kernel(size_t n, const ct_real *__restrict__ b, const ct_real *__restric
                ct_real *__restrict__ p, double *__restrict__ partials)
 {
     double s[3] = {0.0, 0.0, 0.0};
-    for (size_t i = global_index(); i < n; i += grid_stride()) {
-        ct_real bi = b[i];
-        ct_real ri = bi - q[i];
-        ct_real zi = inv_diag[i] * ri;
-        r[i] = ri;
-        z[i] = zi;
-        p[i] = zi;
-        s[0] += (double)bi * (double)bi;
-        s[1] += (double)ri * (double)zi;
-        s[2] += (double)ri * (double)ri;
-    }
+    for (size_t i = global_index(); i < n; i += grid_stride())
+        ct_cg_start_node(i, b[i], b[i] - q[i], inv_diag, r, z, p, s);
     store_partials<3>(s, partials);
 }
 
@@ -404,14 +409,7 @@ cg_start_implicit_kernel(size_t n, const ct_real *__restrict__ q, const ct_real 
     for (size_t i = global_index(); i < n; i += grid_stride()) {
         ct_real bi = mv ? ct_rhs_implicit_consistent_node(mv[i], q[i], dt, one_minus_theta)
                         : ct_rhs_implicit_lumped_node(mass_over_dt[i], vm[i], q[i], one_minus_theta);
-        ct_real ri = -q[i];
-        ct_real zi = inv_diag[i] * ri;
-        r[i] = ri;
-        z[i] = zi;
-        p[i] = zi;
-        s[0] += (double)bi * (double)bi;
-        s[1] += (double)ri * (double)zi;
-        s[2] += (double)ri * (double)ri;
+        ct_cg_start_node(i, bi, -q[i], inv_diag, r, z, p, s);
     }
     store_partials<3>(s, partials);
 }
@@ -764,7 +762,7 @@ static ct_status create_inner(ct_backend_ctx *c, const ct_backend_problem *pb, h
         if (s->diffusion != CT_DIFFUSION_EXPLICIT) {
             if (s->consistent)
                 DEV_ALLOC(c->m_val, nnz);
-            else
+            if (!s->consistent || s->lumped_ionic)
                 DEV_ALLOC(c->mass_over_dt, n);
         }
     } else {
@@ -804,6 +802,11 @@ static ct_status create_inner(ct_backend_ctx *c, const ct_backend_problem *pb, h
         init_kernel<CT_MODEL_MITCHELL_SCHAEFFER><<<grid_for(n, BLOCK), BLOCK, 0, c->stream>>>(
             n, c->y, c->vm, c->act_ms, c->params, c->node_set);
     LAUNCH_CHECK("init_kernel");
+    if (pb->initial_vm_mV) { /* the given Vm replaces the model's; its ionic state stays */
+        for (size_t i = 0; i < n; i++)
+            c->h_stage[i] = (ct_real)pb->initial_vm_mV[i];
+        UPLOAD(c->vm, c->h_stage, n);
+    }
     if (c->beats.max_beats > 0) {
         beat_init_kernel<<<grid_for(n, BLOCK), BLOCK, 0, c->stream>>>(n, c->vm, c->beats);
         LAUNCH_CHECK("beat_init_kernel");
@@ -1007,7 +1010,14 @@ static ct_status cuda_rhs(void *dev, int rhs, ct_real dt, ct_real one_minus_thet
     ct_backend_ctx *c = (ct_backend_ctx *)dev;
     const size_t n = c->core.n;
     const unsigned int ng = grid_for(n, BLOCK);
-    (void)one_minus_theta; /* the implicit right-hand sides are formed by cuda_cg_start_implicit */
+    if (rhs == CT_RHS_IMPLICIT_LUMPED_IONIC) {
+        lumped_ionic_rhs_kernel<<<grid_for(c->core.n_owned, BLOCK), BLOCK, 0, c->stream>>>(
+            c->core.n_owned, c->row_ptr, c->col, c->m_val, c->mass_over_dt, c->vm, c->vm_prev, c->q, dt,
+            one_minus_theta, c->b);
+        LAUNCH_CHECK("lumped_ionic_rhs_kernel");
+        return CT_OK;
+    }
+    /* the other implicit right-hand sides are formed by cuda_cg_start_implicit */
     if (rhs != CT_RHS_EXPLICIT_CONSISTENT)
         return ct_error_set(CT_ERR_INTERNAL, "cuda backend: right-hand side %d is not a primitive", rhs);
     consistent_rhs_kernel<<<ng, BLOCK, 0, c->stream>>>(n, c->q, c->inv_diag, dt, c->b, c->tmp);

@@ -259,6 +259,7 @@ enum ocl_kernel_id {
     K_CG_UPDATE,
     K_CG_DIRECTION,
     K_RHS_EXPLICIT_CONSISTENT,
+    K_RHS_IMPLICIT_LUMPED_IONIC,
     K_CG_START_IMPLICIT,
     K_ADD_DETECT,
     K_DETECT,
@@ -276,6 +277,7 @@ static const char *const kernel_names[K_COUNT] = {
     "ct_cg_update",
     "ct_cg_direction",
     "ct_rhs_explicit_consistent",
+    "ct_rhs_implicit_lumped_ionic",
     "ct_cg_start_implicit",
     "ct_add_detect",
     "ct_detect_kernel",
@@ -646,6 +648,21 @@ static ct_status alloc_halo(ct_backend_ctx *c)
 
 static const ct_device_ops ocl_device_ops;
 
+/* vm <- the given initial Vm (n values, mV), rounded to ct_real; blocking, after ct_init in the queue. */
+static ct_status upload_initial_vm(ct_backend_ctx *c, const double *vm_mV)
+{
+    size_t n = c->core.n;
+    ct_real *h = malloc(n * sizeof *h); /* owned here, freed below */
+    if (!h)
+        return ct_error_set(CT_ERR_NOMEM, "opencl backend: out of memory for the initial Vm");
+    for (size_t i = 0; i < n; i++)
+        h[i] = (ct_real)vm_mV[i];
+    cl_int err = clEnqueueWriteBuffer(c->queue, c->vm, CL_TRUE, 0, n * sizeof *h, h, 0, NULL, NULL);
+    free(h);
+    OCL_TRY(err, "clEnqueueWriteBuffer(initial Vm)");
+    return CT_OK;
+}
+
 static ct_status ocl_create_in(ct_backend_ctx *c, const ct_backend_problem *pb)
 {
     CT_CHECK(ct_step_core_init(&c->core, pb, "opencl", &ocl_device_ops, c));
@@ -660,6 +677,8 @@ static ct_status ocl_create_in(ct_backend_ctx *c, const ct_backend_problem *pb)
     CT_CHECK(set_args(c, K_INIT, "iimmmmmi", s->model, (int)s->n, c->y, c->vm, c->act, c->params, c->node_set,
                       s->use_node_set));
     CT_CHECK(launch(c, K_INIT));
+    if (pb->initial_vm_mV) /* the given Vm replaces the model's; its ionic state stays */
+        CT_CHECK(upload_initial_vm(c, pb->initial_vm_mV));
     if (s->max_beats > 0) {
         CT_CHECK(set_args(c, K_BEAT_INIT, "im", (int)s->n, c->vm));
         CT_CHECK(set_beat_args(c, K_BEAT_INIT, 2));
@@ -748,7 +767,13 @@ static ct_status ocl_rhs(void *dev, int rhs, ct_real dt, ct_real one_minus_theta
                           c->tmp));
         return launch(c, K_RHS_EXPLICIT_CONSISTENT);
     }
-    (void)one_minus_theta; /* the implicit right-hand sides are formed by ocl_cg_start_implicit */
+    if (rhs == CT_RHS_IMPLICIT_LUMPED_IONIC) {
+        CT_CHECK(set_args(c, K_RHS_IMPLICIT_LUMPED_IONIC, "irrmmmmmmmm", (int)c->core.n_owned, (double)dt,
+                          (double)one_minus_theta, c->row_ptr, c->col, c->m_val, c->mass_over_dt, c->vm, c->vm_prev,
+                          c->q, c->b));
+        return launch(c, K_RHS_IMPLICIT_LUMPED_IONIC);
+    }
+    /* the other implicit right-hand sides are formed by ocl_cg_start_implicit */
     return ct_error_set(CT_ERR_INTERNAL, "opencl backend: right-hand side %d is not a primitive", rhs);
 }
 

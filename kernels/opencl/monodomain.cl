@@ -152,21 +152,13 @@ __kernel void ct_cg_init(int n, __global const ct_real *b, __global const ct_rea
                          __global const ct_real *inv_diag, __global ct_real *r, __global ct_real *z,
                          __global ct_real *p, __global ct_acc *partial, __local ct_acc *scratch)
 {
-    ct_acc bb = 0, rz = 0, rr = 0;
-    for (int i = (int)get_global_id(0); i < n; i += (int)get_global_size(0)) {
-        ct_real ri = b[i] - q[i];
-        ct_real zi = inv_diag[i] * ri;
-        r[i] = ri;
-        z[i] = zi;
-        p[i] = zi;
-        bb += (ct_acc)b[i] * (ct_acc)b[i];
-        rz += (ct_acc)ri * (ct_acc)zi;
-        rr += (ct_acc)ri * (ct_acc)ri;
-    }
+    ct_acc s3[3] = {0, 0, 0}; /* b.b, r.z, r.r of this work-item */
+    for (int i = (int)get_global_id(0); i < n; i += (int)get_global_size(0))
+        ct_cg_start_node((ct_size)i, b[i], b[i] - q[i], inv_diag, r, z, p, s3);
     int l = (int)get_local_id(0);
-    scratch[3 * l] = bb;
-    scratch[3 * l + 1] = rz;
-    scratch[3 * l + 2] = rr;
+    scratch[3 * l] = s3[0];
+    scratch[3 * l + 1] = s3[1];
+    scratch[3 * l + 2] = s3[2];
     ct_group_sum(scratch, 3, partial);
 }
 
@@ -214,6 +206,21 @@ __kernel void ct_rhs_explicit_consistent(int n, ct_real dt, __global const ct_re
     x[i] = bi * inv_diag[i];
 }
 
+/* Implicit, consistent mass, lumped ionic current: b = (M vm_prev)/dt + (m/dt) (vm - vm_prev) - (1 - theta) q
+ * (q = K vm); vm stays the first guess. */
+__kernel void ct_rhs_implicit_lumped_ionic(int n, ct_real dt, ct_real one_minus_theta, __global const int *row_ptr,
+                                           __global const int *col, __global const ct_real *m_val,
+                                           __global const ct_real *mass_over_dt, __global const ct_real *vm,
+                                           __global const ct_real *vm_prev, __global const ct_real *q,
+                                           __global ct_real *b)
+{
+    int i = (int)get_global_id(0);
+    if (i >= n)
+        return;
+    b[i] = ct_rhs_implicit_lumped_ionic_node(ct_csr_row_dot((ct_size)i, row_ptr, col, m_val, vm_prev),
+                                             mass_over_dt[i], vm[i], vm_prev[i], q[i], dt, one_minus_theta);
+}
+
 /* Implicit diffusion, the whole CG start from x = vm in one pass: per row K vm (and M vm when consistent),
  * b = (M/dt) vm - (1 - theta) K vm, r = b - A vm = -K vm, z = D^-1 r, p = z; partial sums of b.b, r.z, r.r.
  * m_val is read only when consistent is set. */
@@ -224,26 +231,19 @@ __kernel void ct_cg_start_implicit(int n, int consistent, ct_real dt, ct_real on
                                    __global const ct_real *inv_diag, __global ct_real *r, __global ct_real *z,
                                    __global ct_real *p, __global ct_acc *partial, __local ct_acc *scratch)
 {
-    ct_acc bb = 0, rz = 0, rr = 0;
+    ct_acc s3[3] = {0, 0, 0}; /* b.b, r.z, r.r of this work-item */
     for (int i = (int)get_global_id(0); i < n; i += (int)get_global_size(0)) {
         ct_real kv = ct_csr_row_dot((ct_size)i, row_ptr, col, k_val, vm);
         ct_real bi = consistent
                          ? ct_rhs_implicit_consistent_node(ct_csr_row_dot((ct_size)i, row_ptr, col, m_val, vm), kv,
                                                            dt, one_minus_theta)
                          : ct_rhs_implicit_lumped_node(mass_over_dt[i], vm[i], kv, one_minus_theta);
-        ct_real ri = -kv;
-        ct_real zi = inv_diag[i] * ri;
-        r[i] = ri;
-        z[i] = zi;
-        p[i] = zi;
-        bb += (ct_acc)bi * (ct_acc)bi;
-        rz += (ct_acc)ri * (ct_acc)zi;
-        rr += (ct_acc)ri * (ct_acc)ri;
+        ct_cg_start_node((ct_size)i, bi, -kv, inv_diag, r, z, p, s3);
     }
     int l = (int)get_local_id(0);
-    scratch[3 * l] = bb;
-    scratch[3 * l + 1] = rz;
-    scratch[3 * l + 2] = rr;
+    scratch[3 * l] = s3[0];
+    scratch[3 * l + 1] = s3[1];
+    scratch[3 * l + 2] = s3[2];
     ct_group_sum(scratch, 3, partial);
 }
 
