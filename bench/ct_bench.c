@@ -3,6 +3,7 @@
  *
  *   ct_bench [--backend all|cpu|cuda|opencl] [--models tp06,mitchell_schaeffer] [--sizes 10000,100000,300000]
  *            [--steps N] [--json FILE] [--diffusion explicit|crank_nicolson|backward_euler] [--split on|off]
+ *            [--lut] [--simd] [--cg-start extrapolate|previous]
  *
  * Each case is a generated box (dx 0.25 mm) with a stimulus at its x = 0 end, built as a JSON
  * configuration and run through ct_sim_create / ct_sim_run exactly as the cardiotwin binary does,
@@ -63,6 +64,7 @@ typedef struct bench_options {
     int diffusion;                    /* enum ct_diffusion_method */
     int split;                        /* 1: a second, timed-phases run of each case */
     int ionic_lut, ionic_simd;        /* --lut, --simd: the configuration switches "ionic_lut", "ionic_simd" */
+    int cg_start;                     /* --cg-start: enum ct_cg_start, "diffusion.cg_start" (implicit diffusion) */
 } bench_options;
 
 /* The modelled bytes of one node-step by phase (see bytes_per_node_step). */
@@ -122,12 +124,15 @@ static void usage(FILE *f, const char *prog)
             "usage: %s [--backend all|cpu|cuda|opencl] [--models tp06,mitchell_schaeffer]\n"
             "          [--sizes 10000,100000,300000] [--steps N] [--json FILE]\n"
             "          [--diffusion explicit|crank_nicolson|backward_euler] [--split on|off] [--lut] [--simd]\n"
+            "          [--cg-start extrapolate|previous]\n"
             "Times the monodomain time loop on generated slabs (dx %.2f mm, dt %.2f ms) and reports\n"
             "node-steps/s and an estimate of achieved memory bandwidth. Defaults: --backend all\n"
             "--models tp06,mitchell_schaeffer --sizes 10000,100000,300000 --steps 200 --diffusion explicit\n"
             "--split on (a second run of each case with the step timer on: where the time goes).\n"
             "--lut: the ionic model's voltage-only rates from a lookup table (\"ionic_lut\"); --simd: the CPU\n"
-            "reaction as a SIMD loop (\"ionic_simd\"); both off by default (the exact, scalar reference).\n",
+            "reaction as a SIMD loop (\"ionic_simd\"); both off by default (the exact, scalar reference).\n"
+            "--cg-start: the first guess of the implicit diffusion's CG (\"diffusion.cg_start\"): extrapolate\n"
+            "(default: V* + the last step's diffusion increment) or previous (V*, the post-reaction Vm).\n",
             prog, BENCH_DX_MM, BENCH_DT_MS);
 }
 
@@ -231,7 +236,8 @@ static int parse_args(int argc, char **argv, bench_options *o)
         }
         int known = strcmp(name, "--backend") == 0 || strcmp(name, "--models") == 0 ||
                     strcmp(name, "--sizes") == 0 || strcmp(name, "--steps") == 0 || strcmp(name, "--json") == 0 ||
-                    strcmp(name, "--diffusion") == 0 || strcmp(name, "--split") == 0;
+                    strcmp(name, "--diffusion") == 0 || strcmp(name, "--split") == 0 ||
+                    strcmp(name, "--cg-start") == 0;
         if (!known) {
             fprintf(stderr, "ct_bench: unknown option \"%s\" (try --help)\n", arg);
             return -1;
@@ -269,6 +275,15 @@ static int parse_args(int argc, char **argv, bench_options *o)
                 return -1;
             }
             o->json_path = val;
+        } else if (strcmp(name, "--cg-start") == 0) {
+            if (strcmp(val, "extrapolate") == 0)
+                o->cg_start = CT_CG_START_EXTRAPOLATE;
+            else if (strcmp(val, "previous") == 0)
+                o->cg_start = CT_CG_START_PREVIOUS;
+            else {
+                fprintf(stderr, "ct_bench: --cg-start \"%s\": expected extrapolate or previous\n", val);
+                return -1;
+            }
         } else if (strcmp(name, "--split") == 0) {
             if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0) {
                 fprintf(stderr, "ct_bench: --split \"%s\": expected on or off\n", val);
@@ -667,6 +682,8 @@ static int write_json(const char *path, const char *machine, const char *host, i
     ok = ok && cJSON_AddStringToObject(root, "date", date);
     ok = ok && cJSON_AddStringToObject(root, "precision", precision_name());
     ok = ok && cJSON_AddStringToObject(root, "diffusion", diffusion_name(o->diffusion));
+    ok = ok && cJSON_AddStringToObject(root, "cg_start", o->cg_start == CT_CG_START_PREVIOUS ? "previous"
+                                                                                           : "extrapolate");
     ok = ok && cJSON_AddNumberToObject(root, "dx_mm", BENCH_DX_MM);
     ok = ok && cJSON_AddNumberToObject(root, "dt_ms", BENCH_DT_MS);
     if (o->split) {
@@ -831,8 +848,11 @@ int main(int argc, char **argv)
            threads == 1 ? "" : "s", date);
     printf("precision %s, diffusion %s (lumped mass), dx %.2f mm, dt %.2f ms, %ld timed steps after %d warm-up\n",
            precision_name(), diffusion_name(o.diffusion), BENCH_DX_MM, BENCH_DT_MS, o.steps, BENCH_WARMUP_STEPS);
-    printf("ionic rates %s, CPU reaction %s\n", o.ionic_lut ? "from a lookup table (--lut)" : "exact",
-           o.ionic_simd ? "SIMD (--simd)" : "scalar");
+    printf("ionic rates %s, CPU reaction %s%s\n", o.ionic_lut ? "from a lookup table (--lut)" : "exact",
+           o.ionic_simd ? "SIMD (--simd)" : "scalar",
+           o.diffusion == CT_DIFFUSION_EXPLICIT ? ""
+           : o.cg_start == CT_CG_START_PREVIOUS ? ", CG start V* (--cg-start previous)"
+                                                : ", CG start extrapolated");
     printf("GB/s = modelled bytes per node-step (B/node-step column) x node-steps/s; compare with STREAM triad.\n\n");
 
     /* Each backend's device peak bandwidth, once: the yardstick of the "% peak" column. */
@@ -898,6 +918,7 @@ int main(int argc, char **argv)
             }
             cfg.ionic_lut = o.ionic_lut;
             cfg.ionic_simd = o.ionic_simd;
+            cfg.cg_start = o.cg_start;
             ct_sim *sim = NULL;
             st = ct_sim_create(&cfg, &sim);
             if (st != CT_OK) {

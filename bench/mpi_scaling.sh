@@ -4,7 +4,12 @@
 # consistent mass (a CG solve per step), a stimulus at the x = 0 end.
 #
 #   strong: one slab of STRONG_SIZE mm, run on each rank count;
-#   weak:   WEAK_SIZE mm per rank, the slab stretched along x with the rank count (nodes ~ ranks).
+#   weak:   WEAK_SIZE mm per rank, the slab stretched along x with the rank count (nodes ~ ranks);
+#   memory: (not in the default MODES) the N-version slab at MEMORY_DX (20 x 7 x 3 mm; dx 0.1: 442,401 nodes),
+#           TP06, Crank-Nicolson with the consistent mass, 10 steps of 0.05 ms, ECG every 0.25 ms, a
+#           checkpoint at the end: the peak resident memory of every rank (GNU time's %M), bytes per node of
+#           the whole mesh, the largest rank against the first rank count's, and the set-up time per phase
+#           (read, partition, assemble, problem, total; the slowest rank's) from metrics.json.
 #
 # For each run it prints the node-steps/s cardiotwin reports (nodes x steps / time-loop wall time of rank 0),
 # per rank, and the parallel efficiency against the first rank count. Settings (environment, defaults in []):
@@ -20,8 +25,10 @@
 #   THREADS      OMP_NUM_THREADS per rank [1]; with more, unbind the ranks (Open MPI binds each of <= 2 ranks to
 #                one core): LAUNCH_FLAGS="--bind-to none" 
 #   REPEAT       runs per case, the best is kept [1]
+#   MEMORY_DX    dx (mm) of the memory slab [0.1]
 # Examples:
 #   bench/mpi_scaling.sh
+#   MODES=memory RANKS="1 2 4" LAUNCH_FLAGS=--oversubscribe CARDIOTWIN=build-h4/cardiotwin bench/mpi_scaling.sh
 #   RANKS="1 2 4 8" BACKEND=cuda LAUNCH_FLAGS="--hostfile hosts --map-by ppr:4:node" bench/mpi_scaling.sh
 #   RANKS="1 4 16" BACKEND=cuda LAUNCH="srun --gpus-per-task=1 -n" bench/mpi_scaling.sh
 set -euo pipefail
@@ -38,6 +45,7 @@ LAUNCH=${LAUNCH:-"mpirun -np"}
 LAUNCH_FLAGS=${LAUNCH_FLAGS:-}
 THREADS=${THREADS:-1}
 REPEAT=${REPEAT:-1}
+MEMORY_DX=${MEMORY_DX:-0.1}
 
 [ -x "$CARDIOTWIN" ] || { echo "mpi_scaling: $CARDIOTWIN is not built" >&2; exit 1; }
 work=$(mktemp -d /tmp/ct_mpi_scaling_XXXXXX)
@@ -86,6 +94,50 @@ run() {
     printf "%-6s %5d %9d %14.3e %14.3e %9.0f%%\n", m, np, n, r, r / np, 100 * eff }'
 }
 
+# memory NP: one row per rank count: every rank's peak resident memory (MB, rank 0 first) and the set-up phases
+memory_config() {
+  cat > "$1" <<EOF
+{
+  "description": "mpi_scaling memory: N-version slab 20 x 7 x 3 mm at dx $MEMORY_DX mm",
+  "mesh": {"type": "box", "size_mm": [20, 7, 3], "dx_mm": $MEMORY_DX, "fibre_direction": [1, 0, 0]},
+  "model": {"name": "tp06", "cell_type": "epi"},
+  "conductivity": {"sigma_il_S_per_m": 0.17, "sigma_it_S_per_m": 0.019,
+                   "sigma_el_S_per_m": 0.62, "sigma_et_S_per_m": 0.24},
+  "chi_per_mm": 140, "Cm_uF_per_mm2": 0.01, "dt_ms": 0.05, "end_time_ms": 0.5,
+  "diffusion": {"method": "crank_nicolson", "mass": "consistent", "cg_tolerance": 1e-8},
+  "ecg": {"interval_ms": 0.25},
+  "stimuli": [{"name": "S1", "box_min_mm": [0, 0, 0], "box_max_mm": [1.5, 1.5, 1.5],
+               "amplitude_uA_per_uF": 35.714, "start_ms": 0, "duration_ms": 2}]
+}
+EOF
+}
+memory_base=""
+memory() {
+  local np=$1 out="$work/out-memory-$np"
+  memory_config "$work/memory.json"
+  rm -rf "$out" "$work/rss-$np".*
+  # each rank records its own peak (GNU time's maximum resident set, kB) under the launcher's rank number
+  # shellcheck disable=SC2016,SC2086 # the rank variable is expanded by each rank's shell
+  $LAUNCH "$np" $LAUNCH_FLAGS sh -c 'r=${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-${SLURM_PROCID:-0}}};
+    exec /usr/bin/time -f %M -o "$0.$r" "$@"' "$work/rss-$np" "$CARDIOTWIN" run "$work/memory.json" --out "$out" \
+    --backend "$BACKEND" --checkpoint-every 0.5 --quiet > /dev/null
+  local nodes row="" max=0 r kb setup
+  nodes=$(awk -v d="$MEMORY_DX" 'BEGIN { printf "%d", (20/d+1)*(7/d+1)*(3/d+1) }')
+  for r in $(seq 0 $((np - 1))); do
+    kb=$(tail -1 "$work/rss-$np.$r")
+    row="$row $((kb / 1024))"
+    [ "$kb" -gt "$max" ] && max=$kb
+  done
+  [ -n "$memory_base" ] || memory_base=$max
+  setup=$(python3 -c 'import json, sys; s = json.load(open(sys.argv[1]))["setup"]["slowest_rank"]
+print("%.2f %.2f %.2f %.2f %.2f" % (s["read_s"], s["partition_s"], s["assemble_s"], s["problem_s"], s["total_s"]))' \
+          "$out/metrics.json")
+  awk -v np="$np" -v n="$nodes" -v row="$row" -v max="$max" -v base="$memory_base" -v setup="$setup" 'BEGIN {
+    printf "memory %5d %9d  peak MB per rank:%s  largest %.0f MB = %.0f B/node = %.2fx;", np, n, row, max / 1024,
+           max * 1024 / n, max / base
+    printf "  set-up s (read partition assemble problem total): %s\n", setup }'
+}
+
 echo "cardiotwin MPI scaling: backend $BACKEND, $THREADS thread(s) per rank, $END_MS ms at dt 0.05 ms, launcher: $LAUNCH N $LAUNCH_FLAGS"
 printf "%-6s %5s %9s %14s %14s %10s\n" mode ranks nodes node-steps/s per-rank efficiency
 read -r sx sy sz <<< "$STRONG_SIZE"
@@ -97,6 +149,7 @@ for mode in $MODES; do
     case $mode in
       strong) run strong "$np" "$sx" "$sy" "$sz" ;;
       weak) run weak "$np" "$(awk -v a="$wx" -v p="$np" 'BEGIN { print a * p }')" "$wy" "$wz" ;;
+      memory) memory "$np" ;;
       *) echo "mpi_scaling: unknown mode $mode" >&2; exit 2 ;;
     esac
   done

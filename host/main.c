@@ -69,11 +69,15 @@ static const struct {
                "        induction before and after lesions: SPEC is sphere:x,y,z,r  line:x1,y1,z1,x2,y2,z2,r\n"
                "        or box:x1,y1,z1,x2,y2,z2 (mm; non-conducting); the report says site by site whether\n"
                "        re-entry is still inducible\n"},
-    {"plan", "  plan INPUT.json --out DIR [--max-rounds 3] [--lesion SPEC]... [the options of induce]\n"
+    {"plan", "  plan INPUT.json --out DIR [--max-rounds 3] [--prescreen-top K] [--lesion SPEC]... [the options of induce]\n"
              "        virtual ablation planning: induction from every site; for each induced re-entry its circuit\n"
              "        (cycle length, encircled obstacle, isthmus width, end points, entrance and exit, direction)\n"
              "        and a line lesion transecting the isthmus; re-test (DIR/round-K/) from the inducing sites and\n"
-             "        those within 10 mm of a new lesion; repeat until none induces. --lesion: user lesions, kept\n"},
+             "        those within 10 mm of a new lesion; repeat until none induces. --lesion: user lesions, kept.\n"
+             "        --prescreen-top K: rank the sites with the pre-screen (see prescreen) and run the protocol\n"
+             "        only from its top K; the report lists the sites screened out with their scores. Each\n"
+             "        induced VT: Vm traces at the pacing and exit sites, monomorphic or polymorphic (cycle\n"
+             "        length per cycle, phase-singularity drift); ERP per site before and after the lesions\n"},
     {"cohort", "  cohort COHORT.json --out DIR [--jobs N] [--backend B] [--quiet]\n"
                "        an in-silico trial: every member (configuration or patient) under every combination of\n"
                "        the variations (drug block, pacing, end time, dt), runs in parallel processes; writes\n"
@@ -217,7 +221,7 @@ static int cmd_run(int argc, char **argv)
         return fail(ct_error_message());
     }
     ct_sim *sim = NULL;
-    lst = ct_sim_create(&cfg, &sim);
+    lst = ct_sim_create_split(&cfg, &sim); /* under mpirun: each rank assembles only its share */
     if (ct_mpi_agree(lst) != CT_OK) {
         ct_sim_destroy(sim);
         ct_config_free(&cfg);
@@ -232,6 +236,10 @@ static int cmd_run(int argc, char **argv)
         fprintf(stderr, "cardiotwin: %s: %zu nodes, %zu tets, model %s, dt %g ms to %g ms (explicit limit %.3g ms)\n",
                 config, sim->mesh->n_nodes, sim->mesh->n_tets, cfg.model_name, cfg.dt_ms, cfg.end_time_ms,
                 sim->explicit_dt_limit_ms);
+        const ct_setup_timing *t = &sim->setup_max; /* the slowest rank per phase (serially: this run) */
+        fprintf(stderr, "cardiotwin: set-up %.3g s (read %.3g s, partition %.3g s, assemble %.3g s, problem %.3g s%s)\n",
+                t->total_s, t->read_s, t->partition_s, t->assemble_s, t->problem_s,
+                ct_mpi_size() > 1 ? "; the slowest rank per phase" : "");
     }
     ct_run_options opt = {.out_dir = out,
                           .quiet = quiet,
@@ -298,7 +306,7 @@ static int cmd_study(int argc, char **argv, int ablate)
         return fail("out of memory");
     ct_study_options_defaults(o);
     ct_induce_protocol *p = &o->protocol;
-    int rc = 0, max_rounds = 3;
+    int rc = 0, max_rounds = 3, prescreen_top = 0;
     for (int i = 0; i < argc && rc == 0; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         struct {
@@ -316,7 +324,8 @@ static int cmd_study(int argc, char **argv, int ablate)
                    {"--stim-amplitude", &p->stim_amplitude_uA_per_uF, NULL},
                    {"--dt-ms", &p->dt_ms, NULL},
                    {"--jobs", NULL, &o->jobs},
-                   {ablate == 2 ? "--max-rounds" : "(plan only)", NULL, &max_rounds}};
+                   {ablate == 2 ? "--max-rounds" : "(plan only)", NULL, &max_rounds},
+                   {ablate == 2 ? "--prescreen-top" : "(plan only)", NULL, &prescreen_top}};
         int matched = 0;
         for (size_t k = 0; k < sizeof num / sizeof num[0] && !matched; k++) {
             if (strcmp(a, num[k].opt) != 0)
@@ -385,8 +394,17 @@ static int cmd_study(int argc, char **argv, int ablate)
         fprintf(stderr, "cardiotwin plan: --max-rounds %d is outside [1, 20]\n", max_rounds);
         rc = 2;
     }
-    if (ablate == 2)
+    int prescreen_given = 0;
+    for (int i = 0; i < argc; i++)
+        prescreen_given |= strcmp(argv[i], "--prescreen-top") == 0;
+    if (rc == 0 && ablate == 2 && prescreen_given && prescreen_top < 1) {
+        fprintf(stderr, "cardiotwin plan: --prescreen-top %d: K must be at least 1\n", prescreen_top);
+        rc = 2;
+    }
+    if (ablate == 2) {
         o->plan_rounds = max_rounds;
+        o->prescreen_top = prescreen_top;
+    }
     if (rc == 0 && ct_study_run(o) != CT_OK)
         rc = fail(ct_error_message());
     free(o);
@@ -488,9 +506,10 @@ static int cmd_prescreen(int argc, char **argv)
         rc = fail(ct_error_message());
     if (rc == 0 && !(res = calloc((size_t)n, sizeof *res)))
         rc = fail("out of memory");
+    int n_failed = 0; /* a site that cannot run (beside scar, outside the mesh) fails alone: the rest are ranked */
     for (int k = 0; rc == 0 && k < n; k++) {
         if (ct_prescreen_site(ps, &sites[k], &res[k]) != CT_OK)
-            rc = fail(ct_error_message());
+            n_failed++, fprintf(stderr, "  %s: FAILED: %s\n", sites[k].name, res[k].reason);
         else if (!o->quiet)
             fprintf(stderr, "  %s: %s (%s S%d at %g ms), persistence %.0f ms, %.2f s\n", sites[k].name,
                     res[k].inducible ? "RE-ENTRY predicted" : "no re-entry predicted",
@@ -507,6 +526,11 @@ static int cmd_prescreen(int argc, char **argv)
             printf("cardiotwin prescreen: %d sites in %.1f s; top %d: %s%s%s%s%s ...; wrote %s\n", n, ct_now_s() - t0,
                    top_k, res[0].name, n > 1 ? ", " : "", n > 1 ? res[1].name : "", n > 2 ? ", " : "",
                    n > 2 ? res[2].name : "", path);
+        for (int k = 0; rc == 0 && n_failed && k < n; k++) /* failed sites are ranked last */
+            if (res[k].failed)
+                fprintf(stderr, "cardiotwin prescreen: site %s failed%s", res[k].name, --n_failed ? ", " : "\n");
+        if (rc == 0 && res[n - 1].failed)
+            rc = 1;
     }
     free(res);
     free(sites);

@@ -33,6 +33,15 @@ enum ct_diffusion_method {
     CT_DIFFUSION_BACKWARD_EULER = 2   /* theta = 1 */
 };
 
+/* The first guess x0 of the implicit diffusion's CG (Crank-Nicolson, backward Euler; not with a lumped ionic
+ * current, whose start stays V*). V* is this step's post-reaction Vm, V^n the Vm before this step's reaction,
+ * V*^(n-1) the last step's post-reaction Vm. */
+enum ct_cg_start {
+    CT_CG_START_EXTRAPOLATE = 0, /* x0 = V* + (V^n - V*^(n-1)): the last step's diffusion increment repeated (the
+                                    default); the backend keeps V*^(n-1), one more vector in its state blob */
+    CT_CG_START_PREVIOUS = 1     /* x0 = V*, the start before the extrapolation was added */
+};
+
 /* One rank's share of a problem split across MPI ranks (host/mpi/): its nodes are numbered owned first
  * (0..n_owned-1), then ghosts (n_owned..n_nodes-1: copies of other ranks' nodes that share an element with
  * an owned node). The owned nodes start with the interior ones (0..n_interior-1), whose matrix rows read
@@ -102,6 +111,8 @@ typedef struct ct_backend_problem {
                                         (ionic current and stimulus) through the lumped mass, M (v_new - v)/dt =
                                         M_L (v* - v)/dt - K v~ ("diffusion.ionic_mass" "lumped"); 0: through M.
                                         Ignored with the lumped mass (the same); refused with explicit consistent */
+    int cg_start;                    /* enum ct_cg_start: the first guess of the implicit diffusion's CG
+                                        ("diffusion.cg_start"); the zero value is the default, extrapolated */
     const double *initial_vm_mV;     /* NULL: each node starts at its model's initial Vm; else n_nodes values (mV)
                                         that replace it after the model's initial state is set (the ionic state
                                         is the model's), at create ("initial_vm_mV") */
@@ -177,8 +188,8 @@ typedef struct ct_backend_ops {
     /* Copies a field (n_nodes values; max_beats * n_nodes for the per-beat times) to host memory owned by
      * the caller. The beat fields need max_beats > 0 (CT_ERR_INTERNAL otherwise). */
     ct_status (*download)(ct_backend_ctx *ctx, enum ct_field field, double *host);
-    /* The whole dynamic state (Vm, the ionic state, activation and beat tracking: everything step()
-     * changes) as an opaque blob, for snapshots (programmed stimulation restarts from the end of the drive
+    /* The whole dynamic state (Vm, the ionic state, activation and beat tracking, and with the extrapolated CG
+     * start the last post-reaction Vm: everything step() changes) as an opaque blob, for snapshots (programmed stimulation restarts from the end of the drive
      * train) and checkpoints. state_size() gives its size in bytes; save_state() copies it into the
      * caller's buffer, load_state() back. A blob is only meaningful to the same backend, built from the
      * same problem (and, for OpenCL, the same device); after load_state() the run continues bit for bit

@@ -9,7 +9,9 @@
  *
  * Two entries: ct_cg_solve forms the start from the x given (A x, then cg_start); the implicit diffusion step
  * has its backend form the whole start in one pass (cg_start_implicit: x = vm, whose ghosts are current after
- * the reaction, and r = -K vm with no product with A) and enters at ct_cg_iterate.
+ * the reaction, and r = -K vm with no product with A; or, extrapolated, x = tmp = vm + the last step's
+ * diffusion increment, r = -K vm - A d in the same pass: ct_node_ops.h ct_cg_start_implicit_row) and enters
+ * at ct_cg_iterate.
  */
 #include <math.h>
 

@@ -13,6 +13,8 @@
  *   ct_csr_row_dot     one row of a CSR product (the CPU and OpenCL SpMV; CUDA uses cuSPARSE)
  *   ct_cg_start_node   the per-node tail of a CG start (z = D^-1 r, p = z, the three start sums), shared by the
  *                      start from a given x (r = b - A x) and the implicit one-pass start (r = -K v)
+ *   ct_cg_start_implicit_row  one row of the implicit one-pass start, from V* or extrapolated (x0 = V* + d)
+ *   ct_cg_accept_node  the end of an extrapolated implicit step: V* kept, vm <- the solution
  *   ct_detect_node     first activation (upward crossing, linearly interpolated in time), the beat-tracking
  *                      step (backend.h) and the blow-up predicate of one node
  *
@@ -144,6 +146,57 @@ CT_FN void ct_cg_start_node(ct_size i, ct_real bi, ct_real ri, const CT_GLOBAL c
     sums[0] += (ct_acc)bi * (ct_acc)bi;
     sums[1] += (ct_acc)ri * (ct_acc)zi;
     sums[2] += (ct_acc)ri * (ct_acc)ri;
+}
+
+/* One row i of the implicit diffusion's CG start (ct_device_ops.cg_start_implicit), in one pass over the row:
+ * K v and, with consistent mass (consistent != 0; m_val is read only then), M v, where v = vm is this step's post-reaction Vm V*;
+ * b_i = (M v)_i / dt - (1 - theta) (K v)_i (M lumped: m_i/dt v_i);
+ * - previous start (extrapolate 0): x0 = V*, whose residual b - A V* is -K V* exactly (A = M/dt + theta K);
+ * - extrapolated start (extrapolate 1): x0 = V* + d with d = vm_prev - vstar_prev (V^n, the Vm before this step's
+ *   reaction, less V*^(n-1), the last step's post-reaction Vm: the last step's diffusion increment, which the
+ *   solution of this step repeats to first order), stored in x0[i]; residual r_i = -(K V*)_i - (A d)_i, A d
+ *   taken in the same row loop from d at the row's columns (a_val read only then).
+ * Then ct_cg_start_node (r, z, p and the row's b.b, r.z, r.r added to sums). With d = 0 (vstar_prev = vm_prev,
+ * as a backend sets it at create) the extrapolated start equals the previous one bit for bit. */
+CT_FN void ct_cg_start_implicit_row(ct_size i, int consistent, int extrapolate, ct_real dt_ms, ct_real one_minus_theta,
+                                    const CT_GLOBAL int *row_ptr, const CT_GLOBAL int *col,
+                                    const CT_GLOBAL ct_real *k_val, const CT_GLOBAL ct_real *m_val,
+                                    const CT_GLOBAL ct_real *a_val, const CT_GLOBAL ct_real *mass_over_dt,
+                                    const CT_GLOBAL ct_real *vm, const CT_GLOBAL ct_real *vm_prev,
+                                    const CT_GLOBAL ct_real *vstar_prev, const CT_GLOBAL ct_real *inv_diag,
+                                    CT_GLOBAL ct_real *x0, CT_GLOBAL ct_real *r, CT_GLOBAL ct_real *z,
+                                    CT_GLOBAL ct_real *p, ct_acc *sums)
+{
+    ct_real kv = 0, mv = 0, ad = 0;
+    for (int k = row_ptr[i]; k < row_ptr[i + 1]; k++) {
+        int j = col[k];
+        ct_real v = vm[j];
+        kv += k_val[k] * v;
+        if (consistent)
+            mv += m_val[k] * v;
+        if (extrapolate)
+            ad += a_val[k] * (vm_prev[j] - vstar_prev[j]);
+    }
+    ct_real bi = consistent ? ct_rhs_implicit_consistent_node(mv, kv, dt_ms, one_minus_theta)
+                       : ct_rhs_implicit_lumped_node(mass_over_dt[i], vm[i], kv, one_minus_theta);
+    ct_real ri = -kv;
+    if (extrapolate) {
+        x0[i] = vm[i] + (vm_prev[i] - vstar_prev[i]);
+        ri = -kv - ad;
+    }
+    ct_cg_start_node(i, bi, ri, inv_diag, r, z, p, sums);
+}
+
+/* The end of an implicit step with the extrapolated start, node i: vstar_prev_i <- vm_i (V*, kept for the next
+ * step's start); vm_i <- x_i (the CG solution) on the owned nodes (owned != 0); a ghost keeps V* until the halo
+ * refreshes it. For a backend that cannot swap its buffers (CUDA's are bound to cuSPARSE descriptors). */
+CT_FN void ct_cg_accept_node(ct_size i, int owned, CT_GLOBAL ct_real *vm, const CT_GLOBAL ct_real *x,
+                             CT_GLOBAL ct_real *vstar_prev)
+{
+    ct_real v = vm[i];
+    vstar_prev[i] = v;
+    if (owned)
+        vm[i] = x[i];
 }
 
 /* ---- detection -------------------------------------------------------------------------------- */

@@ -36,6 +36,12 @@ ct_status ct_step_core_init(ct_step_core *s, const ct_backend_problem *pb, const
         return ct_error_set(CT_ERR_BACKEND, "%s backend: a lumped ionic current with explicit consistent-mass "
                             "diffusion is not implemented (use crank_nicolson or backward_euler)", backend);
     s->lumped_ionic = pb->lumped_ionic && s->consistent; /* with the lumped mass M = M_L: nothing changes */
+    if (pb->cg_start != CT_CG_START_EXTRAPOLATE && pb->cg_start != CT_CG_START_PREVIOUS)
+        return ct_error_set(CT_ERR_BACKEND, "%s backend: unknown CG start %d", backend, pb->cg_start);
+    s->cg_extrapolate = pb->diffusion != CT_DIFFUSION_EXPLICIT && !s->lumped_ionic &&
+                        pb->cg_start == CT_CG_START_EXTRAPOLATE;
+    if (s->cg_extrapolate && !ops->cg_accept)
+        return ct_error_set(CT_ERR_INTERNAL, "%s backend: the extrapolated CG start needs cg_accept", backend);
     s->has_stim = pb->stim_mask != NULL;
     s->use_node_set = pb->node_param_set != NULL;
     s->max_beats = pb->max_beats;
@@ -182,10 +188,15 @@ static ct_status diffuse(ct_step_core *s, ct_real dt, double t_ms, int *detected
         return ct_cg_solve(s, CT_VEC_VM, cg_iterations);
     }
     /* (M/dt + theta K) v_new = M/dt v - (1 - theta) K v, from v_new = v (the post-reaction Vm): the residual
-     * of that start is -K v, so b, r, z, p and their sums come from one pass (cg_start_implicit) */
+     * of that start is -K v, so b, r, z, p and their sums come from one pass (cg_start_implicit). With the
+     * extrapolated start (cg_extrapolate) the same pass starts x = tmp from v + the last step's diffusion
+     * increment, and cg_accept makes the solution vm, keeping v for the next step. */
     double s3[3];
     CT_CHECK(o->cg_start_implicit(d, dt, (ct_real)(1.0 - s->theta), s3));
-    return ct_cg_iterate(s, CT_VEC_VM, s3, cg_iterations);
+    if (!s->cg_extrapolate)
+        return ct_cg_iterate(s, CT_VEC_VM, s3, cg_iterations);
+    CT_CHECK(ct_cg_iterate(s, CT_VEC_TMP, s3, cg_iterations));
+    return o->cg_accept(d);
 }
 
 /* Step timer: charges the time since *mark_s, less the halo time charged meanwhile, to *phase_s, and moves

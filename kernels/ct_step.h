@@ -24,7 +24,8 @@ extern "C" {
 /* The vectors the step and CG name (n values each, ct_real). */
 enum ct_vec_id {
     CT_VEC_VM = 0, /* transmembrane potential, mV */
-    CT_VEC_TMP,    /* work: the increment dv (explicit, consistent); M v in CUDA's implicit start */
+    CT_VEC_TMP,    /* work: the increment dv (explicit, consistent); M v in CUDA's implicit start from V*; the
+                      CG solution x of the implicit step with the extrapolated start (cg_accept) */
     CT_VEC_Q,      /* work: K v, A x, A p */
     CT_VEC_P       /* CG search direction */
 };
@@ -89,6 +90,12 @@ typedef struct ct_device_ops {
      * r = b - A vm = -K vm (exact, as A = M/dt + theta K), z = D^-1 r, p = z; local b.b, r.z, r.r in
      * sums[0..2] (as cg_start). Replaces spmv K, spmv M, rhs, spmv A and cg_start: one pass instead of five. */
     ct_status (*cg_start_implicit)(void *dev, ct_real dt_ms, ct_real one_minus_theta, double sums[3]);
+    /* With ct_step_core.cg_extrapolate the start above is instead x = tmp = vm + (vm_prev - vstar_prev) on the
+     * owned rows (vm_prev, vstar_prev and vm current at the ghosts: no exchange), r = -K vm - A (vm_prev -
+     * vstar_prev); the row is ct_cg_start_implicit_row. After CG has solved for tmp, cg_accept (required then):
+     * vstar_prev <- vm (every row, the ghosts too), vm <- tmp (owned rows at least; ghost rows of vm are
+     * refreshed by the end-of-step exchange before they are read). A backend may swap buffers to do it. */
+    ct_status (*cg_accept)(void *dev);
 } ct_device_ops;
 
 /* What every backend's context holds for the driver: the problem's scalars and the halo state. Embedded in the
@@ -102,6 +109,9 @@ typedef struct ct_step_core {
     int consistent;           /* consistent mass */
     int lumped_ionic;         /* implicit + consistent mass: the reaction's increment through the lumped mass */
     int use_cg;               /* implicit, or explicit with consistent mass */
+    int cg_extrapolate;       /* implicit, no lumped ionic current, pb->cg_start CT_CG_START_EXTRAPOLATE: the
+                                 backend keeps vstar_prev (n ct_real, in its state blob, = vm at create so
+                                 the first step's start is V*) and fills in cg_accept */
     int has_stim;             /* the problem has a stimulus mask */
     int use_node_set;         /* the problem has per-node parameter sets */
     int max_beats;

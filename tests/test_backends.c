@@ -15,7 +15,10 @@
  * N-version benchmark slab (explicit, consistent mass); several stimuli with their masks (overlapping, a sphere,
  * mask bit 31, amplitudes switched per run); per-node parameter sets (cell type bands and a border zone);
  * first activation and beat tracking (max_beats > 0, more beats than kept); a forced blow-up (bad node and
- * value as on the CPU); save_state / load_state bit for bit on every diffusion path and across a whole beat; a
+ * value as on the CPU); the implicit paths with the extrapolated CG start (the default) and Crank-Nicolson with
+ * the previous start (x0 = V*), the extrapolated one taking under 0.9x its iterations; save_state / load_state
+ * bit for bit on every diffusion path (the implicit ones carry the extrapolated start's last V*) and across a
+ * whole beat; a
  * one-rank halo (the halo protocol of backend.h with no ghosts); the table's edges (initial state, one step,
  * fields a problem lacks, destroy(NULL)); backend selection, a bad device index and a problem of no nodes
  * (refused by the device backends). In the cpu suite the comparison cases run the reference once, with their
@@ -437,6 +440,38 @@ BACKEND_CASE(crank_nicolson_consistent, 300)
     problem_free(&p);
 }
 
+/* The implicit cases above run with the default CG start, extrapolated (diffusion.cg_start "extrapolate": x0 =
+ * V* + the last step's diffusion increment, backend.h ct_cg_start); this one runs Crank-Nicolson with the
+ * previous start, x0 = V*, against the CPU, and on every backend the extrapolated start takes fewer iterations on
+ * this moving front (the backend's own count: the tolerance case above holds it to the CPU's): 0.82x measured at
+ * this slab's dt of 0.02 ms, so under 0.9x is asked here; test_cg_start asks under 0.8x at dt 0.01 ms (0.75x). */
+BACKEND_CASE(crank_nicolson_consistent_previous_start, 300)
+{
+    problem p, q;
+    small_slab_cg(&p, "crank_nicolson", "consistent", "crank_nicolson consistent, previous start");
+    p.cfg.cg_start = CT_CG_START_PREVIOUS;
+    problem_build(&p, 0);
+    run cpu_prev;
+    compare_case(be, &p, &TOL_CG, 0.5, "crank_nicolson consistent, previous start", &cpu_prev);
+    small_slab_cg(&q, "crank_nicolson", "consistent", "crank_nicolson consistent, extrapolated start");
+    cr_assert_eq(q.cfg.cg_start, CT_CG_START_EXTRAPOLATE, "the default start is not the extrapolated one");
+    problem_build(&q, 0);
+    session s;
+    run got;
+    session_open(&s, be, &q);
+    session_run(&s, &q, NULL, &got);
+    session_close(&s);
+    double ratio = (double)got.cg_iterations / (double)cpu_prev.cg_iterations;
+    fprintf(stderr, "%s: CG iterations %ld from V* (cpu), %ld extrapolated (%s): %.3fx\n", be->name,
+            cpu_prev.cg_iterations, got.cg_iterations, be->name, ratio);
+    cr_expect_lt(ratio, 0.9, "%s: the extrapolated start took %ld iterations, the previous %ld (%.3fx)", be->name,
+                 got.cg_iterations, cpu_prev.cg_iterations, ratio);
+    run_free(&got);
+    run_free(&cpu_prev);
+    problem_free(&q);
+    problem_free(&p);
+}
+
 /* Crank-Nicolson, consistent mass, the reaction's increment through the lumped mass (diffusion.ionic_mass
  * "lumped": spmv K, the CT_RHS_IMPLICIT_LUMPED_IONIC right-hand side, CG from vm). */
 BACKEND_CASE(crank_nicolson_lumped_ionic, 300)
@@ -788,7 +823,7 @@ BACKEND_CASE(state_save_restore_bit_for_bit, 300)
         const char *model, *method, *mass;
     } variants[] = {
         {TP06, "explicit", "lumped"},       {TP06, "explicit", "consistent"}, {TP06, "crank_nicolson", "consistent"},
-        {TP06, "backward_euler", "lumped"}, {MS, "crank_nicolson", "lumped"},
+        {TP06, "backward_euler", "lumped"}, {MS, "crank_nicolson", "lumped"}, {TP06, "crank_nicolson", "lumped"},
     };
     for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
         char label[128];

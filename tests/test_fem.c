@@ -245,3 +245,40 @@ Test(fem, rcm_renumbering_restores_locality)
     free(scramble);
     ct_mesh_destroy(m);
 }
+
+/* The sparsity pattern (ct_csr_from_tets, built row by row from the elements around each node) is exactly
+ * the set of node pairs that share an element, each row sorted, against a dense n x n table, on a renumbered
+ * box (rows far from diagonal) and on a hand-made mesh whose node 3 is in no element (an empty row but its
+ * diagonal is absent too: no element, no entry). */
+Test(fem, csr_pattern_is_the_pairs_sharing_an_element)
+{
+    ct_mesh *m = box(0.5, NULL);
+    cr_assert_eq(ct_mesh_reorder_rcm(m, NULL), CT_OK, "%s", ct_error_message());
+    for (int pass = 0; pass < 2; pass++) {
+        static const int32_t tets2[8] = {0, 1, 2, 4, 1, 2, 4, 5};
+        size_t n = pass == 0 ? m->n_nodes : 6, ne = pass == 0 ? m->n_tets : 2;
+        const int32_t *t = pass == 0 ? m->tets : tets2;
+        unsigned char *dense = calloc(n * n, 1);
+        cr_assert_not_null(dense);
+        for (size_t e = 0; e < ne; e++)
+            for (int a = 0; a < 4; a++)
+                for (int b = 0; b < 4; b++)
+                    dense[(size_t)t[4 * e + a] * n + (size_t)t[4 * e + b]] = 1;
+        ct_csr *g = NULL;
+        cr_assert_eq(ct_csr_from_tets(n, ne, t, &g), CT_OK, "%s", ct_error_message());
+        size_t want = 0;
+        for (size_t k = 0; k < n * n; k++)
+            want += dense[k];
+        cr_assert_eq(g->nnz, want, "pass %d: %zu entries, %zu pairs", pass, g->nnz, want);
+        cr_assert_eq((size_t)g->row_ptr[n], want);
+        for (size_t i = 0; i < n; i++)
+            for (int32_t k = g->row_ptr[i]; k < g->row_ptr[i + 1]; k++) {
+                cr_assert(dense[i * n + (size_t)g->col[k]], "pass %d: (%zu, %d) shares no element", pass, i, g->col[k]);
+                cr_assert(k == g->row_ptr[i] || g->col[k] > g->col[k - 1], "pass %d: row %zu not sorted", pass, i);
+                cr_assert_eq(g->val[k], 0.0);
+            }
+        ct_csr_destroy(g);
+        free(dense);
+    }
+    ct_mesh_destroy(m);
+}

@@ -484,6 +484,120 @@ Test(mpi, restart_equals_uninterrupted_on_two_ranks, .timeout = 600)
     free(dir);
 }
 
+/* The slab configuration at dir/name with its "mesh" object replaced by the JSON text `mesh`. */
+static void write_mesh_variant(const char *dir, const char *name, const char *mesh, char *path, size_t len)
+{
+    write_config(dir, name, 1.0, "explicit", 0, 0, path, len);
+    char *text = ct_test_read(path);
+    cr_assert_not_null(text);
+    cJSON *root = cJSON_Parse(text), *m = cJSON_Parse(mesh);
+    free(text);
+    cr_assert(root && m, "%s", mesh);
+    cJSON_ReplaceItemInObject(root, "mesh", m);
+    char *out = cJSON_Print(root);
+    cJSON_Delete(root);
+    cr_assert_eq(ct_test_write(path, out), 0);
+    cJSON_free(out);
+}
+
+/* Occurrences of `what` in `text`. */
+static int count_of(const char *text, const char *what)
+{
+    int k = 0;
+    for (const char *p = text ? strstr(text, what) : NULL; p; p = strstr(p + 1, what))
+        k++;
+    return k;
+}
+
+/* Bad input under MPI at the split set-up (every rank reads the mesh itself, ct_sim_create_split): a rank
+ * that cannot read its mesh, and a rank that reads another mesh than rank 0, stop every rank (no hang)
+ * with one message naming the rank and the file. */
+Test(mpi, bad_mesh_on_one_rank_stops_all, .timeout = 300)
+{
+    mpi_env();
+    char *dir = ct_test_tmpdir("mpi_badmesh");
+    char good[1024], gone[1024], other[1024], cmd[8192], mesh[512];
+    write_config(dir, "good.json", 1.0, "explicit", 0, 0, good, sizeof good);
+    snprintf(mesh, sizeof mesh, "{\"type\": \"file\", \"path\": \"%s/gone_mesh.vtu\"}", dir);
+    write_mesh_variant(dir, "gone.json", mesh, gone, sizeof gone);
+    /* the slab's box at another resolution: a mesh that reads, but not rank 0's */
+    write_mesh_variant(dir, "other.json",
+                       "{\"type\": \"box\", \"size_mm\": [20, 7, 3], \"dx_mm\": 0.25, \"fibre_direction\": [1, 0, 0]}",
+                       other, sizeof other);
+    const char *second[2] = {gone, other};
+    const char *expect[2] = {"gone_mesh.vtu", "is not rank 0's"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof cmd,
+                 "%s %s 1 %s %s run %s --out %s/out%d --quiet : %s 1 %s run %s --out %s/out%d --quiet : "
+                 "%s 1 %s run %s --out %s/out%d --quiet",
+                 CT_MPIEXEC, CT_MPIEXEC_NP, CT_MPIEXEC_PREFLAGS, CT_BINARY, good, dir, k, CT_MPIEXEC_NP, CT_BINARY,
+                 second[k], dir, k, CT_MPIEXEC_NP, CT_BINARY, good, dir, k);
+        char *log = NULL;
+        int rc = ct_test_shell(cmd, &log);
+        cr_assert_neq(rc, 0, "%s", log);
+        cr_assert(log && strstr(log, "rank 1: ") && strstr(log, expect[k]),
+                  "the message names rank 1 and \"%s\":\n%s", expect[k], log);
+        cr_assert_eq(count_of(log, expect[k]), 1, "one message, from rank 0 only:\n%s", log);
+        cr_assert_null(strstr(log, "MPI_ABORT"), "the ranks stop on the agreed status, not by MPI_Abort:\n%s", log);
+        free(log);
+    }
+    ct_test_rmtree(dir);
+    free(dir);
+}
+
+/* The split set-up reports its phases: metrics.json's "setup" (rank 0's and the slowest rank's) and rank 0's
+ * console line, and a 2-rank run's explicit time-step limit (a maximum over the ranks' owned rows) is the
+ * serial one to the printed digits. */
+Test(mpi, setup_phases_reported, .timeout = 300)
+{
+    mpi_env();
+    char *dir = ct_test_tmpdir("mpi_setup");
+    char config[1024], d1[1200], d2[1200];
+    write_config(dir, "slab.json", 0.5, "explicit", 0, 0, config, sizeof config);
+    snprintf(d1, sizeof d1, "%s/serial", dir);
+    snprintf(d2, sizeof d2, "%s/np2", dir);
+    char cmd[4096], *log1 = NULL, *log2 = NULL;
+    snprintf(cmd, sizeof cmd, "%s run %s --out %s --backend cpu", CT_BINARY, config, d1);
+    cr_assert_eq(ct_test_shell(cmd, &log1), 0, "%s", log1);
+    snprintf(cmd, sizeof cmd, "%s %s 2 %s %s run %s --out %s --backend cpu", CT_MPIEXEC, CT_MPIEXEC_NP,
+             CT_MPIEXEC_PREFLAGS, CT_BINARY, config, d2);
+    cr_assert_eq(ct_test_shell(cmd, &log2), 0, "%s", log2);
+    const char *limit1 = strstr(log1, "explicit limit "), *limit2 = strstr(log2, "explicit limit ");
+    cr_assert(limit1 && limit2, "%s\n%s", log1, log2);
+    cr_assert_eq(strncmp(limit1, limit2, 30), 0, "serial %.30s, 2 ranks %.30s", limit1, limit2);
+    cr_assert(strstr(log2, "set-up ") && strstr(log2, "partition ") && strstr(log2, "the slowest rank per phase"),
+              "%s", log2);
+    for (int k = 0; k < 2; k++) {
+        char path[1300];
+        snprintf(path, sizeof path, "%s/metrics.json", k ? d2 : d1);
+        char *text = ct_test_read(path);
+        cr_assert_not_null(text, "%s", path);
+        cJSON *root = cJSON_Parse(text);
+        free(text);
+        const cJSON *su = cJSON_GetObjectItem(root, "setup");
+        const cJSON *slow = cJSON_GetObjectItem(su, "slowest_rank");
+        cr_assert(su && slow, "%s: no setup", path);
+        const char *keys[] = {"read_s", "partition_s", "assemble_s", "problem_s", "total_s"};
+        double sum = 0;
+        for (int q = 0; q < 5; q++) {
+            const cJSON *v = cJSON_GetObjectItem(su, keys[q]), *w = cJSON_GetObjectItem(slow, keys[q]);
+            cr_assert(cJSON_IsNumber(v) && cJSON_IsNumber(w) && v->valuedouble >= 0 && w->valuedouble >= v->valuedouble,
+                      "%s: setup.%s", path, keys[q]);
+            if (q < 4)
+                sum += v->valuedouble;
+        }
+        double total = cJSON_GetObjectItem(su, "total_s")->valuedouble;
+        cr_assert(total > 0 && fabs(sum - total) <= 1e-6 + 1e-9 * total, "%s: phases %g s, total %g s", path, sum, total);
+        double part = cJSON_GetObjectItem(su, "partition_s")->valuedouble;
+        cr_assert(k ? part > 0 : part == 0, "%s: partition_s %g", path, part);
+        cJSON_Delete(root);
+    }
+    free(log1);
+    free(log2);
+    ct_test_rmtree(dir);
+    free(dir);
+}
+
 /* Other commands refuse to run as several ranks. */
 Test(mpi, other_commands_refuse_ranks, .timeout = 120)
 {

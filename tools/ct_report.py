@@ -1328,6 +1328,11 @@ def section_summary(report):
         lines.append(ablation_verdict(a)[0])
     if report.get("plan"):
         lines += plan_findings(report["plan"])
+    raw = report.get("raw") or {}
+    if isinstance(raw.get("prescreen"), dict):
+        lines.append(prescreen_line(raw["prescreen"]))
+    for heading, name, site in collect_vts(raw):
+        lines.append(vt_line(heading, site["vt"]))
     grouped = {}  # one line per site and reason, naming the phases it failed in
     for f in (summary or {}).get("failed", []):
         grouped.setdefault((f["name"], f["message"]), []).append(
@@ -1340,7 +1345,253 @@ def section_summary(report):
     return '<h2>Key findings</h2><ul>%s</ul>' % "".join("<li>%s</li>" % esc(l) for l in lines)
 
 
-def render_html(report, maps, ecg):
+
+# ----------------------------------------------------------------------------------------------
+# `cardiotwin plan`: the pre-screen, each induced VT (Vm traces, cycle lengths, PS trajectory), the ERPs
+# (read from report.json as it is: sections newer than the checked ones above, absent in older reports)
+# ----------------------------------------------------------------------------------------------
+
+def _dict(v):
+    return v if isinstance(v, dict) else {}
+
+
+def _list(v):
+    return v if isinstance(v, list) else []
+
+
+def _num(v):
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def collect_vts(raw):
+    """Every induced VT with recorded traces: (heading, site name, site result), before ablation and at a
+    site's last re-test after it."""
+    vts = []
+    before = {}
+    for s in _list(raw.get("sites")):
+        if isinstance(s, dict):
+            before[s.get("name")] = s
+            if isinstance(s.get("vt"), dict):
+                vts.append(("%s, before ablation" % s.get("name"), s.get("name"), s))
+    for e in _list(_dict(raw.get("ablation")).get("sites")):
+        a = _dict(e).get("result_after")
+        if isinstance(a, dict) and isinstance(a.get("vt"), dict) and a is not before.get(e.get("name")) \
+                and a != before.get(e.get("name")):
+            vts.append(("%s, at its last re-test after ablation" % e.get("name"), e.get("name"), a))
+    return vts
+
+
+def vt_line(name, vt):
+    cl = vt.get("cl_mean_ms")
+    text = "VT from %s: %s" % (name, vt.get("classification", "not classified"))
+    if _num(cl) is not None:
+        text += ", cycle length %s \u00b1 %s ms over %d cycles at the %s" % (
+            _fmt(cl, 0), _fmt(vt.get("cl_sd_ms"), 1), len(_list(vt.get("cl_ms"))), vt.get("cl_at", "exit site"))
+    return text + "."
+
+
+def prescreen_line(pre):
+    ranked = _list(pre.get("ranked"))
+    run = [r.get("name") for r in ranked if r.get("run")]
+    out = _list(pre.get("screened_out"))
+    text = "Pre-screen: %d sites ranked in %s s; the full protocol ran from the top %s (%s)" % (
+        len(ranked), _fmt(_num(pre.get("wall_s")), 1), pre.get("top_k"), ", ".join(map(str, run)) or "none")
+    if out:
+        text += "; screened out: " + ", ".join("%s (score %s)" % (o.get("name"), _fmt(_num(o.get("score")), 0))
+                                              for o in out)
+    return text + "."
+
+
+def section_prescreen(raw):
+    pre = raw.get("prescreen")
+    if not isinstance(pre, dict):
+        return ""
+    out = ["<h2>Pre-screen of the pacing sites</h2>",
+           '<p>%s</p>' % esc(prescreen_line(pre)),
+           '<p class="sub">The pre-screen (an eikonal model with refractoriness on the mesh\'s edges, calibrated '
+           'on cable runs of the same model; <code>%s</code>) ranks every site; only the top %s ran the monodomain '
+           'protocol. The sites screened out were not simulated: their risk rests on the pre-screen alone.</p>'
+           % (esc(pre.get("file", "prescreen.json")), esc(pre.get("top_k")))]
+    rows, classes = [], []
+    for r in _list(pre.get("ranked")):
+        coupling = ", ".join("S%d %s" % (i + 2, _fmt(c)) for i, c in enumerate(_list(r.get("coupling_ms"))))
+        rows.append([td(str(r.get("rank")), num=True), td(str(r.get("name")), name=True),
+                     td(fmt_position(r.get("position_mm")) if isinstance(r.get("position_mm"), list) else "\u2014",
+                        num=True),
+                     td(_fmt(_num(r.get("score")), 0), num=True),
+                     td(yes_no(r.get("predicted_inducible")), raw=True), td(coupling or "\u2014", num=True),
+                     td("run in full" if r.get("run") else "screened out")])
+        classes.append("" if r.get("run") else "failed")
+    out.append(table(["Rank", "Site", "Position (mm)", "Score", "Predicted inducible", "Predicted coupling (ms)",
+                      "Full protocol"], rows, classes))
+    nf = _list(pre.get("not_prescreened"))
+    if nf:
+        out.append('<p class="warn">Not pre-screened (run in full): %s</p>' % esc(
+            "; ".join("%s: %s" % (n.get("name"), n.get("reason")) for n in nf)))
+    return "".join(out)
+
+
+def _erp_text(site):
+    """A site result's S2.. ERPs with the coupling intervals that bracket them."""
+    erp, br = _dict(site.get("erp_ms")), _dict(site.get("erp_bracket_ms"))
+    parts = []
+    for name, v in erp.items():
+        b = _list(br.get(name))
+        fail, cap = (b + [None, None])[:2]
+        if _num(v) is None:
+            text = "%s not determined (captured down to the shortest interval tried%s)" % (
+                name, ", or re-entry came first" if site.get("inducible") else "")
+        else:
+            text = "%s %s ms" % (name, _fmt(v))
+            if _num(fail) is not None and _num(cap) is not None:
+                text += " (failed at %s, captured at %s)" % (_fmt(fail), _fmt(cap))
+            elif _num(fail) is not None:
+                text += " (failed at the first interval tried)"
+        parts.append(text)
+    return "; ".join(parts) or "\u2014"
+
+
+def section_erp(raw):
+    sites = [s for s in _list(raw.get("sites")) if isinstance(s, dict) and s.get("status") == "ok"]
+    if not sites or not any(isinstance(s.get("erp_bracket_ms"), dict) for s in sites):
+        return ""
+    after = {}
+    for e in _list(_dict(raw.get("ablation")).get("sites")):
+        after[_dict(e).get("name")] = _dict(e).get("result_after")
+    rows = []
+    for s in sites:
+        a = after.get(s.get("name"))
+        if raw.get("ablation") is None:
+            a_text = "no ablation"
+        elif not isinstance(a, dict) or a == s:
+            a_text = "not re-tested"
+        elif a.get("status") != "ok":
+            a_text = "failed"
+        else:
+            a_text = _erp_text(a)
+        rows.append([td(str(s.get("name")), name=True), td(_erp_text(s)), td(a_text)])
+    return ("<h2>Effective refractory period before and after ablation</h2>"
+            '<p class="sub">ERP: the longest coupling interval of the extra-stimulus that failed to capture, bisected '
+            "between the protocol's first failing interval and the last capturing one (shown in brackets). "
+            "After ablation: at the site's last re-test.</p>" +
+            table(["Site", "ERP before ablation", "ERP after ablation"], rows))
+
+
+def plot_vt(png_path, title, site, surface, axes, isthmus):
+    """One induced VT: left the Vm traces (pacing and exit sites) with the stimuli marked, right the phase
+    singularities over the observation (coloured by time) on the tissue, with the pacing and exit sites."""
+    np, matplotlib = import_plotting()
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    vt = site["vt"]
+    tr = _dict(vt.get("traces"))
+    fig = plt.figure(figsize=(12, 4.6))
+    fig.suptitle(title, fontsize=12)
+    ax = fig.add_axes([0.06, 0.14, 0.5, 0.72])
+    t0, dt = _num(tr.get("t0_ms")) or 0.0, _num(tr.get("sample_ms")) or 1.0
+    colours = ["#173b6c", "#b00020", "#1b7a3a", "#8a4b00"]
+    for i, pt in enumerate(_list(tr.get("points"))):
+        vm = np.asarray([np.nan if v is None else v for v in _list(pt.get("vm_mV"))], dtype=float)
+        t = t0 + dt * np.arange(vm.size)
+        ax.plot(t, vm, color=colours[i % 4], lw=1.3, label="%s (node at %s mm)" % (
+            pt.get("label"), ", ".join(_fmt(x, 1) for x in _list(pt.get("node_mm")))))
+    ymax = ax.get_ylim()[1]
+    for st in _list(tr.get("stimuli")):
+        ax.axvline(st.get("t_ms"), color="grey", ls="--", lw=0.9)
+        ax.text(st.get("t_ms"), ymax, " " + str(st.get("name")), fontsize=9, va="top", ha="left", color="#333")
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("Vm (mV)")
+    ax.legend(loc="lower right", fontsize=8, framealpha=0.85)
+    ax.grid(alpha=0.25)
+
+    ax2 = fig.add_axes([0.62, 0.14, 0.28, 0.72])
+    a, b = (axes[0], axes[1]) if axes else (0, 1)
+    names = "xyz"
+    if surface is not None:
+        xyz = np.asarray(surface["xyz_mm"], dtype=float).reshape(-1, 3)
+        step = max(1, xyz.shape[0] // 6000)
+        ax2.scatter(xyz[::step, a], xyz[::step, b], s=1, c="#d5d9df", linewidths=0, zorder=1)
+    last = max([_num(s.get("t_ms")) or 0 for s in _list(tr.get("stimuli"))] or [0])
+    pts, times = [], []
+    for f in _list(vt.get("ps_trajectory")):
+        for p in _list(f.get("positions_mm")):
+            pts.append(p)
+            times.append((_num(f.get("t_ms")) or 0) - last)
+    if pts:
+        P = np.asarray(pts, dtype=float)
+        sc = ax2.scatter(P[:, a], P[:, b], c=times, cmap="viridis", s=14, zorder=3, edgecolors="none")
+        cax = fig.add_axes([0.93, 0.18, 0.012, 0.6])
+        cb = fig.colorbar(sc, cax=cax)
+        cb.set_label("PS time after the last stimulus (ms)", fontsize=8)
+        cb.ax.tick_params(labelsize=8)
+    else:
+        ax2.text(0.5, 0.03, "no phase singularity on the surface", transform=ax2.transAxes, ha="center",
+                 fontsize=8, color="#555")
+    handles = []
+    if isthmus:
+        ax2.plot([isthmus["from_mm"][a], isthmus["to_mm"][a]], [isthmus["from_mm"][b], isthmus["to_mm"][b]],
+                 color="black", lw=2, ls="--", zorder=4)
+        handles.append(Line2D([], [], color="black", lw=2, ls="--", label="isthmus"))
+    for i, pt in enumerate(_list(tr.get("points"))):
+        pos = _list(pt.get("node_mm"))
+        if len(pos) == 3:
+            ax2.scatter([pos[a]], [pos[b]], marker="o" if i == 0 else "^", s=70, c=colours[i % 4],
+                        edgecolors="white", linewidths=1.2, zorder=5)
+            handles.append(Line2D([], [], linestyle="none", marker="o" if i == 0 else "^", markersize=8,
+                                  markerfacecolor=colours[i % 4], markeredgecolor="white", label=pt.get("label")))
+    if pts:
+        handles.append(Line2D([], [], linestyle="none", marker="o", markersize=5, markerfacecolor="#2a788e",
+                              markeredgecolor="none", label="phase singularity"))
+    if surface is None:  # no tissue drawn (no baseline run): at least 10 mm of context round the markers
+        marks = [p for p in pts] + [_list(pt.get("node_mm")) for pt in _list(tr.get("points"))]
+        marks = np.asarray([m for m in marks if len(m) == 3], dtype=float)
+        if marks.size:
+            ca, cb_ = marks[:, a].mean(), marks[:, b].mean()
+            half = max(5.0, 0.6 * max(np.ptp(marks[:, a]), np.ptp(marks[:, b])))
+            ax2.set_xlim(ca - half, ca + half)
+            ax2.set_ylim(cb_ - half, cb_ + half)
+    ax2.set_aspect("equal")
+    ax2.set_xlabel("%s (mm)" % names[a])
+    ax2.set_ylabel("%s (mm)" % names[b])
+    ax2.set_title("PS trajectory over the observation" + ("" if axes else " (projected on x-y)"), fontsize=10)
+    if handles:
+        ax2.legend(handles=handles, loc="upper right", fontsize=7, framealpha=0.85)
+    save_figure(fig, png_path, dpi=90)
+    plt.close(fig)
+
+
+def section_vts(vt_figs):
+    if not vt_figs:
+        return ""
+    out = ["<h2>Induced VTs: Vm traces, cycle length and morphology</h2>",
+           '<p class="sub">Each induced VT replayed from the last S1: Vm at the pacing site and at the circuit\'s exit '
+           "site (electrogram-like; the exit site when a circuit was found), with S1, S2, S3 marked; the cycle "
+           "length of each cycle at the exit site (the first, which holds the extra-stimulus's own beat, left out); "
+           "monomorphic when every cycle length lies within 5 % of their mean and the phase singularities' mean "
+           "position per cycle moves less than 5 mm. Right: the phase singularities found every few ms over the "
+           "observation, coloured by time (a wave round an obstacle shows its singularity circling the obstacle's "
+           "rim).</p>"]
+    for heading, vt, png in vt_figs:
+        cl = _list(vt.get("cl_ms"))
+        out.append("<h3>%s</h3>" % esc(heading))
+        lines = ["<b>%s</b>" % esc(vt.get("classification", "not classified"))]
+        if _num(vt.get("cl_mean_ms")) is not None:
+            lines.append("cycle length %s \u00b1 %s ms (mean \u00b1 sd, %d cycles at the %s; largest deviation %s %%)" % (
+                _fmt(vt.get("cl_mean_ms"), 1), _fmt(vt.get("cl_sd_ms"), 1), len(cl), esc(vt.get("cl_at", "")),
+                _fmt(vt.get("cl_max_deviation_percent"), 1)))
+        if cl:
+            lines.append("cycles: %s ms" % ", ".join(_fmt(c, 0) for c in cl))
+        if _num(vt.get("ps_drift_mm")) is not None:
+            lines.append("PS per-cycle drift %s mm" % _fmt(vt.get("ps_drift_mm"), 1))
+        out.append("<p>%s. <span class=\"sub\">%s</span></p>" % ("; ".join(lines), esc(vt.get("why", ""))))
+        if png:
+            out.append(image_html(png, heading, esc("Vm (mV) against time (ms) at the traced nodes, stimuli "
+                                                    "dashed; PS trajectory on the tissue (mm).")))
+    return "".join(out)
+
+
+def render_html(report, maps, ecg, plan_html=None):
     title = report["title"]
     generated = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     body = [
@@ -1349,7 +1600,9 @@ def render_html(report, maps, ecg):
         "estimate for research use; not a diagnosis.</p>" % esc(generated),
         section_summary(report), section_patient(report), section_baseline(report), section_maps(maps),
         section_ecg(ecg),
-        section_sites(report), section_protocol(report), section_ablation(report), section_limitations(report),
+        (plan_html or {}).get("prescreen", ""),
+        section_sites(report), (plan_html or {}).get("vts", ""), (plan_html or {}).get("erp", ""),
+        section_protocol(report), section_ablation(report), section_limitations(report),
     ]
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
@@ -1450,7 +1703,31 @@ def command_report(args):
         maps[key] = {"png": png, "stats": stats, "nan_label": nan_label, "plan": plan is not None,
                      "lesions": len(lesions)}
 
-    page = render_html(report, maps, ecg).encode("utf-8")
+    # 3. `cardiotwin plan`: the pre-screen, the induced VTs (one figure each), the ERPs.
+    raw = load_json_file(report_path)
+    raw = raw if isinstance(raw, dict) else {}
+    report["raw"] = raw
+    vt_figs = []
+    vts = collect_vts(raw)
+    for name in os.listdir(folder):  # figures of an earlier report
+        if name.startswith("vt-") and name.endswith(".png"):
+            remove_stale(os.path.join(folder, name))
+    if vts:
+        np = np_module()
+        axes = is_plan_geometry(np, surface) if surface is not None else None
+        for k, (heading, name, site) in enumerate(vts):
+            c = _dict(site.get("circuit"))
+            isthmus = _dict(c.get("isthmus")) if c.get("found") else {}
+            if not (isinstance(isthmus.get("from_mm"), list) and isinstance(isthmus.get("to_mm"), list)):
+                isthmus = None
+            png = None
+            if isinstance(_dict(site["vt"]).get("traces"), dict):
+                png = os.path.join(folder, "vt-%d.png" % (k + 1))
+                plot_vt(png, "VT %d: %s" % (k + 1, heading), site, surface, axes, isthmus)
+            vt_figs.append(("VT %d: %s" % (k + 1, heading), site["vt"], png))
+    plan_html = {"prescreen": section_prescreen(raw), "vts": section_vts(vt_figs), "erp": section_erp(raw)}
+
+    page = render_html(report, maps, ecg, plan_html).encode("utf-8")
     write_atomically(os.path.join(folder, "report.html"), lambda f: f.write(page))
 
 

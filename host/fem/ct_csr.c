@@ -20,70 +20,90 @@ static int cmp_i32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The pattern row by row from the elements around each node (a node -> element incidence list, 16 bytes per
+ * element), de-duplicated with a marker per node: about 100 bytes per node besides the pattern itself, where
+ * listing 16 candidates per element first would take 64 bytes per element (about 370 per node of a tet mesh).
+ * Two passes: count each row's distinct nodes, then fill and sort them. */
 ct_status ct_csr_from_tets(size_t n_nodes, size_t n_tets, const int32_t *tets, ct_csr **out)
 {
     *out = NULL;
-    if (n_tets > (size_t)INT32_MAX / 16)
-        return ct_error_set(CT_ERR_MESH, "mesh too large for 32-bit sparse indices (%zu tets)", n_tets);
-    /* Pass 1: candidate entries per row (4 per incident tet, with repeats). */
-    size_t *start = calloc(n_nodes + 1, sizeof *start);
-    int32_t *cand = malloc(16 * n_tets * sizeof *cand + 1);
+    if (n_tets > (size_t)INT32_MAX / 16 || n_nodes > (size_t)INT32_MAX)
+        return ct_error_set(CT_ERR_MESH, "mesh too large for 32-bit sparse indices (%zu nodes, %zu tets)", n_nodes,
+                            n_tets);
+    /* scratch, owned here: the elements around each node (inc_start, inc) and the marker */
+    size_t *inc_start = calloc(n_nodes + 2, sizeof *inc_start);
+    int32_t *inc = malloc(4 * n_tets * sizeof *inc + 1);
+    int32_t *mark = malloc((n_nodes + 1) * sizeof *mark);
     ct_csr *a = calloc(1, sizeof *a);
-    if (!start || !cand || !a) {
-        free(start);
-        free(cand);
-        free(a);
-        return ct_error_set(CT_ERR_NOMEM, "sparse pattern: out of memory");
-    }
-    for (size_t e = 0; e < n_tets; e++)
-        for (int p = 0; p < 4; p++)
-            start[tets[4 * e + p] + 1] += 4;
-    for (size_t i = 0; i < n_nodes; i++)
-        start[i + 1] += start[i];
-    size_t *fill = malloc((n_nodes + 1) * sizeof *fill);
-    if (!fill) {
-        free(start);
-        free(cand);
-        free(a);
-        return ct_error_set(CT_ERR_NOMEM, "sparse pattern: out of memory");
-    }
-    memcpy(fill, start, (n_nodes + 1) * sizeof *fill);
-    for (size_t e = 0; e < n_tets; e++)
-        for (int p = 0; p < 4; p++) {
-            int32_t i = tets[4 * e + p];
-            for (int q = 0; q < 4; q++)
-                cand[fill[i]++] = tets[4 * e + q];
-        }
-    free(fill);
-    /* Pass 2: sort and de-duplicate each row in place. */
-    a->n = n_nodes;
-    a->row_ptr = malloc((n_nodes + 1) * sizeof *a->row_ptr);
-    if (!a->row_ptr) {
-        free(start);
-        free(cand);
+    if (a)
+        a->row_ptr = malloc((n_nodes + 1) * sizeof *a->row_ptr);
+    if (!inc_start || !inc || !mark || !a || !a->row_ptr) {
+        free(inc_start);
+        free(inc);
+        free(mark);
         ct_csr_destroy(a);
         return ct_error_set(CT_ERR_NOMEM, "sparse pattern: out of memory");
     }
+    for (size_t e = 0; e < 4 * n_tets; e++)
+        inc_start[tets[e] + 2]++;
+    for (size_t i = 0; i < n_nodes; i++)
+        inc_start[i + 2] += inc_start[i + 1];
+    for (size_t e = 0; e < n_tets; e++) /* inc_start[i + 1] is node i's fill position, then its end */
+        for (int p = 0; p < 4; p++)
+            inc[inc_start[tets[4 * e + p] + 1]++] = (int32_t)e;
+    for (size_t i = 0; i < n_nodes; i++)
+        mark[i] = -1;
+    /* pass 1: distinct nodes per row */
     size_t nnz = 0;
     a->row_ptr[0] = 0;
     for (size_t i = 0; i < n_nodes; i++) {
-        int32_t *row = cand + start[i];
-        size_t len = start[i + 1] - start[i];
-        qsort(row, len, sizeof *row, cmp_i32);
-        for (size_t k = 0; k < len; k++)
-            if (k == 0 || row[k] != row[k - 1])
-                cand[nnz++] = row[k]; /* nnz <= start[i] + k, so this never overtakes the reads */
+        for (size_t k = inc_start[i]; k < inc_start[i + 1]; k++)
+            for (int q = 0; q < 4; q++) {
+                int32_t j = tets[4 * (size_t)inc[k] + q];
+                if (mark[j] != (int32_t)i) {
+                    mark[j] = (int32_t)i;
+                    nnz++;
+                }
+            }
+        if (nnz > (size_t)INT32_MAX) {
+            free(inc_start);
+            free(inc);
+            free(mark);
+            ct_csr_destroy(a);
+            return ct_error_set(CT_ERR_MESH, "mesh too large for 32-bit sparse indices (over %zu entries)", nnz);
+        }
         a->row_ptr[i + 1] = (int32_t)nnz;
     }
-    free(start);
+    a->n = n_nodes;
     a->nnz = nnz;
-    int32_t *shrunk = realloc(cand, nnz * sizeof *shrunk + 1);
-    a->col = shrunk ? shrunk : cand; /* a failed shrink leaves cand valid and large enough */
+    a->col = malloc(nnz * sizeof *a->col + 1);
     a->val = calloc(nnz + 1, sizeof *a->val);
-    if (!a->val) {
+    if (!a->col || !a->val) {
+        free(inc_start);
+        free(inc);
+        free(mark);
         ct_csr_destroy(a);
         return ct_error_set(CT_ERR_NOMEM, "sparse pattern: out of memory");
     }
+    /* pass 2: fill each row and sort it */
+    for (size_t i = 0; i < n_nodes; i++)
+        mark[i] = -1;
+    for (size_t i = 0; i < n_nodes; i++) {
+        int32_t *row = a->col + a->row_ptr[i];
+        size_t len = 0;
+        for (size_t k = inc_start[i]; k < inc_start[i + 1]; k++)
+            for (int q = 0; q < 4; q++) {
+                int32_t j = tets[4 * (size_t)inc[k] + q];
+                if (mark[j] != (int32_t)i) {
+                    mark[j] = (int32_t)i;
+                    row[len++] = j;
+                }
+            }
+        qsort(row, len, sizeof *row, cmp_i32);
+    }
+    free(inc_start);
+    free(inc);
+    free(mark);
     *out = a;
     return CT_OK;
 }

@@ -66,8 +66,13 @@ ct_status ct_fem_assemble(const ct_mesh *mesh, const ct_conductivity *cond, cons
 
 double ct_fem_max_rate_bound(const ct_csr *k, const double *m)
 {
+    return ct_fem_max_rate_bound_rows(k, m, k->n);
+}
+
+double ct_fem_max_rate_bound_rows(const ct_csr *k, const double *m, size_t n_rows)
+{
     double bound = 0.0;
-    for (size_t i = 0; i < k->n; i++) {
+    for (size_t i = 0; i < n_rows && i < k->n; i++) {
         double s = 0.0;
         for (int32_t p = k->row_ptr[i]; p < k->row_ptr[i + 1]; p++)
             s += fabs(k->val[p]);

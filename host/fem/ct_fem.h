@@ -34,5 +34,7 @@ ct_status ct_fem_assemble(const ct_mesh *mesh, const ct_conductivity *cond, cons
  * forward Euler diffusion is stable for dt < 2 / bound. With the consistent mass M_C >= M_L / 5
  * (element by element), so 5 times this bound holds for M_C^-1 K. */
 double ct_fem_max_rate_bound(const ct_csr *stiffness, const double *lumped_mass_mm3);
+/* The same over rows 0..n_rows-1 only (a rank's owned rows, the complete ones: host/mpi/ct_partition.h). */
+double ct_fem_max_rate_bound_rows(const ct_csr *stiffness, const double *lumped_mass_mm3, size_t n_rows);
 
 #endif /* CT_FEM_H */

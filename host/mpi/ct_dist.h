@@ -1,11 +1,14 @@
 /* ct_dist.h — one simulation split across MPI ranks: what the time loop (host/sim/ct_run.c) needs beyond the
  * serial run.
  *
- * Every rank holds the whole ct_sim (it read the configuration and built the global mesh, parameters and
- * stimuli itself). ct_dist_create() partitions the nodes with METIS on rank 0 and broadcasts the owners;
- * each rank then builds its local mesh (host/mpi/ct_partition.h), assembles K and M on it with
- * ct_fem_assemble, takes the per-node arrays (parameter set, stimulus mask) of its local nodes from the
- * global ones, and sets up the halo (host/mpi/ct_halo.h) that its backend uses. Final results travel to
+ * Every rank reads the configuration and the whole mesh and builds the whole per-node labels (parameter
+ * set, stimulus mask, element conductivity factors) itself, but not the whole-problem matrices
+ * (ct_sim_create_split). ct_dist_create() partitions the node graph (built from the elements on rank 0 alone,
+ * or taken from sim->stiffness where a whole sim has it) with METIS on rank 0 -- the serial METIS on the
+ * whole graph, about 130 bytes per node on rank 0 during the partition, while that fits -- and broadcasts the
+ * owners; each rank then builds its local mesh (host/mpi/ct_partition.h: the elements around its owned
+ * nodes), assembles K and M on it with ct_fem_assemble, takes the per-node arrays of its local nodes from the
+ * whole ones, and sets up the halo (host/mpi/ct_halo.h) that its backend uses. Final results travel to
  * rank 0 by global node number (ct_dist_gather), where the serial post-processing runs unchanged; Vm frames
  * are written as one piece per rank plus a .pvtu (ct_dist_frame), checkpoints as one piece per rank plus a
  * manifest (ct_dist_checkpoint_write), and the pseudo-ECG is a reduction of per-rank partial sums
@@ -32,6 +35,15 @@ int ct_dist_wanted(void);
  * rank gets the first failing rank's error). Caller owns *out (ct_dist_destroy, collective too). */
 ct_status ct_dist_create(const ct_sim *sim, ct_dist **out);
 void ct_dist_destroy(ct_dist *d);
+
+/* Set-up wall time (s) of this rank's ct_dist_create: partition (node graph and METIS on rank 0, owners
+ * broadcast, this rank's local mesh) and assemble (K and M on the local mesh). 0 for NULL. */
+void ct_dist_setup_times(const ct_dist *d, double *partition_s, double *assemble_s);
+/* The Gershgorin bound (1/ms) of M_L^-1 K over the owned rows of every rank (ct_fem_max_rate_bound on the
+ * whole problem, exactly: owned rows are complete). Collective, agreed. */
+ct_status ct_dist_max_rate_bound(const ct_dist *d, double *rate);
+/* max[k] = the maximum of mine[k] over the ranks (n values). Collective. d == NULL: a copy. */
+void ct_dist_max_doubles(const ct_dist *d, const double *mine, double *max, int n);
 
 int ct_dist_rank(const ct_dist *d);         /* 0 for NULL */
 size_t ct_dist_n_local(const ct_dist *d);   /* this rank's nodes, owned and ghost (0 for NULL) */

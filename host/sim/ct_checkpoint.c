@@ -190,7 +190,14 @@ ct_status ct_checkpoint_read(const char *path, const ct_checkpoint_id *expect, c
     }
     r.len = len - sizeof crc_stored;
     c->crc32 = crc;
-    if (!GET(&r, version) || (version != CT_CHECKPOINT_VERSION && version != CT_CHECKPOINT_PIECE_VERSION)) {
+    if (GET(&r, version) && (version == CT_CHECKPOINT_OLD_VERSION || version == CT_CHECKPOINT_OLD_PIECE_VERSION)) {
+        st = ct_error_set(CT_ERR_PARSE, "%s: checkpoint format version %u, written by an older build whose backend "
+                          "state lacks the last post-reaction Vm of the extrapolated CG start; this build reads "
+                          "versions %u and %u: rerun from the start, or finish the run with the older build",
+                          path, version, CT_CHECKPOINT_VERSION, CT_CHECKPOINT_PIECE_VERSION);
+        goto done;
+    }
+    if (version != CT_CHECKPOINT_VERSION && version != CT_CHECKPOINT_PIECE_VERSION) {
         st = ct_error_set(CT_ERR_PARSE, "%s: checkpoint format version %u; this build reads versions %u and %u", path,
                           version, CT_CHECKPOINT_VERSION, CT_CHECKPOINT_PIECE_VERSION);
         goto done;

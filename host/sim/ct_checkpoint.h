@@ -14,14 +14,18 @@
  * configuration, backend or mesh is refused with a message naming the file and the mismatch.
  *
  * A run split across MPI ranks (mpi/ct_dist.h) writes no such single file: each rank writes its own piece
- * (the same layout, format version 2: after the fixed header the partition's hash, the rank's owned and
+ * (the same layout, format version 4: after the fixed header the partition's hash, the rank's owned and
  * local node counts and the global node number of each local node, owned first then ghosts as
  * mpi/ct_partition.h numbers them; then the rank's backend blob, which covers its ghosts too), and rank 0,
  * once every piece is on disk, writes a small text manifest at the checkpoint's path: the rank count, the
  * step, the backend, the configuration and partition hashes, each piece's file name (relative to the
  * manifest's folder), size and CRC-32, and a CRC-32 of the manifest's own lines. Pieces carry the step in
  * their names, so the previous checkpoint's pieces stay valid until the new manifest has replaced the old
- * one. The serial format (version 1, ranks 1) is unchanged.
+ * one. The serial format (ranks 1) is the same layout with version 3.
+ *
+ * Format versions 3 (serial) and 4 (piece) replaced 1 and 2 when the backend blob gained the last step's
+ * post-reaction Vm (the extrapolated CG start of implicit diffusion, backend.h ct_cg_start): a file of the older
+ * versions is refused with a message naming the file and the reason, not misread.
  */
 #ifndef CT_CHECKPOINT_H
 #define CT_CHECKPOINT_H
@@ -31,8 +35,12 @@
 
 #include "core/ct_status.h"
 
-#define CT_CHECKPOINT_VERSION 1u       /* a serial run's file */
-#define CT_CHECKPOINT_PIECE_VERSION 2u /* one rank's piece of a split run's checkpoint */
+#define CT_CHECKPOINT_VERSION 3u       /* a serial run's file */
+#define CT_CHECKPOINT_PIECE_VERSION 4u /* one rank's piece of a split run's checkpoint */
+/* Versions 1 (serial) and 2 (piece): the same layout, written before the backends' state blob held the last
+ * post-reaction Vm of the extrapolated CG start (implicit diffusion); refused with a message saying so. */
+#define CT_CHECKPOINT_OLD_VERSION 1u
+#define CT_CHECKPOINT_OLD_PIECE_VERSION 2u
 
 /* What identifies the run a checkpoint belongs to. */
 typedef struct ct_checkpoint_id {

@@ -529,7 +529,8 @@ static ct_status parse_numerics(const cJSON *root, const char *src, ct_config *c
     const cJSON *d;
     CT_CHECK(ct_json_object(root, "diffusion", 0, src, "", &d));
     if (d) {
-        static const char *const keys[] = {"method", "mass", "cg_tolerance", "cg_max_iterations", "ionic_mass", NULL};
+        static const char *const keys[] = {"method", "mass", "cg_tolerance", "cg_max_iterations", "ionic_mass",
+                                           "cg_start", NULL};
         CT_CHECK(ct_json_known_keys(d, keys, src, "diffusion"));
         const char *method = "explicit";
         CT_CHECK(ct_json_string(d, "method", 0, src, "diffusion", &method));
@@ -568,6 +569,16 @@ static ct_status parse_numerics(const cJSON *root, const char *src, ct_config *c
                                 "%s: diffusion.ionic_mass \"lumped\" with the consistent mass needs diffusion.method "
                                 "crank_nicolson or backward_euler",
                                 src);
+        const char *cg_start = "extrapolate";
+        CT_CHECK(ct_json_string(d, "cg_start", 0, src, "diffusion", &cg_start));
+        if (strcmp(cg_start, "extrapolate") == 0)
+            c->cg_start = CT_CG_START_EXTRAPOLATE;
+        else if (strcmp(cg_start, "previous") == 0)
+            c->cg_start = CT_CG_START_PREVIOUS;
+        else
+            return ct_error_set(CT_ERR_CONFIG,
+                                "%s: diffusion.cg_start \"%s\" is not known (expected extrapolate or previous)", src,
+                                cg_start);
         CT_CHECK(ct_json_number(d, "cg_tolerance", 0, 1e-15, 1e-2, src, "diffusion", &c->cg_rel_tolerance));
         CT_CHECK(ct_json_int(d, "cg_max_iterations", 0, 1, 100000, src, "diffusion", &c->cg_max_iterations));
     }

@@ -76,6 +76,9 @@ typedef struct ct_config {
     int lumped_ionic;                /* "diffusion.ionic_mass": 1 "lumped": the reaction's increment (ionic current,
                                         stimulus) through the lumped mass in the implicit step; 0 "consistent"
                                         (default): through the consistent mass. Same thing with the lumped mass */
+    int cg_start;                    /* "diffusion.cg_start" (enum ct_cg_start): CT_CG_START_EXTRAPOLATE "extrapolate"
+                                        (default): the implicit CG starts from V* + the last step's diffusion
+                                        increment; CT_CG_START_PREVIOUS "previous": from V* */
     double cg_rel_tolerance;
     long cg_max_iterations;
     double activation_threshold_mV;

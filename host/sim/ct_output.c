@@ -333,6 +333,18 @@ ct_status ct_output_metrics(ct_output *o, const ct_run_result *r, ct_status stat
     cJSON_AddNumberToObject(root, "node_steps_per_s", r->node_steps_per_s);
     if (cfg->diffusion != CT_DIFFUSION_EXPLICIT)
         cJSON_AddNumberToObject(root, "cg_iterations_total", (double)r->cg_iterations_total);
+    { /* set-up wall time per phase (ct_sim.h): rank 0's and, split across ranks, the slowest rank's */
+        const ct_setup_timing *t[2] = {&o->sim->setup, &o->sim->setup_max};
+        cJSON *su = cJSON_AddObjectToObject(root, "setup");
+        for (int k = 0; k < 2; k++) {
+            cJSON *p = k == 0 ? su : cJSON_AddObjectToObject(su, "slowest_rank");
+            cJSON_AddNumberToObject(p, "read_s", t[k]->read_s);
+            cJSON_AddNumberToObject(p, "partition_s", t[k]->partition_s);
+            cJSON_AddNumberToObject(p, "assemble_s", t[k]->assemble_s);
+            cJSON_AddNumberToObject(p, "problem_s", t[k]->problem_s);
+            cJSON_AddNumberToObject(p, "total_s", t[k]->total_s);
+        }
+    }
 
     cJSON *probes = cJSON_AddArrayToObject(root, "probes");
     for (int p = 0; p < cfg->n_probes; p++) {

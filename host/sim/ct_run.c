@@ -437,12 +437,17 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
     ct_ecg *ecg = NULL;
     ct_status st = CT_OK;
     char msg[2048] = "";
-    ct_dist *dist = NULL; /* this rank's share of a run split across MPI ranks; NULL: serial */
+    /* this rank's share of a run split across MPI ranks (the sim's, from ct_sim_create_split, or made here
+     * from a whole sim); NULL: serial */
+    ct_dist *own_dist = NULL;
+    const ct_dist *dist = sim->dist;
     double *local = NULL; /* split: one field of this rank's nodes (max(1, max_beats) blocks) */
     int root = 1;         /* this process post-processes and writes the whole-mesh results */
-    if (ct_dist_wanted()) {
-        if ((st = ct_dist_create(sim, &dist)) != CT_OK)
+    if (dist || ct_dist_wanted()) {
+        if (!dist && (st = ct_dist_create(sim, &own_dist)) != CT_OK)
             goto done;
+        if (!dist)
+            dist = own_dist;
         root = ct_dist_rank(dist) == 0;
         size_t blocks = opt->max_beats > 0 ? (size_t)opt->max_beats : 1;
         local = malloc((blocks * ct_dist_n_local(dist) + 1) * sizeof *local);
@@ -652,7 +657,7 @@ done:
     if (ctx)
         be->destroy(ctx);
     ct_output_close(out);
-    ct_dist_destroy(dist);
+    ct_dist_destroy(own_dist);
     free(local);
     return st;
 }

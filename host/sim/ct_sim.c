@@ -7,8 +7,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/ct_clock.h"
 #include "fem/ct_fem.h"
 #include "mesh/ct_reorder.h"
+#include "mpi/ct_dist.h"
+#include "mpi/ct_mpi.h"
 #include "io/ct_vtk.h"
 #include "mesh_io/ct_mesh_io.h"
 #include "model/ct_model_desc.h"
@@ -18,6 +21,7 @@ void ct_sim_destroy(ct_sim *sim)
 {
     if (!sim)
         return;
+    ct_dist_destroy(sim->dist);
     ct_mesh_destroy(sim->mesh);
     ct_csr_destroy(sim->stiffness);
     ct_csr_destroy(sim->consistent_mass);
@@ -210,23 +214,42 @@ static ct_status paint_tissue_regions(const ct_config *cfg, ct_sim *sim)
     return CT_OK;
 }
 
-static ct_status build(const ct_config *cfg, ct_sim *sim)
+/* The explicit time-step limit from the Gershgorin bound `rate` (1/ms) of M_L^-1 K, and the check of dt. */
+static ct_status check_explicit_dt(const ct_config *cfg, ct_sim *sim, double rate)
+{
+    if (cfg->consistent_mass)
+        rate *= 5.0; /* M_C >= M_L / 5, see ct_fem.h */
+    sim->explicit_dt_limit_ms = rate > 0 ? 2.0 / rate : INFINITY;
+    if (cfg->diffusion == CT_DIFFUSION_EXPLICIT && cfg->dt_ms >= sim->explicit_dt_limit_ms)
+        return ct_error_set(CT_ERR_CONFIG,
+                            "%s: dt_ms = %g is too large for explicit diffusion on this mesh: the largest safe "
+                            "time step is %.4g ms (use a smaller dt_ms or diffusion.method \"crank_nicolson\")",
+                            cfg->source, cfg->dt_ms, sim->explicit_dt_limit_ms);
+    return CT_OK;
+}
+
+/* The set-up. split: the run will be split across MPI ranks, so the whole-problem matrices are not assembled
+ * (ct_sim_create_split assembles each rank's share and checks the explicit time step). */
+static ct_status build(const ct_config *cfg, ct_sim *sim, int split)
 {
     const char *src = cfg->source;
+    double t0 = ct_now_s();
     ct_status lst = load_mesh(cfg, sim);
     if (lst == CT_OK)
         lst = paint_tissue_regions(cfg, sim);
+    double t1 = ct_now_s();
+    sim->setup.read_s = t1 - t0;
     if (lst == CT_OK) /* load_mesh fails when "from_mesh" finds no cell types */
         lst = build_param_sets(cfg, sim, cfg->cell_type_from_mesh ? sim->node_cell_type : NULL);
     CT_CHECK(lst);
     const ct_mesh *m = sim->mesh;
     size_t n = m->n_nodes;
 
-    sim->lumped_mass_mm3 = malloc(n * sizeof *sim->lumped_mass_mm3);
-    sim->stim_mask = calloc(n, sizeof *sim->stim_mask);
+    sim->lumped_mass_mm3 = split ? NULL : malloc(n * sizeof *sim->lumped_mass_mm3);
+    sim->stim_mask = calloc(n + 1, sizeof *sim->stim_mask);
     sim->probe_tet = calloc((size_t)cfg->n_probes + 1, sizeof *sim->probe_tet);
     sim->probe_bary = calloc(4 * (size_t)cfg->n_probes + 1, sizeof *sim->probe_bary);
-    if (!sim->lumped_mass_mm3 || !sim->stim_mask || !sim->probe_tet || !sim->probe_bary)
+    if ((!split && !sim->lumped_mass_mm3) || !sim->stim_mask || !sim->probe_tet || !sim->probe_bary)
         return ct_error_set(CT_ERR_NOMEM, "%s: out of memory for %zu nodes", src, n);
     if (cfg->has_initial_vm) { /* "initial_vm_mV": the backend sets it after the model's initial state */
         if (!(sim->initial_vm_mV = malloc((n + 1) * sizeof *sim->initial_vm_mV)))
@@ -267,18 +290,14 @@ static ct_status build(const ct_config *cfg, ct_sim *sim)
     }
     free(in_lesion);
     sim->sigma_scale = sigma_scale; /* kept: a partition assembles its own share with it (host/mpi/) */
-    CT_CHECK(ct_fem_assemble(m, &cfg->conductivity, sigma_scale, &sim->stiffness, sim->lumped_mass_mm3,
-                             cfg->consistent_mass ? &sim->consistent_mass : NULL));
-
-    double rate = ct_fem_max_rate_bound(sim->stiffness, sim->lumped_mass_mm3);
-    if (cfg->consistent_mass)
-        rate *= 5.0; /* M_C >= M_L / 5, see ct_fem.h */
-    sim->explicit_dt_limit_ms = rate > 0 ? 2.0 / rate : INFINITY;
-    if (cfg->diffusion == CT_DIFFUSION_EXPLICIT && cfg->dt_ms >= sim->explicit_dt_limit_ms)
-        return ct_error_set(CT_ERR_CONFIG,
-                            "%s: dt_ms = %g is too large for explicit diffusion on this mesh: the largest safe "
-                            "time step is %.4g ms (use a smaller dt_ms or diffusion.method \"crank_nicolson\")",
-                            src, cfg->dt_ms, sim->explicit_dt_limit_ms);
+    if (!split) {
+        double t2 = ct_now_s();
+        CT_CHECK(ct_fem_assemble(m, &cfg->conductivity, sigma_scale, &sim->stiffness, sim->lumped_mass_mm3,
+                                 cfg->consistent_mass ? &sim->consistent_mass : NULL));
+        double rate = ct_fem_max_rate_bound(sim->stiffness, sim->lumped_mass_mm3);
+        sim->setup.assemble_s = ct_now_s() - t2;
+        CT_CHECK(check_explicit_dt(cfg, sim, rate));
+    }
 
     for (int s = 0; s < cfg->n_stimuli; s++) {
         size_t hits = 0;
@@ -309,15 +328,99 @@ static ct_status build(const ct_config *cfg, ct_sim *sim)
 ct_status ct_sim_create(const ct_config *cfg, ct_sim **out)
 {
     *out = NULL;
+    double t0 = ct_now_s();
     ct_sim *sim = calloc(1, sizeof *sim);
     if (!sim)
         return ct_error_set(CT_ERR_NOMEM, "out of memory");
     sim->cfg = cfg;
-    ct_status st = build(cfg, sim);
+    ct_status st = build(cfg, sim, 0);
     if (st != CT_OK) {
         ct_sim_destroy(sim);
         return st;
     }
+    ct_setup_timing *t = &sim->setup;
+    t->total_s = ct_now_s() - t0;
+    t->problem_s = fmax(0.0, t->total_s - t->read_s - t->assemble_s);
+    sim->setup_max = *t;
+    *out = sim;
+    return CT_OK;
+}
+
+/* A split run's whole-problem arrays that nothing needs once this rank's share is built (ct_sim.dist). */
+static ct_status release_whole(ct_sim *sim)
+{
+    free(sim->node_param_set); /* the local problem has its own per-node arrays */
+    free(sim->stim_mask);
+    free(sim->sigma_scale);
+    sim->node_param_set = NULL;
+    sim->stim_mask = NULL;
+    sim->sigma_scale = NULL;
+    if (sim->initial_vm_mV) { /* uniform: a rank's backend reads its first n_local values */
+        double *v = realloc(sim->initial_vm_mV, (ct_dist_n_local(sim->dist) + 1) * sizeof *v);
+        if (!v)
+            return ct_error_set(CT_ERR_NOMEM, "out of memory");
+        sim->initial_vm_mV = v;
+    }
+    if (ct_dist_rank(sim->dist) == 0) /* rank 0 writes the whole-mesh results: it keeps the mesh and labels */
+        return CT_OK;
+    ct_mesh *m = sim->mesh; /* the coordinates stay (ct_sim.dist) */
+    free(m->tets);
+    free(m->fibre);
+    free(m->tissue);
+    free(m->tris);
+    free(m->tri_label);
+    m->tets = NULL;
+    m->fibre = NULL;
+    m->tissue = NULL;
+    m->tris = NULL;
+    m->tri_label = NULL;
+    m->n_tris = 0;
+    free(sim->node_id);
+    free(sim->node_cell_type);
+    free(sim->aha_segment);
+    sim->node_id = NULL;
+    sim->node_cell_type = NULL;
+    sim->aha_segment = NULL;
+    return CT_OK;
+}
+
+ct_status ct_sim_create_split(const ct_config *cfg, ct_sim **out)
+{
+    if (!ct_dist_wanted())
+        return ct_sim_create(cfg, out);
+    *out = NULL;
+    double t0 = ct_now_s();
+    ct_sim *sim = calloc(1, sizeof *sim);
+    ct_status st = sim ? CT_OK : ct_error_set(CT_ERR_NOMEM, "out of memory");
+    if (st == CT_OK) {
+        sim->cfg = cfg;
+        st = build(cfg, sim, 1);
+    }
+    st = ct_mpi_agree(st); /* a rank that cannot read the mesh stops every rank, with its message */
+    double rate = 0.0;
+    if (st == CT_OK) /* collective, agreed: partition, this rank's assembly and local problem, timed */
+        st = ct_dist_create(sim, &sim->dist);
+    if (st == CT_OK) /* the maximum over the ranks' owned rows: the serial bound exactly */
+        st = ct_dist_max_rate_bound(sim->dist, &rate);
+    if (st == CT_OK)
+        st = check_explicit_dt(cfg, sim, rate); /* the same outcome on every rank */
+    if (st == CT_OK)
+        st = ct_mpi_agree(release_whole(sim));
+    if (st != CT_OK) {
+        ct_sim_destroy(sim); /* every rank is here (the statuses were agreed) */
+        return st;
+    }
+    ct_setup_timing *t = &sim->setup;
+    double part_s = 0.0, asm_s = 0.0;
+    ct_dist_setup_times(sim->dist, &part_s, &asm_s);
+    t->partition_s = part_s;
+    t->assemble_s = asm_s;
+    t->total_s = ct_now_s() - t0;
+    /* parameter sets, stimuli and probes (build, after the read) plus the local per-node arrays and layouts */
+    t->problem_s = fmax(0.0, t->total_s - t->read_s - part_s - asm_s);
+    double mine[5] = {t->read_s, t->partition_s, t->assemble_s, t->problem_s, t->total_s}, most[5];
+    ct_dist_max_doubles(sim->dist, mine, most, 5);
+    sim->setup_max = (ct_setup_timing){most[0], most[1], most[2], most[3], most[4]};
     *out = sim;
     return CT_OK;
 }
@@ -347,6 +450,7 @@ void ct_sim_backend_problem(const ct_sim *sim, int max_beats, ct_real *params, c
         .ionic_lut = cfg->ionic_lut,
         .ionic_simd = cfg->ionic_simd,
         .lumped_ionic = cfg->lumped_ionic,
+        .cg_start = cfg->cg_start,
         .initial_vm_mV = sim->initial_vm_mV,
     };
 }

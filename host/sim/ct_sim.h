@@ -14,6 +14,17 @@
 #include "mesh/ct_mesh.h"
 #include "metrics/ct_ecg.h"
 
+struct ct_dist; /* host/mpi/ct_dist.h */
+
+/* Wall time of the set-up per phase (s), as ct_sim_create / ct_sim_create_split measured it on this rank:
+ * read (the mesh read or generated, renumbered, labels and tissue regions), partition (the node graph and
+ * METIS on rank 0, the owners broadcast, this rank's local mesh; 0 serially), assemble (K, M: the whole
+ * problem serially, this rank's local mesh when split) and problem (parameter sets, stimuli, probes, and when
+ * split the local per-node arrays, the output pieces, the gather layout and the halo plan). */
+typedef struct ct_setup_timing {
+    double read_s, partition_s, assemble_s, problem_s, total_s;
+} ct_setup_timing;
+
 typedef struct ct_sim {
     const ct_config *cfg;        /* borrowed: must outlive the sim */
     ct_mesh *mesh;               /* owned */
@@ -41,11 +52,29 @@ typedef struct ct_sim {
                                     2 epi); NULL when the file has none */
     int8_t *aha_segment;         /* owned, n_tets: the .vtu mesh file's cell field aha_segment (0..17); NULL when
                                     the file has none */
+    /* A run split across MPI ranks (ct_sim_create_split with several ranks; NULL otherwise): this rank's
+     * share (owned). Then the whole-problem matrices are never built: stiffness, lumped_mass_mm3 and
+     * consistent_mass are NULL on every rank, node_param_set, stim_mask and sigma_scale are freed once the
+     * local problem is built, initial_vm_mV holds this rank's n_local values, and on ranks > 0 the whole mesh
+     * keeps only n_nodes, n_tets and xyz_mm (the pseudo-ECG places its electrodes from the whole bounding
+     * box; a blow-up message names a global node's position) -- tets, fibre, tissue, node_id, node_cell_type
+     * and aha_segment are freed there. Rank 0 keeps the whole mesh and its labels for the whole-mesh results
+     * it writes (activation.vtu, beats.vtu, conduction velocities, probes). */
+    struct ct_dist *dist;
+    ct_setup_timing setup;       /* this rank's */
+    ct_setup_timing setup_max;   /* the slowest rank's per phase (= setup serially) */
 } ct_sim;
 
 /* Builds mesh, matrices, stimulus masks and probe locations; caller owns *out (ct_sim_destroy). */
 ct_status ct_sim_create(const ct_config *cfg, ct_sim **out);
-void ct_sim_destroy(ct_sim *sim);
+/* ct_sim_create for `cardiotwin run`: under MPI with several ranks (ct_dist_wanted) the set-up is split --
+ * every rank reads (or generates) the whole mesh and builds the per-node labels, METIS partitions the node
+ * graph on rank 0, and each rank assembles K and M only on its local mesh (the elements around its owned
+ * nodes); the explicit time-step limit is the maximum over the ranks' owned rows (the serial value exactly).
+ * See ct_sim.dist for what is kept. Collective, the status agreed: a rank that cannot read the mesh stops
+ * every rank with its message. With one rank (or without MPI) it is ct_sim_create. */
+ct_status ct_sim_create_split(const ct_config *cfg, ct_sim **out);
+void ct_sim_destroy(ct_sim *sim); /* collective when sim->dist is set */
 
 typedef struct ct_run_options {
     const char *out_dir;         /* NULL: write nothing (tests, benchmarks) */
@@ -98,8 +127,9 @@ void ct_sim_backend_problem(const ct_sim *sim, int max_beats, ct_real *params, c
  * (ct_run.h: SIGINT, SIGTERM) ends it the same way after the step in progress, with CT_ERR_INTERRUPTED and
  * metrics.json's status "interrupted". The output folder is locked for the run (DIR/.lock, ct_output.h): a
  * second run into it is refused (CT_ERR_IO, naming the pid that holds it).
- * Under MPI with several ranks (host/mpi/ct_dist.h) every rank calls it with the same sim and it runs split
- * across them; the status is the same on every rank, but the result's per-node arrays, probes, conduction
+ * Under MPI with several ranks (host/mpi/ct_dist.h) every rank calls it with its sim and it runs split
+ * across them (sim->dist from ct_sim_create_split, else a distribution made here from the whole sim); the
+ * status is the same on every rank, but the result's per-node arrays, probes, conduction
  * velocities and ECG are filled on rank 0 only. */
 ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *backend, const ct_run_options *opt,
                      ct_run_result *result);

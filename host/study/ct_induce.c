@@ -102,6 +102,16 @@ typedef struct runner {
     int own_stimuli;                  /* 1: stimulate as the configuration says (ct_reentry_observe) */
     ct_induce_reentry_observer obs;   /* NULL, or told of the induced re-entry (ct_induce_site_run_observed) */
     void *obs_user;
+    double erp_resolution_ms;         /* > 0: ERP bisected (ct_induce_extras) */
+    /* the re-entry's traces (ct_induce_site_run_ex): recorded while `tracing`, in the replay */
+    ct_induce_traces *traces;         /* borrowed, or NULL */
+    int tracing;
+    long trace_first_step;            /* the step of sample 0 */
+    long trace_cap;                   /* samples allocated per point */
+    double frame_next_ms, frame_every_ms;
+    const int32_t *tris;              /* borrowed: boundary triangles, for the PS frames */
+    size_t n_tris;
+    double *phase;                    /* owned, n (rad): the PS frames' phase */
     char site[64];
 } runner;
 
@@ -123,6 +133,7 @@ static void runner_free(runner *r)
     free(r->cl_last);
     free(r->cl_count);
     free(r->ring);
+    free(r->phase);
 }
 
 static void look(runner *r)
@@ -169,6 +180,37 @@ static uint32_t runner_stimuli(void *user, long step)
     return active;
 }
 
+/* While replaying for traces: Vm at the traced nodes, and a PS frame every frame_every_ms after the last
+ * stimulus (from the phase of the newest look and the one phase_delay_ms before it). */
+static ct_status trace_look(runner *r)
+{
+    ct_induce_traces *T = r->traces;
+    long idx = (r->step - r->trace_first_step) / r->sample_every;
+    if (idx >= 0 && idx < r->trace_cap) {
+        for (int j = 0; j < T->n_points; j++)
+            T->vm_mV[(size_t)j * (size_t)r->trace_cap + (size_t)idx] = r->vm[T->node[j]];
+        if (idx + 1 > T->n_samples)
+            T->n_samples = (int)(idx + 1);
+    }
+    double t = (double)r->step * r->dt_ms;
+    int delay = (int)lround(r->p->phase_delay_ms / r->p->sample_ms);
+    if (t + 1e-9 < r->frame_next_ms || T->n_frames >= CT_INDUCE_MAX_FRAMES || r->ring_filled <= delay ||
+        r->n_tris == 0)
+        return CT_OK;
+    r->frame_next_ms += r->frame_every_ms;
+    int newest = (r->ring_pos - 1 + r->ring_len) % r->ring_len;
+    int older = (newest - delay + r->ring_len) % r->ring_len;
+    ct_phase_from_vm(r->n, r->ring + (size_t)newest * r->n, r->ring + (size_t)older * r->n, r->p->phase_v_star_mV,
+                     r->phase);
+    int f = T->n_frames, found = 0;
+    CT_CHECK(ct_phase_singularities(r->sim->mesh, r->tris, r->n_tris, r->phase, PS_CLUSTER_MM, T->frame_ps[f],
+                                    CT_INDUCE_FRAME_PS, &found));
+    T->frame_ms[f] = t;
+    T->frame_n_ps[f] = found;
+    T->n_frames++;
+    return CT_OK;
+}
+
 /* The loop's observer: Vm every sample_every steps, for capture, re-entry and the phase (look). */
 static ct_status runner_look(void *user, ct_loop *L)
 {
@@ -176,6 +218,8 @@ static ct_status runner_look(void *user, ct_loop *L)
     r->step = L->step;
     CT_CHECK(r->be->download(r->ctx, CT_FIELD_VM, r->vm));
     look(r);
+    if (r->tracing)
+        CT_CHECK(trace_look(r));
     return CT_OK;
 }
 
@@ -237,9 +281,9 @@ static long ms_to_step(const runner *r, double t_ms)
     return lround(t_ms / r->dt_ms);
 }
 
-/* One trial: from snapshot `from`, a pulse at pulse_step; captured? and if so, re-entry? */
-static ct_status trial(runner *r, const snapshot *from, long pulse_step, int *captured, int *reentry,
-                       double *activity_ms)
+/* One trial: from snapshot `from`, a pulse at pulse_step; captured? and if so (unless capture_only), re-entry? */
+static ct_status trial(runner *r, const snapshot *from, long pulse_step, int capture_only, int *captured,
+                       int *reentry, double *activity_ms)
 {
     const ct_induce_protocol *p = r->p;
     *captured = *reentry = 0;
@@ -253,6 +297,8 @@ static ct_status trial(runner *r, const snapshot *from, long pulse_step, int *ca
     if (r->n_new < capture_needed(r))
         return CT_OK;
     *captured = 1;
+    if (capture_only)
+        return CT_OK;
     r->cl_from_ms = t_pulse + 0.5 * p->observe_ms;
     for (size_t i = 0; i < r->n; i++)
         r->cl_count[i] = 0;
@@ -329,6 +375,84 @@ static ct_status describe_reentry(runner *r, const int32_t *tris, size_t n_tris,
     return st;
 }
 
+void ct_induce_traces_free(ct_induce_traces *t)
+{
+    if (!t)
+        return;
+    free(t->vm_mV);
+    t->vm_mV = NULL;
+    t->n_samples = 0;
+    t->n_stimuli = 0;
+    t->n_frames = 0;
+}
+
+/* The node nearest p (mm). */
+static long nearest_node(const ct_mesh *m, const double p[3])
+{
+    long best = 0;
+    double bd = INFINITY;
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        const double *x = m->xyz_mm + 3 * i;
+        double d = (x[0] - p[0]) * (x[0] - p[0]) + (x[1] - p[1]) * (x[1] - p[1]) + (x[2] - p[2]) * (x[2] - p[2]);
+        if (d < bd) {
+            bd = d;
+            best = (long)i;
+        }
+    }
+    return best;
+}
+
+/* Replays the sequence that induced the re-entry, from `s1` (the state just before the last S1) to end_step,
+ * recording the traces (ct_induce_traces). The pulses after the snapshot's are the inducing sequence's. */
+static ct_status replay_traced(runner *r, const snapshot *s1, long end_step)
+{
+    ct_induce_traces *T = r->traces;
+    long extra[CT_INDUCE_MAX_EXTRA];
+    int n_extra = r->n_pulses - s1->n_pulses;
+    if (n_extra < 0 || n_extra > CT_INDUCE_MAX_EXTRA)
+        return ct_error_set(CT_ERR_INTERNAL, "site %s: %d extra-stimuli to replay", r->site, n_extra);
+    memcpy(extra, r->pulse + s1->n_pulses, (size_t)n_extra * sizeof *extra);
+    CT_CHECK(snapshot_restore(r, s1));
+    for (int k = 0; k < n_extra; k++)
+        r->pulse[r->n_pulses++] = extra[k];
+    ct_induce_traces_free(T);
+    if (T->n_points > CT_INDUCE_MAX_TRACES)
+        T->n_points = CT_INDUCE_MAX_TRACES;
+    for (int j = 0; j < T->n_points; j++) {
+        T->node[j] = nearest_node(r->sim->mesh, T->want_mm[j]);
+        memcpy(T->node_mm[j], r->sim->mesh->xyz_mm + 3 * (size_t)T->node[j], sizeof T->node_mm[j]);
+    }
+    /* the loop looks after each step whose count is a multiple of sample_every */
+    r->trace_first_step = (s1->step / r->sample_every + 1) * r->sample_every;
+    r->trace_cap = end_step >= r->trace_first_step ? (end_step - r->trace_first_step) / r->sample_every + 1 : 0;
+    T->t0_ms = (double)r->trace_first_step * r->dt_ms;
+    T->sample_ms = (double)r->sample_every * r->dt_ms;
+    if (r->trace_cap == 0)
+        return CT_OK;
+    T->vm_mV = malloc((size_t)T->n_points * (size_t)r->trace_cap * sizeof *T->vm_mV + 1); /* T owns it */
+    r->phase = r->phase ? r->phase : malloc(r->n * sizeof *r->phase + 1);
+    if (!T->vm_mV || !r->phase)
+        return ct_error_set(CT_ERR_NOMEM, "site %s: out of memory for the traces", r->site);
+    T->n_stimuli = 0;
+    for (int k = s1->n_pulses - 1; k < r->n_pulses; k++) {
+        snprintf(T->stimulus_name[T->n_stimuli], sizeof T->stimulus_name[0], "S%d", k - s1->n_pulses + 2);
+        T->stimulus_ms[T->n_stimuli++] = (double)r->pulse[k] * r->dt_ms;
+    }
+    double last_ms = T->stimulus_ms[T->n_stimuli - 1], span = (double)end_step * r->dt_ms - last_ms;
+    r->frame_every_ms = T->ps_interval_ms > 0 ? T->ps_interval_ms : 10.0;
+    if (span / r->frame_every_ms > CT_INDUCE_MAX_FRAMES - 1)
+        r->frame_every_ms = span / (CT_INDUCE_MAX_FRAMES - 1);
+    r->frame_next_ms = last_ms + r->frame_every_ms;
+    r->tracing = 1;
+    ct_status st = advance(r, end_step);
+    r->tracing = 0;
+    /* rows of n_samples */
+    for (int j = 1; j < T->n_points && T->n_samples < r->trace_cap; j++)
+        memmove(T->vm_mV + (size_t)j * (size_t)T->n_samples, T->vm_mV + (size_t)j * (size_t)r->trace_cap,
+                (size_t)T->n_samples * sizeof *T->vm_mV);
+    return st;
+}
+
 static ct_status runner_open(runner *r, const ct_sim *sim, const ct_backend_ops *be, const ct_induce_protocol *p,
                              const ct_induce_site *site)
 {
@@ -391,7 +515,7 @@ static ct_status runner_open(runner *r, const ct_sim *sim, const ct_backend_ops 
 static ct_status run_protocol(runner *r, const int32_t *tris, size_t n_tris, int quiet, ct_induce_result *out)
 {
     const ct_induce_protocol *p = r->p;
-    snapshot snap[CT_INDUCE_MAX_EXTRA] = {{0}};
+    snapshot snap[CT_INDUCE_MAX_EXTRA] = {{0}}, snap_s1 = {0};
     ct_status st = CT_OK;
     /* drive train, then the first snapshot ci_min behind the last S1 */
     long bcl = ms_to_step(r, p->s1_bcl_ms), ci_min = ms_to_step(r, p->ci_min_ms);
@@ -399,6 +523,8 @@ static ct_status run_protocol(runner *r, const int32_t *tris, size_t n_tris, int
         r->pulse[r->n_pulses++] = (long)k * bcl;
     long prev = (long)(p->s1_count - 1) * bcl; /* step of the stimulus the next one couples to */
     if ((st = advance(r, prev)) != CT_OK)
+        goto done;
+    if (r->traces && (st = snapshot_take(r, &snap_s1)) != CT_OK) /* just before the last S1: the replay's start */
         goto done;
     count_from(r, (double)prev * r->dt_ms);
     if ((st = advance(r, prev + ci_min)) != CT_OK)
@@ -421,17 +547,36 @@ static ct_status run_protocol(runner *r, const int32_t *tris, size_t n_tris, int
         for (long ci = ms_to_step(r, p->ci_start_ms); ci >= ci_min; ci -= ci_step) {
             int captured, reentry;
             double activity_ms;
-            if ((st = trial(r, &snap[k], prev + ci, &captured, &reentry, &activity_ms)) != CT_OK)
+            if ((st = trial(r, &snap[k], prev + ci, 0, &captured, &reentry, &activity_ms)) != CT_OK)
                 goto done;
             out->trials++;
             if (!quiet)
                 fprintf(stderr, "  %s: S%d at %g ms: %s\n", r->site, k + 2, (double)ci * r->dt_ms,
                         !captured ? "no capture" : reentry ? "captured, RE-ENTRY" : "captured, no re-entry");
             if (!captured) {
-                out->erp_ms[k] = (double)ci * r->dt_ms;
+                out->erp_ms[k] = out->erp_fail_ms[k] = (double)ci * r->dt_ms;
+                /* bisection between the failing interval and the last capturing one (capture-only trials) */
+                long lo = ci, hi = best, res = ms_to_step(r, r->erp_resolution_ms);
+                if (res < 1)
+                    res = 1;
+                while (r->erp_resolution_ms > 0 && best >= 0 && hi - lo > res) {
+                    long mid = lo + (hi - lo) / 2;
+                    if ((st = trial(r, &snap[k], prev + mid, 1, &captured, &reentry, &activity_ms)) != CT_OK)
+                        goto done;
+                    out->trials++;
+                    if (!quiet)
+                        fprintf(stderr, "  %s: S%d at %g ms (ERP bisection): %s\n", r->site, k + 2,
+                                (double)mid * r->dt_ms, captured ? "captured" : "no capture");
+                    *(captured ? &hi : &lo) = mid;
+                }
+                if (r->erp_resolution_ms > 0 && best >= 0) {
+                    out->erp_ms[k] = (double)lo * r->dt_ms;
+                    out->erp_refined = 1;
+                }
                 break;
             }
             best = ci;
+            out->erp_capture_ms[k] = (double)ci * r->dt_ms;
             out->n_extra = k + 1;
             out->coupling_ms[k] = (double)ci * r->dt_ms;
             if (reentry) {
@@ -440,6 +585,11 @@ static ct_status run_protocol(runner *r, const int32_t *tris, size_t n_tris, int
                 st = describe_reentry(r, tris, n_tris, out);
                 if (st == CT_OK)
                     st = tell_observer(r, out);
+                if (st == CT_OK && r->traces) {
+                    r->tris = tris;
+                    r->n_tris = n_tris;
+                    st = replay_traced(r, &snap_s1, r->step);
+                }
                 goto done;
             }
         }
@@ -456,6 +606,7 @@ static ct_status run_protocol(runner *r, const int32_t *tris, size_t n_tris, int
 done:
     for (int k = 0; k < CT_INDUCE_MAX_EXTRA; k++)
         free(snap[k].blob);
+    free(snap_s1.blob);
     return st;
 }
 
@@ -469,10 +620,26 @@ ct_status ct_induce_site_run_observed(const ct_config *base, const ct_induce_sit
                                       const ct_backend_ops *be, int quiet, ct_induce_result *out,
                                       ct_induce_reentry_observer obs, void *obs_user)
 {
+    ct_induce_extras x = {.obs = obs, .obs_user = obs_user};
+    return ct_induce_site_run_ex(base, site, p, be, quiet, out, &x);
+}
+
+static void result_clear(ct_induce_result *out)
+{
     memset(out, 0, sizeof *out);
     out->cycle_length_ms = -1;
     for (int k = 0; k < CT_INDUCE_MAX_EXTRA; k++)
-        out->erp_ms[k] = -1;
+        out->erp_ms[k] = out->erp_fail_ms[k] = out->erp_capture_ms[k] = -1;
+}
+
+ct_status ct_induce_site_run_ex(const ct_config *base, const ct_induce_site *site, const ct_induce_protocol *p,
+                                const ct_backend_ops *be, int quiet, ct_induce_result *out,
+                                const ct_induce_extras *x)
+{
+    static const ct_induce_extras none;
+    if (!x)
+        x = &none;
+    result_clear(out);
     CT_CHECK(ct_induce_protocol_check(p));
     double t0 = ct_now_s();
     /* the site's configuration: the base one with the site as its only stimulus and no outputs (a shallow
@@ -511,8 +678,15 @@ ct_status ct_induce_site_run_observed(const ct_config *base, const ct_induce_sit
         st = ct_mesh_boundary_tris(sim->mesh, &tris, &n_tris);
     if (st == CT_OK)
         st = runner_open(&r, sim, be, p, site);
-    r.obs = obs;
-    r.obs_user = obs_user;
+    r.obs = x->obs;
+    r.obs_user = x->obs_user;
+    r.erp_resolution_ms = x->erp_resolution_ms;
+    r.traces = x->traces;
+    if (r.traces && r.traces->n_points < 1) { /* [0] the pacing site */
+        r.traces->n_points = 1;
+        snprintf(r.traces->label[0], sizeof r.traces->label[0], "pacing site");
+        memcpy(r.traces->want_mm[0], site->position_mm, sizeof r.traces->want_mm[0]);
+    }
     if (st == CT_OK)
         st = run_protocol(&r, tris, n_tris, quiet, out);
     out->simulated_ms = r.simulated_ms;
@@ -527,10 +701,7 @@ ct_status ct_induce_site_run_observed(const ct_config *base, const ct_induce_sit
 ct_status ct_reentry_observe(const ct_config *cfg, const ct_backend_ops *be, double last_stimulus_ms,
                              const ct_induce_protocol *p, int quiet, ct_induce_result *out)
 {
-    memset(out, 0, sizeof *out);
-    out->cycle_length_ms = -1;
-    for (int k = 0; k < CT_INDUCE_MAX_EXTRA; k++)
-        out->erp_ms[k] = -1;
+    result_clear(out);
     CT_CHECK(ct_induce_protocol_check(p));
     double t0 = ct_now_s();
     ct_sim *sim = NULL;

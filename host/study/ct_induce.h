@@ -67,7 +67,12 @@ typedef struct ct_induce_result {
     double cycle_length_ms;               /* of the re-entry, -1 if none or not measurable */
     int n_ps;                             /* phase singularities at the end of the observation (<= CT_INDUCE_MAX_PS) */
     ct_phase_singularity ps[CT_INDUCE_MAX_PS];
-    int trials;                           /* extra-stimulus runs made */
+    double erp_fail_ms[CT_INDUCE_MAX_EXTRA];    /* per extra-stimulus: the coupling interval on the ci_step_ms grid
+                                                   where capture first failed; -1: none failed (or not tried) */
+    double erp_capture_ms[CT_INDUCE_MAX_EXTRA]; /* the shortest coupling interval on that grid that captured (the one
+                                                   before erp_fail_ms); -1: none captured */
+    int erp_refined;                      /* 1: erp_ms was bisected between those two (ct_induce_extras) */
+    int trials;                           /* extra-stimulus runs made (ERP bisection's capture-only runs included) */
     double simulated_ms;                  /* total simulated time, all trials */
     double wall_s;
 } ct_induce_result;
@@ -91,6 +96,54 @@ typedef ct_status (*ct_induce_reentry_observer)(void *user, const struct ct_sim 
 ct_status ct_induce_site_run_observed(const ct_config *base, const ct_induce_site *site, const ct_induce_protocol *p,
                                       const ct_backend_ops *backend, int quiet, ct_induce_result *out,
                                       ct_induce_reentry_observer obs, void *obs_user);
+
+/* Vm traces and phase-singularity (PS) frames of an induced re-entry (ct_induce_site_run_ex). Once re-entry
+ * is declared (and after the observer was told), the inducing sequence is replayed from the state just before
+ * the last S1 (a snapshot; the same steps, so the same solution) while Vm is recorded every sample_ms at the
+ * node nearest each point: [0] the pacing site (added by the run), then any points the observer added
+ * (e.g. the circuit's exit site: it is known only once the re-entry has been seen). After the last stimulus,
+ * every ps_interval_ms, the phase singularities on the boundary triangles (as in ct_induce.h) make one frame
+ * of the PS trajectory. Costs one more trial (from the last S1 to the end of the observation). */
+#define CT_INDUCE_MAX_TRACES 4
+#define CT_INDUCE_MAX_FRAMES 256
+#define CT_INDUCE_FRAME_PS 4
+typedef struct ct_induce_traces {
+    int n_points;                                 /* points traced; the observer may add up to the maximum */
+    char label[CT_INDUCE_MAX_TRACES][32];
+    double want_mm[CT_INDUCE_MAX_TRACES][3];      /* the point asked for (mm) */
+    long node[CT_INDUCE_MAX_TRACES];              /* out: the nearest node */
+    double node_mm[CT_INDUCE_MAX_TRACES][3];      /* out: its position (mm) */
+    double t0_ms, sample_ms;                      /* out: time of sample 0 and the sampling interval (ms) */
+    int n_samples;                                /* out: samples per point (0: nothing recorded) */
+    double *vm_mV;                                /* out, owned (ct_induce_traces_free): n_points rows of n_samples */
+    int n_stimuli;                                /* out: the last S1, then S2, S3, ... */
+    char stimulus_name[1 + CT_INDUCE_MAX_EXTRA][16];
+    double stimulus_ms[1 + CT_INDUCE_MAX_EXTRA];
+    double ps_interval_ms;                        /* in: between PS frames (0: 10 ms; stretched to fit the frames) */
+    int n_frames;                                 /* out: PS frames after the last stimulus */
+    double frame_ms[CT_INDUCE_MAX_FRAMES];
+    int frame_n_ps[CT_INDUCE_MAX_FRAMES];         /* PS found in the frame (the largest CT_INDUCE_FRAME_PS kept) */
+    ct_phase_singularity frame_ps[CT_INDUCE_MAX_FRAMES][CT_INDUCE_FRAME_PS];
+} ct_induce_traces;
+
+/* Frees what a run put in t (its vm_mV) and clears the outputs; t itself is the caller's. */
+void ct_induce_traces_free(ct_induce_traces *t);
+
+/* What ct_induce_site_run_ex does besides the protocol. Zero-initialised: nothing (ct_induce_site_run). */
+typedef struct ct_induce_extras {
+    ct_induce_reentry_observer obs;    /* told of the induced re-entry, or NULL */
+    void *obs_user;
+    ct_induce_traces *traces;          /* the re-entry's traces are recorded here (replay), or NULL */
+    double erp_resolution_ms;          /* > 0: where capture first fails, the ERP is bisected between the
+                                          failing and the last capturing coupling interval down to this
+                                          resolution with capture-only trials (capture_window_ms each);
+                                          erp_ms is then the longest failing interval found */
+} ct_induce_extras;
+
+/* ct_induce_site_run with extras (x NULL: the same as ct_induce_site_run). */
+ct_status ct_induce_site_run_ex(const ct_config *base, const ct_induce_site *site, const ct_induce_protocol *p,
+                                const ct_backend_ops *backend, int quiet, ct_induce_result *out,
+                                const ct_induce_extras *x);
 
 /* The re-entry detector alone, on a configuration's own stimuli (e.g. a cross-field S1-S2): runs `cfg`
  * until last_stimulus_ms, then watches up to observe_ms more (p: observe_ms, sample_ms, phase_*; the rest

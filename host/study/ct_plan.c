@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "core/ct_files.h"
+#include "core/ct_clock.h"
 #include "ct_circuit.h"
+#include "ct_prescreen.h"
 #include "ct_study_report.h"
 #include "sim/ct_sim.h"
 
@@ -33,6 +35,253 @@ double ct_plan_lesion_distance_mm(const ct_lesion *l, const double p[3])
             q[k] = p[k] < l->a_mm[k] ? l->a_mm[k] : p[k] > l->b_mm[k] ? l->b_mm[k] : p[k];
     }
     return sqrt((p[0] - q[0]) * (p[0] - q[0]) + (p[1] - q[1]) * (p[1] - q[1]) + (p[2] - q[2]) * (p[2] - q[2]));
+}
+
+static double d3(const double *a, const double *b);
+
+/* ---- the pre-screen before the plan --------------------------------------------------------------- */
+
+ct_status ct_plan_prescreen(const ct_config *cfg, const ct_induce_protocol *p, int top_k, const char *out_dir,
+                            int quiet, ct_induce_site *sites, int *n_sites, cJSON *report)
+{
+    int n = *n_sites;
+    double t0 = ct_now_s();
+    ct_prescreen *ps = NULL;
+    ct_prescreen_options popt = {.backend = NULL, .quiet = quiet}; /* CPU: no device before the fork */
+    if (!quiet)
+        fprintf(stderr, "cardiotwin: plan: pre-screening %d site%s (keeping the top %d)\n", n, n == 1 ? "" : "s",
+                top_k);
+    CT_CHECK(ct_prescreen_create(cfg, p, &popt, &ps));
+    ct_prescreen_result *res = calloc((size_t)n + 1, sizeof *res);      /* owned: ranked results */
+    char (*failed)[256] = calloc((size_t)n + 1, sizeof *failed);         /* owned: why a site could not run */
+    ct_induce_site *keep = calloc((size_t)n + 1, sizeof *keep);         /* owned */
+    ct_status st = CT_OK;
+    if (!res || !failed || !keep) {
+        st = ct_error_set(CT_ERR_NOMEM, "plan: out of memory for the pre-screen");
+        goto done;
+    }
+    int n_ok = 0;
+    for (int s = 0; s < n; s++) {
+        if (ct_prescreen_site(ps, &sites[s], &res[n_ok]) == CT_OK) {
+            n_ok++;
+        } else {
+            snprintf(failed[s], sizeof failed[s], "%s", ct_error_message());
+            if (!quiet)
+                fprintf(stderr, "cardiotwin: plan: the pre-screen could not run site %s (%s): it is run in full\n",
+                        sites[s].name, failed[s]);
+        }
+    }
+    ct_prescreen_rank(res, n_ok);
+    double wall = ct_now_s() - t0;
+    cJSON *pj = cJSON_AddObjectToObject(report, "prescreen");
+    cJSON_AddNumberToObject(pj, "top_k", top_k);
+    cJSON_AddNumberToObject(pj, "sites", n);
+    cJSON_AddNumberToObject(pj, "wall_s", wall);
+    cJSON_AddStringToObject(pj, "file", "prescreen.json");
+    cJSON *ranked = cJSON_AddArrayToObject(pj, "ranked");
+    cJSON *out = cJSON_AddArrayToObject(pj, "screened_out");
+    for (int k = 0; k < n_ok; k++) {
+        const ct_prescreen_result *r = &res[k];
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "rank", k + 1);
+        cJSON_AddStringToObject(j, "name", r->name);
+        cJSON_AddItemToObject(j, "position_mm", cJSON_CreateDoubleArray(r->position_mm, 3));
+        cJSON_AddNumberToObject(j, "score", r->score);
+        cJSON_AddBoolToObject(j, "predicted_inducible", r->inducible);
+        cJSON_AddItemToObject(j, "coupling_ms", cJSON_CreateDoubleArray(r->coupling_ms, r->n_extra));
+        cJSON_AddNumberToObject(j, "persistence_ms", r->persistence_ms);
+        cJSON_AddBoolToObject(j, "run", k < top_k);
+        cJSON_AddItemToArray(ranked, j);
+        if (k >= top_k) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", r->name);
+            cJSON_AddNumberToObject(o, "rank", k + 1);
+            cJSON_AddNumberToObject(o, "score", r->score);
+            cJSON_AddBoolToObject(o, "predicted_inducible", r->inducible);
+            cJSON_AddItemToArray(out, o);
+        }
+    }
+    cJSON *nf = cJSON_AddArrayToObject(pj, "not_prescreened");
+    int n_keep = 0;
+    for (int s = 0; s < n; s++) {
+        int kept = failed[s][0] != 0;
+        for (int k = 0; k < n_ok && k < top_k && !kept; k++)
+            kept = strcmp(res[k].name, sites[s].name) == 0;
+        if (failed[s][0]) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", sites[s].name);
+            cJSON_AddStringToObject(o, "reason", failed[s]);
+            cJSON_AddItemToArray(nf, o);
+        }
+        if (kept)
+            keep[n_keep++] = sites[s];
+    }
+    char path[4096];
+    if ((st = ct_path_join(path, sizeof path, out_dir, "prescreen.json")) == CT_OK)
+        st = ct_prescreen_write_json(path, ps, res, n_ok, top_k, wall);
+    if (st != CT_OK)
+        goto done;
+    memcpy(sites, keep, (size_t)n_keep * sizeof *sites);
+    *n_sites = n_keep;
+    if (!quiet)
+        fprintf(stderr, "cardiotwin: plan: pre-screen %.1f s; %d of %d sites kept for the full protocol\n", wall,
+                n_keep, n);
+done:
+    free(res);
+    free(failed);
+    free(keep);
+    ct_prescreen_destroy(ps);
+    return st;
+}
+
+/* ---- an induced VT: monomorphic or polymorphic ------------------------------------------------------ */
+
+void ct_vt_classify(const ct_induce_traces *t, int point, double thr, ct_vt_class *out)
+{
+    memset(out, 0, sizeof *out);
+    out->point = point;
+    out->cl_mean_ms = out->cl_sd_ms = -1;
+    out->ps_drift_mm = -1;
+    if (!t || t->n_samples < 2 || point < 0 || point >= t->n_points || t->n_stimuli < 1) {
+        snprintf(out->why, sizeof out->why, "no traces recorded");
+        return;
+    }
+    double last_ms = t->stimulus_ms[t->n_stimuli - 1];
+    const double *v = t->vm_mV + (size_t)point * (size_t)t->n_samples;
+    double act[CT_VT_MAX_CYCLES + 2];
+    int n_act = 0;
+    for (int i = 1; i < t->n_samples && n_act < CT_VT_MAX_CYCLES + 2; i++) {
+        double ta = t->t0_ms + (i - 1) * t->sample_ms;
+        if (v[i - 1] < thr && v[i] >= thr && ta >= last_ms)
+            act[n_act++] = ta + t->sample_ms * (thr - v[i - 1]) / (v[i] - v[i - 1]);
+    }
+    int first = n_act - 1 >= 3 ? 1 : 0; /* the first interval holds the extra-stimulus's own beat */
+    for (int k = first; k + 1 < n_act; k++)
+        out->cl_ms[out->n_cycles++] = act[k + 1] - act[k];
+    if (out->n_cycles > 0) {
+        double s = 0, ss = 0, dev = 0;
+        for (int k = 0; k < out->n_cycles; k++)
+            s += out->cl_ms[k];
+        out->cl_mean_ms = s / out->n_cycles;
+        for (int k = 0; k < out->n_cycles; k++) {
+            ss += (out->cl_ms[k] - out->cl_mean_ms) * (out->cl_ms[k] - out->cl_mean_ms);
+            dev = fmax(dev, fabs(out->cl_ms[k] - out->cl_mean_ms) / out->cl_mean_ms);
+        }
+        out->cl_sd_ms = out->n_cycles > 1 ? sqrt(ss / (out->n_cycles - 1)) : 0;
+        out->cl_max_deviation = dev;
+    }
+    /* the phase singularities' mean position per one-cycle window after the last stimulus */
+    double win_ms = out->cl_mean_ms > 0 ? out->cl_mean_ms : 100.0, mean[CT_INDUCE_MAX_FRAMES][3];
+    int n_win = 0;
+    for (int f = 0; f < t->n_frames;) {
+        int w = (int)floor((t->frame_ms[f] - last_ms) / win_ms), cnt = 0;
+        double c[3] = {0, 0, 0};
+        for (; f < t->n_frames && (int)floor((t->frame_ms[f] - last_ms) / win_ms) == w; f++) {
+            int m = t->frame_n_ps[f] < CT_INDUCE_FRAME_PS ? t->frame_n_ps[f] : CT_INDUCE_FRAME_PS;
+            for (int q = 0; q < m; q++, cnt++)
+                for (int d = 0; d < 3; d++)
+                    c[d] += t->frame_ps[f][q].position_mm[d];
+        }
+        if (cnt > 0 && n_win < CT_INDUCE_MAX_FRAMES) {
+            for (int d = 0; d < 3; d++)
+                mean[n_win][d] = c[d] / cnt;
+            n_win++;
+        }
+    }
+    out->ps_windows = n_win;
+    if (n_win >= 2) {
+        double all[3] = {0, 0, 0};
+        for (int w = 0; w < n_win; w++)
+            for (int d = 0; d < 3; d++)
+                all[d] += mean[w][d] / n_win;
+        out->ps_drift_mm = 0;
+        for (int w = 0; w < n_win; w++)
+            out->ps_drift_mm = fmax(out->ps_drift_mm, d3(mean[w], all));
+    }
+    if (out->n_cycles < 2) {
+        out->verdict = 0;
+        snprintf(out->why, sizeof out->why,
+                 "%d cycle%s at the %s in the observation: too few to classify (lengthen --observe-ms)",
+                 out->n_cycles, out->n_cycles == 1 ? "" : "s", t->label[point]);
+        return;
+    }
+    int cl_ok = out->cl_max_deviation <= CT_VT_CL_TOLERANCE;
+    int ps_ok = out->ps_drift_mm < 0 || out->ps_drift_mm < CT_VT_PS_DRIFT_MM;
+    out->verdict = cl_ok && ps_ok ? 1 : 2;
+    int k = snprintf(out->why, sizeof out->why, "%d cycles at the %s, CL within %.1f %% of the mean (limit %.0f %%)",
+                     out->n_cycles, t->label[point], 100 * out->cl_max_deviation, 100 * CT_VT_CL_TOLERANCE);
+    if (k > 0 && (size_t)k < sizeof out->why)
+        snprintf(out->why + k, sizeof out->why - (size_t)k,
+                 out->ps_drift_mm < 0 ? "; phase singularities not tracked on the surface in 2 cycles"
+                                      : "; PS per-cycle position drift %.1f mm (limit %.0f mm)",
+                 out->ps_drift_mm, CT_VT_PS_DRIFT_MM);
+}
+
+static double round2(double x)
+{
+    return round(x * 100.0) / 100.0;
+}
+
+cJSON *ct_vt_json(const ct_induce_traces *t, const ct_vt_class *c)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "classification",
+                            c->verdict == 1 ? "monomorphic" : c->verdict == 2 ? "polymorphic" : "not classified");
+    cJSON_AddStringToObject(j, "why", c->why);
+    cJSON_AddStringToObject(j, "cl_at", t && c->point < t->n_points ? t->label[c->point] : "");
+    cJSON_AddItemToObject(j, "cl_ms", cJSON_CreateDoubleArray(c->cl_ms, c->n_cycles));
+    if (c->n_cycles > 0) {
+        cJSON_AddNumberToObject(j, "cl_mean_ms", round2(c->cl_mean_ms));
+        cJSON_AddNumberToObject(j, "cl_sd_ms", round2(c->cl_sd_ms));
+        cJSON_AddNumberToObject(j, "cl_max_deviation_percent", round2(100 * c->cl_max_deviation));
+    } else {
+        cJSON_AddNullToObject(j, "cl_mean_ms");
+        cJSON_AddNullToObject(j, "cl_sd_ms");
+        cJSON_AddNullToObject(j, "cl_max_deviation_percent");
+    }
+    if (c->ps_drift_mm >= 0)
+        cJSON_AddNumberToObject(j, "ps_drift_mm", round2(c->ps_drift_mm));
+    else
+        cJSON_AddNullToObject(j, "ps_drift_mm");
+    if (!t || t->n_samples == 0)
+        return j;
+    cJSON *tr = cJSON_AddObjectToObject(j, "traces");
+    cJSON_AddNumberToObject(tr, "t0_ms", t->t0_ms);
+    cJSON_AddNumberToObject(tr, "sample_ms", t->sample_ms);
+    cJSON *st = cJSON_AddArrayToObject(tr, "stimuli");
+    for (int k = 0; k < t->n_stimuli; k++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", t->stimulus_name[k]);
+        cJSON_AddNumberToObject(o, "t_ms", t->stimulus_ms[k]);
+        cJSON_AddItemToArray(st, o);
+    }
+    cJSON *pts = cJSON_AddArrayToObject(tr, "points");
+    for (int p = 0; p < t->n_points; p++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "label", t->label[p]);
+        cJSON_AddItemToObject(o, "position_mm", cJSON_CreateDoubleArray(t->want_mm[p], 3));
+        cJSON_AddItemToObject(o, "node_mm", cJSON_CreateDoubleArray(t->node_mm[p], 3));
+        cJSON *vm = cJSON_AddArrayToObject(o, "vm_mV");
+        for (int i = 0; i < t->n_samples; i++)
+            cJSON_AddItemToArray(vm, cJSON_CreateNumber(round2(t->vm_mV[(size_t)p * (size_t)t->n_samples + i])));
+        cJSON_AddItemToArray(pts, o);
+    }
+    cJSON *ps = cJSON_AddArrayToObject(j, "ps_trajectory");
+    for (int f = 0; f < t->n_frames; f++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "t_ms", round2(t->frame_ms[f]));
+        cJSON_AddNumberToObject(o, "n_ps", t->frame_n_ps[f]);
+        cJSON *pos = cJSON_AddArrayToObject(o, "positions_mm");
+        int m = t->frame_n_ps[f] < CT_INDUCE_FRAME_PS ? t->frame_n_ps[f] : CT_INDUCE_FRAME_PS;
+        for (int q = 0; q < m; q++) {
+            double x[3];
+            for (int d = 0; d < 3; d++)
+                x[d] = round2(t->frame_ps[f][q].position_mm[d]);
+            cJSON_AddItemToArray(pos, cJSON_CreateDoubleArray(x, 3));
+        }
+        cJSON_AddItemToArray(ps, o);
+    }
+    return j;
 }
 
 static double d3(const double *a, const double *b)

@@ -31,6 +31,49 @@ ct_status ct_plan_run(const ct_study_options *o, const char *config_path, const 
                       const ct_config *treated, const ct_backend_ops *be, const ct_induce_site *sites, int n_sites,
                       int jobs, const cJSON *before, cJSON *report, int *n_lesions, int *n_after);
 
+/* ---- the pre-screen before the plan (--prescreen-top K) ---- */
+
+/* Ranks sites[0..*n_sites) with the pre-screen (ct_prescreen.h: the untreated cfg, protocol p, calibrated on the
+ * CPU backend so that no device is opened before the site workers fork) and keeps the top_k of the ranking in
+ * sites[] (in their given order; *n_sites becomes the number kept). A site the pre-screen cannot run (e.g. its
+ * sphere holds no conducting node) is kept too, so that the full protocol reports its failure. Adds
+ * "prescreen" to report (top_k, wall time, every site's rank, score, prediction and whether it was run or
+ * screened out) and writes out_dir/prescreen.json. Errors: the pre-screen model cannot be built, out of memory. */
+ct_status ct_plan_prescreen(const ct_config *cfg, const ct_induce_protocol *p, int top_k, const char *out_dir,
+                            int quiet, ct_induce_site *sites, int *n_sites, cJSON *report);
+
+/* ---- an induced VT: monomorphic or polymorphic ---- */
+
+#define CT_VT_CL_TOLERANCE 0.05  /* monomorphic: every cycle length within 5 % of their mean */
+#define CT_VT_PS_DRIFT_MM 5.0    /* ... and the per-cycle mean PS position moves less than this (mm) */
+#define CT_VT_MAX_CYCLES 64
+
+typedef struct ct_vt_class {
+    int verdict;                  /* 1 monomorphic, 2 polymorphic, 0 not classified (too few cycles) */
+    int point;                    /* the trace whose cycle lengths were measured (the exit site if traced) */
+    int n_cycles;                 /* cycle lengths measured */
+    double cl_ms[CT_VT_MAX_CYCLES];
+    double cl_mean_ms, cl_sd_ms;  /* -1 when n_cycles == 0 */
+    double cl_max_deviation;      /* max |CL - mean| / mean (fraction) */
+    int ps_windows;               /* one-cycle windows with a phase singularity */
+    double ps_drift_mm;           /* the largest distance of a window's mean PS position from their mean; -1: < 2 */
+    char why[200];
+} ct_vt_class;
+
+/* Classifies an induced VT from its traces (ct_induce.h): activations (upward crossings of threshold_mV) at
+ * trace `point` after the last stimulus; its cycle lengths (the first one, which holds the extra-stimulus's
+ * own conduction, is left out when 3 or more remain); monomorphic when at least 2 remain, each within
+ * CT_VT_CL_TOLERANCE of their mean, and the phase singularities' mean position per cycle-length window
+ * (windows from the last stimulus) drifts by less than CT_VT_PS_DRIFT_MM (no PS on the surface, e.g. a wave
+ * round an obstacle seen only at the rim: the cycle lengths decide). */
+void ct_vt_classify(const ct_induce_traces *t, int point, double threshold_mV, ct_vt_class *out);
+
+/* The classification, the traces and the PS trajectory as a site's result file carries them in "vt" (owned by
+ * the caller): {classification, why, cl_at, cl_ms, cl_mean_ms, cl_sd_ms, cl_max_deviation_percent,
+ * ps_drift_mm, traces {t0_ms, sample_ms, stimuli [{name, t_ms}], points [{label, position_mm, node_mm,
+ * vm_mV}]}, ps_trajectory [{t_ms, n_ps, positions_mm}]}; Vm rounded to 0.01 mV. */
+cJSON *ct_vt_json(const ct_induce_traces *t, const ct_vt_class *c);
+
 /* Distance (mm) from point p to a lesion's axis (a line's segment, a sphere's centre, a box's nearest point). */
 double ct_plan_lesion_distance_mm(const ct_lesion *l, const double p_mm[3]);
 

@@ -437,6 +437,7 @@ static ct_status calibrate_set(const ct_sim *sim, int set, const ct_induce_proto
     const double x_mm[3] = {reach + 2, len_mm - 2, 0.5 * (reach + len_mm)};
     cable_obs o;
     double s1_di_ms = INFINITY;
+    double mid_delay_ms = 0; /* travel time of the last S1 beat from its stimulus to the middle node */
     ct_status st = cable_run(c, be, x_mm, &o);
     if (st == CT_OK) {
         int b = train - 1;
@@ -452,6 +453,7 @@ static ct_status calibrate_set(const ct_sim *sim, int set, const ct_induce_proto
             out->cv_t_mm_per_ms = out->cv_l_mm_per_ms *
                                   sqrt(base->conductivity.sigma_t_S_per_m / base->conductivity.sigma_l_S_per_m);
             out->apd90_ms = r - a;
+            mid_delay_ms = fmax(0.0, a - last_s1_ms);
             if (b > 0 && o.rep_ms[2][b - 1] > 0)
                 s1_di_ms = a - o.rep_ms[2][b - 1];
         }
@@ -500,7 +502,10 @@ static ct_status calibrate_set(const ct_sim *sim, int set, const ct_induce_proto
         if (ci >= p->s1_bcl_ms)
             break;
         s2->start_ms = last_s1_ms + ci;
-        c->end_time_ms = s2->start_ms + out->apd90_ms + 60;
+        /* until the S2 beat has repolarised at the middle node: it gets there later than S1 did (slower at a
+         * short DI; on a coarse patient mesh the cable is long, 30 edges); without the travel time a short
+         * APD (Mitchell-Schaeffer) ended the run before it, and the restitution came out empty */
+        c->end_time_ms = s2->start_ms + 2 * mid_delay_ms + out->apd90_ms + 60;
         st = cable_run(c, be, x_mm, &o);
         double a = o.act_ms[2][train], r = o.rep_ms[2][train], prev_r = o.rep_ms[2][train - 1];
         double t1 = o.act_ms[0][train], t2 = o.act_ms[1][train];
@@ -866,6 +871,12 @@ ct_status ct_prescreen_site(const ct_prescreen *ps, const ct_induce_site *site, 
     free(far);
     out->score = out->persistence_ms + out->window_ms;
     out->wall_s = ct_now_s() - t0;
+    if (st != CT_OK) {
+        out->failed = 1;
+        out->inducible = 0;
+        out->score = -1;
+        snprintf(out->reason, sizeof out->reason, "%s", ct_error_message());
+    }
     return st;
 }
 
@@ -874,7 +885,7 @@ void ct_prescreen_rank(ct_prescreen_result *r, int n)
     for (int i = 1; i < n; i++) { /* insertion sort: stable, n is small */
         ct_prescreen_result x = r[i];
         int j = i - 1;
-        while (j >= 0 && r[j].score < x.score) {
+        while (j >= 0 && (r[j].failed > x.failed || (r[j].failed == x.failed && r[j].score < x.score))) {
             r[j + 1] = r[j];
             j--;
         }
@@ -962,13 +973,20 @@ ct_status ct_prescreen_write_json(const char *path, const ct_prescreen *ps, cons
     cJSON_AddNumberToObject(root, "calibration_wall_s", ps->calibration_s);
     cJSON_AddNumberToObject(root, "wall_s", total_wall_s);
     cJSON_AddNumberToObject(root, "top_k", top_k);
-    int n_ind = 0;
+    int n_ind = 0, n_failed = 0;
     for (int i = 0; i < n; i++) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "rank", i + 1);
-        cJSON_AddBoolToObject(o, "top", i < top_k);
+        cJSON_AddBoolToObject(o, "top", i - n_failed < top_k && !r[i].failed);
         cJSON_AddStringToObject(o, "name", r[i].name);
         cJSON_AddItemToObject(o, "position_mm", cJSON_CreateDoubleArray(r[i].position_mm, 3));
+        if (r[i].failed) { /* reported as failed, never as "not inducible" */
+            cJSON_AddBoolToObject(o, "failed", 1);
+            cJSON_AddStringToObject(o, "reason", r[i].reason);
+            cJSON_AddItemToArray(arr, o);
+            n_failed++;
+            continue;
+        }
         cJSON_AddBoolToObject(o, "predicted_inducible", r[i].inducible);
         cJSON_AddNumberToObject(o, "induced_by", r[i].induced_by);
         cJSON_AddItemToObject(o, "coupling_ms", cJSON_CreateDoubleArray(r[i].coupling_ms, r[i].n_extra));
@@ -984,6 +1002,7 @@ ct_status ct_prescreen_write_json(const char *path, const ct_prescreen *ps, cons
         n_ind += r[i].inducible;
     }
     cJSON_AddNumberToObject(root, "n_predicted_inducible", n_ind);
+    cJSON_AddNumberToObject(root, "n_failed", n_failed);
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (!text)

@@ -86,6 +86,10 @@ typedef struct ct_prescreen_result {
     double score;                            /* ranking: higher is more likely inducible (window, persistence) */
     int trials;
     double wall_s;
+    int failed;                              /* 1: the site could not be run (ct_prescreen_site returned an error:
+                                                no conducting node at the site, S1 does not capture, ...); the
+                                                other fields but name and position are then meaningless */
+    char reason[256];                        /* failed: why, the error message naming the site */
 } ct_prescreen_result;
 
 /* The pre-screen model of one configuration: edge graph, per-node refractoriness, calibration. Opaque. */
@@ -111,10 +115,11 @@ ct_status ct_prescreen_activation(const ct_prescreen *ps, const ct_induce_site *
                                   double *act_ms);
 
 /* Runs the protocol from one site. Error (naming the site) when the site's sphere holds no conducting node
- * or S1 does not capture. */
+ * or S1 does not capture (a site beside scar on a patient's heart); out->failed and out->reason then say so,
+ * with out->name and out->position_mm set, so that a caller can rank the other sites and report this one. */
 ct_status ct_prescreen_site(const ct_prescreen *ps, const ct_induce_site *site, ct_prescreen_result *out);
 
-/* Sorts results by score, highest first (stable for equal scores: input order). */
+/* Sorts results by score, highest first (stable for equal scores: input order); failed sites last. */
 void ct_prescreen_rank(ct_prescreen_result *r, int n);
 
 /* Reads a sites file ({"sites": [{"name", "position_mm"}]}, as cardiotwin induce) into sites[0..max-1],
@@ -122,7 +127,8 @@ void ct_prescreen_rank(ct_prescreen_result *r, int n);
 ct_status ct_prescreen_load_sites(const char *path, ct_induce_site *sites, int max, int *n);
 
 /* Writes path (temporary name, fsync, rename) with the protocol, the calibration and the ranked results
- * (rank order as given), the first top_k marked "top". */
+ * (rank order as given), the first top_k that did not fail marked "top"; a failed site is written with
+ * "failed": true and its "reason" (never as predicted not inducible), and counted in "n_failed". */
 ct_status ct_prescreen_write_json(const char *path, const ct_prescreen *ps, const ct_prescreen_result *r, int n,
                                   int top_k, double total_wall_s);
 

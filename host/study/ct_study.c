@@ -30,6 +30,11 @@ void ct_study_options_defaults(ct_study_options *o)
     o->baseline = 1;
 }
 
+double ct_study_erp_resolution_ms(const ct_induce_protocol *p)
+{
+    return p->ci_step_ms / 8.0;
+}
+
 ct_status ct_study_parse_site(const char *spec, ct_induce_site *out)
 {
     memset(out, 0, sizeof *out);
@@ -114,11 +119,12 @@ static void site_key(const ct_study_options *o, const char *config_path, const c
     const ct_induce_protocol *p = &o->protocol;
     int k = snprintf(key, len,
                      "%s|%s|%.17g,%.17g,%.17g|s1 %d x %g|extra %d ci %g-%g step %g|obs %g cap %g|stim %g %g %g|dt %g|"
-                     "sample %g|phase %g %g|lesions",
+                     "sample %g|phase %g %g|erp bisected %g|vt traces|lesions",
                      config_path, s->name, s->position_mm[0], s->position_mm[1], s->position_mm[2], p->s1_count,
                      p->s1_bcl_ms, p->extra_stimuli, p->ci_start_ms, p->ci_min_ms, p->ci_step_ms, p->observe_ms,
                      p->capture_window_ms, p->stim_radius_mm, p->stim_amplitude_uA_per_uF, p->stim_duration_ms,
-                     p->dt_ms > 0 ? p->dt_ms : cfg->dt_ms, p->sample_ms, p->phase_delay_ms, p->phase_v_star_mV);
+                     p->dt_ms > 0 ? p->dt_ms : cfg->dt_ms, p->sample_ms, p->phase_delay_ms, p->phase_v_star_mV,
+                     ct_study_erp_resolution_ms(p));
     for (int l = 0; l < cfg->n_lesions && k > 0 && (size_t)k < len; l++) {
         const ct_lesion *le = &cfg->lesions[l];
         k += snprintf(key + k, len - (size_t)k, " %d:%g,%g,%g,%g,%g,%g,%g", le->shape, le->a_mm[0], le->a_mm[1],
@@ -137,11 +143,18 @@ static void test_crash_if_asked(const ct_induce_site *s)
     }
 }
 
-/* The observer of an induced re-entry: its circuit (ct_circuit.h), kept as JSON (*(cJSON **)user). */
+/* What the observer of an induced re-entry keeps: its circuit as JSON, and the traces to record. */
+typedef struct site_observed {
+    cJSON *circuit;                   /* owned, or NULL */
+    ct_induce_traces *traces;         /* borrowed */
+} site_observed;
+
+/* The observer of an induced re-entry: its circuit (ct_circuit.h), kept as JSON, and its exit site traced. */
 static ct_status circuit_observer(void *user, const struct ct_sim *sim, const double *last_activation_ms,
                                   double end_ms, const ct_induce_result *r)
 {
     (void)end_ms;
+    site_observed *so = user;
     const ct_mesh *m = sim->mesh;
     uint8_t *nc = calloc(m->n_tets + 1, 1); /* owned here */
     if (!nc)
@@ -152,7 +165,12 @@ static ct_status circuit_observer(void *user, const struct ct_sim *sim, const do
     ct_status st = ct_circuit_find(m, nc, last_activation_ms, r->cycle_length_ms, sim->aha_segment, &c);
     free(nc);
     if (st == CT_OK)
-        *(cJSON **)user = ct_circuit_json(&c);
+        so->circuit = ct_circuit_json(&c);
+    ct_induce_traces *t = so->traces;
+    if (st == CT_OK && c.found && t && t->n_points < CT_INDUCE_MAX_TRACES) {
+        snprintf(t->label[t->n_points], sizeof t->label[0], "exit site");
+        memcpy(t->want_mm[t->n_points++], c.exit_mm, sizeof t->want_mm[0]);
+    }
     return st;
 }
 
@@ -161,16 +179,28 @@ static ct_status run_site(const ct_study_options *o, const ct_config *cfg, const
                           const ct_induce_site *s, const char *key, const char *path)
 {
     ct_induce_result r;
-    cJSON *circuit = NULL;
+    ct_induce_traces *traces = calloc(1, sizeof *traces); /* owned here */
+    if (!traces)
+        return ct_error_set(CT_ERR_NOMEM, "site %s: out of memory", s->name);
+    site_observed so = {.circuit = NULL, .traces = traces};
+    ct_induce_extras x = {.obs = circuit_observer, .obs_user = &so, .traces = traces,
+                          .erp_resolution_ms = ct_study_erp_resolution_ms(&o->protocol)};
     test_crash_if_asked(s);
-    ct_status st = ct_induce_site_run_observed(cfg, s, &o->protocol, be, o->quiet, &r, circuit_observer, &circuit);
+    ct_status st = ct_induce_site_run_ex(cfg, s, &o->protocol, be, o->quiet, &r, &x);
     if (st != CT_OK && !o->quiet)
         fprintf(stderr, "cardiotwin: site %s failed: %s\n", s->name, ct_error_message());
     cJSON *j = ct_study_site_json(s, key, st, &r, o->protocol.extra_stimuli);
-    if (circuit && st == CT_OK)
-        cJSON_AddItemToObject(j, "circuit", circuit);
+    if (so.circuit && st == CT_OK)
+        cJSON_AddItemToObject(j, "circuit", so.circuit);
     else
-        cJSON_Delete(circuit);
+        cJSON_Delete(so.circuit);
+    if (st == CT_OK && r.inducible) { /* monomorphic or polymorphic, from the exit site's (else the pacing site's) trace */
+        ct_vt_class vc;
+        ct_vt_classify(traces, traces->n_points > 1 ? 1 : 0, cfg->activation_threshold_mV, &vc);
+        cJSON_AddItemToObject(j, "vt", ct_vt_json(traces, &vc));
+    }
+    ct_induce_traces_free(traces);
+    free(traces);
     ct_status wst = ct_study_write_json_file(path, j);
     cJSON_Delete(j);
     return wst;
@@ -429,6 +459,12 @@ ct_status ct_study_run(const ct_study_options *o)
                           o->input, o->only ? " left after --only" : "");
         goto done;
     }
+
+    /* `plan --prescreen-top K`: only the pre-screen's top K are run in full */
+    if (o->plan_rounds > 0 && o->prescreen_top > 0 &&
+        (st = ct_plan_prescreen(cfg, &o->protocol, o->prescreen_top, o->out_dir, o->quiet, sites, &n_sites,
+                                report)) != CT_OK)
+        goto done;
 
     /* lesions: checked on the mesh before any long run */
     *ablated = *cfg;

@@ -41,6 +41,8 @@ typedef struct ct_study_options {
     int baseline;                     /* 1: run the configuration's own stimuli first (ECG, maps) */
     int plan_rounds;                  /* > 0: `cardiotwin plan`: propose lesions and re-test, at most this many
                                          rounds (ct_plan.h); the lesions above are the user's, kept */
+    int prescreen_top;                /* > 0 (plan): rank the sites with the pre-screen, run only the top K
+                                         (ct_plan_prescreen) */
     int quiet;
 } ct_study_options;
 
@@ -64,6 +66,10 @@ ct_status ct_study_failed_sites_error(const struct cJSON *report, const char *ou
 ct_status ct_study_run_sites(const ct_study_options *o, const char *config_path, const ct_config *cfg,
                              const ct_backend_ops *be, const ct_induce_site *sites, int n_sites, const char *dir,
                              int jobs);
+
+/* The resolution of the ERP bisection of a study's sites (ct_induce_extras): ci_step_ms / 8 (ms; the
+ * bisection stops at one time step in any case). */
+double ct_study_erp_resolution_ms(const ct_induce_protocol *p);
 
 /* Parses "NAME:x,y,z" (mm) into a site. */
 ct_status ct_study_parse_site(const char *spec, ct_induce_site *out);

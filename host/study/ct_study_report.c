@@ -143,12 +143,21 @@ cJSON *ct_study_site_json(const ct_induce_site *s, const char *key, ct_status st
     }
     cJSON_AddItemToObject(o, "coupling_ms", cJSON_CreateDoubleArray(r->coupling_ms, r->n_extra));
     cJSON *erp = cJSON_AddObjectToObject(o, "erp_ms");
+    /* where capture first failed on the coupling-interval grid and the last interval that captured: the ERP
+     * (bisected between them when erp_refined) lies in [first failing, last capturing) */
+    cJSON *bracket = cJSON_AddObjectToObject(o, "erp_bracket_ms");
     for (int k = 0; k < CT_INDUCE_MAX_EXTRA; k++) {
         char name[8];
         snprintf(name, sizeof name, "S%d", k + 2);
-        if (k < extra_stimuli && (k < r->n_extra || (k == r->n_extra && !r->inducible))) /* the ones tried */
+        if (k < extra_stimuli && (k < r->n_extra || (k == r->n_extra && !r->inducible))) { /* the ones tried */
             cJSON_AddItemToObject(erp, name, number_or_null(r->erp_ms[k], r->erp_ms[k] > 0));
+            cJSON *b = cJSON_CreateArray();
+            cJSON_AddItemToArray(b, number_or_null(r->erp_fail_ms[k], r->erp_fail_ms[k] > 0));
+            cJSON_AddItemToArray(b, number_or_null(r->erp_capture_ms[k], r->erp_capture_ms[k] > 0));
+            cJSON_AddItemToObject(bracket, name, b);
+        }
     }
+    cJSON_AddBoolToObject(o, "erp_refined", r->erp_refined);
     cJSON_AddItemToObject(o, "cycle_length_ms", number_or_null(r->cycle_length_ms, r->cycle_length_ms > 0));
     cJSON *ps = cJSON_AddArrayToObject(o, "phase_singularities");
     for (int k = 0; k < r->n_ps; k++) {
@@ -343,10 +352,11 @@ void ct_study_report_notes(cJSON *report, const ct_config *cfg, const ct_induce_
     cJSON *notes = cJSON_AddArrayToObject(report, "notes");
     cJSON_AddItemToArray(notes, cJSON_CreateString(
                                     "Monodomain model; the pseudo-ECG assumes an infinite homogeneous medium (no torso)."));
-    char note[256];
+    char note[512];
     snprintf(note, sizeof note,
              "Re-entry is declared when tissue is still excited (Vm above %g mV) %g ms after the last stimulus; "
-             "the effective refractory period is the longest coupling interval that failed to capture.",
+             "the effective refractory period is the longest coupling interval that failed to capture (bisected "
+             "between the first failing and the last capturing interval of the protocol's steps).",
              cfg->activation_threshold_mV, p->observe_ms);
     cJSON_AddItemToArray(notes, cJSON_CreateString(note));
 }

@@ -43,6 +43,8 @@ struct ct_backend_ctx {
     uint32_t *stim_mask;      /* n or NULL, owned */
     ct_real *y;               /* nstate * n ionic state, owned */
     ct_real *vm, *vm_prev, *tmp; /* n each, owned; vm and tmp swap in the explicit lumped step */
+    ct_real *vstar_prev;      /* n, owned; core.cg_extrapolate only (else NULL): the last step's post-reaction Vm
+                                 (= vm at create: no guess yet); rotates with vm and tmp in cpu_cg_accept */
     ct_real *iapp;            /* n stimulus currents of the SIMD reaction (uA/uF), owned; NULL unless ionic_simd */
     int iapp_zero;            /* iapp is all zeros (no stimulus on at the last reaction of every node) */
     int one_set;              /* the parameter set of every node if they share one (or node_set is NULL), else 0 */
@@ -104,7 +106,7 @@ static void cpu_destroy(ct_backend_ctx *c)
     if (!c)
         return;
     (void)ct_step_vm_halo_end(&c->core); /* MPI must be done with send_buf and ghost_buf before they are freed */
-    void *owned[] = {c->params, c->node_set, c->stim_mask, c->y, c->vm, c->vm_prev, c->tmp, c->act_ms,
+    void *owned[] = {c->params, c->node_set, c->stim_mask, c->y, c->vm, c->vm_prev, c->tmp, c->vstar_prev, c->act_ms,
                      c->beat_count, c->beat_phase, c->v_rest, c->v_peak, c->beat_act_ms, c->beat_rep_ms,
                      c->row_ptr, c->col, c->r, c->z, c->p, c->q, c->b, c->send_buf, c->ghost_buf, c->iapp,
                      c->set_off};
@@ -359,25 +361,37 @@ static ct_status cpu_cg_start_implicit(void *dev, ct_real dt, ct_real one_minus_
 {
     ct_backend_ctx *c = dev;
     size_t no = c->core.n_owned;
-    const ct_real *mv_val = c->core.consistent ? c->mat.m_val : NULL;
+    int consistent = c->core.consistent, extrapolate = c->core.cg_extrapolate;
+    const ct_real *m_val = consistent ? c->mat.m_val : c->mat.k_val; /* not read without consistent mass */
+    const ct_real *vsp = extrapolate ? c->vstar_prev : c->vm;          /* not read without the extrapolation */
     double part[3][CT_DOT_BLOCKS];
 #pragma omp parallel for schedule(static)
     for (int k = 0; k < CT_DOT_BLOCKS; k++) {
         size_t lo, hi;
         block_rows(no, k, &lo, &hi);
         double s3[3] = {0.0, 0.0, 0.0}; /* b.b, r.z, r.r of the slice */
-        for (size_t i = lo; i < hi; i++) {
-            ct_real kv = ct_csr_row_dot(i, c->row_ptr, c->col, c->mat.k_val, c->vm);
-            ct_real bi = mv_val ? ct_rhs_implicit_consistent_node(ct_csr_row_dot(i, c->row_ptr, c->col, mv_val, c->vm),
-                                                                  kv, dt, one_minus_theta)
-                                : ct_rhs_implicit_lumped_node(c->mat.mass_over_dt[i], c->vm[i], kv, one_minus_theta);
-            ct_cg_start_node(i, bi, -kv, c->mat.inv_diag, c->r, c->z, c->p, s3);
-        }
+        for (size_t i = lo; i < hi; i++)
+            ct_cg_start_implicit_row(i, consistent, extrapolate, dt, one_minus_theta, c->row_ptr, c->col,
+                                     c->mat.k_val, m_val, c->mat.a_val, c->mat.mass_over_dt, c->vm, c->vm_prev, vsp,
+                                     c->mat.inv_diag, c->tmp, c->r, c->z, c->p, s3);
         part[0][k] = s3[0];
         part[1][k] = s3[1];
         part[2][k] = s3[2];
     }
     block_sums(3, part, sums);
+    return CT_OK;
+}
+
+/* The extrapolated start's end (ct_step.h cg_accept) by rotating buffers, no pass over memory: vstar_prev <- vm
+ * (V*, every row), vm <- tmp (the solution; its ghost rows are refreshed by the end-of-step exchange), and the
+ * old vstar_prev becomes the work vector tmp. */
+static ct_status cpu_cg_accept(void *dev)
+{
+    ct_backend_ctx *c = dev;
+    ct_real *old_vsp = c->vstar_prev;
+    c->vstar_prev = c->vm;
+    c->vm = c->tmp;
+    c->tmp = old_vsp;
     return CT_OK;
 }
 
@@ -473,6 +487,7 @@ static const ct_device_ops cpu_device_ops = {
     .halo_pack = cpu_halo_pack,
     .halo_unpack = cpu_halo_unpack,
     .cg_start_implicit = cpu_cg_start_implicit,
+    .cg_accept = cpu_cg_accept,
 };
 
 /* ---- the backend ------------------------------------------------------------------------------ */
@@ -513,6 +528,8 @@ static ct_status cpu_create(const ct_backend_problem *pb, ct_backend_ctx **out)
     c->one_set = pb->node_param_set && n > 0 && !sets_differ ? pb->node_param_set[0] : 0;
     if (ok && s->simd && sets_differ)
         ok = CT_ALLOC(c->set_off, n) != NULL;
+    if (ok && s->cg_extrapolate)
+        ok = CT_ALLOC(c->vstar_prev, n) != NULL;
     if (ok && s->use_cg)
         ok = CT_ALLOC(c->r, n) && CT_ALLOC(c->z, n) && CT_ALLOC(c->p, n) && CT_ALLOC(c->q, n) && CT_ALLOC(c->b, n);
     if (ok && s->has_halo)
@@ -547,6 +564,8 @@ static ct_status cpu_create(const ct_backend_problem *pb, ct_backend_ctx **out)
     }
     for (size_t k = 0; k < nb; k++)
         c->beat_act_ms[k] = c->beat_rep_ms[k] = -1.0;
+    if (c->vstar_prev) /* no guess yet: the first step's vm_prev equals this, so its start is V* */
+        memcpy(c->vstar_prev, c->vm, n * sizeof *c->vstar_prev);
     *out = c;
     return CT_OK;
 }
@@ -590,6 +609,8 @@ static int cpu_state_segments(ct_backend_ctx *c, void **ptr, size_t *bytes)
     ptr[k] = c->vm, bytes[k++] = n * sizeof *c->vm;
     ptr[k] = c->vm_prev, bytes[k++] = n * sizeof *c->vm_prev;
     ptr[k] = c->act_ms, bytes[k++] = n * sizeof *c->act_ms;
+    if (c->vstar_prev)
+        ptr[k] = c->vstar_prev, bytes[k++] = n * sizeof *c->vstar_prev;
     if (c->core.max_beats > 0) {
         ptr[k] = c->beat_count, bytes[k++] = n * sizeof *c->beat_count;
         ptr[k] = c->beat_phase, bytes[k++] = n * sizeof *c->beat_phase;
@@ -603,8 +624,8 @@ static int cpu_state_segments(ct_backend_ctx *c, void **ptr, size_t *bytes)
 
 static size_t cpu_state_size(ct_backend_ctx *c)
 {
-    void *ptr[10];
-    size_t bytes[10], total = 0;
+    void *ptr[11];
+    size_t bytes[11], total = 0;
     int k = cpu_state_segments(c, ptr, bytes);
     for (int s = 0; s < k; s++)
         total += bytes[s];
@@ -614,8 +635,8 @@ static size_t cpu_state_size(ct_backend_ctx *c)
 static ct_status cpu_save_state(ct_backend_ctx *c, void *buf)
 {
     CT_CHECK(ct_step_vm_halo_end(&c->core));
-    void *ptr[10];
-    size_t bytes[10], off = 0;
+    void *ptr[11];
+    size_t bytes[11], off = 0;
     int k = cpu_state_segments(c, ptr, bytes);
     for (int s = 0; s < k; off += bytes[s], s++)
         memcpy((char *)buf + off, ptr[s], bytes[s]);
@@ -625,8 +646,8 @@ static ct_status cpu_save_state(ct_backend_ctx *c, void *buf)
 static ct_status cpu_load_state(ct_backend_ctx *c, const void *buf)
 {
     CT_CHECK(ct_step_vm_halo_end(&c->core));
-    void *ptr[10];
-    size_t bytes[10], off = 0;
+    void *ptr[11];
+    size_t bytes[11], off = 0;
     int k = cpu_state_segments(c, ptr, bytes);
     for (int s = 0; s < k; off += bytes[s], s++)
         memcpy(ptr[s], (const char *)buf + off, bytes[s]);

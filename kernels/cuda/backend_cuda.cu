@@ -179,6 +179,8 @@ struct ct_backend_ctx {
     ct_real *mass_over_dt;    /* n, implicit lumped */
     ct_real *inv_diag;        /* n, Jacobi preconditioner of A */
     ct_real *tmp, *r, *z, *p, *b; /* n each, CG work */
+    ct_real *vstar_prev;      /* n, core.cg_extrapolate only (else NULL): the last step's post-reaction Vm (= vm at
+                                 create: no guess yet); in the state blob */
     double *partials;         /* 3 * MAX_RED_BLOCKS first-pass sums */
     double *scal;             /* S_COUNT sums of the last CG reduction */
     unsigned int *bad;        /* blow-up flag */
@@ -414,6 +416,36 @@ cg_start_implicit_kernel(size_t n, const ct_real *__restrict__ q, const ct_real 
     store_partials<3>(s, partials);
 }
 
+/* Implicit CG start in one pass over the CSR rows, extrapolated (ct_cg_start_implicit_row, the row the CPU and
+ * OpenCL backends run): x0 = vm + (vm_prev - vstar_prev), r = -K vm - A (vm_prev - vstar_prev), b, z, p; partial
+ * sums of b.b, r.z, r.r. Not cuSPARSE: K vm, M vm and A d are taken in the same row loop. */
+__global__ void __launch_bounds__(RED_BLOCK)
+cg_start_extrapolated_kernel(size_t n, int consistent, ct_real dt, ct_real one_minus_theta,
+                             const int32_t *__restrict__ row_ptr, const int32_t *__restrict__ col,
+                             const ct_real *__restrict__ k_val, const ct_real *__restrict__ m_val,
+                             const ct_real *__restrict__ a_val, const ct_real *__restrict__ mass_over_dt,
+                             const ct_real *__restrict__ vm, const ct_real *__restrict__ vm_prev,
+                             const ct_real *__restrict__ vstar_prev, const ct_real *__restrict__ inv_diag,
+                             ct_real *__restrict__ x0, ct_real *__restrict__ r, ct_real *__restrict__ z,
+                             ct_real *__restrict__ p, double *__restrict__ partials)
+{
+    double s[3] = {0.0, 0.0, 0.0};
+    for (size_t i = global_index(); i < n; i += grid_stride())
+        ct_cg_start_implicit_row((ct_size)i, consistent, 1, dt, one_minus_theta, row_ptr, col, k_val, m_val, a_val,
+                                 mass_over_dt, vm, vm_prev, vstar_prev, inv_diag, x0, r, z, p, s);
+    store_partials<3>(s, partials);
+}
+
+/* The end of the extrapolated implicit step (ct_cg_accept_node): vstar_prev <- vm at every node, vm <- x at the
+ * owned ones. A copy, not a swap: cuSPARSE's vector descriptors are bound to vm and tmp. */
+__global__ void cg_accept_kernel(size_t n, size_t n_owned, ct_real *__restrict__ vm, const ct_real *__restrict__ x,
+                                 ct_real *__restrict__ vstar_prev)
+{
+    size_t i = global_index();
+    if (i < n)
+        ct_cg_accept_node((ct_size)i, i < n_owned, vm, x, vstar_prev);
+}
+
 /* Partial sums of p.q. */
 __global__ void __launch_bounds__(RED_BLOCK)
 dot_kernel(size_t n, const ct_real *__restrict__ a, const ct_real *__restrict__ b, double *__restrict__ partials)
@@ -606,7 +638,7 @@ static void cuda_destroy(ct_backend_ctx *c)
                         c->inv_diag, c->tmp,     c->r,        c->z,        c->p,            c->b,
                         c->partials, c->scal,    c->bad,      c->beats.count, c->beats.phase, c->beats.v_rest,
                         c->beats.v_peak, c->beats.act_ms, c->beats.rep_ms, c->d_send_idx, c->d_send,
-                        c->d_ghost, c->d_row_ptr_bnd, c->buf_a_int, c->buf_a_bnd, c->lut};
+                        c->d_ghost, c->d_row_ptr_bnd, c->buf_a_int, c->buf_a_bnd, c->lut, c->vstar_prev};
     for (size_t k = 0; k < sizeof dev_ptrs / sizeof dev_ptrs[0]; k++)
         if (dev_ptrs[k])
             (void)cudaFree(dev_ptrs[k]);
@@ -759,6 +791,8 @@ static ct_status create_inner(ct_backend_ctx *c, const ct_backend_problem *pb, h
         DEV_ALLOC(c->b, n);
         DEV_ALLOC(c->partials, 3 * MAX_RED_BLOCKS);
         DEV_ALLOC(c->scal, S_COUNT);
+        if (s->cg_extrapolate)
+            DEV_ALLOC(c->vstar_prev, n);
         if (s->diffusion != CT_DIFFUSION_EXPLICIT) {
             if (s->consistent)
                 DEV_ALLOC(c->m_val, nnz);
@@ -807,6 +841,8 @@ static ct_status create_inner(ct_backend_ctx *c, const ct_backend_problem *pb, h
             c->h_stage[i] = (ct_real)pb->initial_vm_mV[i];
         UPLOAD(c->vm, c->h_stage, n);
     }
+    if (c->vstar_prev) /* no guess yet: the first step's vm_prev equals vm, so its start is V* */
+        CU_CHECK(cudaMemcpyAsync(c->vstar_prev, c->vm, n * sizeof *c->vm, cudaMemcpyDeviceToDevice, c->stream));
     if (c->beats.max_beats > 0) {
         beat_init_kernel<<<grid_for(n, BLOCK), BLOCK, 0, c->stream>>>(n, c->vm, c->beats);
         LAUNCH_CHECK("beat_init_kernel");
@@ -1077,6 +1113,15 @@ static ct_status cuda_cg_start(void *dev, double sums[3])
 static ct_status cuda_cg_start_implicit(void *dev, ct_real dt, ct_real one_minus_theta, double sums[3])
 {
     ct_backend_ctx *c = (ct_backend_ctx *)dev;
+    if (c->core.cg_extrapolate) { /* x0 = tmp = vm + (vm_prev - vstar_prev): one fused row kernel */
+        const ct_real *m_val = c->core.consistent ? c->m_val : c->k_val; /* not read without consistent mass */
+        const ct_real *mdt = c->mass_over_dt ? c->mass_over_dt : c->inv_diag; /* not read with consistent mass */
+        cg_start_extrapolated_kernel<<<c->red_blocks, RED_BLOCK, 0, c->stream>>>(
+            c->core.n_owned, c->core.consistent, dt, one_minus_theta, c->row_ptr, c->col, c->k_val, m_val, c->a_val,
+            mdt, c->vm, c->vm_prev, c->vstar_prev, c->inv_diag, c->tmp, c->r, c->z, c->p, c->partials);
+        LAUNCH_CHECK("cg_start_extrapolated_kernel");
+        return local_sums<3>(c, sums);
+    }
     CT_CHECK(cuda_spmv(dev, CT_MAT_K, CT_VEC_VM, CT_VEC_Q, 0, c->core.n));
     if (c->core.consistent)
         CT_CHECK(cuda_spmv(dev, CT_MAT_M, CT_VEC_VM, CT_VEC_TMP, 0, c->core.n));
@@ -1085,6 +1130,15 @@ static ct_status cuda_cg_start_implicit(void *dev, ct_real dt, ct_real one_minus
         c->inv_diag, c->r, c->z, c->p, c->partials);
     LAUNCH_CHECK("cg_start_implicit_kernel");
     return local_sums<3>(c, sums);
+}
+
+static ct_status cuda_cg_accept(void *dev)
+{
+    ct_backend_ctx *c = (ct_backend_ctx *)dev;
+    cg_accept_kernel<<<grid_for(c->core.n, BLOCK), BLOCK, 0, c->stream>>>(c->core.n, c->core.n_owned, c->vm, c->tmp,
+                                                                         c->vstar_prev);
+    LAUNCH_CHECK("cg_accept_kernel");
+    return CT_OK;
 }
 
 static ct_status cuda_cg_product(void *dev, size_t r0, double *pq)
@@ -1162,7 +1216,7 @@ static const ct_device_ops cuda_device_ops = {
     cuda_react,     cuda_spmv,     cuda_explicit_lumped, cuda_rhs,          cuda_add_tmp,
     cuda_detect,    cuda_blown_up, cuda_cg_start,        cuda_cg_product,   cuda_cg_update,
     cuda_cg_direction, cuda_halo_pack, cuda_halo_unpack, NULL, /* flush: kernels start when launched */
-    cuda_finish,    cuda_cg_start_implicit,
+    cuda_finish,    cuda_cg_start_implicit, cuda_cg_accept,
 };
 
 static const ct_device_ops *cuda_device_ops_table(void)
@@ -1228,6 +1282,8 @@ static int cuda_state_segments(ct_backend_ctx *c, void **ptr, size_t *bytes)
     ptr[k] = c->vm, bytes[k++] = n * sizeof *c->vm;
     ptr[k] = c->vm_prev, bytes[k++] = n * sizeof *c->vm_prev;
     ptr[k] = c->act_ms, bytes[k++] = n * sizeof *c->act_ms;
+    if (c->vstar_prev)
+        ptr[k] = c->vstar_prev, bytes[k++] = n * sizeof *c->vstar_prev;
     if (c->beats.max_beats > 0) {
         ptr[k] = c->beats.count, bytes[k++] = n * sizeof *c->beats.count;
         ptr[k] = c->beats.phase, bytes[k++] = n * sizeof *c->beats.phase;
@@ -1241,8 +1297,8 @@ static int cuda_state_segments(ct_backend_ctx *c, void **ptr, size_t *bytes)
 
 static size_t cuda_state_size(ct_backend_ctx *c)
 {
-    void *ptr[10];
-    size_t bytes[10], total = 0;
+    void *ptr[11];
+    size_t bytes[11], total = 0;
     int k = cuda_state_segments(c, ptr, bytes);
     for (int s = 0; s < k; s++)
         total += bytes[s];
@@ -1251,8 +1307,8 @@ static size_t cuda_state_size(ct_backend_ctx *c)
 
 static ct_status cuda_save_state(ct_backend_ctx *c, void *buf)
 {
-    void *ptr[10];
-    size_t bytes[10], off = 0;
+    void *ptr[11];
+    size_t bytes[11], off = 0;
     int k = cuda_state_segments(c, ptr, bytes);
     CU_CHECK(cudaSetDevice(c->device));
     CT_CHECK(ct_step_vm_halo_end(&c->core));
@@ -1264,8 +1320,8 @@ static ct_status cuda_save_state(ct_backend_ctx *c, void *buf)
 
 static ct_status cuda_load_state(ct_backend_ctx *c, const void *buf)
 {
-    void *ptr[10];
-    size_t bytes[10], off = 0;
+    void *ptr[11];
+    size_t bytes[11], off = 0;
     int k = cuda_state_segments(c, ptr, bytes);
     CU_CHECK(cudaSetDevice(c->device));
     CT_CHECK(ct_step_vm_halo_end(&c->core));

@@ -305,6 +305,8 @@ struct ct_backend_ctx {
     cl_mem lut;               /* the ionic rate table (ct_step_core.lut), a placeholder when it has none */
     cl_mem y;                 /* nstate * n ionic state */
     cl_mem vm, vm_prev, tmp;  /* n ct_real each; vm and tmp swap in the explicit lumped step */
+    cl_mem vstar_prev;        /* n ct_real, core.cg_extrapolate only (else NULL): the last step's post-reaction
+                                 Vm (= vm at create); rotates with vm and tmp in ocl_cg_accept */
     cl_mem act;               /* n ct_acc activation times, ms (-1: not yet) */
     cl_mem row_ptr, col;      /* CSR pattern of K */
     cl_mem k_val, inv_mass;   /* K, 1/m (lumped) */
@@ -342,7 +344,7 @@ static void ocl_destroy(ct_backend_ctx *c)
     (void)ct_step_vm_halo_end(&c->core); /* MPI must be done with send_buf and ghost_buf before they are freed */
     if (c->queue)
         clFinish(c->queue);
-    cl_mem *mems[] = {&c->params, &c->node_set, &c->stim_mask, &c->amp,  &c->y,     &c->vm,   &c->vm_prev,
+    cl_mem *mems[] = {&c->params, &c->node_set, &c->stim_mask, &c->amp,  &c->y,     &c->vm,   &c->vm_prev, &c->vstar_prev,
                       &c->tmp,    &c->act,      &c->row_ptr,   &c->col,  &c->k_val, &c->inv_mass, &c->a_val,
                       &c->m_val,  &c->mass_over_dt, &c->inv_diag, &c->r, &c->z,     &c->p,    &c->q,
                       &c->b,      &c->partial,  &c->bad,   &c->beat_none, &c->beat_count, &c->beat_phase,
@@ -684,6 +686,11 @@ static ct_status ocl_create_in(ct_backend_ctx *c, const ct_backend_problem *pb)
         CT_CHECK(set_beat_args(c, K_BEAT_INIT, 2));
         CT_CHECK(launch(c, K_BEAT_INIT));
     }
+    if (s->cg_extrapolate) { /* no guess yet: the first step's vm_prev equals vm, so its start is V* */
+        CT_CHECK(make_buffer(c, &c->vstar_prev, s->n * sizeof(ct_real), NULL, "vstar_prev"));
+        OCL_TRY(clEnqueueCopyBuffer(c->queue, c->vm, c->vstar_prev, 0, 0, s->n * sizeof(ct_real), 0, NULL, NULL),
+                "clEnqueueCopyBuffer(vstar_prev)");
+    }
     OCL_TRY(clFinish(c->queue), "clFinish(ct_init)");
     return CT_OK;
 }
@@ -835,12 +842,27 @@ static ct_status ocl_cg_start_implicit(void *dev, ct_real dt, ct_real one_minus_
 {
     ct_backend_ctx *c = dev;
     size_t red_bytes = c->local_size[K_CG_START_IMPLICIT] * OCL_MAX_NSUM * c->acc_size;
+    int ex = c->core.cg_extrapolate;
     cl_mem m_val = c->core.consistent ? c->m_val : c->k_val; /* not read without consistent mass */
-    CT_CHECK(set_args(c, K_CG_START_IMPLICIT, "iirrmmmmmmmmmmml", (int)c->core.n_owned, c->core.consistent,
-                      (double)dt, (double)one_minus_theta, c->row_ptr, c->col, c->k_val, m_val, c->mass_over_dt,
-                      c->vm, c->inv_diag, c->r, c->z, c->p, c->partial, red_bytes));
+    cl_mem vsp = ex ? c->vstar_prev : c->vm;                 /* not read without the extrapolation */
+    CT_CHECK(set_args(c, K_CG_START_IMPLICIT, "iiirrmmmmmmmmmmmmmmml", (int)c->core.n_owned, c->core.consistent, ex,
+                      (double)dt, (double)one_minus_theta, c->row_ptr, c->col, c->k_val, m_val, c->a_val,
+                      c->mass_over_dt, c->vm, c->vm_prev, vsp, c->inv_diag, c->tmp, c->r, c->z, c->p, c->partial,
+                      red_bytes));
     CT_CHECK(launch(c, K_CG_START_IMPLICIT));
     return read_sums(c, 3, sums);
+}
+
+/* The extrapolated start's end (ct_step.h cg_accept) by rotating buffers (every kernel takes its buffers as
+ * arguments at launch): vstar_prev <- vm (V*), vm <- tmp (the solution), the old vstar_prev becomes tmp. */
+static ct_status ocl_cg_accept(void *dev)
+{
+    ct_backend_ctx *c = dev;
+    cl_mem old_vsp = c->vstar_prev;
+    c->vstar_prev = c->vm;
+    c->vm = c->tmp;
+    c->tmp = old_vsp;
+    return CT_OK;
 }
 
 static ct_status ocl_cg_product(void *dev, size_t r0, double *pq)
@@ -934,6 +956,7 @@ static const ct_device_ops ocl_device_ops = {
     .flush = ocl_flush,
     .finish = ocl_finish,
     .cg_start_implicit = ocl_cg_start_implicit,
+    .cg_accept = ocl_cg_accept,
 };
 
 /* ---- the backend ------------------------------------------------------------------------------ */
@@ -1005,6 +1028,8 @@ static int ocl_state_segments(ct_backend_ctx *c, cl_mem *mem, size_t *bytes)
     mem[k] = c->vm, bytes[k++] = n * sizeof(ct_real);
     mem[k] = c->vm_prev, bytes[k++] = n * sizeof(ct_real);
     mem[k] = c->act, bytes[k++] = n * c->acc_size;
+    if (c->vstar_prev)
+        mem[k] = c->vstar_prev, bytes[k++] = n * sizeof(ct_real);
     if (c->core.max_beats > 0) {
         mem[k] = c->beat_count, bytes[k++] = n * sizeof(cl_int);
         mem[k] = c->beat_phase, bytes[k++] = n * sizeof(cl_int);
@@ -1018,8 +1043,8 @@ static int ocl_state_segments(ct_backend_ctx *c, cl_mem *mem, size_t *bytes)
 
 static size_t ocl_state_size(ct_backend_ctx *c)
 {
-    cl_mem mem[10];
-    size_t bytes[10], total = 0;
+    cl_mem mem[11];
+    size_t bytes[11], total = 0;
     int k = ocl_state_segments(c, mem, bytes);
     for (int s = 0; s < k; s++)
         total += bytes[s];
@@ -1029,8 +1054,8 @@ static size_t ocl_state_size(ct_backend_ctx *c)
 static ct_status ocl_save_state(ct_backend_ctx *c, void *buf)
 {
     CT_CHECK(ct_step_vm_halo_end(&c->core));
-    cl_mem mem[10];
-    size_t bytes[10], off = 0;
+    cl_mem mem[11];
+    size_t bytes[11], off = 0;
     int k = ocl_state_segments(c, mem, bytes);
     for (int s = 0; s < k; off += bytes[s], s++)
         OCL_TRY(clEnqueueReadBuffer(c->queue, mem[s], CL_TRUE, 0, bytes[s], (char *)buf + off, 0, NULL, NULL),
@@ -1041,8 +1066,8 @@ static ct_status ocl_save_state(ct_backend_ctx *c, void *buf)
 static ct_status ocl_load_state(ct_backend_ctx *c, const void *buf)
 {
     CT_CHECK(ct_step_vm_halo_end(&c->core));
-    cl_mem mem[10];
-    size_t bytes[10], off = 0;
+    cl_mem mem[11];
+    size_t bytes[11], off = 0;
     int k = ocl_state_segments(c, mem, bytes);
     for (int s = 0; s < k; off += bytes[s], s++)
         OCL_TRY(clEnqueueWriteBuffer(c->queue, mem[s], CL_TRUE, 0, bytes[s], (const char *)buf + off, 0, NULL,

@@ -221,25 +221,24 @@ __kernel void ct_rhs_implicit_lumped_ionic(int n, ct_real dt, ct_real one_minus_
                                              mass_over_dt[i], vm[i], vm_prev[i], q[i], dt, one_minus_theta);
 }
 
-/* Implicit diffusion, the whole CG start from x = vm in one pass: per row K vm (and M vm when consistent),
- * b = (M/dt) vm - (1 - theta) K vm, r = b - A vm = -K vm, z = D^-1 r, p = z; partial sums of b.b, r.z, r.r.
- * m_val is read only when consistent is set. */
-__kernel void ct_cg_start_implicit(int n, int consistent, ct_real dt, ct_real one_minus_theta,
+/* Implicit diffusion, the whole CG start in one pass (ct_cg_start_implicit_row): per row K vm (and M vm when
+ * consistent), b = (M/dt) vm - (1 - theta) K vm; from x = vm, r = -K vm; extrapolated (extrapolate != 0),
+ * x = x0 = vm + (vm_prev - vstar_prev), r = -K vm - A (vm_prev - vstar_prev); z = D^-1 r, p = z; partial sums
+ * of b.b, r.z, r.r. m_val is read only when consistent is set; a_val, vm_prev, vstar_prev, x0 only when
+ * extrapolate is. */
+__kernel void ct_cg_start_implicit(int n, int consistent, int extrapolate, ct_real dt, ct_real one_minus_theta,
                                    __global const int *row_ptr, __global const int *col,
                                    __global const ct_real *k_val, __global const ct_real *m_val,
-                                   __global const ct_real *mass_over_dt, __global const ct_real *vm,
-                                   __global const ct_real *inv_diag, __global ct_real *r, __global ct_real *z,
+                                   __global const ct_real *a_val, __global const ct_real *mass_over_dt,
+                                   __global const ct_real *vm, __global const ct_real *vm_prev,
+                                   __global const ct_real *vstar_prev, __global const ct_real *inv_diag,
+                                   __global ct_real *x0, __global ct_real *r, __global ct_real *z,
                                    __global ct_real *p, __global ct_acc *partial, __local ct_acc *scratch)
 {
     ct_acc s3[3] = {0, 0, 0}; /* b.b, r.z, r.r of this work-item */
-    for (int i = (int)get_global_id(0); i < n; i += (int)get_global_size(0)) {
-        ct_real kv = ct_csr_row_dot((ct_size)i, row_ptr, col, k_val, vm);
-        ct_real bi = consistent
-                         ? ct_rhs_implicit_consistent_node(ct_csr_row_dot((ct_size)i, row_ptr, col, m_val, vm), kv,
-                                                           dt, one_minus_theta)
-                         : ct_rhs_implicit_lumped_node(mass_over_dt[i], vm[i], kv, one_minus_theta);
-        ct_cg_start_node((ct_size)i, bi, -kv, inv_diag, r, z, p, s3);
-    }
+    for (int i = (int)get_global_id(0); i < n; i += (int)get_global_size(0))
+        ct_cg_start_implicit_row((ct_size)i, consistent, extrapolate, dt, one_minus_theta, row_ptr, col, k_val,
+                                 m_val, a_val, mass_over_dt, vm, vm_prev, vstar_prev, inv_diag, x0, r, z, p, s3);
     int l = (int)get_local_id(0);
     scratch[3 * l] = s3[0];
     scratch[3 * l + 1] = s3[1];
