@@ -10,6 +10,8 @@
  * path on a wave whose timing is known (on a 30 x 3 mm strip the S2 wave reaches the far end about 110 ms
  * after the pacing site).
  * The classification is checked on synthetic traces whose cycle lengths and PS positions are known.
+ * The activation map of a VT's own cycle (ct_vt_lat): on a synthetic turning wave, and on a real induced VT
+ * round a block (the ring example at half size, about 12 s), through `plan`, its VTU, surface order and report.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -20,6 +22,8 @@
 #include <cjson/cJSON.h>
 
 #include "../kernels/backend.h"
+#include "io/ct_vtk.h"
+#include "mesh/ct_mesh.h"
 #include "sim/ct_config.h"
 #include "sim/ct_sim.h"
 #include "study/ct_induce.h"
@@ -359,6 +363,14 @@ static void ps_still(double t, double p[3])
     p[2] = 0;
 }
 
+static void ps_circling(double t, double p[3])
+{
+    double a = 2 * 3.14159265358979323846 * (t - 740) / 325.0; /* once round an 8 mm circle per 325 ms cycle */
+    p[0] = 20 + 8 * cos(a);
+    p[1] = 20 + 8 * sin(a);
+    p[2] = 0;
+}
+
 static void ps_wandering(double t, double p[3])
 {
     p[0] = 10 + 0.02 * t; /* drifting 20 mm per second */
@@ -375,7 +387,9 @@ Test(plan_report, vt_classification)
     synthetic(&t, steady, 8, ps_still);
     ct_vt_classify(&t, 0, -40, &c);
     cr_assert_eq(c.verdict, 1, "%s", c.why);
-    cr_assert_eq(c.n_cycles, 6, "the first interval (S2's own beat) left out: %d cycles", c.n_cycles);
+    cr_assert_eq(c.n_cycles, 5, "the initiation (S2's own beat, the first turn) left out: %d cycles", c.n_cycles);
+    cr_assert_eq(c.n_transient, 2);
+    cr_assert_float_eq(c.transient_cl_ms[0], 195, 1e-6);
     cr_assert_float_eq(c.cl_mean_ms, 220, 1e-6);
     cr_assert(c.cl_sd_ms < 1e-6 && c.ps_drift_mm >= 0 && c.ps_drift_mm < 1, "sd %g, drift %g", c.cl_sd_ms,
               c.ps_drift_mm);
@@ -392,19 +406,44 @@ Test(plan_report, vt_classification)
     ct_vt_classify(&t, 0, -40, &c);
     cr_assert_eq(c.verdict, 2, "%s", c.why);
     cr_assert(c.ps_drift_mm > CT_VT_PS_DRIFT_MM, "drift %g mm", c.ps_drift_mm);
-    /* alternating 180 / 260 ms cycles: polymorphic (CL varies by 18 %) */
+    /* alternating 180 / 260 ms cycles: polymorphic (kept 260, 180, 260, 180, 260: mean 228, 21 % off) */
     free(t.vm_mV);
     double alternating[] = {105, 300, 480, 740, 920, 1180, 1360, 1620};
     synthetic(&t, alternating, 8, ps_still);
     ct_vt_classify(&t, 0, -40, &c);
     cr_assert_eq(c.verdict, 2, "%s", c.why);
-    cr_assert(c.cl_max_deviation > 0.15 && c.cl_max_deviation < 0.2, "deviation %g", c.cl_max_deviation);
+    cr_assert(c.cl_max_deviation > 0.2 && c.cl_max_deviation < 0.22, "deviation %g", c.cl_max_deviation);
     /* cycles 4 % apart: still monomorphic */
     free(t.vm_mV);
     double close[] = {105, 300, 510, 730, 940, 1160, 1370, 1590};
     synthetic(&t, close, 8, ps_still);
     ct_vt_classify(&t, 0, -40, &c);
     cr_assert_eq(c.verdict, 1, "%s (deviation %g)", c.why, c.cl_max_deviation);
+    /* an anatomical circuit as on the ring example (exit-site intervals 184, 414, 330, 320 ms there): S2's own
+     * beat, a slow first turn, then 325 ms cycles, the PS circling the obstacle once per cycle (its mean per
+     * cycle: the obstacle's centre); monomorphic, the first two intervals reported as the initiation.
+     * One-CL-mean windows from the last stimulus mixed the initiation's PS and parts of two turns (the ring run
+     * gave 16 % CL deviation and 7.2 mm drift that way: "polymorphic"). */
+    free(t.vm_mV);
+    double ring[] = {140, 325, 740, 1065, 1390, 1715};
+    synthetic(&t, ring, 6, ps_circling);
+    for (int f = 0; f < t.n_frames && t.frame_ms[f] < 740; f++) /* the initiation's wave break near the site */
+        t.frame_ps[f][0].position_mm[1] = 3;
+    ct_vt_classify(&t, 0, -40, &c);
+    cr_assert_eq(c.verdict, 1, "%s", c.why);
+    cr_assert_eq(c.n_transient, 2);
+    cr_assert_float_eq(c.transient_cl_ms[1], 415, 1e-6);
+    cr_assert_float_eq(c.cl_mean_ms, 325, 1e-6);
+    cr_assert(c.ps_drift_mm >= 0 && c.ps_drift_mm < 1, "drift %g mm", c.ps_drift_mm);
+    j = ct_vt_json(&t, &c);
+    cr_assert_eq(cJSON_GetArraySize(get(j, "initiation_cl_ms")), 2);
+    cr_assert_eq(cJSON_GetArraySize(get(j, "cl_ms")), 3);
+    cJSON_Delete(j);
+    /* the same activations with the PS drifting: the cycle-aligned windows still see it */
+    free(t.vm_mV);
+    synthetic(&t, ring, 6, ps_wandering);
+    ct_vt_classify(&t, 0, -40, &c);
+    cr_assert_eq(c.verdict, 2, "%s", c.why);
     /* one cycle only: not classified, and says why */
     free(t.vm_mV);
     double short_run[] = {105, 300};
@@ -416,4 +455,219 @@ Test(plan_report, vt_classification)
     /* no traces at all */
     ct_vt_classify(NULL, 0, -40, &c);
     cr_assert_eq(c.verdict, 0);
+}
+
+/* ---- 5. the activation map of the VT's own cycle ------------------------------------------------------ */
+
+/* Synthetic: a 20 x 20 x 1 mm box (dx 0.5 mm) with a non-conducting block x, y 6..14 mm and a wave turning
+ * once round it per 200 ms cycle, observed to 1000 ms; the nodes at x < 2 mm last activated a cycle earlier
+ * (before the window). Known by construction: the block's interior and those nodes have no LAT, the others
+ * lie in [0, 200) ms with a span of nearly a cycle. */
+Test(plan_report, vt_lat_of_a_turning_wave)
+{
+    ct_mesh *m;
+    double size[3] = {20, 20, 1}, fibre[3] = {1, 0, 0};
+    cr_assert_eq(ct_mesh_box(size, 0.5, fibre, &m), CT_OK, "%s", ct_error_message());
+    uint8_t *nc = calloc(m->n_tets, 1);
+    for (size_t e = 0; e < m->n_tets; e++) {
+        double c[3];
+        ct_mesh_tet_centroid(m, e, c);
+        nc[e] = c[0] > 6 && c[0] < 14 && c[1] > 6 && c[1] < 14;
+    }
+    const double cl_ms = 200, end_ms = 1000;
+    double *last = malloc(m->n_nodes * sizeof *last), *lat = malloc(m->n_nodes * sizeof *lat);
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        const double *x = m->xyz_mm + 3 * i;
+        double a = atan2(x[1] - 10, x[0] - 10) + 3.14159265358979323846; /* [0, 2 pi] */
+        last[i] = end_ms - cl_ms + 1 + (cl_ms - 2) * a / (2 * 3.14159265358979323846);
+        if (x[0] < 2 - 1e-9)
+            last[i] -= cl_ms; /* activated in the cycle before, not in the last one */
+    }
+    size_t n_valued = 0;
+    double span_ms = -1;
+    cr_assert_eq(ct_vt_lat(m, nc, last, end_ms, cl_ms, lat, &n_valued, &span_ms), CT_OK);
+    size_t expect = 0;
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        const double *x = m->xyz_mm + 3 * i;
+        int inside = x[0] > 6 + 1e-9 && x[0] < 14 - 1e-9 && x[1] > 6 + 1e-9 && x[1] < 14 - 1e-9;
+        if (inside || x[0] < 2 - 1e-9) {
+            cr_assert(isnan(lat[i]), "node %zu at (%g, %g): LAT %g ms, expected none", i, x[0], x[1], lat[i]);
+            continue;
+        }
+        expect++;
+        cr_assert(lat[i] >= 0 && lat[i] <= cl_ms, "node %zu: LAT %g ms outside [0, %g]", i, lat[i], cl_ms);
+    }
+    cr_assert_eq(n_valued, expect);
+    cr_assert(span_ms > 0.9 * cl_ms && span_ms <= cl_ms, "span %g ms of a %g ms cycle", span_ms, cl_ms);
+    /* no cycle length measured: no value anywhere, not an error */
+    cr_assert_eq(ct_vt_lat(m, nc, last, end_ms, -1, lat, &n_valued, &span_ms), CT_OK);
+    cr_assert_eq(n_valued, 0);
+    cr_assert(isnan(lat[0]) && span_ms == 0);
+    free(last);
+    free(lat);
+    free(nc);
+    ct_mesh_destroy(m);
+}
+
+/* A real induced VT, cheaply: the ring example (meshes/reentry_ring/ring.json) at half its size with a quarter
+ * of its conductivity (CV halved: the same timing), 20 x 20 x 0.5 mm, dx 0.5 mm (3,362 nodes): an 8 x 8 mm
+ * block, the slow-recovery patch below it, paced beside the patch; S2 220 ms induces a clockwise circuit
+ * round the block, CL about 358 ms; `plan` proposes a lesion and re-tests (about 8 s on the 2-core VM). */
+static const char *mini_ring_json =
+    "{\"mesh\": {\"type\": \"box\", \"size_mm\": [20, 20, 0.5], \"dx_mm\": 0.5, \"fibre_direction\": [1, 0, 0]},"
+    " \"model\": {\"name\": \"mitchell_schaeffer\", \"parameters\": {\"tau_close_ms\": 80}},"
+    " \"conductivity\": {\"sigma_l_S_per_m\": 0.025, \"sigma_t_S_per_m\": 0.025},"
+    " \"chi_per_mm\": 140, \"Cm_uF_per_mm2\": 0.01, \"dt_ms\": 0.05, \"end_time_ms\": 200,"
+    " \"diffusion\": {\"method\": \"explicit\", \"mass\": \"lumped\"},"
+    " \"tissue\": {\"border_zone\": {\"parameters\": {\"tau_close_ms\": 130}}},"
+    " \"tissue_regions\": ["
+    "  {\"name\": \"block\", \"tissue\": \"scar\", \"shape\": \"box\", \"box_min_mm\": [6, 6, -1],"
+    "   \"box_max_mm\": [14, 14, 1]},"
+    "  {\"name\": \"slow recovery\", \"tissue\": \"border_zone\", \"shape\": \"box\", \"box_min_mm\": [11, 0, -1],"
+    "   \"box_max_mm\": [15, 6, 1]}],"
+    " \"max_beats\": 1, \"stimuli\": [{\"name\": \"corner\", \"center_mm\": [1, 1, 0.25], \"radius_mm\": 1,"
+    " \"amplitude_uA_per_uF\": 60, \"duration_ms\": 2}]}";
+
+static cJSON *read_json(const char *path)
+{
+    char *text = ct_test_read(path);
+    cr_assert(text, "no %s", path);
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    cr_assert(j, "%s does not parse", path);
+    return j;
+}
+
+/* Grid index of a node of the 20 x 20 x 0.5 mm, dx 0.5 mm box from its coordinates (mm). */
+static int grid_index(const double *x)
+{
+    return ((int)lround(x[2] / 0.5) * 41 + (int)lround(x[1] / 0.5)) * 41 + (int)lround(x[0] / 0.5);
+}
+
+Test(plan_report, vt_activation_map_of_the_cycle, .timeout = 600)
+{
+    char *dir = ct_test_tmpdir("plan_lat"), path[4096], args[2 * 4096 + 256];
+    snprintf(path, sizeof path, "%s/mini_ring.json", dir);
+    cr_assert_eq(ct_test_write(path, mini_ring_json), 0);
+    snprintf(args, sizeof args,
+             "plan %s --out %s/out --site patch:9,2.5,0.25 --s1-count 2 --s1-bcl-ms 500 --extra 1 --ci-start-ms 220"
+             " --ci-step-ms 20 --ci-min-ms 200 --observe-ms 800 --jobs 1",
+             path, dir);
+    char *out = NULL;
+    int rc = ct_test_cli(args, &out);
+    cr_assert_eq(rc, 0, "cardiotwin plan failed (%d):\n%s", rc, out);
+    free(out);
+
+    snprintf(path, sizeof path, "%s/out/induction/site-01.json", dir);
+    cJSON *site = read_json(path);
+    cr_assert(cJSON_IsTrue(get(site, "inducible")), "the half-size ring no longer induces VT");
+    double cl = get(site, "cycle_length_ms")->valuedouble;
+    cr_assert(cl > 250 && cl < 450, "CL %g ms", cl);
+    const cJSON *vt = get(site, "vt");
+    cr_assert_str_eq(get(vt, "lat_file")->valuestring, "site-01-vt.vtu");
+    double span = get(vt, "lat_span_ms")->valuedouble;
+    cr_assert(span > 0.5 * cl && span <= 1.05 * cl, "LAT span %g ms of a %g ms cycle (a macro-re-entry)", span, cl);
+    cr_assert(fabs(get(vt, "lat_window_ms")->valuedouble - cl) <= 0.05 + 1e-9, "window %g ms, CL %g ms",
+              get(vt, "lat_window_ms")->valuedouble, cl);
+
+    /* the file: a VTU of the whole mesh, LAT in [0, CL] where valued, none inside the block */
+    snprintf(path, sizeof path, "%s/out/induction/site-01-vt.vtu", dir);
+    ct_vtk_grid *g;
+    cr_assert_eq(ct_vtk_read_vtu(path, &g), CT_OK, "%s", ct_error_message());
+    size_t n = ct_vtk_grid_n_points(g);
+    cr_assert_eq(n, 41 * 41 * 2);
+    cr_assert_eq(ct_vtk_grid_n_tets(g), 40 * 40 * 6);
+    const double *lat, *xyz = ct_vtk_grid_points(g);
+    int nc_comp;
+    cr_assert_eq(ct_vtk_grid_point_field(g, "vt_lat_ms", &lat, &nc_comp), CT_OK, "%s", ct_error_message());
+    cr_assert_eq(nc_comp, 1);
+    double by_grid[41 * 41 * 2], latest = 0;
+    size_t valued = 0, outside = 0, outside_valued = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double *x = xyz + 3 * i;
+        by_grid[grid_index(x)] = lat[i];
+        int in_block = x[0] > 6 + 1e-9 && x[0] < 14 - 1e-9 && x[1] > 6 + 1e-9 && x[1] < 14 - 1e-9;
+        if (in_block) {
+            cr_assert(isnan(lat[i]), "non-conducting node (%g, %g) mm has LAT %g ms", x[0], x[1], lat[i]);
+            continue;
+        }
+        outside++;
+        if (isnan(lat[i]))
+            continue;
+        valued++;
+        outside_valued++;
+        cr_assert(lat[i] >= 0 && lat[i] <= cl + 1e-9, "LAT %g ms at (%g, %g) mm outside [0, %g]", lat[i], x[0], x[1],
+                  cl);
+        latest = lat[i] > latest ? lat[i] : latest;
+    }
+    cr_assert_eq((double)valued, get(vt, "lat_valued_nodes")->valuedouble);
+    cr_assert(outside_valued > 0.8 * outside, "only %zu of %zu conducting nodes activated in the cycle",
+              outside_valued, outside);
+    cr_assert(fabs(latest - span) <= 0.05 + 1e-9, "span %g ms, latest LAT in the file %g ms", span, latest);
+    ct_vtk_grid_destroy(g);
+
+    /* lat_surface_ms: surface.json's nodes in its order (on this sheet every node is on the surface) */
+    snprintf(path, sizeof path, "%s/out/surface.json", dir);
+    cJSON *surf = read_json(path);
+    const cJSON *sxyz = get(surf, "xyz_mm"), *slat = get(vt, "lat_surface_ms");
+    cr_assert_eq(cJSON_GetArraySize(slat), cJSON_GetArraySize(sxyz) / 3);
+    for (int k = 0; k < cJSON_GetArraySize(slat); k++) {
+        double x[3];
+        for (int d = 0; d < 3; d++)
+            x[d] = cJSON_GetArrayItem(sxyz, 3 * k + d)->valuedouble;
+        const cJSON *v = cJSON_GetArrayItem(slat, k);
+        double want = by_grid[grid_index(x)];
+        if (isnan(want))
+            cr_assert(cJSON_IsNull(v), "surface node %d: %g ms, the file has none", k, v->valuedouble);
+        else
+            cr_assert(cJSON_IsNumber(v) && fabs(v->valuedouble - want) <= 0.05 + 1e-9,
+                      "surface node %d: %g ms, the file %g ms", k, v->valuedouble, want);
+    }
+    cJSON_Delete(surf);
+    cJSON_Delete(site);
+
+    /* the report draws it; rendered again from results without the new keys (an older study), it still renders */
+    snprintf(path, sizeof path, "%s/out/report.html", dir);
+    char *html = ct_test_read(path);
+    cr_assert(html && strstr(html, "activation map of the VT cycle"), "report.html has no VT cycle map");
+    free(html);
+    snprintf(path, sizeof path, "%s/out/vt-1-lat.png", dir);
+    char *png = ct_test_read(path);
+    cr_assert(png, "no %s", path);
+    free(png);
+    snprintf(path, sizeof path, "%s/strip.py", dir);
+    cr_assert_eq(ct_test_write(path,
+                               "import json, sys\n"
+                               "p = sys.argv[1]\n"
+                               "r = json.load(open(p))\n"
+                               "def strip(o):\n"
+                               "    if isinstance(o, dict):\n"
+                               "        for k in [k for k in o if k.startswith('lat_')]:\n"
+                               "            del o[k]\n"
+                               "        for v in o.values():\n"
+                               "            strip(v)\n"
+                               "    elif isinstance(o, list):\n"
+                               "        for v in o:\n"
+                               "            strip(v)\n"
+                               "strip(r)\n"
+                               "json.dump(r, open(p, 'w'))\n"),
+                 0);
+    const char *py = getenv("CARDIOTWIN_PYTHON");
+    py = py && py[0] ? py : "/usr/bin/python3";
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s %s/strip.py %s/out/report.json && %s %s/tools/ct_report.py report %s/out", py, dir,
+             dir, py, CT_SOURCE_DIR, dir);
+    rc = ct_test_shell(cmd, &out);
+    cr_assert_eq(rc, 0, "the report of an older result failed (%d):\n%s", rc, out);
+    free(out);
+    snprintf(path, sizeof path, "%s/out/report.html", dir);
+    html = ct_test_read(path);
+    cr_assert(html && strstr(html, "Induced VTs") && !strstr(html, "activation map of the VT cycle"),
+              "older results: the VT section without the cycle map");
+    free(html);
+    snprintf(path, sizeof path, "%s/out/vt-1-lat.png", dir);
+    png = ct_test_read(path);
+    cr_assert(!png, "a stale %s was left", path);
+    ct_test_rmtree(dir);
+    free(dir);
 }

@@ -1561,18 +1561,65 @@ def plot_vt(png_path, title, site, surface, axes, isthmus):
     plt.close(fig)
 
 
+def circuit_lesion(circuit):
+    """The circuit's proposed lesion ("lesion": {"spec": "line:ax,ay,az,bx,by,bz,r"}, mm) as lesion_outline draws
+    it, or None."""
+    spec = _dict(_dict(circuit).get("lesion")).get("spec")
+    if not isinstance(spec, str) or not spec.startswith("line:"):
+        return None
+    try:
+        v = [float(x) for x in spec[5:].split(",")]
+    except ValueError:
+        return None
+    if len(v) != 7 or not all(math.isfinite(x) for x in v) or v[6] <= 0:
+        return None
+    return {"shape": "line", "from_mm": v[0:3], "to_mm": v[3:6], "radius_mm": v[6]}
+
+
+def plot_vt_lat(png_path, title, site, surface, axes):
+    """The local activation time (ms, 0 = earliest) of the VT's own last cycle on the surface (the site's
+    "vt"."lat_surface_ms", in surface.json's node order), drawn as the baseline activation map is (plan view for
+    a sheet, two views for a heart), grey where a node was not activated in that cycle; the circuit's isthmus
+    (entrance to exit) and proposed lesion where the site's "circuit" has them (the isthmus in plan view only).
+    Returns the map's stats, or None when the site holds no map that fits this surface."""
+    vt = _dict(site.get("vt"))
+    lat = _list(vt.get("lat_surface_ms"))
+    n_nodes = len(surface["xyz_mm"]) // 3
+    if len(lat) != n_nodes:
+        return None
+    values = [float(v) if _num(v) is not None else float("nan") for v in lat]
+    c = _dict(site.get("circuit"))
+    isthmi, lesions = [], []
+    i = _dict(c.get("isthmus"))
+    if c.get("found") and all(isinstance(i.get(k), list) and len(i[k]) == 3 for k in
+                              ("from_mm", "to_mm", "entrance_mm", "exit_mm")):
+        isthmi.append((i["from_mm"], i["to_mm"], i["entrance_mm"], i["exit_mm"], c.get("direction", "")))
+    lesion = circuit_lesion(c) if c.get("found") else None
+    if lesion:
+        lesions.append(lesion)
+    markers = [("site", site.get("name", ""), site["position_mm"])] if isinstance(site.get("position_mm"), list) \
+        and len(site["position_mm"]) == 3 else []
+    unit = "LAT in the VT cycle (ms, 0 = earliest)"
+    nan_label = "not activated in the VT cycle"
+    if axes:
+        return plot_plan_map(surface, values, png_path, title, unit, "turbo_r", markers, nan_label, lesions, axes,
+                             isthmi)
+    return plot_surface_map(surface, values, png_path, title, unit, "turbo_r", markers, nan_label, lesions)
+
+
 def section_vts(vt_figs):
     if not vt_figs:
         return ""
     out = ["<h2>Induced VTs: Vm traces, cycle length and morphology</h2>",
            '<p class="sub">Each induced VT replayed from the last S1: Vm at the pacing site and at the circuit\'s exit '
            "site (electrogram-like; the exit site when a circuit was found), with S1, S2, S3 marked; the cycle "
-           "length of each cycle at the exit site (the first, which holds the extra-stimulus's own beat, left out); "
+           "length of each cycle at the exit site (the initiation left out: the extra-stimulus's own beat and the "
+           "first re-entrant turn, when enough cycles remain); "
            "monomorphic when every cycle length lies within 5 % of their mean and the phase singularities' mean "
-           "position per cycle moves less than 5 mm. Right: the phase singularities found every few ms over the "
+           "position per cycle (from one activation of the exit site to the next) moves less than 5 mm. Right: the phase singularities found every few ms over the "
            "observation, coloured by time (a wave round an obstacle shows its singularity circling the obstacle's "
            "rim).</p>"]
-    for heading, vt, png in vt_figs:
+    for heading, vt, png, lat_png in vt_figs:
         cl = _list(vt.get("cl_ms"))
         out.append("<h3>%s</h3>" % esc(heading))
         lines = ["<b>%s</b>" % esc(vt.get("classification", "not classified"))]
@@ -1582,12 +1629,28 @@ def section_vts(vt_figs):
                 _fmt(vt.get("cl_max_deviation_percent"), 1)))
         if cl:
             lines.append("cycles: %s ms" % ", ".join(_fmt(c, 0) for c in cl))
+        init = _list(vt.get("initiation_cl_ms"))
+        if init:
+            lines.append("initiation (left out): %s ms" % ", ".join(_fmt(c, 0) for c in init))
         if _num(vt.get("ps_drift_mm")) is not None:
             lines.append("PS per-cycle drift %s mm" % _fmt(vt.get("ps_drift_mm"), 1))
         out.append("<p>%s. <span class=\"sub\">%s</span></p>" % ("; ".join(lines), esc(vt.get("why", ""))))
         if png:
             out.append(image_html(png, heading, esc("Vm (mV) against time (ms) at the traced nodes, stimuli "
                                                     "dashed; PS trajectory on the tissue (mm).")))
+        span = _num(vt.get("lat_span_ms"))
+        cyc = _num(vt.get("lat_window_ms")) or _num(vt.get("cl_mean_ms"))
+        if lat_png:
+            out.append(image_html(lat_png, heading + ": activation map of the VT cycle", esc(
+                "Local activation time of the VT's own last cycle (ms from the earliest activation in the last "
+                "cycle-length window of the observation; as an electro-anatomical map shows it, early meets "
+                "late); grey: not activated in that cycle or non-conducting. LAT span %s ms%s; a span near the "
+                "cycle length: a macro-re-entry. Dashed: the "
+                "isthmus, arrow from its entrance to its exit; hatched: the proposed lesion. Full map: %s." % (
+                    _fmt(span, 1), " of a %s ms cycle (%s %%)" % (_fmt(cyc, 0), _fmt(100.0 * span / cyc, 0))
+                    if span is not None and cyc else "", vt.get("lat_file", "not stored")))))
+        elif vt.get("lat_why"):
+            out.append('<p class="sub">No activation map of the VT cycle: %s.</p>' % esc(vt.get("lat_why")))
     return "".join(out)
 
 
@@ -1724,7 +1787,13 @@ def command_report(args):
             if isinstance(_dict(site["vt"]).get("traces"), dict):
                 png = os.path.join(folder, "vt-%d.png" % (k + 1))
                 plot_vt(png, "VT %d: %s" % (k + 1, heading), site, surface, axes, isthmus)
-            vt_figs.append(("VT %d: %s" % (k + 1, heading), site["vt"], png))
+            lat_png = None
+            if surface is not None and _list(_dict(site["vt"]).get("lat_surface_ms")):
+                lat_png = os.path.join(folder, "vt-%d-lat.png" % (k + 1))
+                if plot_vt_lat(lat_png, "VT %d: %s, activation map of the VT cycle" % (k + 1, heading), site,
+                               surface, axes) is None:
+                    lat_png = None
+            vt_figs.append(("VT %d: %s" % (k + 1, heading), site["vt"], png, lat_png))
     plan_html = {"prescreen": section_prescreen(raw), "vts": section_vts(vt_figs), "erp": section_erp(raw)}
 
     page = render_html(report, maps, ecg, plan_html).encode("utf-8")

@@ -155,7 +155,12 @@ void ct_vt_classify(const ct_induce_traces *t, int point, double thr, ct_vt_clas
         if (v[i - 1] < thr && v[i] >= thr && ta >= last_ms)
             act[n_act++] = ta + t->sample_ms * (thr - v[i - 1]) / (v[i] - v[i - 1]);
     }
-    int first = n_act - 1 >= 3 ? 1 : 0; /* the first interval holds the extra-stimulus's own beat */
+    /* Left out as the initiation (when enough cycles remain to classify): the first interval, which holds the
+     * extra-stimulus's own beat, and the first re-entrant turn, which still runs into tissue recovering from it
+     * (ring example: 410 ms, then 330 and 320 ms). */
+    int n_int = n_act - 1, first = n_int >= 4 ? 2 : n_int >= 3 ? 1 : 0;
+    for (int k = 0; k < first; k++)
+        out->transient_cl_ms[out->n_transient++] = act[k + 1] - act[k];
     for (int k = first; k + 1 < n_act; k++)
         out->cl_ms[out->n_cycles++] = act[k + 1] - act[k];
     if (out->n_cycles > 0) {
@@ -170,13 +175,30 @@ void ct_vt_classify(const ct_induce_traces *t, int point, double thr, ct_vt_clas
         out->cl_sd_ms = out->n_cycles > 1 ? sqrt(ss / (out->n_cycles - 1)) : 0;
         out->cl_max_deviation = dev;
     }
-    /* the phase singularities' mean position per one-cycle window after the last stimulus */
-    double win_ms = out->cl_mean_ms > 0 ? out->cl_mean_ms : 100.0, mean[CT_INDUCE_MAX_FRAMES][3];
-    int n_win = 0;
+    /* The phase singularities' mean position per cycle: window k runs from the traced point's activation k to
+     * activation k + 1 (the cycles measured above), so that a PS going once round an obstacle per cycle (an
+     * anatomical circuit) averages to the same place every cycle; without two activations, one-cycle-mean (or
+     * 100 ms) windows from the last stimulus. */
+    double mean[CT_INDUCE_MAX_FRAMES][3];
+    int n_win = 0, by_cycle = out->n_cycles > 0;
+    double win_ms = out->cl_mean_ms > 0 ? out->cl_mean_ms : 100.0;
     for (int f = 0; f < t->n_frames;) {
-        int w = (int)floor((t->frame_ms[f] - last_ms) / win_ms), cnt = 0;
+        int w;
+        if (by_cycle) {
+            for (w = first; w < n_act - 1 && t->frame_ms[f] >= act[w + 1]; w++)
+                ;
+            if (t->frame_ms[f] < act[first] || w >= n_act - 1) { /* before the first kept cycle or after the last */
+                f++;
+                continue;
+            }
+        } else
+            w = (int)floor((t->frame_ms[f] - last_ms) / win_ms);
+        int cnt = 0;
         double c[3] = {0, 0, 0};
-        for (; f < t->n_frames && (int)floor((t->frame_ms[f] - last_ms) / win_ms) == w; f++) {
+        for (; f < t->n_frames; f++) {
+            double tf = t->frame_ms[f];
+            if (by_cycle ? tf >= act[w + 1] : (int)floor((tf - last_ms) / win_ms) != w)
+                break;
             int m = t->frame_n_ps[f] < CT_INDUCE_FRAME_PS ? t->frame_n_ps[f] : CT_INDUCE_FRAME_PS;
             for (int q = 0; q < m; q++, cnt++)
                 for (int d = 0; d < 3; d++)
@@ -230,6 +252,7 @@ cJSON *ct_vt_json(const ct_induce_traces *t, const ct_vt_class *c)
     cJSON_AddStringToObject(j, "why", c->why);
     cJSON_AddStringToObject(j, "cl_at", t && c->point < t->n_points ? t->label[c->point] : "");
     cJSON_AddItemToObject(j, "cl_ms", cJSON_CreateDoubleArray(c->cl_ms, c->n_cycles));
+    cJSON_AddItemToObject(j, "initiation_cl_ms", cJSON_CreateDoubleArray(c->transient_cl_ms, c->n_transient));
     if (c->n_cycles > 0) {
         cJSON_AddNumberToObject(j, "cl_mean_ms", round2(c->cl_mean_ms));
         cJSON_AddNumberToObject(j, "cl_sd_ms", round2(c->cl_sd_ms));
@@ -500,4 +523,41 @@ done:
     free(from_site);
     free(lesion_round);
     return st;
+}
+
+/* ---- the VT cycle's local activation time ------------------------------------------------------------ */
+
+ct_status ct_vt_lat(const ct_mesh *m, const uint8_t *nc, const double *last_activation_ms, double end_ms,
+                    double cycle_length_ms, double *lat_ms, size_t *n_valued, double *span_ms)
+{
+    *n_valued = 0;
+    *span_ms = 0;
+    for (size_t i = 0; i < m->n_nodes; i++)
+        lat_ms[i] = NAN;
+    if (!(cycle_length_ms > 0) || !isfinite(cycle_length_ms))
+        return CT_OK;
+    uint8_t *conducts = calloc(m->n_nodes + 1, 1); /* owned here: 1 where some element round the node conducts */
+    if (!conducts)
+        return ct_error_set(CT_ERR_NOMEM, "VT activation map: out of memory (%zu nodes)", m->n_nodes);
+    for (size_t e = 0; e < m->n_tets; e++)
+        if (!nc || !nc[e])
+            for (int k = 0; k < 4; k++)
+                conducts[m->tets[4 * e + k]] = 1;
+    double from_ms = end_ms - cycle_length_ms, earliest_ms = INFINITY;
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        double t = last_activation_ms[i];
+        if (conducts[i] && isfinite(t) && t >= from_ms && t <= end_ms && t < earliest_ms)
+            earliest_ms = t;
+    }
+    for (size_t i = 0; isfinite(earliest_ms) && i < m->n_nodes; i++) {
+        double t = last_activation_ms[i];
+        if (conducts[i] && isfinite(t) && t >= from_ms && t <= end_ms) {
+            lat_ms[i] = t - earliest_ms;
+            (*n_valued)++;
+            if (lat_ms[i] > *span_ms)
+                *span_ms = lat_ms[i];
+        }
+    }
+    free(conducts);
+    return CT_OK;
 }

@@ -17,6 +17,7 @@
 #define CT_PLAN_H
 
 #include <cjson/cJSON.h>
+#include <stdint.h>
 
 #include "ct_study.h"
 
@@ -53,6 +54,8 @@ typedef struct ct_vt_class {
     int point;                    /* the trace whose cycle lengths were measured (the exit site if traced) */
     int n_cycles;                 /* cycle lengths measured */
     double cl_ms[CT_VT_MAX_CYCLES];
+    int n_transient;              /* intervals left out as the initiation (0-2), before cl_ms */
+    double transient_cl_ms[2];
     double cl_mean_ms, cl_sd_ms;  /* -1 when n_cycles == 0 */
     double cl_max_deviation;      /* max |CL - mean| / mean (fraction) */
     int ps_windows;               /* one-cycle windows with a phase singularity */
@@ -61,11 +64,12 @@ typedef struct ct_vt_class {
 } ct_vt_class;
 
 /* Classifies an induced VT from its traces (ct_induce.h): activations (upward crossings of threshold_mV) at
- * trace `point` after the last stimulus; its cycle lengths (the first one, which holds the extra-stimulus's
- * own conduction, is left out when 3 or more remain); monomorphic when at least 2 remain, each within
- * CT_VT_CL_TOLERANCE of their mean, and the phase singularities' mean position per cycle-length window
- * (windows from the last stimulus) drifts by less than CT_VT_PS_DRIFT_MM (no PS on the surface, e.g. a wave
- * round an obstacle seen only at the rim: the cycle lengths decide). */
+ * trace `point` after the last stimulus; its cycle lengths, less the initiation (transient_cl_ms: the first
+ * interval, the extra-stimulus's own beat, when 3 or more intervals were measured, and the first re-entrant
+ * turn too when 4 or more were); monomorphic when at least 2 remain, each within CT_VT_CL_TOLERANCE of their
+ * mean, and the phase singularities' mean position per cycle (from one activation of the point to the next,
+ * over the cycles kept) drifts by less than CT_VT_PS_DRIFT_MM (no PS on the surface: the cycle lengths
+ * decide). */
 void ct_vt_classify(const ct_induce_traces *t, int point, double threshold_mV, ct_vt_class *out);
 
 /* The classification, the traces and the PS trajectory as a site's result file carries them in "vt" (owned by
@@ -76,5 +80,19 @@ cJSON *ct_vt_json(const ct_induce_traces *t, const ct_vt_class *c);
 
 /* Distance (mm) from point p to a lesion's axis (a line's segment, a sphere's centre, a box's nearest point). */
 double ct_plan_lesion_distance_mm(const ct_lesion *l, const double p_mm[3]);
+
+struct ct_mesh;
+
+/* The local activation time (LAT, ms) of an induced VT's own cycle, as an electro-anatomical (CARTO-like) map
+ * shows it ("early meets late"): the nodes whose last activation lies in the last cycle window
+ * [end_ms - cycle_length_ms, end_ms] get lat_ms = last activation - the earliest last activation in that
+ * window (0 = earliest, at most cycle_length_ms); NaN elsewhere: not activated in that cycle, or
+ * non-conducting (every element round the node has nc[e] != 0; nc NULL: every element conducts).
+ * last_activation_ms: per node (NaN: none), as the induction's observer receives it (ct_induce.h).
+ * lat_ms: m->n_nodes values, the caller's. *n_valued: nodes with a value; *span_ms: the latest LAT (the
+ * earliest is 0; 0 when no node has a value). A cycle length that is not > 0 (none measured) gives no value
+ * anywhere (*n_valued 0), not an error. CT_ERR_NOMEM only. */
+ct_status ct_vt_lat(const struct ct_mesh *m, const uint8_t *nc, const double *last_activation_ms, double end_ms,
+                    double cycle_length_ms, double *lat_ms, size_t *n_valued, double *span_ms);
 
 #endif /* CT_PLAN_H */

@@ -21,6 +21,8 @@
 #include "personalise/ct_patient.h"
 #include "ct_circuit.h"
 #include "ct_plan.h"
+#include "io/ct_vtk.h"
+#include "metrics/ct_phase.h"
 
 void ct_study_options_defaults(ct_study_options *o)
 {
@@ -143,17 +145,78 @@ static void test_crash_if_asked(const ct_induce_site *s)
     }
 }
 
-/* What the observer of an induced re-entry keeps: its circuit as JSON, and the traces to record. */
+/* What the observer of an induced re-entry keeps: its circuit as JSON, the traces to record, and the VT
+ * cycle's activation map (written to lat_path; its keys for the result's "vt" object kept in lat). */
 typedef struct site_observed {
     cJSON *circuit;                   /* owned, or NULL */
     ct_induce_traces *traces;         /* borrowed */
+    const char *lat_path;             /* borrowed: OUT/<phase>/site-NN-vt.vtu */
+    cJSON *lat;                       /* owned, or NULL: {lat_file, lat_span_ms, lat_window_ms, lat_valued_nodes,
+                                         lat_surface_ms} or {lat_why} */
 } site_observed;
 
-/* The observer of an induced re-entry: its circuit (ct_circuit.h), kept as JSON, and its exit site traced. */
+static double round_01(double x)
+{
+    return round(x * 10.0) / 10.0;
+}
+
+/* The VT cycle's local activation time (ct_vt_lat) written as so->lat_path (point field "vt_lat_ms", NaN where
+ * none) and its keys kept in so->lat: the file's name, the span (ms) and the LAT at the nodes of surface.json,
+ * in its order (the first appearance of each node in ct_mesh_boundary_tris, as ct_study_write_surface makes
+ * it), null where none; 0.1 ms. The window is the protocol's cycle length (median over nodes; "lat_window_ms").
+ * No cycle length measured: no file, "lat_why" says so. */
+static ct_status vt_activation_map(site_observed *so, const ct_mesh *m, const uint8_t *nc,
+                                   const double *last_activation_ms, double end_ms, double cycle_length_ms)
+{
+    cJSON_Delete(so->lat); /* an earlier call's (the observer is told once per site; kept safe regardless) */
+    so->lat = cJSON_CreateObject();
+    double *lat = malloc(m->n_nodes * sizeof *lat + 1); /* owned here */
+    int32_t *first = malloc(m->n_nodes * sizeof *first + 1); /* owned here: node seen on the surface */
+    int32_t *tris = NULL;                                    /* owned here (ct_mesh_boundary_tris) */
+    size_t n_tris = 0, n_valued = 0;
+    double span_ms = 0;
+    ct_status st = lat && first && so->lat ? CT_OK : ct_error_set(CT_ERR_NOMEM, "VT activation map: out of memory");
+    if (st == CT_OK)
+        st = ct_vt_lat(m, nc, last_activation_ms, end_ms, cycle_length_ms, lat, &n_valued, &span_ms);
+    if (st == CT_OK && n_valued == 0) {
+        cJSON_AddStringToObject(so->lat, "lat_why", cycle_length_ms > 0 ? "no node activated in the last cycle"
+                                                                         : "no cycle length measured");
+        goto done;
+    }
+    if (st == CT_OK)
+        st = ct_mesh_boundary_tris(m, &tris, &n_tris);
+    if (st == CT_OK) {
+        ct_vtk_field f = {.name = "vt_lat_ms", .n_components = 1, .data = lat};
+        st = ct_vtk_write_vtu(so->lat_path, m->n_nodes, m->xyz_mm, m->n_tets, m->tets, &f, 1, NULL, 0);
+    }
+    if (st != CT_OK)
+        goto done;
+    const char *slash = strrchr(so->lat_path, '/');
+    cJSON_AddStringToObject(so->lat, "lat_file", slash ? slash + 1 : so->lat_path);
+    cJSON_AddNumberToObject(so->lat, "lat_span_ms", round_01(span_ms));
+    cJSON_AddNumberToObject(so->lat, "lat_window_ms", round_01(cycle_length_ms)); /* the cycle length used */
+    cJSON_AddNumberToObject(so->lat, "lat_valued_nodes", (double)n_valued);
+    cJSON *surf = cJSON_AddArrayToObject(so->lat, "lat_surface_ms");
+    memset(first, 0, m->n_nodes * sizeof *first);
+    for (size_t t = 0; t < 3 * n_tris; t++) {
+        int32_t i = tris[t];
+        if (first[i])
+            continue;
+        first[i] = 1;
+        cJSON_AddItemToArray(surf, isfinite(lat[i]) ? cJSON_CreateNumber(round_01(lat[i])) : cJSON_CreateNull());
+    }
+done:
+    free(tris);
+    free(first);
+    free(lat);
+    return st;
+}
+
+/* The observer of an induced re-entry: its circuit (ct_circuit.h), kept as JSON, its exit site traced, and
+ * the activation map of its last cycle (vt_activation_map). */
 static ct_status circuit_observer(void *user, const struct ct_sim *sim, const double *last_activation_ms,
                                   double end_ms, const ct_induce_result *r)
 {
-    (void)end_ms;
     site_observed *so = user;
     const ct_mesh *m = sim->mesh;
     uint8_t *nc = calloc(m->n_tets + 1, 1); /* owned here */
@@ -163,6 +226,8 @@ static ct_status circuit_observer(void *user, const struct ct_sim *sim, const do
         nc[e] = sim->sigma_scale[e] == 0.0;
     ct_circuit c;
     ct_status st = ct_circuit_find(m, nc, last_activation_ms, r->cycle_length_ms, sim->aha_segment, &c);
+    if (st == CT_OK && so->lat_path)
+        st = vt_activation_map(so, m, nc, last_activation_ms, end_ms, r->cycle_length_ms);
     free(nc);
     if (st == CT_OK)
         so->circuit = ct_circuit_json(&c);
@@ -182,7 +247,16 @@ static ct_status run_site(const ct_study_options *o, const ct_config *cfg, const
     ct_induce_traces *traces = calloc(1, sizeof *traces); /* owned here */
     if (!traces)
         return ct_error_set(CT_ERR_NOMEM, "site %s: out of memory", s->name);
-    site_observed so = {.circuit = NULL, .traces = traces};
+    /* the VT cycle's activation map beside the result: site-NN.json -> site-NN-vt.vtu (a stale one removed) */
+    char lat_path[4096];
+    size_t plen = strlen(path);
+    if (plen < 5 || strcmp(path + plen - 5, ".json") != 0 || plen - 5 + sizeof "-vt.vtu" > sizeof lat_path) {
+        free(traces);
+        return ct_error_set(CT_ERR_INTERNAL, "site %s: result path %s does not end in .json", s->name, path);
+    }
+    snprintf(lat_path, sizeof lat_path, "%.*s-vt.vtu", (int)(plen - 5), path);
+    remove(lat_path);
+    site_observed so = {.circuit = NULL, .traces = traces, .lat_path = lat_path, .lat = NULL};
     ct_induce_extras x = {.obs = circuit_observer, .obs_user = &so, .traces = traces,
                           .erp_resolution_ms = ct_study_erp_resolution_ms(&o->protocol)};
     test_crash_if_asked(s);
@@ -197,8 +271,12 @@ static ct_status run_site(const ct_study_options *o, const ct_config *cfg, const
     if (st == CT_OK && r.inducible) { /* monomorphic or polymorphic, from the exit site's (else the pacing site's) trace */
         ct_vt_class vc;
         ct_vt_classify(traces, traces->n_points > 1 ? 1 : 0, cfg->activation_threshold_mV, &vc);
-        cJSON_AddItemToObject(j, "vt", ct_vt_json(traces, &vc));
+        cJSON *vt = ct_vt_json(traces, &vc);
+        for (cJSON *k = so.lat ? so.lat->child : NULL; k; k = k->next) /* the VT cycle's activation map */
+            cJSON_AddItemToObject(vt, k->string, cJSON_Duplicate(k, 1));
+        cJSON_AddItemToObject(j, "vt", vt);
     }
+    cJSON_Delete(so.lat);
     ct_induce_traces_free(traces);
     free(traces);
     ct_status wst = ct_study_write_json_file(path, j);
