@@ -306,7 +306,7 @@ static int cmd_study(int argc, char **argv, int ablate)
         return fail("out of memory");
     ct_study_options_defaults(o);
     ct_induce_protocol *p = &o->protocol;
-    int rc = 0, max_rounds = 3, prescreen_top = 0;
+    int rc = 0, max_rounds = 3, prescreen_top = -1; /* -1: --prescreen-top not given */
     for (int i = 0; i < argc && rc == 0; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         struct {
@@ -340,6 +340,9 @@ static int cmd_study(int argc, char **argv, int ablate)
                 *num[k].d = x;
             } else if (x != (double)(int)x) {
                 fprintf(stderr, "cardiotwin %s: %s needs a whole number\n", cmd, a);
+                rc = 2;
+            } else if (num[k].n == &prescreen_top && x < 1) { /* so that -1 stays "not given" */
+                fprintf(stderr, "cardiotwin plan: --prescreen-top %d: K must be at least 1\n", (int)x);
                 rc = 2;
             } else {
                 *num[k].n = (int)x;
@@ -394,16 +397,9 @@ static int cmd_study(int argc, char **argv, int ablate)
         fprintf(stderr, "cardiotwin plan: --max-rounds %d is outside [1, 20]\n", max_rounds);
         rc = 2;
     }
-    int prescreen_given = 0;
-    for (int i = 0; i < argc; i++)
-        prescreen_given |= strcmp(argv[i], "--prescreen-top") == 0;
-    if (rc == 0 && ablate == 2 && prescreen_given && prescreen_top < 1) {
-        fprintf(stderr, "cardiotwin plan: --prescreen-top %d: K must be at least 1\n", prescreen_top);
-        rc = 2;
-    }
     if (ablate == 2) {
         o->plan_rounds = max_rounds;
-        o->prescreen_top = prescreen_top;
+        o->prescreen_top = prescreen_top > 0 ? prescreen_top : 0; /* -1 (not given): no pre-screen */
     }
     if (rc == 0 && ct_study_run(o) != CT_OK)
         rc = fail(ct_error_message());

@@ -33,9 +33,9 @@ enum ct_diffusion_method {
     CT_DIFFUSION_BACKWARD_EULER = 2   /* theta = 1 */
 };
 
-/* The first guess x0 of the implicit diffusion's CG (Crank-Nicolson, backward Euler; not with a lumped ionic
- * current, whose start stays V*). V* is this step's post-reaction Vm, V^n the Vm before this step's reaction,
- * V*^(n-1) the last step's post-reaction Vm. */
+/* The first guess x0 of the implicit diffusion's CG (Crank-Nicolson, backward Euler; with either ionic mass).
+ * V* is this step's post-reaction Vm, V^n the Vm before this step's reaction, V*^(n-1) the last step's
+ * post-reaction Vm. */
 enum ct_cg_start {
     CT_CG_START_EXTRAPOLATE = 0, /* x0 = V* + (V^n - V*^(n-1)): the last step's diffusion increment repeated (the
                                     default); the backend keeps V*^(n-1), one more vector in its state blob */

@@ -150,16 +150,20 @@ CT_FN void ct_cg_start_node(ct_size i, ct_real bi, ct_real ri, const CT_GLOBAL c
 
 /* One row i of the implicit diffusion's CG start (ct_device_ops.cg_start_implicit), in one pass over the row:
  * K v and, with consistent mass (consistent != 0; m_val is read only then), M v, where v = vm is this step's post-reaction Vm V*;
- * b_i = (M v)_i / dt - (1 - theta) (K v)_i (M lumped: m_i/dt v_i);
- * - previous start (extrapolate 0): x0 = V*, whose residual b - A V* is -K V* exactly (A = M/dt + theta K);
+ * b_i = (M v)_i / dt - (1 - theta) (K v)_i (M lumped: m_i/dt v_i); with a lumped ionic current (lumped_ionic != 0,
+ * consistent mass only) b_i = (M v_prev)_i / dt + (m_i/dt) (v_i - v_prev_i) - (1 - theta) (K v)_i
+ * (ct_rhs_implicit_lumped_ionic_node; v_prev = vm_prev, the Vm before this step's reaction, M v_prev in the same
+ * row loop);
+ * - previous start (extrapolate 0): x0 = V*, whose residual b - A V* is -K V* exactly (A = M/dt + theta K), plus
+ *   (M (v_prev - v))_i / dt + (m_i/dt) (v_i - v_prev_i) with the lumped ionic current;
  * - extrapolated start (extrapolate 1): x0 = V* + d with d = vm_prev - vstar_prev (V^n, the Vm before this step's
  *   reaction, less V*^(n-1), the last step's post-reaction Vm: the last step's diffusion increment, which the
- *   solution of this step repeats to first order), stored in x0[i]; residual r_i = -(K V*)_i - (A d)_i, A d
+ *   solution of this step repeats to first order), stored in x0[i]; residual r_i = (b - A V*)_i - (A d)_i, A d
  *   taken in the same row loop from d at the row's columns (a_val read only then).
  * Then ct_cg_start_node (r, z, p and the row's b.b, r.z, r.r added to sums). With d = 0 (vstar_prev = vm_prev,
  * as a backend sets it at create) the extrapolated start equals the previous one bit for bit. */
-CT_FN void ct_cg_start_implicit_row(ct_size i, int consistent, int extrapolate, ct_real dt_ms, ct_real one_minus_theta,
-                                    const CT_GLOBAL int *row_ptr, const CT_GLOBAL int *col,
+CT_FN void ct_cg_start_implicit_row(ct_size i, int consistent, int lumped_ionic, int extrapolate, ct_real dt_ms,
+                                    ct_real one_minus_theta, const CT_GLOBAL int *row_ptr, const CT_GLOBAL int *col,
                                     const CT_GLOBAL ct_real *k_val, const CT_GLOBAL ct_real *m_val,
                                     const CT_GLOBAL ct_real *a_val, const CT_GLOBAL ct_real *mass_over_dt,
                                     const CT_GLOBAL ct_real *vm, const CT_GLOBAL ct_real *vm_prev,
@@ -167,22 +171,29 @@ CT_FN void ct_cg_start_implicit_row(ct_size i, int consistent, int extrapolate, 
                                     CT_GLOBAL ct_real *x0, CT_GLOBAL ct_real *r, CT_GLOBAL ct_real *z,
                                     CT_GLOBAL ct_real *p, ct_acc *sums)
 {
-    ct_real kv = 0, mv = 0, ad = 0;
+    ct_real kv = 0, mv = 0, mvp = 0, ad = 0;
     for (int k = row_ptr[i]; k < row_ptr[i + 1]; k++) {
         int j = col[k];
         ct_real v = vm[j];
         kv += k_val[k] * v;
         if (consistent)
             mv += m_val[k] * v;
+        if (lumped_ionic)
+            mvp += m_val[k] * vm_prev[j];
         if (extrapolate)
             ad += a_val[k] * (vm_prev[j] - vstar_prev[j]);
     }
-    ct_real bi = consistent ? ct_rhs_implicit_consistent_node(mv, kv, dt_ms, one_minus_theta)
-                       : ct_rhs_implicit_lumped_node(mass_over_dt[i], vm[i], kv, one_minus_theta);
-    ct_real ri = -kv;
+    ct_real bi, ri = -kv;
+    if (lumped_ionic) {
+        bi = ct_rhs_implicit_lumped_ionic_node(mvp, mass_over_dt[i], vm[i], vm_prev[i], kv, dt_ms, one_minus_theta);
+        ri += (mvp - mv) / dt_ms + mass_over_dt[i] * (vm[i] - vm_prev[i]);
+    } else {
+        bi = consistent ? ct_rhs_implicit_consistent_node(mv, kv, dt_ms, one_minus_theta)
+                        : ct_rhs_implicit_lumped_node(mass_over_dt[i], vm[i], kv, one_minus_theta);
+    }
     if (extrapolate) {
         x0[i] = vm[i] + (vm_prev[i] - vstar_prev[i]);
-        ri = -kv - ad;
+        ri -= ad;
     }
     ct_cg_start_node(i, bi, ri, inv_diag, r, z, p, sums);
 }

@@ -6,7 +6,7 @@
  * CG); the start of the Vm exchange of the new values; detection (first activation, beats, blow-up flag) at
  * the owned nodes while it travels; the blow-up report, of an owned node only (a ghost's is its owner's).
  * With a lumped ionic current (lumped_ionic) the implicit right-hand side takes the reaction's increment
- * vm - vm_prev through the lumped mass: spmv K, rhs CT_RHS_IMPLICIT_LUMPED_IONIC, then CG from vm.
+ * vm - vm_prev through the lumped mass; the same one-pass start forms it (ct_cg_start_implicit_row).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +38,7 @@ ct_status ct_step_core_init(ct_step_core *s, const ct_backend_problem *pb, const
     s->lumped_ionic = pb->lumped_ionic && s->consistent; /* with the lumped mass M = M_L: nothing changes */
     if (pb->cg_start != CT_CG_START_EXTRAPOLATE && pb->cg_start != CT_CG_START_PREVIOUS)
         return ct_error_set(CT_ERR_BACKEND, "%s backend: unknown CG start %d", backend, pb->cg_start);
-    s->cg_extrapolate = pb->diffusion != CT_DIFFUSION_EXPLICIT && !s->lumped_ionic &&
-                        pb->cg_start == CT_CG_START_EXTRAPOLATE;
+    s->cg_extrapolate = pb->diffusion != CT_DIFFUSION_EXPLICIT && pb->cg_start == CT_CG_START_EXTRAPOLATE;
     if (s->cg_extrapolate && !ops->cg_accept)
         return ct_error_set(CT_ERR_INTERNAL, "%s backend: the extrapolated CG start needs cg_accept", backend);
     s->has_stim = pb->stim_mask != NULL;
@@ -178,17 +177,13 @@ static ct_status diffuse(ct_step_core *s, ct_real dt, double t_ms, int *detected
         return o->explicit_lumped(d, dt, t_ms, detected);
     if (s->diffusion == CT_DIFFUSION_EXPLICIT) { /* M_C dv = -dt K v, v += dv */
         CT_CHECK(o->spmv(d, CT_MAT_K, CT_VEC_VM, CT_VEC_Q, 0, s->n));
-        CT_CHECK(o->rhs(d, CT_RHS_EXPLICIT_CONSISTENT, dt, 0));
+        CT_CHECK(o->rhs_explicit(d, dt));
         CT_CHECK(ct_cg_solve(s, CT_VEC_TMP, cg_iterations));
         return o->add_tmp(d, t_ms, detected);
     }
-    if (s->lumped_ionic) { /* b = (M v_prev + M_L (v - v_prev))/dt - (1 - theta) K v, CG from v_new = v */
-        CT_CHECK(o->spmv(d, CT_MAT_K, CT_VEC_VM, CT_VEC_Q, 0, s->n));
-        CT_CHECK(o->rhs(d, CT_RHS_IMPLICIT_LUMPED_IONIC, dt, (ct_real)(1.0 - s->theta)));
-        return ct_cg_solve(s, CT_VEC_VM, cg_iterations);
-    }
     /* (M/dt + theta K) v_new = M/dt v - (1 - theta) K v, from v_new = v (the post-reaction Vm): the residual
-     * of that start is -K v, so b, r, z, p and their sums come from one pass (cg_start_implicit). With the
+     * of that start is -K v, so b, r, z, p and their sums come from one pass (cg_start_implicit); with a lumped
+     * ionic current (lumped_ionic) b and r take the reaction's increment through M_L in the same pass. With the
      * extrapolated start (cg_extrapolate) the same pass starts x = tmp from v + the last step's diffusion
      * increment, and cg_accept makes the solution vm, keeping v for the next step. */
     double s3[3];

@@ -34,13 +34,6 @@ enum ct_vec_id {
  * (M_C for explicit + consistent, M/dt + theta K for implicit). */
 enum ct_mat_id { CT_MAT_K = 0, CT_MAT_M, CT_MAT_A };
 
-/* Which right-hand side b of CG to form from q = K v (the implicit ones are formed inside cg_start_implicit). */
-enum ct_rhs_id {
-    CT_RHS_EXPLICIT_CONSISTENT = 0, /* b = -dt q, and the first guess tmp = b / diag(A) */
-    CT_RHS_IMPLICIT_LUMPED_IONIC    /* implicit, consistent mass, lumped ionic current (ct_step_core.lumped_ionic):
-                                       b = (M vm_prev)/dt + (m/dt) (vm - vm_prev) - (1 - theta) q, with q = K vm;
-                                       vm (the post-reaction Vm) stays the first guess */
-};
 
 /* The device primitives of one backend. `dev` is the backend's context. Every entry is required unless marked
  * optional. A primitive works on rows [0, n_owned) of its vectors unless told rows; it may also compute rows of
@@ -56,8 +49,9 @@ typedef struct ct_device_ops {
     /* Explicit diffusion, lumped mass: vm <- vm - dt M_L^-1 K vm. A backend that runs the detection in the same
      * pass (as detect() would) sets *detected to 1. */
     ct_status (*explicit_lumped)(void *dev, ct_real dt_ms, double t_ms, int *detected);
-    /* b (and the first guess, see ct_rhs_id) from q, vm, tmp. */
-    ct_status (*rhs)(void *dev, int rhs, ct_real dt_ms, ct_real one_minus_theta);
+    /* Explicit diffusion, consistent mass: b = -dt q (q = K vm) and the first guess tmp = b / diag(A) (the
+     * implicit right-hand sides are formed inside cg_start_implicit). */
+    ct_status (*rhs_explicit)(void *dev, ct_real dt_ms);
     /* vm += tmp; *detected as explicit_lumped. */
     ct_status (*add_tmp)(void *dev, double t_ms, int *detected);
     /* Detection at every owned node (ct_detect_node: first activation, beats, blow-up flag) for the step
@@ -88,7 +82,9 @@ typedef struct ct_device_ops {
     /* Implicit diffusion: the whole CG start from x = vm in one pass over rows [0, n_owned) (vm's ghosts are
      * current): per row K vm (and, consistent mass, M vm) then b = (M/dt) vm - (1 - theta) K vm,
      * r = b - A vm = -K vm (exact, as A = M/dt + theta K), z = D^-1 r, p = z; local b.b, r.z, r.r in
-     * sums[0..2] (as cg_start). Replaces spmv K, spmv M, rhs, spmv A and cg_start: one pass instead of five. */
+     * sums[0..2] (as cg_start). Replaces spmv K, spmv M, rhs, spmv A and cg_start: one pass instead of five.
+     * With ct_step_core.lumped_ionic, b and r take the reaction's increment through the lumped mass (the row also
+     * takes M vm_prev; ct_cg_start_implicit_row). */
     ct_status (*cg_start_implicit)(void *dev, ct_real dt_ms, ct_real one_minus_theta, double sums[3]);
     /* With ct_step_core.cg_extrapolate the start above is instead x = tmp = vm + (vm_prev - vstar_prev) on the
      * owned rows (vm_prev, vstar_prev and vm current at the ghosts: no exchange), r = -K vm - A (vm_prev -
@@ -109,7 +105,7 @@ typedef struct ct_step_core {
     int consistent;           /* consistent mass */
     int lumped_ionic;         /* implicit + consistent mass: the reaction's increment through the lumped mass */
     int use_cg;               /* implicit, or explicit with consistent mass */
-    int cg_extrapolate;       /* implicit, no lumped ionic current, pb->cg_start CT_CG_START_EXTRAPOLATE: the
+    int cg_extrapolate;       /* implicit, pb->cg_start CT_CG_START_EXTRAPOLATE: the
                                  backend keeps vstar_prev (n ct_real, in its state blob, = vm at create so
                                  the first step's start is V*) and fills in cg_accept */
     int has_stim;             /* the problem has a stimulus mask */

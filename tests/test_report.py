@@ -309,6 +309,63 @@ def check_partial_report(folder):
           "images from an earlier report are removed")
 
 
+def make_vt_report(cycle_ms, lat_window_ms):
+    """The full report plus one induced VT on the ellipsoid (`cardiotwin plan`'s "vt" and "circuit"): a wave
+    turning round the long axis, its LAT wrapping from late to early along the meridian that faces the +y
+    view, an isthmus and its proposed lesion on the scar's border."""
+    report = make_report(ablation=False)
+    xyz, _ = ellipsoid()
+    lat = [None if distance(p, SCAR_CENTRE) < 9.0 else
+           round((math.atan2(-p[0], p[1]) % (2 * math.pi)) / (2 * math.pi) * 0.97 * cycle_ms, 2) for p in xyz]
+    circuit = {"found": True, "cycle_length_ms": cycle_ms, "direction": "clockwise",
+               "isthmus": {"width_mm": 4, "from_mm": [14.0, 10.0, 2.0], "to_mm": [16.5, 6.0, 2.0],
+                           "entrance_mm": [10.0, 14.5, -6.0], "exit_mm": [16.0, 7.0, 8.0]},
+               "lesion": {"spec": "line:13.000,11.500,2.000,17.500,4.500,2.000,1.5"}}
+    site = report["sites"][0]
+    site["circuit"] = circuit
+    site["vt"] = {"classification": "monomorphic", "cl_ms": [cycle_ms] * 3, "cl_mean_ms": cycle_ms,
+                  "lat_window_ms": lat_window_ms, "lat_span_ms": 0.97 * cycle_ms, "lat_surface_ms": lat,
+                  "lat_file": "site-01-vt.vtu"}
+    report["plan"] = {"rounds": [{"round": 0, "circuits": [circuit]}]}
+    return report
+
+
+def dark_pixels(path):
+    import matplotlib.image
+    rgb = matplotlib.image.imread(path)[..., :3]
+    return int((rgb.max(axis=2) < 0.1).sum())
+
+
+def check_vt_cycle_map(folder):
+    """A VT's cycle map on a heart (two views): triangles across which LAT wraps by over half the cycle
+    are black (early meets late), not a mean colour; the isthmus is drawn and the caption says so."""
+    sys.path.insert(0, os.path.dirname(SCRIPT))
+    sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+    import numpy
+    import ct_report
+    corner = numpy.array([[0.0, 10.0, 290.0], [0.0, 100.0, 140.0], [0.0, float("nan"), 290.0]])
+    check(ct_report.early_meets_late(numpy, corner, 300.0).tolist() == [True, False, False],
+          "early_meets_late: a 290 ms jump in a 300 ms cycle, not 140 ms nor a corner without a value")
+    check(not ct_report.early_meets_late(numpy, corner, None).any(), "early_meets_late: none without a cycle")
+    counts = {}
+    for case, window in (("wrapping", 300.0), ("unwrapped", 3000.0)):
+        sub = os.path.join(folder, case)
+        write_case(sub, make_vt_report(300.0, window), ecg=False)
+        result = run_report("report", sub)
+        if not check(result.returncode == 0, "VT report (%s) exits 0" % case + failed_stderr(result)):
+            return
+        png = os.path.join(sub, "vt-1-lat.png")
+        check_png(png, (600, 300), (4000, 4000), min_colours=40, min_coloured=0.1)
+        counts[case] = dark_pixels(png)
+        with open(os.path.join(sub, "report.html"), encoding="utf-8") as f:
+            page = f.read()
+        check("activation map of the VT cycle" in page and "black: triangles across which LAT jumps" in page
+              and "Dashed: the isthmus" in page, "report.html (%s) captions the VT cycle map" % case)
+    check(counts["wrapping"] > counts["unwrapped"] + 2000,
+          "the early-meets-late meridian is black (%d dark pixels, %d where the cycle is 10 times longer)"
+          % (counts["wrapping"], counts["unwrapped"]))
+
+
 def check_bad_input_keeps_report(folder):
     """A bad report.json fails with the key named and leaves the earlier report.html as it was."""
     path = os.path.join(folder, "report.html")
@@ -345,6 +402,7 @@ def main():
             browser = check_browser(full, n_images, scratch)
         check_bad_input_keeps_report(full)
         check_partial_report(os.path.join(scratch, "partial"))
+        check_vt_cycle_map(os.path.join(scratch, "vt"))
         check_ecg_command(os.path.join(scratch, "ecg"))
     finally:
         if os.environ.get("CT_KEEP_TEST_OUTPUT"):

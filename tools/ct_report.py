@@ -45,6 +45,9 @@ LIMB_LEADS = ["I", "II", "III", "aVR", "aVL", "aVF"]
 PRECORDIAL_LEADS = ["V1", "V2", "V3", "V4", "V5", "V6"]
 NOT_COMPUTED = "not computed"
 NAN_GREY = (0.62, 0.62, 0.62, 1.0)
+EARLY_MEETS_LATE = (0.0, 0.0, 0.0, 1.0)  # a VT cycle map's triangles across which LAT wraps round the cycle
+EARLY_MEETS_LATE_FRACTION = 0.5  # ... by more than this fraction of the cycle length
+EARLY_MEETS_LATE_LABEL = "early meets late (LAT jump > half the cycle)"
 
 
 class InputError(Exception):
@@ -605,6 +608,37 @@ def view_vectors(np, azim_deg):
     return eye, right, up
 
 
+def early_meets_late(np, corner, wrap_ms):
+    """Triangles (corner values, n x 3) whose LAT range exceeds EARLY_MEETS_LATE_FRACTION of the cycle (wrap_ms):
+    where a re-entry's head meets its own tail (or a line of block), the corners' mean is a colour no node
+    has, so such triangles are drawn black instead. None or non-positive wrap_ms: no triangle."""
+    if not wrap_ms or wrap_ms <= 0:
+        return np.zeros(corner.shape[0], dtype=bool)
+    with np.errstate(invalid="ignore"):  # a NaN corner (not activated) gives a NaN spread: not flagged
+        spread = corner.max(axis=1) - corner.min(axis=1)
+        return np.isfinite(spread) & (spread > EARLY_MEETS_LATE_FRACTION * wrap_ms)
+
+
+def annotate_3d(ax, text, xyz, xytext_xyz=None, **kwargs):
+    """ax.annotate for an Axes3D: the point (and, given, the text's anchor) are 3D data points, projected
+    at draw time with the axes' own projection, so the arrow follows the view."""
+    from matplotlib.text import Annotation
+    from mpl_toolkits.mplot3d import proj3d
+
+    class Annotation3D(Annotation):
+        def draw(self, renderer):
+            x, y, _ = proj3d.proj_transform(*xyz, self.axes.M)
+            self.xy = (x, y)
+            if xytext_xyz is not None:
+                tx, ty, _ = proj3d.proj_transform(*xytext_xyz, self.axes.M)
+                self.set_position((tx, ty))
+            super().draw(renderer)
+
+    ann = Annotation3D(text, xy=(0.0, 0.0), xytext=kwargs.pop("xytext", (0.0, 0.0)), **kwargs)
+    ax.add_artist(ann)
+    return ann
+
+
 def depth_beneath_surface(np, points, tri_xyz, eye, diag):
     """For each point, how far (mm) the ray from it towards the camera travels before it leaves the
     surface for the last time: 0 for a point on the visible surface (Moller-Trumbore against every
@@ -629,17 +663,23 @@ def depth_beneath_surface(np, points, tri_xyz, eye, diag):
     return depths
 
 
-def plot_surface_map(surface, field, png_path, title, unit_label, cmap_name, markers, nan_label, lesions=()):
+def plot_surface_map(surface, field, png_path, title, unit_label, cmap_name, markers, nan_label, lesions=(),
+                     isthmi=(), wrap_ms=None):
     """Two views of the surface coloured by a node field (flat per triangle: the mean of its corners,
     grey where a corner is undefined) and a colour bar. Each marker is drawn in the view that sees it
     through the least tissue, and in the other too when that is no deeper than a wall; markers
     beneath the surface (mid-wall, endocardial) are drawn hollow at their projection. Lesions are drawn as
-    their outline (line: its axis; sphere: its centre; box: its edges) in black over both views. The views
-    are called anterior/posterior (base up) only for a heart (AHA segments or given axes)."""
+    their outline (line: its axis; sphere: its centre; box: its edges) in black, in the views a marker would be
+    drawn in; so are the isthmi of `cardiotwin plan`'s circuits (as plot_plan_map takes them):
+    the narrowest gap dashed, an arrow from the entrance to the exit, and a labelled pointer at the gap's
+    centre. With wrap_ms (a VT cycle map's cycle length), a triangle whose corners differ by more than half of
+    it is black (early meets late), not the mean colour. The views are called anterior/posterior (base up)
+    only for a heart (AHA segments or given axes)."""
     np, matplotlib = import_plotting()
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
+    from matplotlib import patheffects
     from mpl_toolkits.mplot3d.art3d import Poly3DCollection
 
     frame = heart_frame(np, surface)
@@ -649,6 +689,7 @@ def plot_surface_map(surface, field, png_path, title, unit_label, cmap_name, mar
     corner = values[tris]
     undefined = np.isnan(corner).any(axis=1)
     face_value = np.where(undefined, 0.0, np.nan_to_num(corner).mean(axis=1))
+    wrapped = early_meets_late(np, corner, wrap_ms)
     finite = values[np.isfinite(values)]
     if finite.size:
         vmin, vmax = float(finite.min()), float(finite.max())
@@ -660,6 +701,7 @@ def plot_surface_map(surface, field, png_path, title, unit_label, cmap_name, mar
     norm = matplotlib.colors.Normalize(vmin=vmin, vmax=vmax)
     base_rgba = cmap(norm(face_value))
     base_rgba[undefined] = NAN_GREY
+    base_rgba[wrapped] = EARLY_MEETS_LATE
 
     tri_xyz = xyz[tris]
     normals = np.cross(tri_xyz[:, 1] - tri_xyz[:, 0], tri_xyz[:, 2] - tri_xyz[:, 0])
@@ -688,6 +730,11 @@ def plot_surface_map(surface, field, png_path, title, unit_label, cmap_name, mar
                                             (1, 0, 1), (1, 1, 1), (0, 1, 1), (0, 0, 1)]], dtype=float)
         seg = seg.dot(frame.T)
         lesion_paths.append((seg, [depth_beneath_surface(np, seg, tri_xyz, eye, diag) for _, _, eye, _, _ in views]))
+    isthmus_points = []  # (from, to, entrance, exit, centre) in the heart frame, their depths in each view
+    for frm, to, ent, ext, _ in isthmi:
+        pts = np.array([frm, to, ent, ext, [(p + q) / 2.0 for p, q in zip(frm, to)]], dtype=float).dot(frame.T)
+        isthmus_points.append((pts, [depth_beneath_surface(np, pts, tri_xyz, eye, diag)
+                                     for _, _, eye, _, _ in views]))
 
     fig = plt.figure(figsize=(12.0, 6.0))
     fig.suptitle(title, fontsize=13, y=0.975)
@@ -715,12 +762,29 @@ def plot_surface_map(surface, field, png_path, title, unit_label, cmap_name, mar
         ax.view_init(elev=VIEW_ELEVATION_DEG, azim=azim)
         ax.set_axis_off()
         ax.computed_zorder = False  # markers drawn above the surface; which ones is decided here
-        for seg, seg_depths in lesion_paths:  # each in the view that sees it through the least tissue
-            if min(range(len(views)), key=lambda w: float(np.mean(seg_depths[w]))) != v:
+        def seen_here(path_depths):  # as a marker: the view that sees it through the least tissue, and any
+            mean = [float(np.mean(d)) for d in path_depths]  # other that sees it through no more than a wall
+            return mean[v] <= through_wall_mm or min(range(len(views)), key=lambda w: mean[w]) == v
+
+        for seg, seg_depths in lesion_paths:
+            if not seen_here(seg_depths):
                 continue
             q = seg + eye * (np.asarray(seg_depths[v])[:, None] + 0.01 * diag)
             ax.plot(q[:, 0], q[:, 1], q[:, 2], color="black", lw=3.0, marker="s", markersize=5, zorder=7)
             styles_used.add(("lesion", False))
+        for pts, pts_depths in isthmus_points:  # likewise; lifted onto the visible surface
+            if not seen_here(pts_depths):
+                continue
+            q = pts + eye * (np.asarray(pts_depths[v])[:, None] + 0.015 * diag)
+            ax.plot(q[:2, 0], q[:2, 1], q[:2, 2], color="black", lw=2.5, ls="--", zorder=8,  # haloed: seen
+                    path_effects=[patheffects.withStroke(linewidth=5.0, foreground="white")])  # over a lesion
+            annotate_3d(ax, "", q[3], q[2], zorder=8,
+                        arrowprops=dict(arrowstyle="-|>", color="black", lw=2.0, mutation_scale=18))
+            label_at = q[4] + up * 0.14 * diag + right * 0.1 * diag
+            annotate_3d(ax, "isthmus", q[4], label_at, fontsize=9, fontweight="bold", ha="center", va="bottom",
+                        zorder=9, bbox=dict(facecolor="white", edgecolor="black", lw=0.8, alpha=0.9, pad=1.5),
+                        arrowprops=dict(arrowstyle="->", color="black", lw=1.3, shrinkA=0, shrinkB=2))
+            styles_used.add(("isthmus", False))
         for m, ((kind, label, _), p) in enumerate(zip(markers, points)):
             depth = depths[v][m]
             best = min(range(len(views)), key=lambda w: depths[w][m])
@@ -756,6 +820,9 @@ def plot_surface_map(surface, field, png_path, title, unit_label, cmap_name, mar
     if ("lesion", False) in styles_used:
         handles.append(Line2D([], [], color="black", lw=3, marker="s", markersize=5,
                               label="ablation lesion (axis or centre)"))
+    if ("isthmus", False) in styles_used:
+        handles.append(Line2D([], [], color="black", lw=2.5, ls="--",
+                              label="isthmus (narrowest gap); arrow: entrance to exit, %s" % isthmi[0][4]))
     for key in [("site", False), ("site", True), ("ps", False), ("ps", True)]:
         if key in styles_used:
             marker, colour, size, text = legend[key]
@@ -763,6 +830,8 @@ def plot_surface_map(surface, field, png_path, title, unit_label, cmap_name, mar
                                   markerfacecolor=colour, markeredgecolor="black", label=text))
     if undefined.any():
         handles.append(Patch(facecolor=NAN_GREY, edgecolor="none", label=nan_label))
+    if wrapped.any():
+        handles.append(Patch(facecolor=EARLY_MEETS_LATE, edgecolor="none", label=EARLY_MEETS_LATE_LABEL))
     if handles:
         fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 3), fontsize=9, frameon=False,
                    bbox_to_anchor=(0.45, 0.0))
@@ -817,10 +886,11 @@ def lesion_outline(np, lesion, a, b):
 
 
 def plot_plan_map(surface, field, png_path, title, unit_label, cmap_name, markers, nan_label, lesions, axes,
-                  isthmi=()):
+                  isthmi=(), wrap_ms=None):
     """A slab or sheet seen from above (its upper face), true aspect ratio, a mm scale bar, a colour bar with
     the unit, the pacing sites, phase singularities, the ablation lesions (hatched outlines) and the isthmi
-    of `cardiotwin plan`'s circuits (isthmi: (from_mm, to_mm, entrance_mm, exit_mm, direction) each)."""
+    of `cardiotwin plan`'s circuits (isthmi: (from_mm, to_mm, entrance_mm, exit_mm, direction) each). With
+    wrap_ms, triangles across which the value jumps by over half of it are black (early meets late)."""
     np, matplotlib = import_plotting()
     import matplotlib.pyplot as plt
     from matplotlib.collections import PolyCollection
@@ -840,6 +910,7 @@ def plot_plan_map(surface, field, png_path, title, unit_label, cmap_name, marker
     corner = values[upper]
     undefined = np.isnan(corner).any(axis=1)
     face_value = np.where(undefined, 0.0, np.nan_to_num(corner).mean(axis=1))
+    wrapped = early_meets_late(np, corner, wrap_ms)
     finite = values[np.isfinite(values)]
     vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     if vmax - vmin < 1e-9:
@@ -848,6 +919,7 @@ def plot_plan_map(surface, field, png_path, title, unit_label, cmap_name, marker
     norm = matplotlib.colors.Normalize(vmin=vmin, vmax=vmax)
     rgba = cmap(norm(face_value))
     rgba[undefined] = NAN_GREY
+    rgba[wrapped] = EARLY_MEETS_LATE
 
     width, height = hi[a] - lo[a], hi[b] - lo[b]
     fig_w = 9.0
@@ -907,6 +979,8 @@ def plot_plan_map(surface, field, png_path, title, unit_label, cmap_name, marker
                               markeredgecolor="black", label="phase singularity (end of re-entry)"))
     if undefined.any():
         handles.append(Patch(facecolor=NAN_GREY, edgecolor="none", label=nan_label))
+    if wrapped.any():
+        handles.append(Patch(facecolor=EARLY_MEETS_LATE, edgecolor="none", label=EARLY_MEETS_LATE_LABEL))
 
     if finite.size:
         cax = fig.add_axes([0.84, 0.2, 0.025, 0.62])
@@ -1182,6 +1256,9 @@ def section_maps(maps):
                 _fmt(stats["min"]), _fmt(stats["max"]), 100 * stats["defined_fraction"])
         lesion_text = (" Hatched (plan view) or black (surface views): the ablation lesions, drawn on the "
                        "baseline map (the baseline beat itself is without them)." if m.get("lesions") else "")
+        if m.get("isthmi"):
+            lesion_text += (" Dashed: the isthmus of each circuit the ablation plan found (its narrowest gap), arrow "
+                            "from its entrance to its exit.")
         if m.get("plan"):
             caption = ("%s of the baseline beat, plan view of the tissue's upper face with its true aspect ratio "
                        "(scale bar in mm). %s; grey: %s.%s" % (heading, values, m["nan_label"], lesion_text))
@@ -1579,8 +1656,9 @@ def circuit_lesion(circuit):
 def plot_vt_lat(png_path, title, site, surface, axes):
     """The local activation time (ms, 0 = earliest) of the VT's own last cycle on the surface (the site's
     "vt"."lat_surface_ms", in surface.json's node order), drawn as the baseline activation map is (plan view for
-    a sheet, two views for a heart), grey where a node was not activated in that cycle; the circuit's isthmus
-    (entrance to exit) and proposed lesion where the site's "circuit" has them (the isthmus in plan view only).
+    a sheet, two views for a heart), grey where a node was not activated in that cycle, black across a
+    triangle where LAT jumps by over half the cycle ("lat_window_ms", else "cl_mean_ms": early meets late);
+    the circuit's isthmus (entrance to exit) and proposed lesion where the site's "circuit" has them.
     Returns the map's stats, or None when the site holds no map that fits this surface."""
     vt = _dict(site.get("vt"))
     lat = _list(vt.get("lat_surface_ms"))
@@ -1601,10 +1679,12 @@ def plot_vt_lat(png_path, title, site, surface, axes):
         and len(site["position_mm"]) == 3 else []
     unit = "LAT in the VT cycle (ms, 0 = earliest)"
     nan_label = "not activated in the VT cycle"
+    cycle = _num(vt.get("lat_window_ms")) or _num(vt.get("cl_mean_ms"))
     if axes:
         return plot_plan_map(surface, values, png_path, title, unit, "turbo_r", markers, nan_label, lesions, axes,
-                             isthmi)
-    return plot_surface_map(surface, values, png_path, title, unit, "turbo_r", markers, nan_label, lesions)
+                             isthmi, wrap_ms=cycle)
+    return plot_surface_map(surface, values, png_path, title, unit, "turbo_r", markers, nan_label, lesions,
+                            isthmi, wrap_ms=cycle)
 
 
 def section_vts(vt_figs):
@@ -1644,9 +1724,12 @@ def section_vts(vt_figs):
             out.append(image_html(lat_png, heading + ": activation map of the VT cycle", esc(
                 "Local activation time of the VT's own last cycle (ms from the earliest activation in the last "
                 "cycle-length window of the observation; as an electro-anatomical map shows it, early meets "
-                "late); grey: not activated in that cycle or non-conducting. LAT span %s ms%s; a span near the "
-                "cycle length: a macro-re-entry. Dashed: the "
-                "isthmus, arrow from its entrance to its exit; hatched: the proposed lesion. Full map: %s." % (
+                "late); grey: not activated in that cycle or non-conducting; black: triangles across which LAT "
+                "jumps by over half the cycle, where the wave's head meets its own tail (or a line of block), drawn "
+                "black rather than in a mean colour no node has. LAT span %s ms%s; a span near the "
+                "cycle length: a macro-re-entry. Dashed: the isthmus (labelled in the surface views), arrow from "
+                "its entrance to its exit; hatched (plan view) or black bar (surface views): the proposed lesion. "
+                "Full map: %s." % (
                     _fmt(span, 1), " of a %s ms cycle (%s %%)" % (_fmt(cyc, 0), _fmt(100.0 * span / cyc, 0))
                     if span is not None and cyc else "", vt.get("lat_file", "not stored")))))
         elif vt.get("lat_why"):
@@ -1749,22 +1832,22 @@ def command_report(args):
             continue
         lesions = report["ablation"]["lesions"] if report["ablation"] else []
         plan = is_plan_geometry(np_module(), surface)
+        isthmi = []
+        for rnd in (report.get("plan") or {}).get("rounds", []):
+            for c in rnd.get("circuits", []):
+                i = c.get("isthmus") or {}
+                if c.get("found") and all(isinstance(i.get(k), list) and len(i[k]) == 3 for k in
+                                          ("from_mm", "to_mm", "entrance_mm", "exit_mm")):
+                    isthmi.append((i["from_mm"], i["to_mm"], i["entrance_mm"], i["exit_mm"],
+                                   c.get("direction", "")))
         if plan:
-            isthmi = []
-            for rnd in (report.get("plan") or {}).get("rounds", []):
-                for c in rnd.get("circuits", []):
-                    i = c.get("isthmus") or {}
-                    if c.get("found") and all(isinstance(i.get(k), list) for k in
-                                              ("from_mm", "to_mm", "entrance_mm", "exit_mm")):
-                        isthmi.append((i["from_mm"], i["to_mm"], i["entrance_mm"], i["exit_mm"],
-                                       c.get("direction", "")))
             stats = plot_plan_map(surface, surface["fields"][field], png, title, unit, cmap, markers, nan_label,
                                   lesions, plan, isthmi)
         else:
             stats = plot_surface_map(surface, surface["fields"][field], png, title, unit, cmap, markers, nan_label,
-                                     lesions)
+                                     lesions, isthmi)
         maps[key] = {"png": png, "stats": stats, "nan_label": nan_label, "plan": plan is not None,
-                     "lesions": len(lesions)}
+                     "lesions": len(lesions), "isthmi": len(isthmi)}
 
     # 3. `cardiotwin plan`: the pre-screen, the induced VTs (one figure each), the ERPs.
     raw = load_json_file(report_path)

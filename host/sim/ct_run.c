@@ -601,6 +601,18 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
             goto done;
         }
     }
+    /* Issue 15: everything the time-loop state was kept for is now in r (gathered to rank 0), in ecg (host
+     * side) or in the checkpoints already written, so every rank releases that state here, before rank 0's
+     * whole-mesh post-processing, instead of at `done`: rank 0's peak is then not the loop's state plus the
+     * post-processing's. Ownership: this function made ctx and local and frees them here (set to NULL so that
+     * `done` does not free them again); own_dist (a whole sim run under mpirun) is also this function's, but is
+     * kept to `done`, its halo plan's communicator being freed collectively; sim->dist (ct_sim_create_split)
+     * belongs to the sim and is freed by ct_sim_destroy. No rank makes another collective call after this
+     * point, so a failure below stays rank 0's alone, reported by it as before. */
+    be->destroy(ctx);
+    ctx = NULL;
+    free(local);
+    local = NULL;
     if (!root) /* split: the whole-mesh results are on rank 0, which post-processes and writes them */
         goto done;
     for (int p = 0; p < cfg->n_probes; p++)

@@ -177,11 +177,13 @@ void ct_vt_classify(const ct_induce_traces *t, int point, double thr, ct_vt_clas
     }
     /* The phase singularities' mean position per cycle: window k runs from the traced point's activation k to
      * activation k + 1 (the cycles measured above), so that a PS going once round an obstacle per cycle (an
-     * anatomical circuit) averages to the same place every cycle; without two activations, one-cycle-mean (or
-     * 100 ms) windows from the last stimulus. */
+     * anatomical circuit) averages to the same place every cycle. Without two activations at the point (no
+     * cycle: e.g. the re-entry persists elsewhere but does not come back to it within the traces) there is no
+     * cycle to align to: fixed 100 ms windows from the last stimulus give ps_drift_mm for the record (the VT is
+     * not classified then: too few cycles). */
     double mean[CT_INDUCE_MAX_FRAMES][3];
     int n_win = 0, by_cycle = out->n_cycles > 0;
-    double win_ms = out->cl_mean_ms > 0 ? out->cl_mean_ms : 100.0;
+    const double win_ms = 100.0; /* without a cycle only (out->cl_mean_ms is -1 then) */
     for (int f = 0; f < t->n_frames;) {
         int w;
         if (by_cycle) {
@@ -341,8 +343,9 @@ static cJSON *lesion_json(const ct_lesion *l, const ct_lesion_effect *ef, int ro
 }
 
 ct_status ct_plan_run(const ct_study_options *o, const char *config_path, const ct_config *cfg,
-                      const ct_config *treated, const ct_backend_ops *be, const ct_induce_site *sites, int n_sites,
-                      int jobs, const cJSON *before, cJSON *report, int *n_lesions, int *n_after)
+                      const ct_config *treated, const ct_backend_ops *be, const ct_study_surface *surface,
+                      const ct_induce_site *sites, int n_sites, int jobs, const cJSON *before, cJSON *report,
+                      int *n_lesions, int *n_after)
 {
     ct_status st = CT_OK;
     cJSON **latest = calloc((size_t)n_sites + 1, sizeof *latest);        /* owned: each site's last result */
@@ -470,7 +473,7 @@ ct_status ct_plan_run(const ct_study_options *o, const char *config_path, const 
             fprintf(stderr, "cardiotwin: plan round %d: %d lesion%s (%d new), re-testing %d site%s into %s\n", round,
                     acfg->n_lesions, acfg->n_lesions == 1 ? "" : "s", acfg->n_lesions - first_new, n_sub,
                     n_sub == 1 ? "" : "s", dir);
-        if ((st = ct_study_run_sites(o, config_path, acfg, be, subset, n_sub, dir, jobs)) != CT_OK)
+        if ((st = ct_study_run_sites(o, config_path, acfg, be, surface, subset, n_sub, dir, jobs)) != CT_OK)
             goto done;
         cJSON *res = ct_study_collect_sites(dir, subset, n_sub);
         for (int t = 0; t < n_sub; t++) {

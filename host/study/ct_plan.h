@@ -24,13 +24,15 @@
 #define CT_PLAN_SITE_RADIUS_MM 10.0   /* sites this near a new lesion are re-tested */
 
 /* The plan's rounds (o->plan_rounds > 0). cfg: the untreated model; treated: cfg with the user's lesions
- * (o->lesions); before: round 0's site results (array of n_sites). Adds "plan" and "ablation" to report
+ * (o->lesions); surface: the study's (borrowed; ct_study_run_sites); before: round 0's site results (array of
+ * n_sites). Adds "plan" and "ablation" to report
  * (or "ablation": null when nothing was inducible). *n_lesions: lesions applied in the end (user + proposed),
  * *n_after: sites inducible at their last test. Errors: a round that could not run (the sites' own failures
  * are results, reported), too many lesions. */
 ct_status ct_plan_run(const ct_study_options *o, const char *config_path, const ct_config *cfg,
-                      const ct_config *treated, const ct_backend_ops *be, const ct_induce_site *sites, int n_sites,
-                      int jobs, const cJSON *before, cJSON *report, int *n_lesions, int *n_after);
+                      const ct_config *treated, const ct_backend_ops *be, const struct ct_study_surface *surface,
+                      const ct_induce_site *sites, int n_sites, int jobs, const cJSON *before, cJSON *report,
+                      int *n_lesions, int *n_after);
 
 /* ---- the pre-screen before the plan (--prescreen-top K) ---- */
 
@@ -58,7 +60,7 @@ typedef struct ct_vt_class {
     double transient_cl_ms[2];
     double cl_mean_ms, cl_sd_ms;  /* -1 when n_cycles == 0 */
     double cl_max_deviation;      /* max |CL - mean| / mean (fraction) */
-    int ps_windows;               /* one-cycle windows with a phase singularity */
+    int ps_windows;               /* one-cycle windows with a phase singularity (no cycle: 100 ms windows) */
     double ps_drift_mm;           /* the largest distance of a window's mean PS position from their mean; -1: < 2 */
     char why[200];
 } ct_vt_class;
@@ -69,7 +71,8 @@ typedef struct ct_vt_class {
  * turn too when 4 or more were); monomorphic when at least 2 remain, each within CT_VT_CL_TOLERANCE of their
  * mean, and the phase singularities' mean position per cycle (from one activation of the point to the next,
  * over the cycles kept) drifts by less than CT_VT_PS_DRIFT_MM (no PS on the surface: the cycle lengths
- * decide). */
+ * decide). With no cycle at the point (fewer than 2 activations) the VT is not classified, and ps_drift_mm is
+ * that of 100 ms windows from the last stimulus. */
 void ct_vt_classify(const ct_induce_traces *t, int point, double threshold_mV, ct_vt_class *out);
 
 /* The classification, the traces and the PS trajectory as a site's result file carries them in "vt" (owned by

@@ -22,7 +22,6 @@
 #include "ct_circuit.h"
 #include "ct_plan.h"
 #include "io/ct_vtk.h"
-#include "metrics/ct_phase.h"
 
 void ct_study_options_defaults(ct_study_options *o)
 {
@@ -150,6 +149,7 @@ static void test_crash_if_asked(const ct_induce_site *s)
 typedef struct site_observed {
     cJSON *circuit;                   /* owned, or NULL */
     ct_induce_traces *traces;         /* borrowed */
+    const ct_study_surface *surface;  /* borrowed: the study's (the nodes of lat_surface_ms) */
     const char *lat_path;             /* borrowed: OUT/<phase>/site-NN-vt.vtu */
     cJSON *lat;                       /* owned, or NULL: {lat_file, lat_span_ms, lat_window_ms, lat_valued_nodes,
                                          lat_surface_ms} or {lat_why} */
@@ -162,20 +162,17 @@ static double round_01(double x)
 
 /* The VT cycle's local activation time (ct_vt_lat) written as so->lat_path (point field "vt_lat_ms", NaN where
  * none) and its keys kept in so->lat: the file's name, the span (ms) and the LAT at the nodes of surface.json,
- * in its order (the first appearance of each node in ct_mesh_boundary_tris, as ct_study_write_surface makes
- * it), null where none; 0.1 ms. The window is the protocol's cycle length (median over nodes; "lat_window_ms").
- * No cycle length measured: no file, "lat_why" says so. */
+ * in its order (so->surface, the study's), null where none; 0.1 ms. The window is the protocol's cycle length
+ * (median over nodes; "lat_window_ms"). No cycle length measured: no file, "lat_why" says so. */
 static ct_status vt_activation_map(site_observed *so, const ct_mesh *m, const uint8_t *nc,
                                    const double *last_activation_ms, double end_ms, double cycle_length_ms)
 {
     cJSON_Delete(so->lat); /* an earlier call's (the observer is told once per site; kept safe regardless) */
     so->lat = cJSON_CreateObject();
     double *lat = malloc(m->n_nodes * sizeof *lat + 1); /* owned here */
-    int32_t *first = malloc(m->n_nodes * sizeof *first + 1); /* owned here: node seen on the surface */
-    int32_t *tris = NULL;                                    /* owned here (ct_mesh_boundary_tris) */
-    size_t n_tris = 0, n_valued = 0;
+    size_t n_valued = 0;
     double span_ms = 0;
-    ct_status st = lat && first && so->lat ? CT_OK : ct_error_set(CT_ERR_NOMEM, "VT activation map: out of memory");
+    ct_status st = lat && so->lat ? CT_OK : ct_error_set(CT_ERR_NOMEM, "VT activation map: out of memory");
     if (st == CT_OK)
         st = ct_vt_lat(m, nc, last_activation_ms, end_ms, cycle_length_ms, lat, &n_valued, &span_ms);
     if (st == CT_OK && n_valued == 0) {
@@ -183,8 +180,9 @@ static ct_status vt_activation_map(site_observed *so, const ct_mesh *m, const ui
                                                                          : "no cycle length measured");
         goto done;
     }
-    if (st == CT_OK)
-        st = ct_mesh_boundary_tris(m, &tris, &n_tris);
+    if (st == CT_OK && so->surface->n_mesh_nodes != m->n_nodes)
+        st = ct_error_set(CT_ERR_INTERNAL, "VT activation map: the study's surface was made from a mesh of %zu "
+                                           "nodes, the site's has %zu", so->surface->n_mesh_nodes, m->n_nodes);
     if (st == CT_OK) {
         ct_vtk_field f = {.name = "vt_lat_ms", .n_components = 1, .data = lat};
         st = ct_vtk_write_vtu(so->lat_path, m->n_nodes, m->xyz_mm, m->n_tets, m->tets, &f, 1, NULL, 0);
@@ -197,17 +195,11 @@ static ct_status vt_activation_map(site_observed *so, const ct_mesh *m, const ui
     cJSON_AddNumberToObject(so->lat, "lat_window_ms", round_01(cycle_length_ms)); /* the cycle length used */
     cJSON_AddNumberToObject(so->lat, "lat_valued_nodes", (double)n_valued);
     cJSON *surf = cJSON_AddArrayToObject(so->lat, "lat_surface_ms");
-    memset(first, 0, m->n_nodes * sizeof *first);
-    for (size_t t = 0; t < 3 * n_tris; t++) {
-        int32_t i = tris[t];
-        if (first[i])
-            continue;
-        first[i] = 1;
-        cJSON_AddItemToArray(surf, isfinite(lat[i]) ? cJSON_CreateNumber(round_01(lat[i])) : cJSON_CreateNull());
+    for (size_t j = 0; j < so->surface->n_nodes; j++) {
+        double v = lat[so->surface->node[j]];
+        cJSON_AddItemToArray(surf, isfinite(v) ? cJSON_CreateNumber(round_01(v)) : cJSON_CreateNull());
     }
 done:
-    free(tris);
-    free(first);
     free(lat);
     return st;
 }
@@ -241,7 +233,8 @@ static ct_status circuit_observer(void *user, const struct ct_sim *sim, const do
 
 /* Runs one site and stores its result file (whatever the outcome); an induced re-entry's circuit with it. */
 static ct_status run_site(const ct_study_options *o, const ct_config *cfg, const ct_backend_ops *be,
-                          const ct_induce_site *s, const char *key, const char *path)
+                          const ct_study_surface *surface, const ct_induce_site *s, const char *key,
+                          const char *path)
 {
     ct_induce_result r;
     ct_induce_traces *traces = calloc(1, sizeof *traces); /* owned here */
@@ -256,7 +249,7 @@ static ct_status run_site(const ct_study_options *o, const ct_config *cfg, const
     }
     snprintf(lat_path, sizeof lat_path, "%.*s-vt.vtu", (int)(plen - 5), path);
     remove(lat_path);
-    site_observed so = {.circuit = NULL, .traces = traces, .lat_path = lat_path, .lat = NULL};
+    site_observed so = {.circuit = NULL, .traces = traces, .surface = surface, .lat_path = lat_path, .lat = NULL};
     ct_induce_extras x = {.obs = circuit_observer, .obs_user = &so, .traces = traces,
                           .erp_resolution_ms = ct_study_erp_resolution_ms(&o->protocol)};
     test_crash_if_asked(s);
@@ -301,6 +294,7 @@ typedef struct site_pool_ctx {
     const char *config_path;
     const ct_config *cfg;
     const ct_backend_ops *be;
+    const ct_study_surface *surface;
     const ct_induce_site *sites;
     const int *todo;
     int n_todo, jobs, threads;
@@ -328,7 +322,7 @@ static int site_child(void *vx, int task, int slot)
         return 1;
     site_key(x->o, x->config_path, x->cfg, &x->sites[s], key, sizeof key);
     omp_set_num_threads(x->threads);
-    return run_site(x->o, x->cfg, x->be, &x->sites[s], key, path) == CT_OK ? 0 : 1;
+    return run_site(x->o, x->cfg, x->be, x->surface, &x->sites[s], key, path) == CT_OK ? 0 : 1;
 }
 
 static ct_status site_done(void *vx, int task, int slot, int status, const char *launch_error)
@@ -359,8 +353,8 @@ static ct_status site_done(void *vx, int task, int slot, int status, const char 
 
 /* Runs every site not yet done into dir, up to `jobs` at once (child processes when jobs > 1). */
 ct_status ct_study_run_sites(const ct_study_options *o, const char *config_path, const ct_config *cfg,
-                             const ct_backend_ops *be, const ct_induce_site *sites, int n_sites, const char *dir,
-                             int jobs)
+                             const ct_backend_ops *be, const ct_study_surface *surface, const ct_induce_site *sites,
+                             int n_sites, const char *dir, int jobs)
 {
     CT_CHECK(ct_mkdir_p(dir));
     int todo[CT_STUDY_MAX_SITES], n_todo = 0;
@@ -386,13 +380,14 @@ ct_status ct_study_run_sites(const ct_study_options *o, const char *config_path,
             site_key(o, config_path, cfg, &sites[s], key, sizeof key);
             if (!o->quiet)
                 fprintf(stderr, "cardiotwin: site %s (%d of %d)\n", sites[s].name, t + 1, n_todo);
-            CT_CHECK(run_site(o, cfg, be, &sites[s], key, path));
+            CT_CHECK(run_site(o, cfg, be, surface, &sites[s], key, path));
         }
         return CT_OK;
     }
     int threads = omp_get_num_procs() / jobs;
-    site_pool_ctx x = {.o = o, .config_path = config_path, .cfg = cfg, .be = be, .sites = sites, .todo = todo,
-                       .n_todo = n_todo, .jobs = jobs, .threads = threads < 1 ? 1 : threads, .dir = dir};
+    site_pool_ctx x = {.o = o, .config_path = config_path, .cfg = cfg, .be = be, .surface = surface,
+                       .sites = sites, .todo = todo, .n_todo = n_todo, .jobs = jobs,
+                       .threads = threads < 1 ? 1 : threads, .dir = dir};
     ct_pool_options opt = {.jobs = jobs};
     ct_pool_ops ops = {.prepare = site_prepare, .child = site_child, .done = site_done};
     return ct_pool_run(n_todo, &opt, &ops, &x);
@@ -400,7 +395,7 @@ ct_status ct_study_run_sites(const ct_study_options *o, const char *config_path,
 
 /* The baseline run: the configuration's own stimuli, into OUT/baseline; fills the report's "baseline". */
 static ct_status run_baseline(const ct_study_options *o, const ct_config *cfg, const ct_backend_ops *be,
-                              cJSON *report)
+                              const ct_study_surface *surface, cJSON *report)
 {
     char dir[4096];
     CT_CHECK(ct_path_join(dir, sizeof dir, o->out_dir, "baseline"));
@@ -417,7 +412,7 @@ static ct_status run_baseline(const ct_study_options *o, const ct_config *cfg, c
     ct_run_result r;
     ct_status st = ct_sim_run(sim, be, &ro, &r);
     if (st == CT_OK)
-        st = ct_study_write_surface(o->out_dir, sim, &r);
+        st = ct_study_write_surface(o->out_dir, sim, surface, &r);
     ct_run_result_free(&r);
     ct_sim_destroy(sim);
     if (st != CT_OK) {
@@ -510,6 +505,7 @@ ct_status ct_study_run(const ct_study_options *o)
     ct_induce_site *sites = calloc(CT_STUDY_MAX_SITES, sizeof *sites);
     cJSON *report = cJSON_CreateObject();
     ct_sim *sim = NULL;
+    ct_study_surface surface = {0}; /* owned here: surface.json's nodes, the sites' VT maps' too */
     if (!cfg || !ablated || !sites) {
         st = ct_error_set(CT_ERR_NOMEM, "out of memory");
         goto done;
@@ -555,7 +551,8 @@ ct_status ct_study_run(const ct_study_options *o)
         }
         ablated->lesions[ablated->n_lesions++] = o->lesions[l];
     }
-    if ((st = ct_sim_create(o->n_lesions ? ablated : cfg, &sim)) != CT_OK)
+    if ((st = ct_sim_create(o->n_lesions ? ablated : cfg, &sim)) != CT_OK ||
+        (st = ct_study_surface_make(sim->mesh, &surface)) != CT_OK)
         goto done;
 
     cJSON_AddStringToObject(report, "format", "cardiotwin-report-1");
@@ -578,7 +575,7 @@ ct_status ct_study_run(const ct_study_options *o)
     /* The baseline runs in this process. Where site workers will be forked (fork without exec) it runs after
      * them: a device context made here before a fork (CUDA's) does not survive into the workers. */
     int baseline_after = jobs > 1 && n_sites > 1;
-    if (o->baseline && !baseline_after && (st = run_baseline(o, cfg, be, report)) != CT_OK)
+    if (o->baseline && !baseline_after && (st = run_baseline(o, cfg, be, &surface, report)) != CT_OK)
         goto done;
     if (!o->baseline)
         cJSON_AddStringToObject(cJSON_AddObjectToObject(report, "baseline"), "status", "not computed (--no-baseline)");
@@ -590,29 +587,29 @@ ct_status ct_study_run(const ct_study_options *o)
     if (!o->quiet)
         fprintf(stderr, "cardiotwin: programmed stimulation from %d site%s, %d at once\n", n_sites,
                 n_sites == 1 ? "" : "s", jobs);
-    if ((st = ct_study_run_sites(o, config_path, cfg, be, sites, n_sites, dir_before, jobs)) != CT_OK)
+    if ((st = ct_study_run_sites(o, config_path, cfg, be, &surface, sites, n_sites, dir_before, jobs)) != CT_OK)
         goto done;
     cJSON *before = ct_study_collect_sites(dir_before, sites, n_sites);
     cJSON_AddItemToObject(report, "sites", before);
     int n_before = ct_study_count_inducible(before), n_after = 0, n_applied = o->n_lesions;
 
     if (o->plan_rounds > 0) { /* `plan`: lesions proposed from the circuits, rounds of re-tests (ct_plan.h) */
-        if ((st = ct_plan_run(o, config_path, cfg, ablated, be, sites, n_sites, jobs, before, report, &n_applied,
-                              &n_after)) != CT_OK)
+        if ((st = ct_plan_run(o, config_path, cfg, ablated, be, &surface, sites, n_sites, jobs, before, report,
+                              &n_applied, &n_after)) != CT_OK)
             goto done;
     } else if (o->n_lesions == 0) {
         cJSON_AddNullToObject(report, "ablation");
     } else {
         if (!o->quiet)
             fprintf(stderr, "cardiotwin: the same with %d lesion%s\n", o->n_lesions, o->n_lesions == 1 ? "" : "s");
-        if ((st = ct_study_run_sites(o, config_path, ablated, be, sites, n_sites, dir_after, jobs)) != CT_OK)
+        if ((st = ct_study_run_sites(o, config_path, ablated, be, &surface, sites, n_sites, dir_after, jobs)) != CT_OK)
             goto done;
         cJSON *after = ct_study_collect_sites(dir_after, sites, n_sites);
         ct_study_report_ablation(report, o, cfg, sim, sites, n_sites, before, after);
         n_after = ct_study_count_inducible(after);
         cJSON_Delete(after);
     }
-    if (o->baseline && baseline_after && (st = run_baseline(o, cfg, be, report)) != CT_OK)
+    if (o->baseline && baseline_after && (st = run_baseline(o, cfg, be, &surface, report)) != CT_OK)
         goto done;
     int n_failed = ct_study_report_summary(report, sim, sites, n_sites, n_applied, n_before, n_after);
     st = ct_study_report_write(o->out_dir, report);
@@ -620,6 +617,7 @@ ct_status ct_study_run(const ct_study_options *o)
         st = ct_study_failed_sites_error(report, o->out_dir);
 done:
     cJSON_Delete(report);
+    ct_study_surface_free(&surface);
     ct_sim_destroy(sim);
     if (cfg)
         ct_config_free(cfg);

@@ -62,10 +62,13 @@ ct_status ct_study_failed_sites_error(const struct cJSON *report, const char *ou
 
 /* One phase of a study: runs every site of sites[0..n_sites) whose result in dir (site-NN.json, NN its index
  * here) is not current for cfg (its lesions) and o's protocol, up to `jobs` at once (child processes when
- * jobs > 1). A site's failure is stored as its result; errors: dir cannot be made, a worker cannot start. */
+ * jobs > 1). surface (borrowed): the study's (ct_study_report.h), made from cfg's mesh; an induced VT's
+ * activation map lists its values at those nodes. A site's failure is stored as its result; errors: dir cannot
+ * be made, a worker cannot start. */
+struct ct_study_surface;
 ct_status ct_study_run_sites(const ct_study_options *o, const char *config_path, const ct_config *cfg,
-                             const ct_backend_ops *be, const ct_induce_site *sites, int n_sites, const char *dir,
-                             int jobs);
+                             const ct_backend_ops *be, const struct ct_study_surface *surface,
+                             const ct_induce_site *sites, int n_sites, const char *dir, int jobs);
 
 /* The resolution of the ERP bisection of a study's sites (ct_induce_extras): ci_step_ms / 8 (ms; the
  * bisection stops at one time step in any case). */

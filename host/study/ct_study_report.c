@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/ct_files.h"
+#include "metrics/ct_phase.h"
 
 #ifndef CT_TOOLS_DIR
 #define CT_TOOLS_DIR "tools"
@@ -216,20 +217,56 @@ static const char *site_message(const cJSON *site)
     return cJSON_IsString(m) ? m->valuestring : "no message";
 }
 
-/* surface.json: the boundary of the mesh with the baseline's activation and APD90 (first beat). */
-ct_status ct_study_write_surface(const char *out_dir, const ct_sim *sim, const ct_run_result *r)
+/* ---- the surface ------------------------------------------------------------------------------------ */
+
+ct_status ct_study_surface_make(const ct_mesh *m, ct_study_surface *out)
 {
-    const ct_mesh *m = sim->mesh;
-    int32_t *tris = NULL;
+    memset(out, 0, sizeof *out);
+    int32_t *tris = NULL; /* owned here until kept in out (ct_mesh_boundary_tris) */
     size_t n_tris = 0;
     CT_CHECK(ct_mesh_boundary_tris(m, &tris, &n_tris));
-    int32_t *map = malloc(m->n_nodes * sizeof *map + 1);
-    if (!map) {
+    int32_t *map = malloc(m->n_nodes * sizeof *map + 1);  /* owned here: mesh node -> surface node, -1 */
+    int32_t *node = malloc(m->n_nodes * sizeof *node + 1); /* owned here until kept in out */
+    if (!map || !node) {
+        free(map);
+        free(node);
         free(tris);
-        return ct_error_set(CT_ERR_NOMEM, "out of memory");
+        return ct_error_set(CT_ERR_NOMEM, "surface: out of memory (%zu nodes)", m->n_nodes);
     }
     for (size_t i = 0; i < m->n_nodes; i++)
         map[i] = -1;
+    int32_t used = 0;
+    for (size_t t = 0; t < 3 * n_tris; t++) { /* renumbered in place: mesh node -> surface node */
+        int32_t i = tris[t];
+        if (map[i] < 0) {
+            map[i] = used;
+            node[used++] = i;
+        }
+        tris[t] = map[i];
+    }
+    free(map);
+    *out = (ct_study_surface){
+        .n_mesh_nodes = m->n_nodes, .n_nodes = (size_t)used, .node = node, .n_tris = n_tris, .tris = tris};
+    return CT_OK;
+}
+
+void ct_study_surface_free(ct_study_surface *s)
+{
+    if (!s)
+        return;
+    free(s->node);
+    free(s->tris);
+    memset(s, 0, sizeof *s);
+}
+
+/* surface.json: the boundary of the mesh with the baseline's activation and APD90 (first beat). */
+ct_status ct_study_write_surface(const char *out_dir, const ct_sim *sim, const ct_study_surface *surf,
+                                 const ct_run_result *r)
+{
+    const ct_mesh *m = sim->mesh;
+    if (surf->n_mesh_nodes != m->n_nodes)
+        return ct_error_set(CT_ERR_INTERNAL, "surface.json: the surface was made from a mesh of %zu nodes, the "
+                                             "baseline's has %zu", surf->n_mesh_nodes, m->n_nodes);
     cJSON *root = cJSON_CreateObject();
     /* a heart (AHA segments: the views say anterior/posterior, base up) or not (a slab: a plan view) */
     cJSON_AddBoolToObject(root, "aha_segments", sim->aha_segment != NULL);
@@ -238,25 +275,20 @@ ct_status ct_study_write_surface(const char *out_dir, const ct_sim *sim, const c
     cJSON *fields = cJSON_AddObjectToObject(root, "fields");
     cJSON *act = cJSON_AddArrayToObject(fields, "activation_ms");
     cJSON *apd = cJSON_AddArrayToObject(fields, "apd90_ms");
-    int32_t used = 0;
-    for (size_t t = 0; t < 3 * n_tris; t++) {
-        int32_t i = tris[t];
-        if (map[i] < 0) {
-            map[i] = used++;
-            for (int k = 0; k < 3; k++)
-                cJSON_AddItemToArray(xyz, cJSON_CreateNumber(m->xyz_mm[3 * (size_t)i + k]));
-            cJSON_AddItemToArray(act, number_or_null(r->activation_ms[i], r->activation_ms[i] >= 0));
-            double a = -1, rep = -1;
-            if (r->max_beats > 0) {
-                a = r->beat_activation_ms[i];
-                rep = r->beat_repolarisation_ms[i];
-            }
-            cJSON_AddItemToArray(apd, number_or_null(rep - a, a >= 0 && rep >= 0));
+    for (size_t j = 0; j < surf->n_nodes; j++) {
+        size_t i = (size_t)surf->node[j];
+        for (int k = 0; k < 3; k++)
+            cJSON_AddItemToArray(xyz, cJSON_CreateNumber(m->xyz_mm[3 * i + k]));
+        cJSON_AddItemToArray(act, number_or_null(r->activation_ms[i], r->activation_ms[i] >= 0));
+        double a = -1, rep = -1;
+        if (r->max_beats > 0) {
+            a = r->beat_activation_ms[i];
+            rep = r->beat_repolarisation_ms[i];
         }
-        cJSON_AddItemToArray(jt, cJSON_CreateNumber(map[i]));
+        cJSON_AddItemToArray(apd, number_or_null(rep - a, a >= 0 && rep >= 0));
     }
-    free(map);
-    free(tris);
+    for (size_t t = 0; t < 3 * surf->n_tris; t++)
+        cJSON_AddItemToArray(jt, cJSON_CreateNumber(surf->tris[t]));
     ct_status st = write_json(out_dir, "surface.json", root);
     cJSON_Delete(root);
     return st;

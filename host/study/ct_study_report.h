@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sim/ct_sim.h"
 #include "ct_study.h"
@@ -36,8 +37,30 @@ int ct_study_site_failed(const cJSON *site);
 /* The inducible entries of an array of site results. */
 int ct_study_count_inducible(const cJSON *sites);
 
-/* OUT/surface.json: the mesh boundary with the baseline run's activation and APD90 (first beat). */
-ct_status ct_study_write_surface(const char *out_dir, const ct_sim *sim, const ct_run_result *r);
+/* ---- the surface ---- */
+
+/* The surface that OUT/surface.json draws and that a site's VT activation map lists values at
+ * ("lat_surface_ms"): the mesh's boundary triangles (ct_mesh_boundary_tris) and their nodes, numbered in the
+ * order of their first appearance there. Made once per study (ct_study_run) and borrowed by everything that
+ * lists values per surface node, so that every such list means the same nodes in the same order. */
+typedef struct ct_study_surface {
+    size_t n_mesh_nodes; /* the mesh it was made from (a check against another instance of the same mesh) */
+    size_t n_nodes;      /* surface nodes */
+    int32_t *node;       /* owned: n_nodes mesh node indices, surface node j is mesh node node[j] */
+    size_t n_tris;
+    int32_t *tris;       /* owned: 3 * n_tris surface node numbers (0 .. n_nodes-1), outward (ct_phase.h) */
+} ct_study_surface;
+
+/* Makes *out from mesh m (freed with ct_study_surface_free; *out is all empty on error). Errors: those of
+ * ct_mesh_boundary_tris (CT_ERR_MESH, CT_ERR_NOMEM), out of memory. */
+ct_status ct_study_surface_make(const ct_mesh *m, ct_study_surface *out);
+/* Frees what s owns and empties it; s NULL or empty: nothing. */
+void ct_study_surface_free(ct_study_surface *s);
+
+/* OUT/surface.json: the surface (made from sim's mesh) with the baseline run's activation and APD90 (first
+ * beat). CT_ERR_INTERNAL when surf was made from another mesh (its node count differs). */
+ct_status ct_study_write_surface(const char *out_dir, const ct_sim *sim, const ct_study_surface *surf,
+                                 const ct_run_result *r);
 
 /* ---- report.json's sections ---- */
 

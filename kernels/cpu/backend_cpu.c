@@ -258,21 +258,10 @@ static ct_status cpu_explicit_lumped(void *dev, ct_real dt, double t_ms, int *de
     return CT_OK;
 }
 
-static ct_status cpu_rhs(void *dev, int rhs, ct_real dt, ct_real one_minus_theta)
+static ct_status cpu_rhs_explicit(void *dev, ct_real dt)
 {
     ct_backend_ctx *c = dev;
     size_t n = c->core.n;
-    if (rhs == CT_RHS_IMPLICIT_LUMPED_IONIC) { /* b only: vm is the first guess */
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < c->core.n_owned; i++)
-            c->b[i] = ct_rhs_implicit_lumped_ionic_node(
-                ct_csr_row_dot(i, c->row_ptr, c->col, c->mat.m_val, c->vm_prev), c->mat.mass_over_dt[i], c->vm[i],
-                c->vm_prev[i], c->q[i], dt, one_minus_theta);
-        return CT_OK;
-    }
-    /* the other implicit right-hand sides are formed by cpu_cg_start_implicit */
-    if (rhs != CT_RHS_EXPLICIT_CONSISTENT)
-        return ct_error_set(CT_ERR_INTERNAL, "cpu backend: right-hand side %d is not a primitive", rhs);
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
         c->b[i] = ct_rhs_explicit_consistent_node(c->q[i], dt);
@@ -361,7 +350,7 @@ static ct_status cpu_cg_start_implicit(void *dev, ct_real dt, ct_real one_minus_
 {
     ct_backend_ctx *c = dev;
     size_t no = c->core.n_owned;
-    int consistent = c->core.consistent, extrapolate = c->core.cg_extrapolate;
+    int consistent = c->core.consistent, lumped_ionic = c->core.lumped_ionic, extrapolate = c->core.cg_extrapolate;
     const ct_real *m_val = consistent ? c->mat.m_val : c->mat.k_val; /* not read without consistent mass */
     const ct_real *vsp = extrapolate ? c->vstar_prev : c->vm;          /* not read without the extrapolation */
     double part[3][CT_DOT_BLOCKS];
@@ -371,7 +360,7 @@ static ct_status cpu_cg_start_implicit(void *dev, ct_real dt, ct_real one_minus_
         block_rows(no, k, &lo, &hi);
         double s3[3] = {0.0, 0.0, 0.0}; /* b.b, r.z, r.r of the slice */
         for (size_t i = lo; i < hi; i++)
-            ct_cg_start_implicit_row(i, consistent, extrapolate, dt, one_minus_theta, c->row_ptr, c->col,
+            ct_cg_start_implicit_row(i, consistent, lumped_ionic, extrapolate, dt, one_minus_theta, c->row_ptr, c->col,
                                      c->mat.k_val, m_val, c->mat.a_val, c->mat.mass_over_dt, c->vm, c->vm_prev, vsp,
                                      c->mat.inv_diag, c->tmp, c->r, c->z, c->p, s3);
         part[0][k] = s3[0];
@@ -476,7 +465,7 @@ static const ct_device_ops cpu_device_ops = {
     .react = cpu_react,
     .spmv = cpu_spmv,
     .explicit_lumped = cpu_explicit_lumped,
-    .rhs = cpu_rhs,
+    .rhs_explicit = cpu_rhs_explicit,
     .add_tmp = cpu_add_tmp,
     .detect = cpu_detect,
     .blown_up = cpu_blown_up,

@@ -156,9 +156,9 @@ struct ct_backend_ctx {
     cusparseSpMatDescr_t mat_k;   /* K */
     cusparseSpMatDescr_t mat_a;   /* the CG matrix: M_C (explicit) or M/dt + theta K (implicit); NULL if no CG */
     cusparseSpMatDescr_t mat_m;   /* M_C for the implicit right-hand side; NULL unless implicit + consistent */
-    cusparseSpMatDescr_t mat_a0;  /* A again (same arrays), for the CG start's A x0; NULL if no CG */
+    cusparseSpMatDescr_t mat_a0;  /* A again (same arrays), for the explicit CG start's A x0; NULL otherwise */
     cusparseDnVecDescr_t vec_vm, vec_q, vec_tmp, vec_p; /* vec_tmp, vec_p NULL if no CG */
-    int a0_x;                     /* x0 of the CG start: CT_VEC_TMP (explicit) or CT_VEC_VM (implicit) */
+    int a0_x;                     /* x0 of the explicit CG start: CT_VEC_TMP; -1 without mat_a0 */
     /* SpMV work buffers, one per (descriptor, x, y) combination, each preprocessed once with the vectors it is
      * always called with: K (vm, q), A (p, q), A0 (x0, q), M (vm, tmp) */
     void *buf_k, *buf_a, *buf_a0, *buf_m;
@@ -314,20 +314,6 @@ __global__ void consistent_rhs_kernel(size_t n, const ct_real *__restrict__ q, c
     x[i] = bi * inv_diag[i];
 }
 
-/* Implicit, consistent mass, lumped ionic current: b = (M vm_prev)/dt + (m/dt) (vm - vm_prev) - (1 - theta) q. */
-__global__ void lumped_ionic_rhs_kernel(size_t n, const int32_t *__restrict__ row_ptr, const int32_t *__restrict__ col,
-                                        const ct_real *__restrict__ m_val, const ct_real *__restrict__ mass_over_dt,
-                                        const ct_real *__restrict__ vm, const ct_real *__restrict__ vm_prev,
-                                        const ct_real *__restrict__ q, ct_real dt, ct_real one_minus_theta,
-                                        ct_real *__restrict__ b)
-{
-    size_t i = global_index();
-    if (i >= n)
-        return;
-    b[i] = ct_rhs_implicit_lumped_ionic_node(ct_csr_row_dot((ct_size)i, row_ptr, col, m_val, vm_prev), mass_over_dt[i],
-                                             vm[i], vm_prev[i], q[i], dt, one_minus_theta);
-}
-
 __global__ void add_kernel(size_t n, ct_real *__restrict__ x, const ct_real *__restrict__ dx)
 {
     size_t i = global_index();
@@ -416,11 +402,13 @@ cg_start_implicit_kernel(size_t n, const ct_real *__restrict__ q, const ct_real 
     store_partials<3>(s, partials);
 }
 
-/* Implicit CG start in one pass over the CSR rows, extrapolated (ct_cg_start_implicit_row, the row the CPU and
- * OpenCL backends run): x0 = vm + (vm_prev - vstar_prev), r = -K vm - A (vm_prev - vstar_prev), b, z, p; partial
- * sums of b.b, r.z, r.r. Not cuSPARSE: K vm, M vm and A d are taken in the same row loop. */
+/* Implicit CG start in one pass over the CSR rows (ct_cg_start_implicit_row, the row the CPU and OpenCL backends
+ * run), for the extrapolated start (x0 = vm + (vm_prev - vstar_prev), r = -K vm - A (vm_prev - vstar_prev)) and
+ * for the lumped ionic current (b and r take M vm_prev and the reaction's increment through the lumped mass);
+ * b, z, p; partial sums of b.b, r.z, r.r. Not cuSPARSE: K vm, M vm, M vm_prev and A d are taken in the same row
+ * loop. */
 __global__ void __launch_bounds__(RED_BLOCK)
-cg_start_extrapolated_kernel(size_t n, int consistent, ct_real dt, ct_real one_minus_theta,
+cg_start_row_kernel(size_t n, int consistent, int lumped_ionic, int extrapolate, ct_real dt, ct_real one_minus_theta,
                              const int32_t *__restrict__ row_ptr, const int32_t *__restrict__ col,
                              const ct_real *__restrict__ k_val, const ct_real *__restrict__ m_val,
                              const ct_real *__restrict__ a_val, const ct_real *__restrict__ mass_over_dt,
@@ -431,8 +419,8 @@ cg_start_extrapolated_kernel(size_t n, int consistent, ct_real dt, ct_real one_m
 {
     double s[3] = {0.0, 0.0, 0.0};
     for (size_t i = global_index(); i < n; i += grid_stride())
-        ct_cg_start_implicit_row((ct_size)i, consistent, 1, dt, one_minus_theta, row_ptr, col, k_val, m_val, a_val,
-                                 mass_over_dt, vm, vm_prev, vstar_prev, inv_diag, x0, r, z, p, s);
+        ct_cg_start_implicit_row((ct_size)i, consistent, lumped_ionic, extrapolate, dt, one_minus_theta, row_ptr, col,
+                                 k_val, m_val, a_val, mass_over_dt, vm, vm_prev, vstar_prev, inv_diag, x0, r, z, p, s);
     store_partials<3>(s, partials);
 }
 
@@ -861,12 +849,17 @@ static ct_status create_inner(ct_backend_ctx *c, const ct_backend_problem *pb, h
                                    CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO, CT_CUDA_REAL));
         SP_CHECK(cusparseCreateDnVec(&c->vec_tmp, (int64_t)n, c->tmp, CT_CUDA_REAL));
         SP_CHECK(cusparseCreateDnVec(&c->vec_p, (int64_t)n, c->p, CT_CUDA_REAL));
-        /* A x with x = tmp (explicit) or vm (implicit) at the start of CG, then A p each iteration */
-        c->a0_x = s->diffusion == CT_DIFFUSION_EXPLICIT ? CT_VEC_TMP : CT_VEC_VM;
+        /* A p each iteration; A x with x = tmp at the start of the explicit consistent CG (an implicit start
+         * never forms A x0: cg_start_implicit) */
         CT_CHECK(make_spmv_buffer(c, c->mat_a, c->vec_p, c->vec_q, NULL, NULL, &c->buf_a));
-        SP_CHECK(cusparseCreateCsr(&c->mat_a0, (int64_t)n, (int64_t)n, (int64_t)nnz, c->row_ptr, c->col, c->a_val,
-                                   CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO, CT_CUDA_REAL));
-        CT_CHECK(make_spmv_buffer(c, c->mat_a0, dnvec(c, c->a0_x), c->vec_q, NULL, NULL, &c->buf_a0));
+        c->a0_x = -1;
+        if (s->diffusion == CT_DIFFUSION_EXPLICIT) {
+            c->a0_x = CT_VEC_TMP;
+            SP_CHECK(cusparseCreateCsr(&c->mat_a0, (int64_t)n, (int64_t)n, (int64_t)nnz, c->row_ptr, c->col,
+                                       c->a_val, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO,
+                                       CT_CUDA_REAL));
+            CT_CHECK(make_spmv_buffer(c, c->mat_a0, dnvec(c, c->a0_x), c->vec_q, NULL, NULL, &c->buf_a0));
+        }
         if (c->m_val) {
             SP_CHECK(cusparseCreateCsr(&c->mat_m, (int64_t)n, (int64_t)n, (int64_t)nnz, c->row_ptr, c->col,
                                        c->m_val, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO,
@@ -998,7 +991,7 @@ static ct_status spmv_a(ct_backend_ctx *c, int x, size_t r0, size_t r1)
         return spmv(c, c->mat_a_int, c->buf_a_int, c->vec_p, c->vec_q_int);
     if (r0 == 0 && x == CT_VEC_P)
         return spmv(c, c->mat_a, c->buf_a, c->vec_p, c->vec_q);
-    if (r0 == 0 && x == c->a0_x)
+    if (r0 == 0 && x == c->a0_x && c->mat_a0)
         return spmv(c, c->mat_a0, c->buf_a0, dnvec(c, x), c->vec_q);
     if (x == CT_VEC_P && r0 == s->n_interior && c->mat_a_bnd)
         return spmv(c, c->mat_a_bnd, c->buf_a_bnd, c->vec_p, c->vec_q_bnd);
@@ -1041,21 +1034,11 @@ static ct_status cuda_explicit_lumped(void *dev, ct_real dt, double t_ms, int *d
     return CT_OK;
 }
 
-static ct_status cuda_rhs(void *dev, int rhs, ct_real dt, ct_real one_minus_theta)
+static ct_status cuda_rhs_explicit(void *dev, ct_real dt)
 {
     ct_backend_ctx *c = (ct_backend_ctx *)dev;
     const size_t n = c->core.n;
     const unsigned int ng = grid_for(n, BLOCK);
-    if (rhs == CT_RHS_IMPLICIT_LUMPED_IONIC) {
-        lumped_ionic_rhs_kernel<<<grid_for(c->core.n_owned, BLOCK), BLOCK, 0, c->stream>>>(
-            c->core.n_owned, c->row_ptr, c->col, c->m_val, c->mass_over_dt, c->vm, c->vm_prev, c->q, dt,
-            one_minus_theta, c->b);
-        LAUNCH_CHECK("lumped_ionic_rhs_kernel");
-        return CT_OK;
-    }
-    /* the other implicit right-hand sides are formed by cuda_cg_start_implicit */
-    if (rhs != CT_RHS_EXPLICIT_CONSISTENT)
-        return ct_error_set(CT_ERR_INTERNAL, "cuda backend: right-hand side %d is not a primitive", rhs);
     consistent_rhs_kernel<<<ng, BLOCK, 0, c->stream>>>(n, c->q, c->inv_diag, dt, c->b, c->tmp);
     LAUNCH_CHECK("consistent_rhs_kernel");
     return CT_OK;
@@ -1109,17 +1092,22 @@ static ct_status cuda_cg_start(void *dev, double sums[3])
     return local_sums<3>(c, sums);
 }
 
-/* K vm (and M vm) by cuSPARSE, then b, r = -K vm, z, p and the sums in one kernel: no product with A. */
+/* From V* (the previous start, no lumped ionic current): K vm (and M vm) by cuSPARSE, then b, r = -K vm, z, p
+ * and the sums in one kernel, no product with A. Extrapolated (x0 = tmp = vm + (vm_prev - vstar_prev)) or with a
+ * lumped ionic current: the fused row kernel. */
 static ct_status cuda_cg_start_implicit(void *dev, ct_real dt, ct_real one_minus_theta, double sums[3])
 {
     ct_backend_ctx *c = (ct_backend_ctx *)dev;
-    if (c->core.cg_extrapolate) { /* x0 = tmp = vm + (vm_prev - vstar_prev): one fused row kernel */
-        const ct_real *m_val = c->core.consistent ? c->m_val : c->k_val; /* not read without consistent mass */
-        const ct_real *mdt = c->mass_over_dt ? c->mass_over_dt : c->inv_diag; /* not read with consistent mass */
-        cg_start_extrapolated_kernel<<<c->red_blocks, RED_BLOCK, 0, c->stream>>>(
-            c->core.n_owned, c->core.consistent, dt, one_minus_theta, c->row_ptr, c->col, c->k_val, m_val, c->a_val,
-            mdt, c->vm, c->vm_prev, c->vstar_prev, c->inv_diag, c->tmp, c->r, c->z, c->p, c->partials);
-        LAUNCH_CHECK("cg_start_extrapolated_kernel");
+    const ct_step_core *s = &c->core;
+    if (s->cg_extrapolate || s->lumped_ionic) {
+        const ct_real *m_val = s->consistent ? c->m_val : c->k_val;           /* not read without consistent mass */
+        const ct_real *mdt = c->mass_over_dt ? c->mass_over_dt : c->inv_diag; /* read only where allocated */
+        const ct_real *vsp = s->cg_extrapolate ? c->vstar_prev : c->vm;       /* not read without the extrapolation */
+        cg_start_row_kernel<<<c->red_blocks, RED_BLOCK, 0, c->stream>>>(
+            s->n_owned, s->consistent, s->lumped_ionic, s->cg_extrapolate, dt, one_minus_theta, c->row_ptr, c->col,
+            c->k_val, m_val, c->a_val, mdt, c->vm, c->vm_prev, vsp, c->inv_diag, c->tmp, c->r, c->z, c->p,
+            c->partials);
+        LAUNCH_CHECK("cg_start_row_kernel");
         return local_sums<3>(c, sums);
     }
     CT_CHECK(cuda_spmv(dev, CT_MAT_K, CT_VEC_VM, CT_VEC_Q, 0, c->core.n));
@@ -1213,7 +1201,7 @@ static ct_status cuda_finish(void *dev)
 
 /* Positional (nvcc's C++ has no designated initialisers before C++20), in the order of ct_device_ops. */
 static const ct_device_ops cuda_device_ops = {
-    cuda_react,     cuda_spmv,     cuda_explicit_lumped, cuda_rhs,          cuda_add_tmp,
+    cuda_react,     cuda_spmv,     cuda_explicit_lumped, cuda_rhs_explicit,       cuda_add_tmp,
     cuda_detect,    cuda_blown_up, cuda_cg_start,        cuda_cg_product,   cuda_cg_update,
     cuda_cg_direction, cuda_halo_pack, cuda_halo_unpack, NULL, /* flush: kernels start when launched */
     cuda_finish,    cuda_cg_start_implicit, cuda_cg_accept,

@@ -259,7 +259,6 @@ enum ocl_kernel_id {
     K_CG_UPDATE,
     K_CG_DIRECTION,
     K_RHS_EXPLICIT_CONSISTENT,
-    K_RHS_IMPLICIT_LUMPED_IONIC,
     K_CG_START_IMPLICIT,
     K_ADD_DETECT,
     K_DETECT,
@@ -277,7 +276,6 @@ static const char *const kernel_names[K_COUNT] = {
     "ct_cg_update",
     "ct_cg_direction",
     "ct_rhs_explicit_consistent",
-    "ct_rhs_implicit_lumped_ionic",
     "ct_cg_start_implicit",
     "ct_add_detect",
     "ct_detect_kernel",
@@ -766,22 +764,12 @@ static ct_status ocl_explicit_lumped(void *dev, ct_real dt, double t_ms, int *de
     return CT_OK;
 }
 
-static ct_status ocl_rhs(void *dev, int rhs, ct_real dt, ct_real one_minus_theta)
+static ct_status ocl_rhs_explicit(void *dev, ct_real dt)
 {
     ct_backend_ctx *c = dev;
-    if (rhs == CT_RHS_EXPLICIT_CONSISTENT) {
-        CT_CHECK(set_args(c, K_RHS_EXPLICIT_CONSISTENT, "irmmmm", (int)c->core.n, (double)dt, c->q, c->inv_diag, c->b,
-                          c->tmp));
-        return launch(c, K_RHS_EXPLICIT_CONSISTENT);
-    }
-    if (rhs == CT_RHS_IMPLICIT_LUMPED_IONIC) {
-        CT_CHECK(set_args(c, K_RHS_IMPLICIT_LUMPED_IONIC, "irrmmmmmmmm", (int)c->core.n_owned, (double)dt,
-                          (double)one_minus_theta, c->row_ptr, c->col, c->m_val, c->mass_over_dt, c->vm, c->vm_prev,
-                          c->q, c->b));
-        return launch(c, K_RHS_IMPLICIT_LUMPED_IONIC);
-    }
-    /* the other implicit right-hand sides are formed by ocl_cg_start_implicit */
-    return ct_error_set(CT_ERR_INTERNAL, "opencl backend: right-hand side %d is not a primitive", rhs);
+    CT_CHECK(set_args(c, K_RHS_EXPLICIT_CONSISTENT, "irmmmm", (int)c->core.n, (double)dt, c->q, c->inv_diag, c->b,
+                      c->tmp));
+    return launch(c, K_RHS_EXPLICIT_CONSISTENT);
 }
 
 static ct_status ocl_add_tmp(void *dev, double t_ms, int *detected)
@@ -845,7 +833,8 @@ static ct_status ocl_cg_start_implicit(void *dev, ct_real dt, ct_real one_minus_
     int ex = c->core.cg_extrapolate;
     cl_mem m_val = c->core.consistent ? c->m_val : c->k_val; /* not read without consistent mass */
     cl_mem vsp = ex ? c->vstar_prev : c->vm;                 /* not read without the extrapolation */
-    CT_CHECK(set_args(c, K_CG_START_IMPLICIT, "iiirrmmmmmmmmmmmmmmml", (int)c->core.n_owned, c->core.consistent, ex,
+    CT_CHECK(set_args(c, K_CG_START_IMPLICIT, "iiiirrmmmmmmmmmmmmmmml", (int)c->core.n_owned, c->core.consistent,
+                      c->core.lumped_ionic, ex,
                       (double)dt, (double)one_minus_theta, c->row_ptr, c->col, c->k_val, m_val, c->a_val,
                       c->mass_over_dt, c->vm, c->vm_prev, vsp, c->inv_diag, c->tmp, c->r, c->z, c->p, c->partial,
                       red_bytes));
@@ -943,7 +932,7 @@ static const ct_device_ops ocl_device_ops = {
     .react = ocl_react,
     .spmv = ocl_spmv,
     .explicit_lumped = ocl_explicit_lumped,
-    .rhs = ocl_rhs,
+    .rhs_explicit = ocl_rhs_explicit,
     .add_tmp = ocl_add_tmp,
     .detect = ocl_detect,
     .blown_up = ocl_blown_up,

@@ -206,27 +206,14 @@ __kernel void ct_rhs_explicit_consistent(int n, ct_real dt, __global const ct_re
     x[i] = bi * inv_diag[i];
 }
 
-/* Implicit, consistent mass, lumped ionic current: b = (M vm_prev)/dt + (m/dt) (vm - vm_prev) - (1 - theta) q
- * (q = K vm); vm stays the first guess. */
-__kernel void ct_rhs_implicit_lumped_ionic(int n, ct_real dt, ct_real one_minus_theta, __global const int *row_ptr,
-                                           __global const int *col, __global const ct_real *m_val,
-                                           __global const ct_real *mass_over_dt, __global const ct_real *vm,
-                                           __global const ct_real *vm_prev, __global const ct_real *q,
-                                           __global ct_real *b)
-{
-    int i = (int)get_global_id(0);
-    if (i >= n)
-        return;
-    b[i] = ct_rhs_implicit_lumped_ionic_node(ct_csr_row_dot((ct_size)i, row_ptr, col, m_val, vm_prev),
-                                             mass_over_dt[i], vm[i], vm_prev[i], q[i], dt, one_minus_theta);
-}
-
 /* Implicit diffusion, the whole CG start in one pass (ct_cg_start_implicit_row): per row K vm (and M vm when
- * consistent), b = (M/dt) vm - (1 - theta) K vm; from x = vm, r = -K vm; extrapolated (extrapolate != 0),
+ * consistent), b = (M/dt) vm - (1 - theta) K vm (lumped_ionic: the reaction's increment through the lumped mass,
+ * M vm_prev taken too); from x = vm, r = b - A vm (-K vm without lumped_ionic); extrapolated (extrapolate != 0),
  * x = x0 = vm + (vm_prev - vstar_prev), r = -K vm - A (vm_prev - vstar_prev); z = D^-1 r, p = z; partial sums
  * of b.b, r.z, r.r. m_val is read only when consistent is set; a_val, vm_prev, vstar_prev, x0 only when
  * extrapolate is. */
-__kernel void ct_cg_start_implicit(int n, int consistent, int extrapolate, ct_real dt, ct_real one_minus_theta,
+__kernel void ct_cg_start_implicit(int n, int consistent, int lumped_ionic, int extrapolate, ct_real dt,
+                                   ct_real one_minus_theta,
                                    __global const int *row_ptr, __global const int *col,
                                    __global const ct_real *k_val, __global const ct_real *m_val,
                                    __global const ct_real *a_val, __global const ct_real *mass_over_dt,
@@ -237,8 +224,9 @@ __kernel void ct_cg_start_implicit(int n, int consistent, int extrapolate, ct_re
 {
     ct_acc s3[3] = {0, 0, 0}; /* b.b, r.z, r.r of this work-item */
     for (int i = (int)get_global_id(0); i < n; i += (int)get_global_size(0))
-        ct_cg_start_implicit_row((ct_size)i, consistent, extrapolate, dt, one_minus_theta, row_ptr, col, k_val,
-                                 m_val, a_val, mass_over_dt, vm, vm_prev, vstar_prev, inv_diag, x0, r, z, p, s3);
+        ct_cg_start_implicit_row((ct_size)i, consistent, lumped_ionic, extrapolate, dt, one_minus_theta, row_ptr, col,
+                                 k_val, m_val, a_val, mass_over_dt, vm, vm_prev, vstar_prev, inv_diag, x0, r, z, p,
+                                 s3);
     int l = (int)get_local_id(0);
     scratch[3 * l] = s3[0];
     scratch[3 * l + 1] = s3[1];
