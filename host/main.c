@@ -246,7 +246,8 @@ static int cmd_run(int argc, char **argv)
                           .checkpoint_every_ms = ckpt_every_ms,
                           .checkpoint_path = ckpt_path,
                           .restart_path = restart,
-                          .max_steps = stop_at_ms > 0 ? (long)fmax(1.0, round(stop_at_ms / cfg.dt_ms)) : 0};
+                          .max_steps = stop_at_ms > 0 ? (long)fmax(1.0, round(stop_at_ms / cfg.dt_ms)) : 0,
+                          .consume = sim}; /* run once: the sim's matrices go once the backend has its copy */
     ct_run_result res;
     ct_status st = ct_sim_run(sim, be, &opt, &res);
     int rc = 0;

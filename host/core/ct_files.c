@@ -63,13 +63,22 @@ int ct_read_all(int fd, void *data, size_t len)
 
 ct_status ct_write_file_atomic(const char *path, const void *data, size_t len)
 {
+    ct_file_part part = {data, len};
+    return ct_write_file_atomic_parts(path, &part, 1);
+}
+
+ct_status ct_write_file_atomic_parts(const char *path, const ct_file_part *parts, size_t n_parts)
+{
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
         return ct_error_set(CT_ERR_IO, "%s: path too long", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
     if (fd < 0)
         return ct_error_set(CT_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    if (!ct_write_all(fd, data, len)) {
+    int written = 1;
+    for (size_t k = 0; k < n_parts && written; k++)
+        written = ct_write_all(fd, parts[k].data, parts[k].len);
+    if (!written) {
         int e = errno;
         close(fd);
         unlink(tmp);

@@ -13,6 +13,14 @@ ct_status ct_mkdir_p(const char *path);
  * one, never half of one; on failure the temporary file is removed and PATH is untouched. */
 ct_status ct_write_file_atomic(const char *path, const void *data, size_t len);
 
+/* The same for a file made of n_parts byte ranges written one after the other (borrowed; a part may have
+ * len 0), so that a large file (a checkpoint's state) is not first copied into one buffer. */
+typedef struct ct_file_part {
+    const void *data;
+    size_t len;
+} ct_file_part;
+ct_status ct_write_file_atomic_parts(const char *path, const ct_file_part *parts, size_t n_parts);
+
 /* Writes / reads exactly `len` bytes to / from descriptor fd, going on after partial transfers and EINTR.
  * 1 on success; 0 on an error (errno set by write/read) or, reading, on end of file first. */
 int ct_write_all(int fd, const void *data, size_t len);

@@ -36,6 +36,7 @@
 #include <vtkErrorCode.h>
 #include <vtkIntArray.h>
 #include <vtkSignedCharArray.h>
+#include <vtkTypeInt32Array.h>
 #include <vtkUnsignedCharArray.h>
 #include <vtkExecutive.h>
 #include <vtkIdList.h>
@@ -167,13 +168,15 @@ void add_fields(vtkFieldData *dst, const ct_vtk_field *fields, int n_fields, siz
             add_int_field<vtkSignedCharArray, signed char>(dst, fields[i], n_items);
             continue;
         }
+        /* lent, not copied (write_vtu): VTK neither frees nor changes an array given with save = 1 */
         vtkNew<vtkDoubleArray> arr;
         arr->SetName(fields[i].name);
         arr->SetNumberOfComponents(fields[i].n_components);
-        arr->SetNumberOfTuples(static_cast<vtkIdType>(n_items));
         const size_t n = n_items * static_cast<size_t>(fields[i].n_components);
         if (n > 0)
-            std::memcpy(arr->GetPointer(0), fields[i].data, n * sizeof(double));
+            arr->SetArray(const_cast<double *>(fields[i].data), static_cast<vtkIdType>(n), 1);
+        else
+            arr->SetNumberOfTuples(0);
         dst->AddArray(arr);
     }
 }
@@ -220,31 +223,56 @@ ct_status write_vtu(const char *path, size_t n_points, const double *xyz_mm, siz
     CT_CHECK(check_fields(path, "point", point_fields, n_point_fields, n_points));
     CT_CHECK(check_fields(path, "cell", cell_fields, n_cell_fields, n_tets + n_tris));
 
-    /* Build the grid: copies of the caller's arrays (VTK must not alias borrowed const memory). */
+    /* Build the grid. The caller's coordinates, tets (when there are no triangles) and double fields are lent
+     * to VTK without a copy (SetArray with save = 1: VTK neither frees nor resizes them, and the writer only
+     * reads them; they are borrowed for this call only), and the cells are stored as 32-bit indices wherever
+     * they fit: a copy of the grid as 64-bit vtkIdType arrays was 2.5 times the mesh itself and decided the
+     * peak memory of a run's post-processing (issue 15: 2.52 million tets, about 110 MB). */
     vtkNew<vtkUnstructuredGrid> grid;
     vtkNew<vtkDoubleArray> xyz;
     xyz->SetNumberOfComponents(3);
-    xyz->SetNumberOfTuples(static_cast<vtkIdType>(n_points));
     if (n_points > 0)
-        std::memcpy(xyz->GetPointer(0), xyz_mm, 3 * n_points * sizeof(double));
+        xyz->SetArray(const_cast<double *>(xyz_mm), static_cast<vtkIdType>(3 * n_points), 1);
     vtkNew<vtkPoints> points;
     points->SetData(xyz);
     grid->SetPoints(points);
 
     /* Tets first, then triangles (cells n_tets .. n_tets + n_tris - 1). */
-    vtkNew<vtkIdTypeArray> offsets, connectivity;
-    offsets->SetNumberOfTuples(static_cast<vtkIdType>(n_tets + n_tris + 1));
-    connectivity->SetNumberOfTuples(static_cast<vtkIdType>(4 * n_tets + 3 * n_tris));
-    for (size_t t = 0; t <= n_tets; ++t)
-        offsets->SetValue(static_cast<vtkIdType>(t), static_cast<vtkIdType>(4 * t));
-    for (size_t t = 1; t <= n_tris; ++t)
-        offsets->SetValue(static_cast<vtkIdType>(n_tets + t), static_cast<vtkIdType>(4 * n_tets + 3 * t));
-    for (size_t i = 0; i < 4 * n_tets; ++i)
-        connectivity->SetValue(static_cast<vtkIdType>(i), tets[i]);
-    for (size_t i = 0; i < 3 * n_tris; ++i)
-        connectivity->SetValue(static_cast<vtkIdType>(4 * n_tets + i), tris[i]);
+    const size_t n_conn = 4 * n_tets + 3 * n_tris;
     vtkNew<vtkCellArray> cells;
-    cells->SetData(offsets, connectivity);
+    if (n_conn <= static_cast<size_t>(INT32_MAX)) {
+        vtkNew<vtkTypeInt32Array> offsets, connectivity;
+        offsets->SetNumberOfTuples(static_cast<vtkIdType>(n_tets + n_tris + 1));
+        int32_t *off = offsets->GetPointer(0);
+        for (size_t t = 0; t <= n_tets; ++t)
+            off[t] = static_cast<int32_t>(4 * t);
+        for (size_t t = 1; t <= n_tris; ++t)
+            off[n_tets + t] = static_cast<int32_t>(4 * n_tets + 3 * t);
+        if (n_tris == 0 && n_tets > 0) {
+            connectivity->SetArray(const_cast<int32_t *>(tets), static_cast<vtkIdType>(n_conn), 1);
+        } else {
+            connectivity->SetNumberOfTuples(static_cast<vtkIdType>(n_conn));
+            if (n_tets > 0)
+                std::memcpy(connectivity->GetPointer(0), tets, 4 * n_tets * sizeof(int32_t));
+            if (n_tris > 0)
+                std::memcpy(connectivity->GetPointer(static_cast<vtkIdType>(4 * n_tets)), tris,
+                            3 * n_tris * sizeof(int32_t));
+        }
+        cells->SetData(offsets, connectivity);
+    } else {
+        vtkNew<vtkIdTypeArray> offsets, connectivity;
+        offsets->SetNumberOfTuples(static_cast<vtkIdType>(n_tets + n_tris + 1));
+        connectivity->SetNumberOfTuples(static_cast<vtkIdType>(n_conn));
+        for (size_t t = 0; t <= n_tets; ++t)
+            offsets->SetValue(static_cast<vtkIdType>(t), static_cast<vtkIdType>(4 * t));
+        for (size_t t = 1; t <= n_tris; ++t)
+            offsets->SetValue(static_cast<vtkIdType>(n_tets + t), static_cast<vtkIdType>(4 * n_tets + 3 * t));
+        for (size_t i = 0; i < 4 * n_tets; ++i)
+            connectivity->SetValue(static_cast<vtkIdType>(i), tets[i]);
+        for (size_t i = 0; i < 3 * n_tris; ++i)
+            connectivity->SetValue(static_cast<vtkIdType>(4 * n_tets + i), tris[i]);
+        cells->SetData(offsets, connectivity);
+    }
     if (n_tris == 0) {
         grid->SetCells(VTK_TETRA, cells);
     } else {

@@ -91,6 +91,17 @@ void ct_dist_destroy(ct_dist *d)
     free(d);
 }
 
+void ct_dist_release_matrices(ct_dist *d)
+{
+    if (!d)
+        return;
+    ct_csr_destroy(d->stiffness);
+    ct_csr_destroy(d->consistent_mass);
+    free(d->lumped_mass_mm3);
+    d->stiffness = d->consistent_mass = NULL;
+    d->lumped_mass_mm3 = NULL;
+}
+
 /* The local matrices and per-node arrays of d->part, from sim's global ones. */
 static ct_status local_problem(ct_dist *d, const ct_sim *sim)
 {
@@ -663,6 +674,7 @@ ct_status ct_dist_create(const ct_sim *sim, ct_dist **out)
 }
 
 void ct_dist_destroy(ct_dist *d) { (void)d; }
+void ct_dist_release_matrices(ct_dist *d) { (void)d; }
 int ct_dist_rank(const ct_dist *d) { (void)d; return 0; }
 size_t ct_dist_n_local(const ct_dist *d) { (void)d; return 0; }
 const char *ct_dist_summary(const ct_dist *d) { (void)d; return "serial"; }

@@ -54,6 +54,10 @@ const char *ct_dist_summary(const ct_dist *d);
 void ct_dist_backend_problem(const ct_dist *d, const ct_sim *sim, int max_beats, ct_real *params,
                              ct_backend_problem *pb);
 
+/* Frees this rank's local matrices and lumped mass (a backend copies them at create: kernels/backend.h);
+ * ct_dist_backend_problem then gives NULL matrices. NULL d: nothing. */
+void ct_dist_release_matrices(ct_dist *d);
+
 /* ct_mpi_agree(st) for a split run; st unchanged for d == NULL. */
 ct_status ct_dist_agree(const ct_dist *d, ct_status st);
 

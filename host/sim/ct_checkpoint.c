@@ -65,10 +65,10 @@ static int put_id(buf *b, const ct_checkpoint_id *id)
            PUT(b, id->dt_ms) && PUT(b, id->config_hash) && PUT(b, id->ranks) && PUT(b, id->rank);
 }
 
-/* CRC-32 (zlib) of n bytes, in chunks (crc32 takes uInt lengths). */
-static uint32_t crc_of(const unsigned char *p, size_t n)
+/* CRC-32 (zlib) continued over n more bytes, in chunks (crc32 takes uInt lengths). */
+static uint32_t crc_more(uint32_t crc, const void *data, size_t n)
 {
-    uint32_t crc = (uint32_t)crc32(0L, p, (uInt)0);
+    const unsigned char *p = data;
     for (size_t off = 0; off < n;) {
         size_t chunk = n - off > (1u << 30) ? (1u << 30) : n - off;
         crc = (uint32_t)crc32(crc, p + off, (uInt)chunk);
@@ -77,6 +77,9 @@ static uint32_t crc_of(const unsigned char *p, size_t n)
     return crc;
 }
 
+/* CRC-32 (zlib) of n bytes. */
+static uint32_t crc_of(const unsigned char *p, size_t n) { return crc_more((uint32_t)crc32(0L, NULL, 0), p, n); }
+
 ct_status ct_checkpoint_write(const char *path, const ct_checkpoint *c)
 {
     return ct_checkpoint_write_crc(path, c, NULL, NULL);
@@ -84,33 +87,44 @@ ct_status ct_checkpoint_write(const char *path, const ct_checkpoint *c)
 
 ct_status ct_checkpoint_write_crc(const char *path, const ct_checkpoint *c, uint32_t *crc32_out, uint64_t *bytes_out)
 {
-    buf b = {0};
     int piece = c->id.ranks > 1;
     uint32_t version = piece ? CT_CHECKPOINT_PIECE_VERSION : CT_CHECKPOINT_VERSION;
     if (piece && c->n_local > 0 && !c->local_gid)
         return ct_error_set(CT_ERR_INTERNAL, "%s: checkpoint piece without its global node numbers", path);
-    int ok = put(&b, k_magic, sizeof k_magic) && PUT(&b, version) && put_id(&b, &c->id) && PUT(&b, c->step) &&
-             PUT(&b, c->state_bytes) && PUT(&b, c->cg_iterations_total) && PUT(&b, c->n_frames) &&
-             PUT(&b, c->n_ecg_samples) && PUT(&b, c->n_ecg_leads) &&
-             (!piece || (PUT(&b, c->partition_hash) && PUT(&b, c->n_owned) && PUT(&b, c->n_local) &&
-                         put(&b, c->local_gid, c->n_local * sizeof *c->local_gid))) &&
-             put(&b, c->state, c->state_bytes) &&
-             put(&b, c->frame_times_ms, c->n_frames * sizeof(double)) &&
-             put(&b, c->ecg_times_ms, c->n_ecg_samples * sizeof(double)) &&
-             put(&b, c->ecg_values, c->n_ecg_samples * c->n_ecg_leads * sizeof(double));
-    uint32_t crc = ok ? crc_of(b.p, b.len) : 0;
-    if (ok)
-        ok = PUT(&b, crc);
+    /* The header goes into a small buffer; the arrays are written from where they are (issue 15: one copy of
+     * the state fewer, and no doubling buffer, at the moment of a checkpoint). The CRC runs over the parts
+     * in file order. */
+    buf head = {0};
+    int ok = put(&head, k_magic, sizeof k_magic) && PUT(&head, version) && put_id(&head, &c->id) &&
+             PUT(&head, c->step) && PUT(&head, c->state_bytes) && PUT(&head, c->cg_iterations_total) &&
+             PUT(&head, c->n_frames) && PUT(&head, c->n_ecg_samples) && PUT(&head, c->n_ecg_leads) &&
+             (!piece || (PUT(&head, c->partition_hash) && PUT(&head, c->n_owned) && PUT(&head, c->n_local)));
     if (!ok) {
-        free(b.p);
-        return ct_error_set(CT_ERR_NOMEM, "%s: out of memory for a checkpoint of %zu bytes", path, b.len);
+        free(head.p);
+        return ct_error_set(CT_ERR_NOMEM, "%s: out of memory for a checkpoint header", path);
     }
-    ct_status st = ct_write_file_atomic(path, b.p, b.len);
+    uint32_t crc = 0;
+    ct_file_part parts[7] = {
+        {head.p, head.len},
+        {c->local_gid, piece ? c->n_local * sizeof *c->local_gid : 0},
+        {c->state, c->state_bytes},
+        {c->frame_times_ms, c->n_frames * sizeof(double)},
+        {c->ecg_times_ms, c->n_ecg_samples * sizeof(double)},
+        {c->ecg_values, c->n_ecg_samples * c->n_ecg_leads * sizeof(double)},
+        {&crc, sizeof crc},
+    };
+    uint64_t bytes = 0;
+    crc = (uint32_t)crc32(0L, NULL, 0);
+    for (int k = 0; k < 6; k++) {
+        crc = crc_more(crc, parts[k].data, parts[k].len);
+        bytes += parts[k].len;
+    }
+    ct_status st = ct_write_file_atomic_parts(path, parts, 7);
     if (crc32_out)
         *crc32_out = crc;
     if (bytes_out)
-        *bytes_out = b.len;
-    free(b.p);
+        *bytes_out = bytes + sizeof crc;
+    free(head.p);
     return st;
 }
 

@@ -23,6 +23,7 @@
 #include "ct_run.h"
 #include "ct_sim.h"
 #include "core/ct_files.h"
+#include "core/ct_memory.h"
 #include "metrics/ct_cv_map.h"
 #include "mpi/ct_dist.h"
 #include "mpi/ct_mpi.h"
@@ -408,6 +409,11 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
     size_t n = m->n_nodes;
     memset(r, 0, sizeof *r);
     r->backend = be->name;
+    if (sim->matrices_released)
+        return ct_error_set(CT_ERR_INTERNAL, "%s: this sim was run once with its matrices released "
+                            "(ct_run_options.consume); create it again to run it again", cfg->source);
+    if (opt->consume && opt->consume != sim)
+        return ct_error_set(CT_ERR_INTERNAL, "ct_run_options.consume is not the sim given to ct_sim_run");
     ct_run_options o = *opt;
     if (o.max_beats == 0)
         o.max_beats = (int)cfg->max_beats;
@@ -463,6 +469,10 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
         goto done;
     if ((st = setup_backend(sim, dist, be, opt->max_beats, opt->timing, &ctx)) != CT_OK)
         goto done;
+    if (opt->consume) { /* the backend holds its copy (own_dist, made here from a whole sim, keeps its own) */
+        ct_sim_release_matrices(opt->consume);
+        ct_memory_release();
+    }
 
     long ecg_every = cfg->ecg_interval_ms > 0 ? lround(cfg->ecg_interval_ms / cfg->dt_ms) : 0;
     if (ecg_every > 0) {
@@ -613,6 +623,7 @@ ct_status ct_sim_run(const ct_sim *sim, const ct_backend_ops *be, const ct_run_o
     ctx = NULL;
     free(local);
     local = NULL;
+    ct_memory_release(); /* the loop's pages back to the system before the post-processing allocates */
     if (!root) /* split: the whole-mesh results are on rank 0, which post-processes and writes them */
         goto done;
     for (int p = 0; p < cfg->n_probes; p++)

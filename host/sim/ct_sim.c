@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "core/ct_clock.h"
+#include "core/ct_memory.h"
 #include "fem/ct_fem.h"
 #include "mesh/ct_reorder.h"
 #include "mpi/ct_dist.h"
@@ -384,6 +385,17 @@ static ct_status release_whole(ct_sim *sim)
     return CT_OK;
 }
 
+void ct_sim_release_matrices(ct_sim *sim)
+{
+    ct_csr_destroy(sim->stiffness);
+    ct_csr_destroy(sim->consistent_mass);
+    free(sim->lumped_mass_mm3);
+    sim->stiffness = sim->consistent_mass = NULL;
+    sim->lumped_mass_mm3 = NULL;
+    ct_dist_release_matrices(sim->dist);
+    sim->matrices_released = 1;
+}
+
 ct_status ct_sim_create_split(const ct_config *cfg, ct_sim **out)
 {
     if (!ct_dist_wanted())
@@ -410,6 +422,7 @@ ct_status ct_sim_create_split(const ct_config *cfg, ct_sim **out)
         ct_sim_destroy(sim); /* every rank is here (the statuses were agreed) */
         return st;
     }
+    ct_memory_release(); /* the whole-mesh set-up arrays just freed: their pages back to the system */
     ct_setup_timing *t = &sim->setup;
     double part_s = 0.0, asm_s = 0.0;
     ct_dist_setup_times(sim->dist, &part_s, &asm_s);

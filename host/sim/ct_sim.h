@@ -61,9 +61,16 @@ typedef struct ct_sim {
      * and aha_segment are freed there. Rank 0 keeps the whole mesh and its labels for the whole-mesh results
      * it writes (activation.vtu, beats.vtu, conduction velocities, probes). */
     struct ct_dist *dist;
+    int matrices_released;       /* 1 after ct_sim_release_matrices */
     ct_setup_timing setup;       /* this rank's */
     ct_setup_timing setup_max;   /* the slowest rank's per phase (= setup serially) */
 } ct_sim;
+
+/* Frees the sim's stiffness, consistent and lumped mass (a split sim: this rank's local copies), which a
+ * backend copies at create (kernels/backend.h): a run keeps one copy of its matrices, not two (issue 15: K
+ * and M are 368 of the ~1500 bytes per node of a TP06 Crank-Nicolson run). The sim keeps its mesh, labels
+ * and probes, but cannot make a backend again: ct_sim_run refuses it (CT_ERR_INTERNAL). */
+void ct_sim_release_matrices(ct_sim *sim);
 
 /* Builds mesh, matrices, stimulus masks and probe locations; caller owns *out (ct_sim_destroy). */
 ct_status ct_sim_create(const ct_config *cfg, ct_sim **out);
@@ -88,6 +95,9 @@ typedef struct ct_run_options {
                                     configuration file, backend and mesh, or it is refused) */
     ct_step_timing *timing;      /* NULL: no step timer; else every step adds its phase times here
                                     (kernels/backend.h; borrowed; zero it first) */
+    ct_sim *consume;             /* NULL, or the sim this run is given (the same object), which its caller runs
+                                    once only: its matrices are freed once the backend holds its own copy
+                                    (ct_sim_release_matrices), so that the time loop does not keep both */
 } ct_run_options;
 
 typedef struct ct_run_result {

@@ -408,7 +408,8 @@ static ct_status run_baseline(const ct_study_options *o, const ct_config *cfg, c
         fprintf(stderr, "cardiotwin: baseline run of %s into %s\n", cfg->source, dir);
     ct_sim *sim;
     CT_CHECK(ct_sim_create(cfg, &sim));
-    ct_run_options ro = {.out_dir = dir, .quiet = 1, .max_beats = cfg->max_beats > 0 ? (int)cfg->max_beats : 1};
+    ct_run_options ro = {.out_dir = dir, .quiet = 1, .max_beats = cfg->max_beats > 0 ? (int)cfg->max_beats : 1,
+                         .consume = sim}; /* run once; the surface below needs its mesh only */
     ct_run_result r;
     ct_status st = ct_sim_run(sim, be, &ro, &r);
     if (st == CT_OK)
